@@ -1,0 +1,296 @@
+//! The built distributions: building them reproducibly, hashing them, and checking
+//! that they are what the release says they are.
+
+use std::{
+    fs,
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use xshell::{Shell, cmd};
+
+use crate::{
+    exec::{self, Cancel, Env},
+    project::{self, Project, normalize_name},
+    python::Tools,
+    version::Version,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sdist,
+    Wheel,
+}
+
+/// One built file.
+#[derive(Debug, Clone)]
+pub struct Dist {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub kind: Kind,
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+/// The name of the manifest written next to the distributions.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The output folder of one version: `<target>/dist/<version>`.
+pub fn out_dir(root: &Path, version: &Version) -> PathBuf {
+    project::target_dir(root).join("dist").join(version.as_str())
+}
+
+/// Builds the sdist, then the wheel from the sdist, into a fresh `out` folder.
+///
+/// `SOURCE_DATE_EPOCH` (the commit time of `HEAD`) makes every timestamp in the
+/// archives fixed, so two builds of one commit are byte-identical and a re-run of a
+/// release re-creates exactly the files it may already have uploaded. The build runs
+/// without isolation, inside the pinned tool environment, so the backend is the
+/// pinned hatchling and nothing is downloaded.
+pub fn build(sh: &Shell, tools: &Tools, project: &Project, out: &Path, source_date_epoch: &str, cancel: &Cancel) -> Result<()> {
+    if out.exists() {
+        fs::remove_dir_all(out).with_context(|| format!("remove the earlier build in {}", out.display()))?;
+    }
+    fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+    let python = &tools.python;
+    let root = &project.root;
+    let mut env = Env::base();
+    env.set("SOURCE_DATE_EPOCH", source_date_epoch);
+    exec::run(cmd!(sh, "{python} -m build --no-isolation --outdir {out} {root}"), &env)
+        .cancel(cancel)
+        .exec()
+        .context("build the sdist and the wheel")?;
+    Ok(())
+}
+
+/// Lists and hashes the distributions in `out`: exactly one sdist, at least one wheel,
+/// and nothing else but the manifest.
+pub fn collect(out: &Path) -> Result<Vec<Dist>> {
+    let mut dists = Vec::new();
+    let entries = fs::read_dir(out).with_context(|| format!("list {}", out.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("list {}", out.display()))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if file_name == MANIFEST {
+            continue;
+        }
+        let kind = if file_name.ends_with(".whl") {
+            Kind::Wheel
+        } else if file_name.ends_with(".tar.gz") {
+            Kind::Sdist
+        } else {
+            bail!("unexpected file {file_name:?} in {}: only the sdist and wheels belong there", out.display());
+        };
+        let path = entry.path();
+        let (size, sha256) = hash_file(&path)?;
+        dists.push(Dist { path, file_name, kind, size, sha256 });
+    }
+    // Sdist first, then wheels by name: a stable order for output and uploads.
+    dists.sort_by(|a, b| (a.kind == Kind::Wheel, &a.file_name).cmp(&(b.kind == Kind::Wheel, &b.file_name)));
+    let sdists = dists.iter().filter(|it| it.kind == Kind::Sdist).count();
+    let wheels = dists.len() - sdists;
+    if sdists != 1 || wheels == 0 {
+        bail!("expected one sdist and at least one wheel in {}, found {sdists} sdist(s) and {wheels} wheel(s)", out.display());
+    }
+    Ok(dists)
+}
+
+/// Size and SHA-256 (lowercase hex) of a file.
+pub fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).with_context(|| format!("read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, format!("{:x}", hasher.finalize())))
+}
+
+/// The distribution name and version a file name carries (PEP 427 wheels, PEP 625
+/// sdists).
+pub fn parse_file_name(file_name: &str) -> Result<(String, String)> {
+    let bad = || anyhow::format_err!("{file_name:?} is not a valid distribution file name");
+    if let Some(stem) = file_name.strip_suffix(".whl") {
+        let parts: Vec<&str> = stem.split('-').collect();
+        let build_tag_ok = parts.len() == 5 || (parts.len() == 6 && parts[2].starts_with(|c: char| c.is_ascii_digit()));
+        if !build_tag_ok || parts.iter().any(|it| it.is_empty()) {
+            return Err(bad());
+        }
+        return Ok((parts[0].to_owned(), parts[1].to_owned()));
+    }
+    let stem = file_name.strip_suffix(".tar.gz").ok_or_else(bad)?;
+    let (name, version) = stem.rsplit_once('-').ok_or_else(bad)?;
+    if name.is_empty() || version.is_empty() {
+        return Err(bad());
+    }
+    Ok((name.to_owned(), version.to_owned()))
+}
+
+/// Every file name parses and carries the project's name and the released version.
+pub fn check_file_names(dists: &[Dist], project_name: &str, version: &Version) -> Result<()> {
+    let want_name = normalize_name(project_name);
+    for dist in dists {
+        let (name, file_version) = parse_file_name(&dist.file_name)?;
+        if normalize_name(&name) != want_name {
+            bail!("{} is named {name:?}, but the project is {project_name:?} (pyproject.toml)", dist.file_name);
+        }
+        if file_version != version.as_str() {
+            bail!("{} carries version {file_version}, but the release is {version}", dist.file_name);
+        }
+    }
+    Ok(())
+}
+
+/// What the inspector script found in one archive.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Inspected {
+    pub file: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub problems: Vec<String>,
+}
+
+/// Parses the inspector's JSON lines.
+pub fn parse_inspection(stdout: &str) -> Result<Vec<Inspected>> {
+    let mut out = Vec::new();
+    for line in stdout.lines().filter(|it| !it.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line).with_context(|| format!("read the inspector's output {line:?}"))?;
+        let text = |key: &str| value.get(key).and_then(|it| it.as_str()).map(str::to_owned);
+        let problems = value
+            .get("problems")
+            .and_then(|it| it.as_array())
+            .map(|it| it.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        out.push(Inspected { file: text("file").unwrap_or_default(), name: text("name"), version: text("version"), problems });
+    }
+    Ok(out)
+}
+
+/// The metadata inside every archive names the project and the released version,
+/// and the archives are well-formed (see `xtask/py/inspect_dists.py`).
+pub fn check_metadata(inspected: &[Inspected], dists: &[Dist], project_name: &str, version: &Version) -> Result<()> {
+    if inspected.len() != dists.len() {
+        bail!("the inspector reported {} of {} files", inspected.len(), dists.len());
+    }
+    let want_name = normalize_name(project_name);
+    for (it, dist) in inspected.iter().zip(dists) {
+        let what = match dist.kind {
+            Kind::Wheel => "METADATA",
+            Kind::Sdist => "PKG-INFO",
+        };
+        if !it.problems.is_empty() {
+            bail!("{} is not a sound archive: {}", dist.file_name, it.problems.join("; "));
+        }
+        let name = it.name.as_deref().unwrap_or_default();
+        if normalize_name(name) != want_name {
+            bail!("{} has Name {name:?} in its {what}, but the project is {project_name:?}", dist.file_name);
+        }
+        let found = it.version.as_deref().unwrap_or_default();
+        if found != version.as_str() {
+            bail!(
+                "{} has Version {found:?} in its {what}, but the release is {version}: \
+                 the version file and the build disagree",
+                dist.file_name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the inspector and `twine check --strict` on the distributions.
+pub fn inspect(sh: &Shell, tools: &Tools, root: &Path, dists: &[Dist]) -> Result<Vec<Inspected>> {
+    let python = &tools.python;
+    let script = root.join("xtask/py/inspect_dists.py");
+    let files: Vec<&Path> = dists.iter().map(|it| it.path.as_path()).collect();
+    let files = &files;
+    let out = exec::run(cmd!(sh, "{python} {script} {files...}"), &Env::base())
+        .capture()
+        .exec()
+        .context("read the metadata of the distributions")?;
+    let inspected = parse_inspection(&out.stdout)?;
+    exec::run(cmd!(sh, "{python} -m twine check --strict {files...}"), &Env::base())
+        .exec()
+        .context("check the distributions with `twine check --strict` (fix the metadata it names in pyproject.toml)")?;
+    Ok(inspected)
+}
+
+/// Writes `manifest.json` next to the distributions: the version and, for each
+/// file, its size and SHA-256. A later `release --publish-only` checks the files
+/// against it.
+pub fn write_manifest(out: &Path, project_name: &str, version: &Version, dists: &[Dist]) -> Result<()> {
+    let files: Vec<serde_json::Value> = dists
+        .iter()
+        .map(|it| serde_json::json!({ "file": it.file_name, "size": it.size, "sha256": it.sha256 }))
+        .collect();
+    let manifest = serde_json::json!({ "name": project_name, "version": version.as_str(), "files": files });
+    let text = serde_json::to_string_pretty(&manifest).context("format the manifest")? + "\n";
+    crate::fsutil::write_atomic(&out.join(MANIFEST), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version;
+
+    fn dist(file_name: &str) -> Dist {
+        let kind = if file_name.ends_with(".whl") { Kind::Wheel } else { Kind::Sdist };
+        Dist { path: PathBuf::from(file_name), file_name: file_name.to_owned(), kind, size: 1, sha256: String::new() }
+    }
+
+    #[test]
+    fn parses_file_names() {
+        let cases = [
+            ("yamause-1.0.0-py3-none-any.whl", Some(("yamause", "1.0.0"))),
+            ("yamause-1.0.0-1-py3-none-any.whl", Some(("yamause", "1.0.0"))),
+            ("Yam_ause-1.0rc1-py3-none-any.whl", Some(("Yam_ause", "1.0rc1"))),
+            ("yamause-1.0.0.tar.gz", Some(("yamause", "1.0.0"))),
+            ("yam-ause-1.0.0.tar.gz", Some(("yam-ause", "1.0.0"))),
+            ("yamause-1.0.0-x-py3-none-any.whl", None),
+            ("yamause-1.0.0-py3-any.whl", None),
+            ("yamause.tar.gz", None),
+            ("yamause-1.0.0.zip", None),
+        ];
+        for (file_name, want) in cases {
+            let got = parse_file_name(file_name).ok();
+            assert_eq!(got.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), want, "{file_name}");
+        }
+    }
+
+    #[test]
+    fn checks_names_and_versions() {
+        let v = version::parse("1.0.0").unwrap();
+        let good = [dist("yamause-1.0.0.tar.gz"), dist("yamause-1.0.0-py3-none-any.whl")];
+        check_file_names(&good, "yamause", &v).unwrap();
+        let err = check_file_names(&[dist("other-1.0.0.tar.gz")], "yamause", &v).unwrap_err();
+        assert!(err.to_string().contains("the project is \"yamause\""), "{err}");
+        let err = check_file_names(&[dist("yamause-1.0.1-py3-none-any.whl")], "yamause", &v).unwrap_err();
+        assert!(err.to_string().contains("carries version 1.0.1"), "{err}");
+    }
+
+    #[test]
+    fn checks_inspected_metadata() {
+        let v = version::parse("1.0.0").unwrap();
+        let dists = [dist("yamause-1.0.0.tar.gz")];
+        let ok = r#"{"file": "x", "name": "yamause", "version": "1.0.0", "metadata_version": "2.4", "problems": []}"#;
+        check_metadata(&parse_inspection(ok).unwrap(), &dists, "yamause", &v).unwrap();
+        let cases = [
+            (r#"{"file": "x", "name": "yamause", "version": "0.9", "problems": []}"#, "has Version \"0.9\" in its PKG-INFO"),
+            (r#"{"file": "x", "name": "other", "version": "1.0.0", "problems": []}"#, "has Name \"other\""),
+            (r#"{"file": "x", "name": null, "version": null, "problems": ["unsafe member path '../x'"]}"#, "not a sound archive: unsafe member path"),
+            ("", "reported 0 of 1 files"),
+        ];
+        for (line, want) in cases {
+            let err = check_metadata(&parse_inspection(line).unwrap(), &dists, "yamause", &v).unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+    }
+}

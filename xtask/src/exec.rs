@@ -1,0 +1,259 @@
+//! Running child processes: with the least environment they need, their output
+//! scrubbed of secrets before it is shown, and stoppable from another thread.
+//!
+//! Commands are built with `xshell::cmd!`, so arguments are never parsed by a shell.
+//! The child's environment is cleared and rebuilt from an allow-list (`Env`), so AWS
+//! credentials, the GitHub OIDC request token or a stray `PYTHONPATH` never reach a
+//! program that does not need them.
+
+use std::{
+    collections::VecDeque,
+    env,
+    ffi::{OsStr, OsString},
+    io::{BufRead, BufReader, Read},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+use xshell::Cmd;
+
+use crate::{redact, report};
+
+/// Variables every child gets from our own environment when they are set: what a
+/// program needs to find itself, write temporary files and decode text.
+const BASE: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP",
+    // Windows needs these to start a process at all.
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA", "LOCALAPPDATA",
+];
+
+/// Variables a child that talks to the network gets: proxies and trust stores.
+const NETWORK: &[&str] = &[
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+];
+
+/// The environment of one child: an allow-list of inherited names plus set values.
+#[derive(Default, Clone)]
+pub struct Env {
+    inherit: Vec<String>,
+    inherit_prefixes: Vec<String>,
+    set: Vec<(OsString, OsString)>,
+}
+
+impl Env {
+    /// The base environment only.
+    pub fn base() -> Env {
+        let mut it = Env::default();
+        it.inherit.extend(BASE.iter().map(|it| it.to_string()));
+        // Python output is piped to us; make its encoding independent of the locale.
+        it.set("PYTHONIOENCODING", "utf-8");
+        it.set("PYTHONDONTWRITEBYTECODE", "1");
+        it
+    }
+
+    /// The base environment plus proxies and trust stores.
+    pub fn network() -> Env {
+        let mut it = Env::base();
+        it.inherit.extend(NETWORK.iter().map(|it| it.to_string()));
+        it
+    }
+
+    /// Also inherit every variable whose name starts with `prefix` (such as `PIP_`).
+    pub fn inherit_prefix(&mut self, prefix: &str) -> &mut Env {
+        self.inherit_prefixes.push(prefix.to_owned());
+        self
+    }
+
+    /// Sets a variable for the child.
+    pub fn set(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Env {
+        self.set.push((key.into(), value.into()));
+        self
+    }
+
+    /// The variables as the child will see them.
+    fn resolve(&self) -> Vec<(OsString, OsString)> {
+        let mut out: Vec<(OsString, OsString)> = Vec::new();
+        for (key, value) in env::vars_os() {
+            let Some(name) = key.to_str() else { continue };
+            let allowed = self.inherit.iter().any(|it| it == name)
+                || self.inherit_prefixes.iter().any(|it| name.starts_with(it.as_str()));
+            if allowed {
+                out.push((key, value));
+            }
+        }
+        for (key, value) in &self.set {
+            out.retain(|(k, _)| k != key);
+            out.push((key.clone(), value.clone()));
+        }
+        out
+    }
+}
+
+/// A flag that asks running children to stop; shared between the threads of a run.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How much of a child's output an error message quotes.
+const TAIL_LINES: usize = 40;
+
+/// What a finished child printed on stdout, when it was captured.
+pub struct Output {
+    pub stdout: String,
+}
+
+/// Options of one run.
+pub struct Run<'a> {
+    cmd: Cmd<'a>,
+    env: Env,
+    show: bool,
+    capture: bool,
+    cancel: Option<Cancel>,
+}
+
+/// Prepares `cmd` to run with the environment `env`.
+pub fn run<'a>(cmd: Cmd<'a>, env: &Env) -> Run<'a> {
+    Run { cmd, env: env.clone(), show: verbose(), capture: false, cancel: None }
+}
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Show the output of every child as it runs (`--verbose`; always in GitHub Actions,
+/// where each step's output is folded into a group anyway).
+pub fn set_verbose(yes: bool) {
+    VERBOSE.store(yes, Ordering::SeqCst);
+}
+
+fn verbose() -> bool {
+    VERBOSE.load(Ordering::SeqCst) || report::in_github_actions()
+}
+
+impl<'a> Run<'a> {
+    /// Keep this child's stdout for the caller (`Output::stdout`) instead of showing it.
+    pub fn capture(mut self) -> Self {
+        self.capture = true;
+        self
+    }
+
+    /// Kill the child when `cancel` is set.
+    pub fn cancel(mut self, cancel: &Cancel) -> Self {
+        self.cancel = Some(cancel.clone());
+        self
+    }
+
+    /// Runs the child to completion; a non-zero exit is an error that quotes the last
+    /// lines of its output.
+    pub fn exec(self) -> Result<Output> {
+        let shown = self.cmd.to_string();
+        let mut command = Command::from(self.cmd.env_clear());
+        command.envs(self.env.resolve());
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        report::say(&format!("$ {shown}"));
+        let mut child = command.spawn().map_err(|err| {
+            let hint = if err.kind() == std::io::ErrorKind::NotFound { ": is it installed and on PATH?" } else { "" };
+            anyhow::format_err!("could not start `{shown}`: {err}{hint}")
+        })?;
+
+        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+        let stderr = child.stderr.take().map(|it| pump(it, tail.clone(), self.show));
+        // stdout is either kept whole for the caller or streamed like stderr.
+        let capture = self.capture;
+        let stdout = child.stdout.take().map(|it| {
+            let tail = tail.clone();
+            let show = self.show;
+            thread::spawn(move || -> String {
+                let mut raw = String::new();
+                if capture {
+                    let _ = BufReader::new(it).read_to_string(&mut raw);
+                } else {
+                    let _ = pump(it, tail, show).join();
+                }
+                raw
+            })
+        });
+
+        let status = wait(&mut child, self.cancel.as_ref());
+        let stdout = stdout.map(|it| it.join().unwrap_or_default()).unwrap_or_default();
+        if let Some(it) = stderr {
+            let _ = it.join();
+        }
+        let status = status.with_context(|| format!("wait for `{shown}`"))?;
+        if self.cancel.as_ref().is_some_and(Cancel::is_cancelled) && !status.success() {
+            bail!("`{shown}` was stopped because another part of the release failed");
+        }
+        if !status.success() {
+            let tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut msg = format!("`{shown}` failed ({status})");
+            if !tail.is_empty() {
+                msg.push_str("; its last output:");
+                for line in tail.iter() {
+                    msg.push_str("\n    ");
+                    msg.push_str(line);
+                }
+            }
+            bail!(msg);
+        }
+        Ok(Output { stdout })
+    }
+}
+
+/// Waits for the child, killing it if `cancel` is set meanwhile.
+fn wait(child: &mut Child, cancel: Option<&Cancel>) -> std::io::Result<std::process::ExitStatus> {
+    let Some(cancel) = cancel else { return child.wait() };
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if cancel.is_cancelled() {
+            let _ = child.kill();
+            return child.wait();
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads a stream line by line, scrubs each line, keeps the last ones and shows them
+/// when `show` is set.
+fn pump(stream: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>, show: bool) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let line = redact::scrub(line.trim_end_matches(['\n', '\r']));
+            if show {
+                report::child_line(&line);
+            }
+            let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+    })
+}
+
+/// `true` when `program` can be found on `PATH`.
+pub fn on_path(program: impl AsRef<OsStr>) -> bool {
+    which::which(program).is_ok()
+}

@@ -1,0 +1,91 @@
+//! The git queries of the release preflight. Read-only: the release never commits,
+//! tags or pushes.
+
+use anyhow::{Context, Result, bail};
+use xshell::{Shell, cmd};
+
+use crate::exec::{self, Env};
+
+const INSTALL_HINT: &str = "install git (https://git-scm.com/downloads; Debian/Ubuntu: `apt install git`) \
+     and make sure it is on PATH";
+
+fn read(cmd: xshell::Cmd<'_>) -> Result<String> {
+    Ok(exec::run(cmd, &Env::base()).capture().exec()?.stdout.trim_end().to_owned())
+}
+
+/// Checks that git is installed; returns its version line.
+pub fn check_installed(sh: &Shell) -> Result<String> {
+    read(cmd!(sh, "git --version")).with_context(|| format!("run git: {INSTALL_HINT}"))
+}
+
+/// The repository facts the release needs.
+pub struct Checkout {
+    /// The path of the project root inside the repository (`""` or `sub/dir/`).
+    pub prefix: String,
+    pub head: String,
+    /// Commit time of `HEAD`, seconds since the epoch: the `SOURCE_DATE_EPOCH` of
+    /// the build.
+    pub head_time: String,
+}
+
+/// Reads `HEAD` and where the project sits in its repository.
+pub fn checkout(sh: &Shell) -> Result<Checkout> {
+    let prefix = read(cmd!(sh, "git rev-parse --show-prefix"))
+        .context("find the git repository: run the release inside a git checkout of the project")?;
+    let head = read(cmd!(sh, "git rev-parse --verify HEAD"))
+        .context("read HEAD: the repository has no commit yet; commit the project first")?;
+    let head_time = read(cmd!(sh, "git log -1 --format=%ct HEAD")).context("read the commit time of HEAD")?;
+    if head_time.is_empty() || !head_time.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("git printed {head_time:?} as the commit time of HEAD");
+    }
+    Ok(Checkout { prefix, head, head_time })
+}
+
+/// Paths (relative to the repository top) with uncommitted changes, untracked files
+/// included: an untracked file inside the package would end up in the sdist.
+pub fn changed_paths(sh: &Shell) -> Result<Vec<String>> {
+    let out = read(cmd!(sh, "git status --porcelain=v1 -z --untracked-files=normal"))
+        .context("list uncommitted changes with git status")?;
+    Ok(parse_porcelain_z(&out))
+}
+
+/// Parses `git status --porcelain=v1 -z`: `XY PATH\0`, renames and copies followed by
+/// `ORIG\0`.
+pub fn parse_porcelain_z(out: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut entries = out.split('\0').filter(|it| !it.is_empty());
+    while let Some(entry) = entries.next() {
+        let Some(path) = entry.get(3..) else { continue };
+        paths.push(path.to_owned());
+        if entry.starts_with(['R', 'C']) {
+            if let Some(orig) = entries.next() {
+                paths.push(orig.to_owned());
+            }
+        }
+    }
+    paths
+}
+
+/// The commit a tag points at, if the tag exists locally.
+pub fn tag_commit(sh: &Shell, tag: &str) -> Result<Option<String>> {
+    let reference = format!("refs/tags/{tag}");
+    // `%(*objectname)` is the commit behind an annotated tag; a lightweight tag has
+    // none and its own `%(objectname)` is the commit.
+    // The pattern also matches `refs/tags/TAG/…`, hence the exact comparison.
+    let format = "--format=%(refname) %(objectname) %(*objectname)";
+    let out = read(cmd!(sh, "git for-each-ref {format} {reference}")).context("look up the tag")?;
+    let line = out.lines().find(|line| line.split(' ').next() == Some(reference.as_str()));
+    Ok(line.and_then(|line| line.split_whitespace().last()).map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_porcelain() {
+        let out = " M yamause/__about__.py\0?? new.txt\0R  b.py\0a.py\0A  c d.py\0";
+        assert_eq!(parse_porcelain_z(out), ["yamause/__about__.py", "new.txt", "b.py", "a.py", "c d.py"]);
+        assert!(parse_porcelain_z("").is_empty());
+    }
+}

@@ -1,0 +1,40 @@
+//! `cargo xtask`: the release tooling of the yamause Python package.
+//!
+//! `main` parses the flags, makes the one `Shell` of the run and hands it to the
+//! command; each command lives in the module of its name. See `cargo xtask --help`.
+
+mod dists;
+mod exec;
+mod flags;
+mod fsutil;
+mod git;
+mod project;
+mod python;
+mod redact;
+mod release;
+mod report;
+mod stamp;
+mod version;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xshell::Shell;
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report::error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<()> {
+    let flags = flags::Xtask::from_env_or_exit();
+    let sh = Shell::new()?;
+    match flags.subcommand {
+        flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
+    }
+}

@@ -1,0 +1,192 @@
+//! The repository: where its root is, and what `pyproject.toml` says about the
+//! package (its name and the file that holds its version). `pyproject.toml` is the
+//! single source of truth for both; nothing here repeats them as constants.
+
+use std::{
+    env,
+    path::{Component, Path, PathBuf},
+};
+
+use anyhow::{Context, Result, bail};
+
+/// The Python project at the root of the repository.
+pub struct Project {
+    pub root: PathBuf,
+    /// `[project].name` as written.
+    pub name: String,
+    /// `[tool.hatch.version].path`, relative to the root, with `/` separators.
+    pub version_file: String,
+    /// The whole `pyproject.toml`, for the settings tables read elsewhere.
+    pub pyproject: toml::Table,
+}
+
+/// Finds the repository root: the nearest directory, from the current one upwards,
+/// that holds both `pyproject.toml` and `xtask/Cargo.toml`. `cargo run` does not
+/// change the working directory, so this is what lets `cargo xtask` run from anywhere
+/// inside the repository.
+pub fn find_root() -> Result<PathBuf> {
+    let cwd = env::current_dir().context("read the current directory")?;
+    let is_root = |dir: &Path| dir.join("pyproject.toml").is_file() && dir.join("xtask/Cargo.toml").is_file();
+    if let Some(root) = cwd.ancestors().find(|dir| is_root(dir)) {
+        return Ok(root.to_path_buf());
+    }
+    // Run from outside the repository (`cargo run --manifest-path …`): cargo tells us
+    // where the xtask crate is.
+    if let Some(manifest_dir) = env::var_os("CARGO_MANIFEST_DIR") {
+        if let Some(root) = Path::new(&manifest_dir).parent().filter(|dir| is_root(dir)) {
+            return Ok(root.to_path_buf());
+        }
+    }
+    bail!(
+        "{} is not inside the yamause repository (no pyproject.toml next to xtask/): \
+         run `cargo xtask` from the repository checkout",
+        cwd.display()
+    )
+}
+
+/// Where build output and the tool environments go: cargo's target directory.
+pub fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR").filter(|it| !it.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+impl Project {
+    /// Reads `pyproject.toml` at `root`.
+    pub fn load(root: &Path) -> Result<Project> {
+        let path = root.join("pyproject.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let mut project = Project::parse(&text)?;
+        project.root = root.to_path_buf();
+        if !root.join(&project.version_file).is_file() {
+            bail!(
+                "pyproject.toml names {} as the version file ([tool.hatch.version] path), but \
+                 there is no such file: create it with the line `__version__ = \"0.0.0\"`",
+                project.version_file
+            );
+        }
+        Ok(project)
+    }
+
+    /// Parses and validates the text of `pyproject.toml` (no file system access).
+    pub fn parse(text: &str) -> Result<Project> {
+        let pyproject: toml::Table = text.parse().context("parse pyproject.toml: fix its TOML syntax")?;
+        let name = pyproject
+            .get("project")
+            .and_then(|it| it.get("name"))
+            .and_then(|it| it.as_str())
+            .context("pyproject.toml has no [project] name: add `name = \"…\"` under [project]")?
+            .to_owned();
+        if !is_valid_name(&name) {
+            bail!(
+                "pyproject.toml: [project] name {name:?} is not a valid distribution name \
+                 (letters, digits, . _ -; starting and ending with a letter or digit)"
+            );
+        }
+        let dynamic = pyproject.get("project").and_then(|it| it.get("dynamic")).and_then(|it| it.as_array());
+        if !dynamic.is_some_and(|it| it.iter().any(|v| v.as_str() == Some("version"))) {
+            bail!(
+                "pyproject.toml must read the version from the version file: add \
+                 `dynamic = [\"version\"]` under [project] and remove any static `version`"
+            );
+        }
+        let version_file = pyproject
+            .get("tool")
+            .and_then(|it| it.get("hatch"))
+            .and_then(|it| it.get("version"))
+            .and_then(|it| it.get("path"))
+            .and_then(|it| it.as_str())
+            .context(
+                "pyproject.toml has no [tool.hatch.version] path: add `path = \"PACKAGE/__about__.py\"` \
+                 so the build and the release read the version from one file",
+            )?
+            .to_owned();
+        let relative = Path::new(&version_file);
+        let inside = relative.components().all(|it| matches!(it, Component::Normal(_)));
+        if !inside || version_file.contains('\\') {
+            bail!(
+                "pyproject.toml: [tool.hatch.version] path {version_file:?} must be a relative \
+                 path inside the repository, with / separators"
+            );
+        }
+        Ok(Project { root: PathBuf::new(), name, version_file, pyproject })
+    }
+
+    /// The name normalized as package indexes (and CodeArtifact) see it (PEP 503).
+    pub fn normalized_name(&self) -> String {
+        normalize_name(&self.name)
+    }
+
+    pub fn version_path(&self) -> PathBuf {
+        self.root.join(&self.version_file)
+    }
+}
+
+/// PEP 508 distribution name: ASCII letters and digits, with `.`, `_`, `-` inside.
+fn is_valid_name(name: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    edge_ok(name.chars().next())
+        && edge_ok(name.chars().last())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// PEP 503 normalization: lowercase, and every run of `.`, `_`, `-` becomes one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '.' | '_' | '-') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[project]
+name = "Yam_ause.pkg"
+dynamic = ["version"]
+[tool.hatch.version]
+path = "yamause/__about__.py"
+"#;
+
+    #[test]
+    fn reads_name_and_version_file() {
+        let p = Project::parse(GOOD).unwrap();
+        assert_eq!(p.name, "Yam_ause.pkg");
+        assert_eq!(p.normalized_name(), "yam-ause-pkg");
+        assert_eq!(p.version_file, "yamause/__about__.py");
+    }
+
+    #[test]
+    fn normalizes_names() {
+        for (name, want) in [("yamause", "yamause"), ("Foo__Bar", "foo-bar"), ("a-_.b", "a-b"), ("A.B", "a-b")] {
+            assert_eq!(normalize_name(name), want);
+        }
+    }
+
+    #[test]
+    fn refuses_bad_pyproject() {
+        let cases = [
+            ("[project\n", "fix its TOML syntax"),
+            ("[project]\ndynamic=[\"version\"]\n", "no [project] name"),
+            ("[project]\nname=\"-x\"\ndynamic=[\"version\"]\n", "not a valid distribution name"),
+            ("[project]\nname=\"x\"\nversion=\"1\"\n", "dynamic = [\"version\"]"),
+            ("[project]\nname=\"x\"\ndynamic=[\"version\"]\n", "no [tool.hatch.version] path"),
+            ("[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"../x.py\"\n", "inside the repository"),
+            ("[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"/etc/x.py\"\n", "inside the repository"),
+        ];
+        for (text, want) in cases {
+            let err = format!("{:#}", Project::parse(text).err().unwrap());
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+    }
+}

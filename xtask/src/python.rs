@@ -1,0 +1,142 @@
+//! Python: the interpreter check, and the pinned tool environments (build, hatchling,
+//! twine, packaging …) provisioned from the hashed lock files in `xtask/tools/`.
+//!
+//! A tool environment is a virtual environment under the target directory, one per
+//! lock file. It is created the first time, reused while the lock file and the
+//! interpreter stay the same, and rebuilt when either changes. It is never the user's
+//! own environment. `uv` is used when it is on `PATH`, else `python3 -m venv` + pip.
+
+use std::{
+    fs::{self, File},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, bail};
+use xshell::{Shell, cmd};
+
+use crate::{
+    exec::{self, Env},
+    project, report,
+};
+
+/// The interpreter every tool environment is made from.
+pub const PYTHON: &str = "python3";
+
+/// The oldest Python the release supports (the tool locks are resolved for it).
+const MIN_PYTHON: (u32, u32) = (3, 9);
+
+const INSTALL_HINT: &str = "install Python 3.9 or newer with its venv module (Debian/Ubuntu: \
+     `apt install python3 python3-venv`; macOS: `brew install python`; others: \
+     https://www.python.org/downloads/) and make sure `python3` is on PATH";
+
+/// Checks that `python3` exists and is new enough; returns its version, e.g. `3.11.7`.
+pub fn check_interpreter(sh: &Shell) -> Result<String> {
+    let probe = "import sys; print('%d.%d.%d' % sys.version_info[:3])";
+    let out = exec::run(cmd!(sh, "{PYTHON} -c {probe}"), &Env::base())
+        .capture()
+        .exec()
+        .with_context(|| format!("run {PYTHON}: {INSTALL_HINT}"))?;
+    let version = out.stdout.trim().to_owned();
+    let mut parts = version.split('.').map(|it| it.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) < MIN_PYTHON {
+        bail!("{PYTHON} is Python {version}, older than 3.9: {INSTALL_HINT}");
+    }
+    Ok(version)
+}
+
+/// One lock file of pinned, hashed Python tools under `xtask/tools/`.
+#[derive(Debug, Clone, Copy)]
+pub enum Lock {
+    /// build, hatchling, twine, packaging: what a release runs.
+    Release,
+}
+
+impl Lock {
+    fn name(self) -> &'static str {
+        match self {
+            Lock::Release => "release",
+        }
+    }
+}
+
+/// A provisioned tool environment.
+pub struct Tools {
+    pub dir: PathBuf,
+    pub python: PathBuf,
+}
+
+/// Where tool environments live: `$XTASK_TOOLS_DIR`, else `<target>/pytools`.
+pub fn tools_root(root: &Path) -> PathBuf {
+    match std::env::var_os("XTASK_TOOLS_DIR").filter(|it| !it.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => project::target_dir(root).join("pytools"),
+    }
+}
+
+/// Returns the environment of `lock`, creating or rebuilding it when needed.
+pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
+    let lock_file = root.join("xtask/tools").join(format!("{}.txt", lock.name()));
+    let requirements = fs::read_to_string(&lock_file).with_context(|| format!("read {}", lock_file.display()))?;
+    let tools_root = tools_root(root);
+    fs::create_dir_all(&tools_root).with_context(|| format!("create {}", tools_root.display()))?;
+    let dir = tools_root.join(lock.name());
+    let python = dir.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
+    let interpreter = check_interpreter(sh)?;
+    let use_uv = exec::on_path("uv");
+    let base = which::which(PYTHON).with_context(|| format!("find {PYTHON} on PATH: {INSTALL_HINT}"))?;
+    // The stamp says what the environment was made from. It is written last, so an
+    // environment whose provisioning was interrupted has none and is made again.
+    let stamp_path = dir.join("xtask-lock.txt");
+    let stamp = format!("python {interpreter}\n{requirements}");
+
+    // Parallel runs (tests, two terminals) share the environments: one provisions,
+    // the others wait for it and then reuse the result.
+    let guard = File::create(tools_root.join(format!(".{}.lock", lock.name())))
+        .with_context(|| format!("create the lock file in {}", tools_root.display()))?;
+    guard.lock().with_context(|| format!("lock {}", tools_root.display()))?;
+
+    if python.exists() && fs::read_to_string(&stamp_path).is_ok_and(|it| it == stamp) {
+        report::say(&format!("reusing the {} tools in {}", lock.name(), dir.display()));
+        return Ok(Tools { dir, python });
+    }
+    report::say(&format!(
+        "provisioning the {} tools from {} into {} (with {})",
+        lock.name(),
+        lock_file.strip_prefix(root).unwrap_or(&lock_file).display(),
+        dir.display(),
+        if use_uv { "uv" } else { "venv + pip" }
+    ));
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("remove the outdated {}", dir.display()))?;
+    }
+    // Installers need the network and honour the user's index and proxy settings;
+    // every file is still checked against the hashes of the lock.
+    let mut env = Env::network();
+    env.inherit_prefix("PIP_").inherit_prefix("UV_").inherit_prefix("XDG_");
+    // Wheels only: installing a tool never runs a package's own build code.
+    if use_uv {
+        exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env).exec().context("create the tool environment with uv")?;
+        exec::run(
+            cmd!(sh, "uv pip install --python {python} --require-hashes --no-deps --only-binary :all: -r {lock_file}"),
+            &env,
+        )
+        .exec()
+        .context("install the pinned tools with uv")?;
+    } else {
+        exec::run(cmd!(sh, "{base} -m venv {dir}"), &env)
+            .exec()
+            .with_context(|| format!("create the tool environment: {INSTALL_HINT}"))?;
+        exec::run(
+            cmd!(
+                sh,
+                "{python} -m pip install --disable-pip-version-check --no-input --require-hashes --no-deps --only-binary :all: -r {lock_file}"
+            ),
+            &env,
+        )
+        .exec()
+        .context("install the pinned tools with pip")?;
+    }
+    fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
+    Ok(Tools { dir, python })
+}
