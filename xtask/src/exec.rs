@@ -163,7 +163,10 @@ impl<'a> Run<'a> {
         let mut command = Command::from(self.cmd.env_clear());
         command.envs(self.env.resolve());
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        report::say(&format!("$ {shown}"));
+        // Like xshell: programs run for their effect are echoed, queries are not.
+        if !self.capture {
+            report::say(&format!("$ {shown}"));
+        }
         let mut child = command.spawn().map_err(|err| {
             let hint = if err.kind() == std::io::ErrorKind::NotFound { ": is it installed and on PATH?" } else { "" };
             anyhow::format_err!("could not start `{shown}`: {err}{hint}")

@@ -1,6 +1,8 @@
 //! The command line: each subcommand is a struct, and that struct is the command
 //! object whose `run` method lives in the module of the same name.
 
+use crate::python::Lock;
+
 xflags::xflags! {
     src "./src/flags.rs"
 
@@ -22,6 +24,13 @@ xflags::xflags! {
             /// Print the output of every program the release runs, not only on failure.
             optional -v, --verbose
         }
+
+        /// Provision the pinned Python tools of one lock file under xtask/tools/
+        /// (release, stack) and print the path of their Python interpreter.
+        cmd tools {
+            /// The lock file: release or stack.
+            required lock: Lock
+        }
     }
 }
 
@@ -36,6 +45,7 @@ pub struct Xtask {
 #[derive(Debug)]
 pub enum XtaskCmd {
     Release(Release),
+    Tools(Tools),
 }
 
 #[derive(Debug)]
@@ -45,6 +55,11 @@ pub struct Release {
     pub dry_run: bool,
     pub allow_dirty: bool,
     pub verbose: bool,
+}
+
+#[derive(Debug)]
+pub struct Tools {
+    pub lock: Lock,
 }
 
 impl Xtask {

@@ -3,23 +3,11 @@
 //! `main` parses the flags, makes the one `Shell` of the run and hands it to the
 //! command; each command lives in the module of its name. See `cargo xtask --help`.
 
-mod dists;
-mod exec;
-mod flags;
-mod fsutil;
-mod git;
-mod project;
-mod python;
-mod redact;
-mod release;
-mod report;
-mod stamp;
-mod version;
-
 use std::process::ExitCode;
 
 use anyhow::Result;
 use xshell::Shell;
+use xtask::{flags, report};
 
 fn main() -> ExitCode {
     match try_main() {
@@ -36,5 +24,6 @@ fn try_main() -> Result<()> {
     let sh = Shell::new()?;
     match flags.subcommand {
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Tools(cmd) => cmd.run(&sh),
     }
 }

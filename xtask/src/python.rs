@@ -9,6 +9,7 @@
 use std::{
     fs::{self, File},
     path::{Path, PathBuf},
+    sync::OnceLock,
 };
 
 use anyhow::{Context, Result, bail};
@@ -31,6 +32,10 @@ const INSTALL_HINT: &str = "install Python 3.9 or newer with its venv module (De
 
 /// Checks that `python3` exists and is new enough; returns its version, e.g. `3.11.7`.
 pub fn check_interpreter(sh: &Shell) -> Result<String> {
+    static CHECKED: OnceLock<String> = OnceLock::new();
+    if let Some(version) = CHECKED.get() {
+        return Ok(version.clone());
+    }
     let probe = "import sys; print('%d.%d.%d' % sys.version_info[:3])";
     let out = exec::run(cmd!(sh, "{PYTHON} -c {probe}"), &Env::base())
         .capture()
@@ -42,21 +47,46 @@ pub fn check_interpreter(sh: &Shell) -> Result<String> {
     if (major, minor) < MIN_PYTHON {
         bail!("{PYTHON} is Python {version}, older than 3.9: {INSTALL_HINT}");
     }
-    Ok(version)
+    Ok(CHECKED.get_or_init(|| version).clone())
 }
 
 /// One lock file of pinned, hashed Python tools under `xtask/tools/`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock {
     /// build, hatchling, twine, packaging: what a release runs.
     Release,
+    /// pypiserver and moto_server: the local CodeArtifact-compatible stack.
+    Stack,
 }
 
 impl Lock {
+    const ALL: [Lock; 2] = [Lock::Release, Lock::Stack];
+
     fn name(self) -> &'static str {
         match self {
             Lock::Release => "release",
+            Lock::Stack => "stack",
         }
+    }
+}
+
+impl std::str::FromStr for Lock {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Lock, String> {
+        Lock::ALL.into_iter().find(|it| it.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Lock::ALL.iter().map(|it| it.name()).collect();
+            format!("unknown tool lock {s:?}: use one of {}", names.join(", "))
+        })
+    }
+}
+
+impl crate::flags::Tools {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let root = project::find_root()?;
+        let tools = ensure(sh, &root, self.lock)?;
+        println!("{}", tools.python.display());
+        Ok(())
     }
 }
 

@@ -1,0 +1,16 @@
+//! The modules of the xtask, as a library so that the integration tests in
+//! `tests/it` can check the pure parts (PEP 440, stamping, policy analysis) directly.
+//! The binary is `main.rs`.
+
+pub mod dists;
+pub mod exec;
+pub mod flags;
+pub mod fsutil;
+pub mod git;
+pub mod project;
+pub mod python;
+pub mod redact;
+pub mod release;
+pub mod report;
+pub mod stamp;
+pub mod version;

@@ -1,0 +1,9 @@
+//! Integration tests of the xtask: one test crate (see "Delete Cargo Integration
+//! Tests"), one module per area. The tests run the real `xtask` binary, real git,
+//! Python, twine and pip; the tools come from the pinned lock files and are
+//! provisioned on first use.
+
+mod support;
+
+mod release_offline;
+mod version_diff;

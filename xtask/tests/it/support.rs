@@ -1,0 +1,137 @@
+//! What the integration tests share: the xtask binary, the pinned tool
+//! environments, and throwaway copies of the repository.
+
+use std::{
+    collections::HashMap,
+    ffi::OsStr,
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::{Mutex, OnceLock},
+};
+
+/// The repository this test binary was built from.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The `xtask` binary under test.
+pub fn xtask_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_xtask"))
+}
+
+/// Where the tests keep the tool environments: the repository's own, so that every
+/// test (and every copy of the repository) shares them.
+pub fn tools_dir() -> PathBuf {
+    repo_root().join("target/pytools")
+}
+
+/// The Python interpreter of a pinned tool environment (`release`, `stack` …),
+/// provisioned by `xtask tools LOCK` on first use.
+pub fn tools_python(lock: &str) -> PathBuf {
+    static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|it| it.into_inner());
+    if let Some(python) = cache.get(lock) {
+        return python.clone();
+    }
+    let out = Command::new(xtask_bin())
+        .args(["tools", lock])
+        .current_dir(repo_root())
+        .env("XTASK_TOOLS_DIR", tools_dir())
+        .output()
+        .expect("run `xtask tools`");
+    assert!(
+        out.status.success(),
+        "provisioning the {lock} tools failed; they need python3 (3.10+ for the stack) with venv and \
+         access to PyPI:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    cache.insert(lock.to_owned(), python.clone());
+    python
+}
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("xtask-it-{label}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs git in `dir`, panicking on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .expect("run git (install git and put it on PATH)");
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A copy of the repository's files (tracked and new, not ignored) in a fresh git
+/// repository with one commit, so a test can release it without touching the real
+/// checkout.
+pub fn copy_repo(label: &str) -> TempDir {
+    let src = repo_root();
+    let dst = TempDir::new(label);
+    let listed = git(&src, &["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
+    for rel in listed.split('\0').filter(|it| !it.is_empty()) {
+        let from = src.join(rel);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dst.path().join(rel);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&from, &to).unwrap();
+    }
+    git(dst.path(), &["init", "-q", "-b", "main"]);
+    git(dst.path(), &["add", "-A"]);
+    git(dst.path(), &["commit", "-q", "-m", "copy"]);
+    dst
+}
+
+/// Runs the xtask binary in `dir` with `args`, with a clean environment plus `envs`.
+pub fn xtask(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Output {
+    let mut cmd = Command::new(xtask_bin());
+    cmd.args(args).current_dir(dir).env_clear();
+    for key in ["PATH", "HOME", "LANG", "TMPDIR"] {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd.env("XTASK_TOOLS_DIR", tools_dir());
+    for (key, value) in envs {
+        cmd.env(key, value);
+    }
+    cmd.output().expect("run the xtask binary")
+}
+
+/// stdout and stderr of a finished process, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
