@@ -50,7 +50,14 @@ pub fn out_dir(root: &Path, version: &Version) -> PathBuf {
 /// release re-creates exactly the files it may already have uploaded. The build runs
 /// without isolation, inside the pinned tool environment, so the backend is the
 /// pinned hatchling and nothing is downloaded.
-pub fn build(sh: &Shell, tools: &Tools, project: &Project, out: &Path, source_date_epoch: &str, cancel: &Cancel) -> Result<()> {
+pub fn build(
+    sh: &Shell,
+    tools: &Tools,
+    project: &Project,
+    out: &Path,
+    source_date_epoch: &str,
+    cancel: &Cancel,
+) -> Result<()> {
     if out.exists() {
         fs::remove_dir_all(out).with_context(|| format!("remove the earlier build in {}", out.display()))?;
     }
@@ -93,7 +100,10 @@ pub fn collect(out: &Path) -> Result<Vec<Dist>> {
     let sdists = dists.iter().filter(|it| it.kind == Kind::Sdist).count();
     let wheels = dists.len() - sdists;
     if sdists != 1 || wheels == 0 {
-        bail!("expected one sdist and at least one wheel in {}, found {sdists} sdist(s) and {wheels} wheel(s)", out.display());
+        bail!(
+            "expected one sdist and at least one wheel in {}, found {sdists} sdist(s) and {wheels} wheel(s)",
+            out.display()
+        );
     }
     Ok(dists)
 }
@@ -163,14 +173,20 @@ pub struct Inspected {
 pub fn parse_inspection(stdout: &str) -> Result<Vec<Inspected>> {
     let mut out = Vec::new();
     for line in stdout.lines().filter(|it| !it.trim().is_empty()) {
-        let value: serde_json::Value = serde_json::from_str(line).with_context(|| format!("read the inspector's output {line:?}"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("read the inspector's output {line:?}"))?;
         let text = |key: &str| value.get(key).and_then(|it| it.as_str()).map(str::to_owned);
         let problems = value
             .get("problems")
             .and_then(|it| it.as_array())
             .map(|it| it.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-        out.push(Inspected { file: text("file").unwrap_or_default(), name: text("name"), version: text("version"), problems });
+        out.push(Inspected {
+            file: text("file").unwrap_or_default(),
+            name: text("name"),
+            version: text("version"),
+            problems,
+        });
     }
     Ok(out)
 }
@@ -283,9 +299,15 @@ mod tests {
         let ok = r#"{"file": "x", "name": "yamause", "version": "1.0.0", "metadata_version": "2.4", "problems": []}"#;
         check_metadata(&parse_inspection(ok).unwrap(), &dists, "yamause", &v).unwrap();
         let cases = [
-            (r#"{"file": "x", "name": "yamause", "version": "0.9", "problems": []}"#, "has Version \"0.9\" in its PKG-INFO"),
+            (
+                r#"{"file": "x", "name": "yamause", "version": "0.9", "problems": []}"#,
+                "has Version \"0.9\" in its PKG-INFO",
+            ),
             (r#"{"file": "x", "name": "other", "version": "1.0.0", "problems": []}"#, "has Name \"other\""),
-            (r#"{"file": "x", "name": null, "version": null, "problems": ["unsafe member path '../x'"]}"#, "not a sound archive: unsafe member path"),
+            (
+                r#"{"file": "x", "name": null, "version": null, "problems": ["unsafe member path '../x'"]}"#,
+                "not a sound archive: unsafe member path",
+            ),
             ("", "reported 0 of 1 files"),
         ];
         for (line, want) in cases {

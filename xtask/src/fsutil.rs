@@ -23,7 +23,8 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
             .with_context(|| format!("create {}", tmp.display()))?;
         file.write_all(contents).with_context(|| format!("write {}", tmp.display()))?;
         if let Ok(meta) = fs::metadata(path) {
-            file.set_permissions(meta.permissions()).with_context(|| format!("copy the permissions of {}", path.display()))?;
+            file.set_permissions(meta.permissions())
+                .with_context(|| format!("copy the permissions of {}", path.display()))?;
         }
         file.sync_all().with_context(|| format!("flush {}", tmp.display()))?;
         fs::rename(&tmp, path).with_context(|| format!("replace {}", path.display()))

@@ -57,10 +57,10 @@ pub fn parse_porcelain_z(out: &str) -> Vec<String> {
     while let Some(entry) = entries.next() {
         let Some(path) = entry.get(3..) else { continue };
         paths.push(path.to_owned());
-        if entry.starts_with(['R', 'C']) {
-            if let Some(orig) = entries.next() {
-                paths.push(orig.to_owned());
-            }
+        if entry.starts_with(['R', 'C'])
+            && let Some(orig) = entries.next()
+        {
+            paths.push(orig.to_owned());
         }
     }
     paths

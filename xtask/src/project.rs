@@ -32,10 +32,10 @@ pub fn find_root() -> Result<PathBuf> {
     }
     // Run from outside the repository (`cargo run --manifest-path …`): cargo tells us
     // where the xtask crate is.
-    if let Some(manifest_dir) = env::var_os("CARGO_MANIFEST_DIR") {
-        if let Some(root) = Path::new(&manifest_dir).parent().filter(|dir| is_root(dir)) {
-            return Ok(root.to_path_buf());
-        }
+    if let Some(manifest_dir) = env::var_os("CARGO_MANIFEST_DIR")
+        && let Some(root) = Path::new(&manifest_dir).parent().filter(|dir| is_root(dir))
+    {
+        return Ok(root.to_path_buf());
     }
     bail!(
         "{} is not inside the yamause repository (no pyproject.toml next to xtask/): \
@@ -181,8 +181,14 @@ path = "yamause/__about__.py"
             ("[project]\nname=\"-x\"\ndynamic=[\"version\"]\n", "not a valid distribution name"),
             ("[project]\nname=\"x\"\nversion=\"1\"\n", "dynamic = [\"version\"]"),
             ("[project]\nname=\"x\"\ndynamic=[\"version\"]\n", "no [tool.hatch.version] path"),
-            ("[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"../x.py\"\n", "inside the repository"),
-            ("[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"/etc/x.py\"\n", "inside the repository"),
+            (
+                "[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"../x.py\"\n",
+                "inside the repository",
+            ),
+            (
+                "[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"/etc/x.py\"\n",
+                "inside the repository",
+            ),
         ];
         for (text, want) in cases {
             let err = format!("{:#}", Project::parse(text).err().unwrap());

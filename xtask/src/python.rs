@@ -146,7 +146,9 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
     env.inherit_prefix("PIP_").inherit_prefix("UV_").inherit_prefix("XDG_");
     // Wheels only: installing a tool never runs a package's own build code.
     if use_uv {
-        exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env).exec().context("create the tool environment with uv")?;
+        exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)
+            .exec()
+            .context("create the tool environment with uv")?;
         exec::run(
             cmd!(sh, "uv pip install --python {python} --require-hashes --no-deps --only-binary :all: -r {lock_file}"),
             &env,

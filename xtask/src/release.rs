@@ -174,7 +174,8 @@ fn verify(sh: &Shell, tools: &python::Tools, project: &Project, version: &Versio
 fn summarize(project: &Project, version: &Version, dists: &[Dist], dry_run: bool) -> Result<()> {
     let what = if dry_run { "Dry run of" } else { "Released" };
     report::say(&format!("{what} {} {version}: {} file(s) verified", project.name, dists.len()));
-    let mut md = format!("### {what} {} {version}\n\n| File | Size (bytes) | SHA-256 |\n|---|---:|---|\n", project.name);
+    let mut md =
+        format!("### {what} {} {version}\n\n| File | Size (bytes) | SHA-256 |\n|---|---:|---|\n", project.name);
     for dist in dists {
         md.push_str(&format!("| `{}` | {} | `{}` |\n", dist.file_name, dist.size, dist.sha256));
     }

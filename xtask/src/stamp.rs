@@ -124,9 +124,15 @@ mod tests {
             (b"# c\r\n__version__ = \"0.1.0\"\r\nX = 1\r\n", b"# c\r\n__version__ = \"1.2.3\"\r\nX = 1\r\n"),
             (b"__version__=\"0.1.0\"  # keep me\n", b"__version__=\"1.2.3\"  # keep me\n"),
             (b"__version__: str = \"0\"", b"__version__: str = \"1.2.3\""),
-            (b"\"\"\"Doc.\"\"\"\n\n__version__ = \"\"\n\ndef f():\n    return __version__ == 'x'\n", b"\"\"\"Doc.\"\"\"\n\n__version__ = \"1.2.3\"\n\ndef f():\n    return __version__ == 'x'\n"),
+            (
+                b"\"\"\"Doc.\"\"\"\n\n__version__ = \"\"\n\ndef f():\n    return __version__ == 'x'\n",
+                b"\"\"\"Doc.\"\"\"\n\n__version__ = \"1.2.3\"\n\ndef f():\n    return __version__ == 'x'\n",
+            ),
             // Bytes that are not UTF-8 elsewhere in the file survive untouched.
-            (b"# -*- coding: latin-1 -*-\n# Caf\xe9\n__version__ = \"0.1\"\n", b"# -*- coding: latin-1 -*-\n# Caf\xe9\n__version__ = \"1.2.3\"\n"),
+            (
+                b"# -*- coding: latin-1 -*-\n# Caf\xe9\n__version__ = \"0.1\"\n",
+                b"# -*- coding: latin-1 -*-\n# Caf\xe9\n__version__ = \"1.2.3\"\n",
+            ),
             (b"\xef\xbb\xbf__version__ = \"0.1\"\n", b"\xef\xbb\xbf__version__ = \"1.2.3\"\n"),
         ];
         for (i, (input, want)) in cases.iter().enumerate() {

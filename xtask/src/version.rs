@@ -238,7 +238,8 @@ mod tests {
 
     #[test]
     fn refuses_what_packaging_refuses() {
-        for input in ["", "1.", ".1", "1..0", "v", "1.0+", "1.0+a..b", "1.0-", "a1.0", "1.0 a", "1,0", "1.0é", "vv1.0"] {
+        for input in ["", "1.", ".1", "1..0", "v", "1.0+", "1.0+a..b", "1.0-", "a1.0", "1.0 a", "1,0", "1.0é", "vv1.0"]
+        {
             assert!(parse(input).is_err(), "input {input:?} must be refused");
         }
     }

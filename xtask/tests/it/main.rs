@@ -6,4 +6,5 @@
 mod support;
 
 mod release_offline;
+mod tidy;
 mod version_diff;

