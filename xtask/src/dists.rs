@@ -50,12 +50,18 @@ pub fn out_dir(root: &Path, version: &Version) -> PathBuf {
 /// release re-creates exactly the files it may already have uploaded. The build runs
 /// without isolation, inside the pinned tool environment, so the backend is the
 /// pinned hatchling and nothing is downloaded.
+///
+/// With `private_index` (the repository's simple index, token included) the build is
+/// isolated instead and installs its build requirements from that index: the way
+/// to build against private build dependencies. The URL reaches the build through its
+/// environment only.
 pub fn build(
     sh: &Shell,
     tools: &Tools,
     project: &Project,
     out: &Path,
     source_date_epoch: &str,
+    private_index: Option<&str>,
     cancel: &Cancel,
 ) -> Result<()> {
     if out.exists() {
@@ -66,10 +72,15 @@ pub fn build(
     let root = &project.root;
     let mut env = Env::base();
     env.set("SOURCE_DATE_EPOCH", source_date_epoch);
-    exec::run(cmd!(sh, "{python} -m build --no-isolation --outdir {out} {root}"), &env)
-        .cancel(cancel)
-        .exec()
-        .context("build the sdist and the wheel")?;
+    let cmd = match private_index {
+        None => cmd!(sh, "{python} -m build --no-isolation --outdir {out} {root}"),
+        Some(index) => {
+            env = Env::network();
+            env.set("SOURCE_DATE_EPOCH", source_date_epoch).set("PIP_INDEX_URL", index).set("UV_INDEX_URL", index);
+            cmd!(sh, "{python} -m build --outdir {out} {root}")
+        }
+    };
+    exec::run(cmd, &env).cancel(cancel).exec().context("build the sdist and the wheel")?;
     Ok(())
 }
 

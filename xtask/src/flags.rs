@@ -1,6 +1,8 @@
 //! The command line: each subcommand is a struct, and that struct is the command
 //! object whose `run` method lives in the module of the same name.
 
+use std::path::PathBuf;
+
 use crate::python::Lock;
 
 xflags::xflags! {
@@ -21,6 +23,12 @@ xflags::xflags! {
             optional --dry-run
             /// Release even when the working tree has uncommitted changes (outside CI).
             optional --allow-dirty
+            /// Stop after the verified build: the distributions and manifest.json are in
+            /// target/dist/VERSION/ (the build job of a split workflow).
+            optional --build-only
+            /// Publish the distributions of an earlier --build-only run from DIR, after
+            /// checking them against its manifest (the publish job of a split workflow).
+            optional --publish-only dir: PathBuf
             /// Print the output of every program the release runs, not only on failure.
             optional -v, --verbose
         }
@@ -54,6 +62,8 @@ pub struct Release {
 
     pub dry_run: bool,
     pub allow_dirty: bool,
+    pub build_only: bool,
+    pub publish_only: Option<PathBuf>,
     pub verbose: bool,
 }
 

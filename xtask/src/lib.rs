@@ -2,15 +2,19 @@
 //! `tests/it` can check the pure parts (PEP 440, stamping, policy analysis) directly.
 //! The binary is `main.rs`.
 
+pub mod aws;
 pub mod dists;
 pub mod exec;
 pub mod flags;
 pub mod fsutil;
 pub mod git;
+pub mod github;
 pub mod project;
+pub mod publish;
 pub mod python;
 pub mod redact;
 pub mod release;
 pub mod report;
+pub mod settings;
 pub mod stamp;
 pub mod version;

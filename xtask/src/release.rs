@@ -8,49 +8,293 @@
 //! 4. Python tools: the pinned tool environment.
 //! 5. Build: sdist and wheel, reproducible (`SOURCE_DATE_EPOCH` = commit time).
 //! 6. Verify: file names, metadata, archive soundness, `twine check --strict`, hashes.
-//! 7. Publish: upload to CodeArtifact (with `--dry-run`: say what would be uploaded).
+//! 7. Authenticate: credentials (or the GitHub OIDC exchange), identity, token and
+//!    endpoint. It runs alongside steps 4–6: neither waits for the other, and a
+//!    failure of either stops the other.
+//! 8. Publish: skip what is already published identically, refuse what conflicts,
+//!    upload the rest, one file at a time.
+//! 9. Confirm: every file is in the repository with the same SHA-256 and the
+//!    version is `Published`.
+//!
+//! `--build-only` stops after step 6; `--publish-only DIR` publishes the files of an
+//! earlier `--build-only` run after checking them against its manifest. `--dry-run`
+//! runs everything but uploads nothing.
 
-use std::{env, fs, path::Path};
+use std::{env, fs, path::Path, thread, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
 use crate::{
+    aws::{self, Remote, Session},
     dists::{self, Dist},
     exec::{self, Cancel},
     flags, fsutil, git,
     project::{self, Project},
-    python::{self, Lock},
+    publish::{self, Action, Failure},
+    python::{self, Lock, Tools},
+    redact::Secret,
     report::{self, Steps},
+    settings::{self, Settings, Target},
     stamp,
     version::{self, Source, Version},
 };
 
+/// What authentication produced.
+struct Auth {
+    session: Session,
+    token: Secret,
+    endpoint: String,
+}
+
+/// Why there is no authentication in a dry run.
+enum NoAuth {
+    NotConfigured(Vec<&'static str>),
+    NoCredentials(String),
+}
+
 impl flags::Release {
     pub fn run(self, sh: &Shell) -> Result<()> {
         exec::set_verbose(self.verbose);
+        if self.build_only && self.publish_only.is_some() {
+            bail!("--build-only and --publish-only exclude each other: run one, then the other");
+        }
         // A tag given on the command line is checked before anything else happens.
         let tag = match &self.tag {
-            Some(tag) => Some((tag.clone(), version::parse_tag(tag, Source::Argument)?, Source::Argument)),
+            Some(tag) => Some((tag.clone(), version::parse_tag(tag, Source::Argument)?)),
             None => None,
         };
         let root = project::find_root()?;
         sh.change_dir(&root);
         let project = Project::load(&root)?;
-        let mut steps = Steps::new(7);
+        // Settings are checked before any network call (and before any build).
+        let target = if self.build_only { None } else { Some(settings::from_env(&project.pyproject)?) };
+        match (&self.publish_only, target) {
+            (Some(dir), Some(target)) => self.publish_only(sh, &project, tag, dir, target),
+            (_, target) => self.build_and_publish(sh, &project, tag, target),
+        }
+    }
 
-        let (version, tag) = steps.run("Version", || resolve_version(&project, tag))?;
-        let checkout = steps.run("Preflight", || self.preflight(sh, &project, tag.as_deref()))?;
-        steps.run("Stamp", || stamp_version(&project, &version))?;
-        let tools = steps.run("Python tools", || python::ensure(sh, &root, Lock::Release))?;
-        let out = dists::out_dir(&root, &version);
-        steps.run("Build", || {
-            report::say(&format!("SOURCE_DATE_EPOCH={} (commit time of HEAD {})", checkout.head_time, checkout.head));
-            dists::build(sh, &tools, &project, &out, &checkout.head_time, &Cancel::default())
+    fn build_and_publish(
+        &self,
+        sh: &Shell,
+        project: &Project,
+        tag: Option<(String, Version)>,
+        target: Option<Target>,
+    ) -> Result<()> {
+        let settings = match &target {
+            Some(Target::Configured(s)) => Some(s.clone()),
+            Some(Target::Missing(missing)) if !self.dry_run => bail!(
+                "the publish target is not configured: {} missing; {} (or pass --dry-run, or --build-only)",
+                missing.join(", "),
+                "set them in the environment or in [tool.xtask.publish] of pyproject.toml"
+            ),
+            _ => None,
+        };
+        // Private build dependencies need the token for the build, so the two cannot
+        // overlap then.
+        let auth_first = settings.as_ref().is_some_and(|it| it.private_dependencies);
+        let mut steps = Steps::new(if self.build_only { 6 } else { 9 });
+        let (version, tag) = steps.run("Version", || resolve_version(project, tag))?;
+        let checkout = steps.run("Preflight", || self.preflight(sh, project, tag.as_deref()))?;
+        steps.run("Stamp", || stamp_version(project, &version))?;
+        let out = dists::out_dir(&project.root, &version);
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
+        let cancel = Cancel::default();
+
+        let build = |steps: &mut Steps, index: Option<&str>| -> Result<(Tools, Vec<Dist>)> {
+            let sh = Shell::new()?;
+            sh.change_dir(&project.root);
+            let tools =
+                steps.run_unless(&cancel, "Python tools", || python::ensure(&sh, &project.root, Lock::Release))?;
+            steps.run_unless(&cancel, "Build", || {
+                report::say(&format!(
+                    "SOURCE_DATE_EPOCH={} (commit time of HEAD {})",
+                    checkout.head_time, checkout.head
+                ));
+                dists::build(&sh, &tools, project, &out, &checkout.head_time, index, &cancel)
+            })?;
+            let dists = steps.run_unless(&cancel, "Verify", || verify(&sh, &tools, project, &version, &out))?;
+            Ok((tools, dists))
+        };
+
+        if self.build_only {
+            let (_, dists) = build(&mut steps, None)?;
+            report::say(&format!("the distributions and {} are in {}", dists::MANIFEST, out.display()));
+            return summarize(project, &version, &dists, &[], Mode::BuildOnly, None);
+        }
+
+        let (tools, dists, auth) = if auth_first {
+            let auth = steps.run("Authenticate", || {
+                let (auth, notes) = runtime.block_on(authenticate(settings.as_ref(), self.dry_run, &cancel));
+                print_notes(&notes);
+                auth_step_result(auth)
+            })?;
+            let index = auth.as_ref().ok().map(private_index);
+            let (tools, dists) = build(&mut steps, index.as_ref().map(|it| it.expose()))?;
+            (tools, dists, auth)
+        } else {
+            // The build runs on its own thread while this one authenticates.
+            let started = std::time::Instant::now();
+            let (built, (auth, notes)) = thread::scope(|scope| {
+                let steps = &mut steps;
+                let cancel = &cancel;
+                let build = &build;
+                let handle = scope.spawn(move || {
+                    let res = build(steps, None);
+                    if res.is_err() {
+                        cancel.cancel();
+                    }
+                    res
+                });
+                let auth = runtime.block_on(authenticate(settings.as_ref(), self.dry_run, cancel));
+                if matches!(auth.0, Err(AuthError::Failed(_))) {
+                    cancel.cancel();
+                }
+                (handle.join().unwrap_or_else(|_| Err(anyhow::format_err!("the build thread panicked"))), auth)
+            });
+            let auth_failed = matches!(auth, Err(AuthError::Failed(_)));
+            let auth = steps.run("Authenticate", || {
+                report::say(&format!("(ran alongside the build, {} in all)", report::seconds(started.elapsed())));
+                print_notes(&notes);
+                auth_step_result(auth)
+            });
+            // Report what failed first: the other part was only stopped because of it.
+            if auth_failed {
+                let err = auth.err().unwrap_or_else(|| anyhow::format_err!("authentication failed"));
+                return Err(err.context("authenticate to AWS"));
+            }
+            let (tools, dists) = built?;
+            (tools, dists, auth?)
+        };
+        // A dry run without a target or credentials goes on without a session.
+        let auth = auth.ok();
+        let mode = if self.dry_run { Mode::DryRun } else { Mode::Publish };
+        self.publish_and_confirm(
+            sh,
+            &mut steps,
+            &runtime,
+            project,
+            &version,
+            &tools,
+            &dists,
+            auth,
+            settings.as_ref(),
+            mode,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn publish_and_confirm(
+        &self,
+        sh: &Shell,
+        steps: &mut Steps,
+        runtime: &tokio::runtime::Runtime,
+        project: &Project,
+        version: &Version,
+        tools: &Tools,
+        dists: &[Dist],
+        auth: Option<Auth>,
+        settings: Option<&Settings>,
+        mode: Mode,
+    ) -> Result<()> {
+        let (Some(auth), Some(settings)) = (auth, settings) else {
+            steps.run("Publish", || {
+                report::say("dry run: nothing to compare with, nothing uploaded");
+                Ok(())
+            })?;
+            steps.run("Confirm", || {
+                report::say("dry run: nothing to confirm");
+                Ok(())
+            })?;
+            return summarize(project, version, dists, &[], mode, None);
+        };
+        let name = project.normalized_name();
+        let mut auth = auth;
+        let outcomes = steps.run("Publish", || {
+            let remote = runtime.block_on(aws::remote_assets(&auth.session, settings, &name, version.as_str()))?;
+            if let Remote::Unknown(advice) = &remote {
+                report::warn(advice);
+            }
+            let actions = publish::plan(dists, &remote);
+            let mut outcomes = Vec::new();
+            for (dist, action) in dists.iter().zip(actions) {
+                let outcome = match action {
+                    Action::Skip => Outcome::Skipped,
+                    Action::Conflict(sha) => {
+                        Outcome::Refused(publish::conflict_message(dist, Some(&sha), version.as_str()))
+                    }
+                    Action::Upload if mode == Mode::DryRun => Outcome::WouldUpload,
+                    Action::Upload => upload_one(sh, runtime, tools, dist, &mut auth, settings, version),
+                };
+                report::say(&format!("{}: {}", dist.file_name, outcome.describe()));
+                outcomes.push((dist.clone(), outcome));
+            }
+            Ok(outcomes)
         })?;
-        let dists = steps.run("Verify", || verify(sh, &tools, &project, &version, &out))?;
-        steps.run("Publish", || self.publish(&project, &version, &dists))?;
-        summarize(&project, &version, &dists, self.dry_run)
+        let confirmed = steps.run("Confirm", || {
+            if mode == Mode::DryRun {
+                report::say("dry run: nothing uploaded, nothing to confirm");
+                return Ok(());
+            }
+            confirm(runtime, &auth.session, settings, &name, version, &outcomes)
+        });
+        let install = publish::install_hint(&auth.endpoint, &name, version.as_str(), settings);
+        summarize(project, version, dists, &outcomes, mode, Some(&install))?;
+        let refused: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|(_, o)| match o {
+                Outcome::Refused(msg) => Some(msg.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !refused.is_empty() {
+            bail!("{} of {} file(s) were not published:\n  {}", refused.len(), outcomes.len(), refused.join("\n  "));
+        }
+        confirmed
+    }
+
+    fn publish_only(
+        &self,
+        sh: &Shell,
+        project: &Project,
+        tag: Option<(String, Version)>,
+        dir: &Path,
+        target: Target,
+    ) -> Result<()> {
+        let settings = match target {
+            Target::Configured(s) => s,
+            Target::Missing(missing) => bail!(
+                "the publish target is not configured: {} missing; set them in the environment or in \
+                 [tool.xtask.publish] of pyproject.toml",
+                missing.join(", ")
+            ),
+        };
+        let mut steps = Steps::new(6);
+        let (version, _) = steps.run("Version", || resolve_version(project, tag))?;
+        let dists = steps.run("Check artifacts", || check_artifacts(project, &version, dir))?;
+        let tools = steps.run("Python tools", || python::ensure(sh, &project.root, Lock::Release))?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
+        let auth = steps.run("Authenticate", || {
+            let (auth, notes) = runtime.block_on(authenticate(Some(&settings), self.dry_run, &Cancel::default()));
+            print_notes(&notes);
+            auth_step_result(auth)?.map_err(|_| anyhow::format_err!("no AWS credentials to publish with"))
+        })?;
+        let mode = if self.dry_run { Mode::DryRun } else { Mode::Publish };
+        self.publish_and_confirm(
+            sh,
+            &mut steps,
+            &runtime,
+            project,
+            &version,
+            &tools,
+            &dists,
+            Some(auth),
+            Some(&settings),
+            mode,
+        )
     }
 
     fn preflight(&self, sh: &Shell, project: &Project, tag: Option<&str>) -> Result<git::Checkout> {
@@ -85,40 +329,282 @@ impl flags::Release {
         }
         Ok(checkout)
     }
+}
 
-    fn publish(&self, _project: &Project, version: &Version, dists: &[Dist]) -> Result<()> {
-        let target = ["CODEARTIFACT_DOMAIN", "CODEARTIFACT_DOMAIN_OWNER", "CODEARTIFACT_REPOSITORY", "AWS_REGION"]
-            .map(|name| env::var(name).ok().filter(|it| !it.is_empty()));
-        let configured = target.iter().all(Option::is_some);
-        if self.dry_run {
-            match target {
-                [Some(domain), Some(owner), Some(repository), Some(region)] => report::say(&format!(
-                    "dry run: would upload {} file(s) of version {version} to CodeArtifact \
-                     {domain}/{repository} (owner {owner}, region {region}); nothing was uploaded",
-                    dists.len()
-                )),
-                _ => report::say(
-                    "dry run: the publish target is not configured (set CODEARTIFACT_DOMAIN, \
-                     CODEARTIFACT_DOMAIN_OWNER, CODEARTIFACT_REPOSITORY and AWS_REGION); nothing was uploaded",
-                ),
-            }
-            return Ok(());
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    BuildOnly,
+    DryRun,
+    Publish,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Uploaded,
+    Skipped,
+    WouldUpload,
+    Refused(String),
+}
+
+impl Outcome {
+    fn describe(&self) -> String {
+        match self {
+            Outcome::Uploaded => "uploaded".to_owned(),
+            Outcome::Skipped => "already published with the same SHA-256; skipped".to_owned(),
+            Outcome::WouldUpload => "dry run: would upload".to_owned(),
+            Outcome::Refused(msg) => format!("NOT published: {msg}"),
         }
-        if !configured {
-            bail!(
-                "the publish target is not configured: set CODEARTIFACT_DOMAIN, \
-                 CODEARTIFACT_DOMAIN_OWNER, CODEARTIFACT_REPOSITORY and AWS_REGION, or pass --dry-run"
-            );
-        }
-        bail!("publishing to CodeArtifact is not implemented yet: run with --dry-run")
     }
 }
 
+enum AuthError {
+    /// Dry run without a target or credentials: nothing to authenticate.
+    Skipped(NoAuth),
+    /// Stopped because the build failed.
+    Stopped,
+    Failed(anyhow::Error),
+}
+
+/// Authenticates and fetches the token and endpoint, unless `cancel` is set first.
+/// Returns the notes to print with the step (the build may be printing meanwhile).
+async fn authenticate(
+    settings: Option<&Settings>,
+    dry_run: bool,
+    cancel: &Cancel,
+) -> (Result<Auth, AuthError>, Vec<String>) {
+    let mut notes = Vec::new();
+    let Some(settings) = settings else {
+        // Only a dry run gets here (a real release stops earlier without a target).
+        let missing = match settings::from_env(&toml::Table::new()) {
+            Ok(Target::Missing(m)) => m,
+            _ => Vec::new(),
+        };
+        return (Err(AuthError::Skipped(NoAuth::NotConfigured(missing))), notes);
+    };
+    let work = async {
+        let session = aws::authenticate(settings, &mut notes).await?;
+        let (token, endpoint) = aws::token_and_endpoint(&session, settings).await?;
+        Ok::<_, anyhow::Error>(Auth { session, token, endpoint })
+    };
+    let stopped = async {
+        while !cancel.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let result = tokio::select! {
+        res = work => res.map_err(|err| match err.downcast::<aws::NoCredentials>() {
+            Ok(none) if dry_run => AuthError::Skipped(NoAuth::NoCredentials(none.to_string())),
+            Ok(none) => AuthError::Failed(none.into()),
+            Err(err) => AuthError::Failed(err),
+        }),
+        () = stopped => Err(AuthError::Stopped),
+    };
+    if let Ok(auth) = &result {
+        notes.push(format!("repository endpoint {}", auth.endpoint));
+        notes.push(format!("authorization token for {} s (masked)", settings.token_duration));
+    }
+    (result, notes)
+}
+
+/// The Authenticate step fails on a real failure; a dry run without a target or
+/// credentials passes it with the reason.
+fn auth_step_result(auth: Result<Auth, AuthError>) -> Result<Result<Auth, NoAuth>> {
+    match auth {
+        Ok(auth) => Ok(Ok(auth)),
+        Err(AuthError::Skipped(why)) => {
+            match &why {
+                NoAuth::NotConfigured(missing) => report::say(&format!(
+                    "dry run: the publish target is not configured ({} missing); nothing will be uploaded",
+                    missing.join(", ")
+                )),
+                NoAuth::NoCredentials(err) => report::warn(&format!(
+                    "dry run without AWS credentials ({err}); the repository cannot be checked and nothing will be uploaded"
+                )),
+            }
+            Ok(Err(why))
+        }
+        Err(AuthError::Stopped) => Err(anyhow::format_err!("stopped because the build failed")),
+        Err(AuthError::Failed(err)) => Err(err),
+    }
+}
+
+fn print_notes(notes: &[String]) {
+    for note in notes {
+        match note.strip_prefix("warning: ") {
+            Some(rest) => report::warn(rest),
+            None => report::say(note),
+        }
+    }
+}
+
+/// The simple index with the token in it, for private build dependencies.
+fn private_index(auth: &Auth) -> Secret {
+    let url = match auth.endpoint.split_once("://") {
+        Some((scheme, rest)) => {
+            format!("{scheme}://aws:{}@{rest}simple/", crate::redact::percent_encode(auth.token.expose()))
+        }
+        None => format!("{}simple/", auth.endpoint),
+    };
+    Secret::new(url)
+}
+
+/// Uploads one file; a refused token is replaced once with a fresh one.
+fn upload_one(
+    sh: &Shell,
+    runtime: &tokio::runtime::Runtime,
+    tools: &Tools,
+    dist: &Dist,
+    auth: &mut Auth,
+    settings: &Settings,
+    version: &Version,
+) -> Outcome {
+    let mut refreshed = false;
+    loop {
+        match publish::upload(sh, tools, dist, &auth.endpoint, &auth.token) {
+            Ok(()) => return Outcome::Uploaded,
+            Err(Failure::Unauthorized | Failure::Forbidden) if !refreshed => {
+                report::say("the repository refused the token (expired?); getting a new one and trying again");
+                match runtime.block_on(aws::new_token(&auth.session, settings)) {
+                    Ok(token) => auth.token = token,
+                    Err(err) => return Outcome::Refused(format!("{err:#}")),
+                }
+                refreshed = true;
+            }
+            Err(failure) => return Outcome::Refused(explain_upload(&failure, dist, settings, version)),
+        }
+    }
+}
+
+fn explain_upload(failure: &Failure, dist: &Dist, settings: &Settings, version: &Version) -> String {
+    match failure {
+        Failure::Conflict => publish::conflict_message(dist, None, version.as_str()),
+        Failure::Unauthorized => "the repository refused the authorization token (401) even after a fresh one: \
+             check that the token belongs to this domain and region (the username must be `aws`)"
+            .to_owned(),
+        Failure::Forbidden => format!(
+            "the repository refused the upload (403): the identity may lack codeartifact:PublishPackageVersion on {} \
+             (a PyPI package ARN has an empty namespace, `pypi//name`), or the package's origin controls block direct \
+             publishing (`publish: BLOCK`); `cargo xtask check-iam` checks both",
+            settings.package_arn(&project::normalize_name(dist.file_name.split('-').next().unwrap_or_default()))
+        ),
+        Failure::Refused(402, _) => "the repository refused the upload (402): a CodeArtifact quota was exceeded (asset size or count)".to_owned(),
+        Failure::Refused(status, reason) => format!("the repository refused the upload ({status}): {reason}"),
+        Failure::Server(status) => format!("the repository failed ({status}) on three attempts: re-run the release; it resumes where it stopped"),
+        Failure::Connection => "the connection to the repository failed on three attempts: check the network and re-run the release; it resumes where it stopped".to_owned(),
+        Failure::Other(text) => format!("twine failed: {text}"),
+    }
+}
+
+/// Step 9: the repository holds every file with the same SHA-256, and the version is
+/// `Published`. Listings can lag a moment behind an upload, hence a few tries.
+fn confirm(
+    runtime: &tokio::runtime::Runtime,
+    session: &Session,
+    settings: &Settings,
+    name: &str,
+    version: &Version,
+    outcomes: &[(Dist, Outcome)],
+) -> Result<()> {
+    let expected: Vec<&Dist> =
+        outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Uploaded | Outcome::Skipped)).map(|(d, _)| d).collect();
+    if expected.is_empty() {
+        report::say("nothing was published, nothing to confirm");
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            thread::sleep(Duration::from_secs(1));
+        }
+        let remote = runtime.block_on(aws::remote_assets(session, settings, name, version.as_str()))?;
+        let assets = match remote {
+            Remote::Unknown(advice) => {
+                report::warn(&format!("cannot confirm the upload: {advice}"));
+                return Ok(());
+            }
+            Remote::Listed(assets) => assets,
+        };
+        problems = expected
+            .iter()
+            .filter_map(|dist| match assets.get(&dist.file_name) {
+                Some(sha) if *sha == dist.sha256 => None,
+                Some(sha) => {
+                    Some(format!("{} is published with sha256:{sha}, not sha256:{}", dist.file_name, dist.sha256))
+                }
+                None => Some(format!("{} is not in the repository", dist.file_name)),
+            })
+            .collect();
+        if problems.is_empty() {
+            break;
+        }
+    }
+    if !problems.is_empty() {
+        bail!("the repository does not hold what was uploaded:\n  {}", problems.join("\n  "));
+    }
+    for dist in &expected {
+        report::say(&format!("confirmed {} sha256:{}", dist.file_name, dist.sha256));
+    }
+    match runtime.block_on(aws::version_status(session, settings, name, version.as_str())) {
+        Ok(status) if status == "Published" => report::say(&format!("{name} {version} is Published")),
+        Ok(status) => bail!("{name} {version} is {status:?} in the repository, not Published"),
+        Err(err) => report::warn(&format!("could not read the version status: {err:#}")),
+    }
+    Ok(())
+}
+
+/// `--publish-only DIR`: the files match the manifest written by `--build-only`, and
+/// the manifest's version is the one being released.
+fn check_artifacts(project: &Project, version: &Version, dir: &Path) -> Result<Vec<Dist>> {
+    let path = dir.join(dists::MANIFEST);
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!("read {}: run `cargo xtask release --build-only` first and pass its output folder", path.display())
+    })?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+    let found = manifest["version"].as_str().unwrap_or_default();
+    if found != version.as_str() {
+        bail!(
+            "{} is for version {found:?}, but the release is {version}: publish the build of this tag",
+            path.display()
+        );
+    }
+    if project::normalize_name(manifest["name"].as_str().unwrap_or_default()) != project.normalized_name() {
+        bail!("{} is for project {:?}, not {:?}", path.display(), manifest["name"], project.name);
+    }
+    let dists = dists::collect(dir)?;
+    dists::check_file_names(&dists, &project.name, version)?;
+    let files = manifest["files"].as_array().cloned().unwrap_or_default();
+    if files.len() != dists.len() {
+        bail!("{} lists {} file(s), but {} holds {}", path.display(), files.len(), dir.display(), dists.len());
+    }
+    for dist in &dists {
+        let entry = files
+            .iter()
+            .find(|it| it["file"].as_str() == Some(dist.file_name.as_str()))
+            .with_context(|| format!("{} is not in the manifest", dist.file_name))?;
+        let (sha, size) = (entry["sha256"].as_str().unwrap_or_default(), entry["size"].as_u64().unwrap_or_default());
+        if sha != dist.sha256 || size != dist.size {
+            bail!(
+                "{} changed since the build: the manifest says {size} B sha256:{sha}, the file is {} B sha256:{}",
+                dist.file_name,
+                dist.size,
+                dist.sha256
+            );
+        }
+        report::say(&format!(
+            "  {:<45} {:>9} B  sha256:{}  (matches the manifest)",
+            dist.file_name, dist.size, dist.sha256
+        ));
+    }
+    Ok(dists)
+}
+
 /// Step 1: the version to release, and the tag it came from (for the tag check).
-fn resolve_version(project: &Project, tag: Option<(String, Version, Source)>) -> Result<(Version, Option<String>)> {
+fn resolve_version(project: &Project, tag: Option<(String, Version)>) -> Result<(Version, Option<String>)> {
     let from_github = env::var("GITHUB_REF_TYPE").is_ok_and(|it| it == "tag") && report::in_github_actions();
     let (version, tag, source) = match tag {
-        Some((tag, version, source)) => (version, Some(tag), source),
+        Some((tag, version)) => (version, Some(tag), Source::Argument),
         None if from_github => {
             let tag = env::var("GITHUB_REF_NAME").context("read GITHUB_REF_NAME of the tag push")?;
             let version = version::parse_tag(&tag, Source::GithubRef)?;
@@ -157,7 +643,7 @@ fn stamp_version(project: &Project, version: &Version) -> Result<()> {
 }
 
 /// Step 6: everything that makes the built files trustworthy, then the manifest.
-fn verify(sh: &Shell, tools: &python::Tools, project: &Project, version: &Version, out: &Path) -> Result<Vec<Dist>> {
+fn verify(sh: &Shell, tools: &Tools, project: &Project, version: &Version, out: &Path) -> Result<Vec<Dist>> {
     let dists = dists::collect(out)?;
     dists::check_file_names(&dists, &project.name, version)?;
     let inspected = dists::inspect(sh, tools, &project.root, &dists)?;
@@ -171,13 +657,52 @@ fn verify(sh: &Shell, tools: &python::Tools, project: &Project, version: &Versio
 }
 
 /// The closing summary, also in the GitHub job summary.
-fn summarize(project: &Project, version: &Version, dists: &[Dist], dry_run: bool) -> Result<()> {
-    let what = if dry_run { "Dry run of" } else { "Released" };
-    report::say(&format!("{what} {} {version}: {} file(s) verified", project.name, dists.len()));
-    let mut md =
-        format!("### {what} {} {version}\n\n| File | Size (bytes) | SHA-256 |\n|---|---:|---|\n", project.name);
+fn summarize(
+    project: &Project,
+    version: &Version,
+    dists: &[Dist],
+    outcomes: &[(Dist, Outcome)],
+    mode: Mode,
+    install: Option<&str>,
+) -> Result<()> {
+    let what = match mode {
+        Mode::BuildOnly => "Built",
+        Mode::DryRun => "Dry run of",
+        Mode::Publish => "Release of",
+    };
+    let counts = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
+    let uploaded = counts(|o| matches!(o, Outcome::Uploaded));
+    let skipped = counts(|o| matches!(o, Outcome::Skipped));
+    let refused = counts(|o| matches!(o, Outcome::Refused(_)));
+    let tally = if outcomes.is_empty() || mode == Mode::DryRun {
+        format!("{} file(s) verified", dists.len())
+    } else {
+        format!("{uploaded} uploaded, {skipped} already published, {refused} refused")
+    };
+    report::say(&format!("{what} {} {version}: {tally}", project.name));
+    if let (Some(install), true) = (install, mode == Mode::Publish && refused == 0) {
+        report::say(install);
+    }
+    let mut md = format!(
+        "### {what} {} {version}\n\n{tally}\n\n| File | Size (bytes) | SHA-256 | Result |\n|---|---:|---|---|\n",
+        project.name
+    );
     for dist in dists {
-        md.push_str(&format!("| `{}` | {} | `{}` |\n", dist.file_name, dist.size, dist.sha256));
+        let result = outcomes
+            .iter()
+            .find(|(d, _)| d.file_name == dist.file_name)
+            .map(|(_, o)| o.describe())
+            .unwrap_or_else(|| "built and verified".to_owned());
+        md.push_str(&format!(
+            "| `{}` | {} | `{}` | {} |\n",
+            dist.file_name,
+            dist.size,
+            dist.sha256,
+            result.replace('|', "\\|")
+        ));
+    }
+    if let (Some(install), Mode::Publish) = (install, mode) {
+        md.push_str(&format!("\n```\n{install}\n```\n"));
     }
     report::append_summary(&md)
 }

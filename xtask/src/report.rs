@@ -120,6 +120,23 @@ impl Steps {
     }
 }
 
+impl Steps {
+    /// Like `run`, but the step does not start when `cancel` is set: another part of
+    /// the release has failed already.
+    pub fn run_unless<T>(
+        &mut self,
+        cancel: &crate::exec::Cancel,
+        name: &str,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        if cancel.is_cancelled() {
+            self.done += 1;
+            anyhow::bail!("step {}/{} ({name}) did not start: authentication failed", self.done, self.total);
+        }
+        self.run(name, f)
+    }
+}
+
 /// `1.23 s`, the way every duration is printed.
 pub fn seconds(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())

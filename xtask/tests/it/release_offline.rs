@@ -50,10 +50,10 @@ fn dry_run_twice_builds_identical_verified_files() {
         let out = xtask(repo.path(), &["release", "v1.2.3-RC.1", "--dry-run"], &[]);
         let log = text(&out);
         assert!(out.status.success(), "{log}");
-        for (i, step) in
-            ["Version", "Preflight", "Stamp", "Python tools", "Build", "Verify", "Publish"].iter().enumerate()
-        {
-            assert!(log.contains(&format!("[{}/7] {step}: done (", i + 1)), "step {step} missing in:\n{log}");
+        let steps =
+            ["Version", "Preflight", "Stamp", "Python tools", "Build", "Verify", "Authenticate", "Publish", "Confirm"];
+        for (i, step) in steps.iter().enumerate() {
+            assert!(log.contains(&format!("[{}/9] {step}: done (", i + 1)), "step {step} missing in:\n{log}");
         }
         assert!(log.contains("the publish target is not configured"), "{log}");
         let manifest = manifest(repo.path(), "1.2.3rc1");
@@ -149,8 +149,8 @@ fn github_tag_push_releases_the_pushed_tag_with_groups_and_summary() {
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("from GITHUB_REF_NAME \"v2.0.0\""), "{log}");
-    assert_eq!(log.matches("::group::").count(), 7, "{log}");
-    assert_eq!(log.matches("::endgroup::").count(), 7, "{log}");
+    assert_eq!(log.matches("::group::").count(), 9, "{log}");
+    assert_eq!(log.matches("::endgroup::").count(), 9, "{log}");
     // Child output can never start a workflow command line.
     assert!(
         log.lines()
@@ -266,7 +266,7 @@ fn verification_failures_stop_the_release() {
     let out = xtask(repo.path(), &["release", "v1.0", "--dry-run"], &[]);
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
-    assert!(log.contains("[6/7] Verify: FAILED") && log.contains("twine check --strict"), "{log}");
+    assert!(log.contains("[6/9] Verify: FAILED") && log.contains("twine check --strict"), "{log}");
 }
 
 #[test]
