@@ -155,7 +155,7 @@ pub struct Run<'a> {
 
 /// Prepares `cmd` to run with the environment `env`.
 pub fn run<'a>(cmd: Cmd<'a>, env: &Env) -> Run<'a> {
-    Run { cmd, env: env.clone(), show: verbose(), capture: false, cancel: None }
+    Run { cmd, env: env.clone(), show: is_verbose(), capture: false, cancel: None }
 }
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
@@ -166,7 +166,7 @@ pub fn set_verbose(yes: bool) {
     VERBOSE.store(yes, Ordering::SeqCst);
 }
 
-fn verbose() -> bool {
+pub fn is_verbose() -> bool {
     VERBOSE.load(Ordering::SeqCst) || report::in_github_actions()
 }
 

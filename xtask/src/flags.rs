@@ -29,9 +29,16 @@ xflags::xflags! {
             /// Publish the distributions of an earlier --build-only run from DIR, after
             /// checking them against its manifest (the publish job of a split workflow).
             optional --publish-only dir: PathBuf
+            /// Release to a throwaway local stack (CodeArtifact emulator, pypiserver,
+            /// moto) instead of AWS, then install the result from it with pip.
+            optional --sandbox
             /// Print the output of every program the release runs, not only on failure.
             optional -v, --verbose
         }
+
+        /// Run the local CodeArtifact-compatible stack in the foreground and print the
+        /// `export` lines that point another shell at it. Ctrl-C stops it.
+        cmd sandbox {}
 
         /// Provision the pinned Python tools of one lock file under xtask/tools/
         /// (release, stack) and print the path of their Python interpreter.
@@ -53,6 +60,7 @@ pub struct Xtask {
 #[derive(Debug)]
 pub enum XtaskCmd {
     Release(Release),
+    Sandbox(Sandbox),
     Tools(Tools),
 }
 
@@ -64,8 +72,12 @@ pub struct Release {
     pub allow_dirty: bool,
     pub build_only: bool,
     pub publish_only: Option<PathBuf>,
+    pub sandbox: bool,
     pub verbose: bool,
 }
+
+#[derive(Debug)]
+pub struct Sandbox;
 
 #[derive(Debug)]
 pub struct Tools {

@@ -60,6 +60,12 @@ impl flags::Release {
             bail!("--build-only and --publish-only exclude each other: run one, then the other");
         }
         // A tag given on the command line is checked before anything else happens.
+        if let Some(tag) = &self.tag {
+            version::parse_tag(tag, Source::Argument)?;
+        }
+        if self.sandbox {
+            return crate::sandbox::release(sh, &self);
+        }
         let tag = match &self.tag {
             Some(tag) => Some((tag.clone(), version::parse_tag(tag, Source::Argument)?)),
             None => None,

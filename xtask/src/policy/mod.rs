@@ -1,0 +1,1 @@
+//! Trust- and permission-policy analysis (placeholder; being written).

@@ -1,0 +1,308 @@
+//! `cargo xtask sandbox` and `cargo xtask release TAG --sandbox`: the local
+//! CodeArtifact-compatible stack (the `castack` crate: a CodeArtifact emulator in
+//! front of real pypiserver, real moto_server for STS and IAM, a fake GitHub OIDC
+//! issuer), for watching a complete release with no AWS account.
+//!
+//! The stack is a separate program built by cargo on demand, so the release binary
+//! never compiles server code.
+
+use std::{
+    env,
+    ffi::OsString,
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_codeartifact::types::PackageFormat;
+use aws_sdk_sts::config::Credentials;
+use xshell::{Shell, cmd};
+
+use crate::{
+    exec::{self, Env},
+    flags, project,
+    python::{self, Lock},
+    redact::{self, Secret},
+    report,
+};
+
+/// The line `castack` prints when the stack is up.
+const READY: &str = "# castack ready";
+
+impl flags::Sandbox {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let root = project::find_root()?;
+        let python = python::ensure(sh, &root, Lock::Stack)?.python;
+        report::say("starting the local stack; the `export` lines below point another shell at it; Ctrl-C stops it");
+        // In the foreground with the terminal's stdio: Ctrl-C reaches the stack, which
+        // stops its servers before it exits.
+        let status = Command::new(cargo())
+            .args(["run", "--quiet", "--package", "castack", "--"])
+            .arg("--python")
+            .arg(&python)
+            .current_dir(&root)
+            .status()
+            .context("run the stack with cargo")?;
+        if !status.success() && status.code().is_some() {
+            bail!("the stack stopped with {status}");
+        }
+        Ok(())
+    }
+}
+
+/// The running stack of a `release --sandbox`, stopped when dropped.
+struct Stack {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    vars: Vec<(String, String)>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // Closing stdin asks the stack to stop its servers and exit.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Stack {
+    fn var(&self, name: &str) -> Result<&str> {
+        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).with_context(|| format!("the stack did not print {name}"))
+    }
+}
+
+fn cargo() -> OsString {
+    env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Builds and starts the stack, and waits for its environment.
+fn start(sh: &Shell, root: &Path) -> Result<Stack> {
+    let python = python::ensure(sh, root, Lock::Stack)?.python;
+    let cargo = cargo();
+    exec::run(cmd!(sh, "{cargo} build --quiet --package castack"), &cargo_env())
+        .exec()
+        .context("build the local stack (castack)")?;
+    let binary = project::target_dir(root).join("debug").join(if cfg!(windows) { "castack.exe" } else { "castack" });
+    let mut child = Command::new(&binary)
+        .arg("--python")
+        .arg(&python)
+        .current_dir(root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("start {}", binary.display()))?;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().context("the stack's stdout")?;
+    let stderr = child.stderr.take().context("the stack's stderr")?;
+    // The stack's own log is shown like any child's output.
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if exec::is_verbose() {
+                report::child_line(&redact::scrub(&line));
+            }
+        }
+    });
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let ready = line.trim() == READY;
+            lines.push(line);
+            if ready {
+                let _ = tx.send(Ok(lines));
+                return;
+            }
+        }
+        let _ = tx.send(Err(lines));
+    });
+    let mut stack = Stack { child, stdin, vars: Vec::new() };
+    match rx.recv_timeout(Duration::from_secs(90)) {
+        Ok(Ok(lines)) => {
+            stack.vars = parse_exports(&lines.join("\n"))?;
+            Ok(stack)
+        }
+        Ok(Err(_)) => bail!("the stack exited before it was ready: run with --verbose to see its log"),
+        Err(_) => bail!("the stack was not ready within 90 s: run with --verbose to see its log"),
+    }
+}
+
+/// Builds need cargo's own environment (rustup, the registry cache) but nothing AWS.
+fn cargo_env() -> Env {
+    let mut env = Env::network();
+    env.inherit_prefix("CARGO").inherit_prefix("RUSTUP").inherit_prefix("RUST");
+    env
+}
+
+/// Parses `export NAME=VALUE` lines (values bare or single-quoted, `'\''` for a
+/// quote); `unset` and comment lines are skipped.
+pub fn parse_exports(text: &str) -> Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for line in text.lines() {
+        let Some(assignment) = line.trim().strip_prefix("export ") else { continue };
+        let (name, raw) = assignment.split_once('=').with_context(|| format!("cannot read the stack's line {line:?}"))?;
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("the stack printed an odd variable name {name:?}");
+        }
+        let mut value = String::new();
+        let mut rest = raw;
+        while !rest.is_empty() {
+            if let Some(quoted) = rest.strip_prefix('\'') {
+                let end = quoted.find('\'').with_context(|| format!("unterminated quote in {line:?}"))?;
+                value.push_str(&quoted[..end]);
+                rest = &quoted[end + 1..];
+            } else if let Some(after) = rest.strip_prefix("\\'") {
+                value.push('\'');
+                rest = after;
+            } else {
+                let end = rest.find(['\'', '\\']).unwrap_or(rest.len());
+                value.push_str(&rest[..end]);
+                rest = &rest[end..];
+            }
+        }
+        vars.push((name.to_owned(), value));
+    }
+    Ok(vars)
+}
+
+/// `release TAG --sandbox`: the whole release against a throwaway stack, then proof
+/// that it worked: the package installed with pip from the stack's index.
+pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
+    if flags.build_only || flags.publish_only.is_some() {
+        bail!("--sandbox runs the whole release; it does not combine with --build-only or --publish-only");
+    }
+    let root = project::find_root()?;
+    report::say("starting a throwaway local stack (CodeArtifact emulator, pypiserver, moto)");
+    let stack = start(sh, &root)?;
+    for (name, value) in &stack.vars {
+        if name.contains("SECRET") || name.contains("TOKEN") {
+            redact::register(value);
+        } else {
+            report::say(&format!("  {name}={value}"));
+        }
+    }
+
+    // The release itself runs exactly as it would against AWS, in a child that sees
+    // the stack's settings and throwaway credentials instead of any of the user's.
+    let mut child = Command::new(env::current_exe().context("find the xtask binary")?);
+    child.arg("release").args(flags.tag.iter());
+    for (on, flag) in [(flags.dry_run, "--dry-run"), (flags.allow_dirty, "--allow-dirty"), (flags.verbose, "--verbose")] {
+        if on {
+            child.arg(flag);
+        }
+    }
+    child.current_dir(&root).env_clear();
+    for (key, value) in env::vars_os() {
+        let name = key.to_string_lossy();
+        let foreign = ["AWS_", "CODEARTIFACT_", "ACTIONS_ID_TOKEN_", "GITHUB_"].iter().any(|p| name.starts_with(p));
+        if !foreign {
+            child.env(&key, value);
+        }
+    }
+    child.envs(stack.vars.iter().map(|(k, v)| (k, v)));
+    // The sandbox release is a local release, not a GitHub Actions run.
+    child.env_remove("ACTIONS_ID_TOKEN_REQUEST_URL").env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    let status = child.status().context("run the release against the stack")?;
+    if !status.success() {
+        bail!("the release against the local stack failed ({status}); the messages above say why");
+    }
+    if flags.dry_run {
+        report::say("dry run: nothing was published, so there is nothing to install");
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (token, endpoint) = runtime.block_on(sandbox_token(&stack))?;
+    install_and_check(sh, &root, &stack, &token, &endpoint)
+}
+
+/// A token and the endpoint from the stack, with its throwaway credentials.
+async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
+    let creds = Credentials::new(stack.var("AWS_ACCESS_KEY_ID")?, stack.var("AWS_SECRET_ACCESS_KEY")?, None, None, "sandbox");
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(stack.var("AWS_REGION")?.to_owned()))
+        .credentials_provider(creds)
+        .endpoint_url(stack.var("AWS_ENDPOINT_URL_CODEARTIFACT")?)
+        .load()
+        .await;
+    let client = aws_sdk_codeartifact::Client::new(&config);
+    let (domain, owner) = (stack.var("CODEARTIFACT_DOMAIN")?, stack.var("CODEARTIFACT_DOMAIN_OWNER")?);
+    let token = client.get_authorization_token().domain(domain).domain_owner(owner).duration_seconds(900).send().await?;
+    let token = Secret::new(token.authorization_token().unwrap_or_default().to_owned());
+    let endpoint = client
+        .get_repository_endpoint()
+        .domain(domain)
+        .domain_owner(owner)
+        .repository(stack.var("CODEARTIFACT_REPOSITORY")?)
+        .format(PackageFormat::Pypi)
+        .send()
+        .await?;
+    Ok((token, crate::aws::check_endpoint(endpoint.repository_endpoint().unwrap_or_default())?))
+}
+
+/// Installs the released version with pip into a fresh virtual environment, from the
+/// stack's index only, and prints what the package says its version is.
+fn install_and_check(sh: &Shell, root: &Path, stack: &Stack, token: &Secret, endpoint: &str) -> Result<()> {
+    let project = project::Project::load(root)?;
+    let text = std::fs::read(project.version_path())?;
+    let version = crate::stamp::find(&text, &project.version_file)?.current;
+    let venv: PathBuf = project::target_dir(root).join("sandbox-install");
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv)?;
+    }
+    let python3 = python::PYTHON;
+    exec::run(cmd!(sh, "{python3} -m venv {venv}"), &Env::base()).exec().context("create a fresh virtual environment")?;
+    let python = venv.join("bin/python");
+    let (scheme, rest) = endpoint.split_once("://").context("the endpoint has no scheme")?;
+    let index = Secret::new(format!("{scheme}://aws:{}@{rest}simple/", redact::percent_encode(token.expose())));
+    let mut env = Env::network();
+    // The index URL carries the token: environment only, never an argument.
+    env.set("PIP_INDEX_URL", index.expose()).set("PIP_NO_CACHE_DIR", "1").set("PIP_DISABLE_PIP_VERSION_CHECK", "1");
+    let requirement = format!("{}=={version}", project.name);
+    exec::run(cmd!(sh, "{python} -m pip install {requirement}"), &env)
+        .exec()
+        .context("install the released package from the stack's index")?;
+    // The import name is the folder of the version file (`yamause/__about__.py`).
+    let module = project.version_file.split('/').next().unwrap_or(&project.name).to_owned();
+    let import = format!("import {module}; print({module}.__version__)");
+    let out = exec::run(cmd!(sh, "{python} -c {import}"), &Env::base()).capture().exec()?;
+    let installed = out.stdout.trim();
+    report::say(&format!(
+        "installed {requirement} from {} in a fresh environment: {module}.__version__ == {installed:?}",
+        stack.var("CODEARTIFACT_REPOSITORY")?
+    ));
+    if installed != version {
+        bail!("the installed package says it is {installed:?}, but {version} was released");
+    }
+    let _ = std::io::stderr().flush();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_export_lines() {
+        let text = "unset AWS_PROFILE\nexport A=plain\nexport B='with space'\nexport C='it'\\''s'\n# castack ready\n";
+        let vars = parse_exports(text).unwrap();
+        assert_eq!(
+            vars,
+            [("A".into(), "plain".into()), ("B".into(), "with space".into()), ("C".into(), "it's".into())]
+        );
+        assert!(parse_exports("export X='open").is_err());
+        assert!(parse_exports("export $(id)=1").is_err());
+    }
+}
