@@ -40,10 +40,17 @@ xflags::xflags! {
         /// `export` lines that point another shell at it. Ctrl-C stops it.
         cmd sandbox {}
 
+        /// Check the GitHub workflows: no `${{ }}` inside `run:` scripts, zizmor
+        /// (offline; default and auditor personas) and actionlint, all pinned.
+        cmd lint {
+            /// The folder of workflow files (default: .github/workflows).
+            optional dir: PathBuf
+        }
+
         /// Provision the pinned Python tools of one lock file under xtask/tools/
-        /// (release, stack) and print the path of their Python interpreter.
+        /// (release, stack, dev) and print the path of their Python interpreter.
         cmd tools {
-            /// The lock file: release or stack.
+            /// The lock file: release, stack or dev.
             required lock: Lock
         }
     }
@@ -61,6 +68,7 @@ pub struct Xtask {
 pub enum XtaskCmd {
     Release(Release),
     Sandbox(Sandbox),
+    Lint(Lint),
     Tools(Tools),
 }
 
@@ -78,6 +86,11 @@ pub struct Release {
 
 #[derive(Debug)]
 pub struct Sandbox;
+
+#[derive(Debug)]
+pub struct Lint {
+    pub dir: Option<PathBuf>,
+}
 
 #[derive(Debug)]
 pub struct Tools {

@@ -9,6 +9,7 @@ pub mod flags;
 pub mod fsutil;
 pub mod git;
 pub mod github;
+pub mod lint;
 pub mod policy;
 pub mod project;
 pub mod publish;

@@ -57,15 +57,18 @@ pub enum Lock {
     Release,
     /// pypiserver and moto_server: the local CodeArtifact-compatible stack.
     Stack,
+    /// zizmor and uv: developer tools.
+    Dev,
 }
 
 impl Lock {
-    const ALL: [Lock; 2] = [Lock::Release, Lock::Stack];
+    const ALL: [Lock; 3] = [Lock::Release, Lock::Stack, Lock::Dev];
 
     fn name(self) -> &'static str {
         match self {
             Lock::Release => "release",
             Lock::Stack => "stack",
+            Lock::Dev => "dev",
         }
     }
 }

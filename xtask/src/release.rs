@@ -562,6 +562,11 @@ fn confirm(
 /// `--publish-only DIR`: the files match the manifest written by `--build-only`, and
 /// the manifest's version is the one being released.
 fn check_artifacts(project: &Project, version: &Version, dir: &Path) -> Result<Vec<Dist>> {
+    // DIR is the build's output folder, or the folder above it (a downloaded copy of
+    // `target/dist/`, which holds one folder per version).
+    let versioned = dir.join(version.as_str());
+    let dir =
+        if !dir.join(dists::MANIFEST).exists() && versioned.join(dists::MANIFEST).exists() { &versioned } else { dir };
     let path = dir.join(dists::MANIFEST);
     let text = fs::read_to_string(&path).with_context(|| {
         format!("read {}: run `cargo xtask release --build-only` first and pass its output folder", path.display())

@@ -80,7 +80,11 @@ impl Drop for Stack {
 
 impl Stack {
     fn var(&self, name: &str) -> Result<&str> {
-        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).with_context(|| format!("the stack did not print {name}"))
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .with_context(|| format!("the stack did not print {name}"))
     }
 }
 
@@ -153,7 +157,8 @@ pub fn parse_exports(text: &str) -> Result<Vec<(String, String)>> {
     let mut vars = Vec::new();
     for line in text.lines() {
         let Some(assignment) = line.trim().strip_prefix("export ") else { continue };
-        let (name, raw) = assignment.split_once('=').with_context(|| format!("cannot read the stack's line {line:?}"))?;
+        let (name, raw) =
+            assignment.split_once('=').with_context(|| format!("cannot read the stack's line {line:?}"))?;
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             bail!("the stack printed an odd variable name {name:?}");
         }
@@ -199,7 +204,8 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
     // the stack's settings and throwaway credentials instead of any of the user's.
     let mut child = Command::new(env::current_exe().context("find the xtask binary")?);
     child.arg("release").args(flags.tag.iter());
-    for (on, flag) in [(flags.dry_run, "--dry-run"), (flags.allow_dirty, "--allow-dirty"), (flags.verbose, "--verbose")] {
+    for (on, flag) in [(flags.dry_run, "--dry-run"), (flags.allow_dirty, "--allow-dirty"), (flags.verbose, "--verbose")]
+    {
         if on {
             child.arg(flag);
         }
@@ -230,7 +236,8 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
 
 /// A token and the endpoint from the stack, with its throwaway credentials.
 async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
-    let creds = Credentials::new(stack.var("AWS_ACCESS_KEY_ID")?, stack.var("AWS_SECRET_ACCESS_KEY")?, None, None, "sandbox");
+    let creds =
+        Credentials::new(stack.var("AWS_ACCESS_KEY_ID")?, stack.var("AWS_SECRET_ACCESS_KEY")?, None, None, "sandbox");
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(stack.var("AWS_REGION")?.to_owned()))
         .credentials_provider(creds)
@@ -239,7 +246,8 @@ async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
         .await;
     let client = aws_sdk_codeartifact::Client::new(&config);
     let (domain, owner) = (stack.var("CODEARTIFACT_DOMAIN")?, stack.var("CODEARTIFACT_DOMAIN_OWNER")?);
-    let token = client.get_authorization_token().domain(domain).domain_owner(owner).duration_seconds(900).send().await?;
+    let token =
+        client.get_authorization_token().domain(domain).domain_owner(owner).duration_seconds(900).send().await?;
     let token = Secret::new(token.authorization_token().unwrap_or_default().to_owned());
     let endpoint = client
         .get_repository_endpoint()
@@ -263,7 +271,9 @@ fn install_and_check(sh: &Shell, root: &Path, stack: &Stack, token: &Secret, end
         std::fs::remove_dir_all(&venv)?;
     }
     let python3 = python::PYTHON;
-    exec::run(cmd!(sh, "{python3} -m venv {venv}"), &Env::base()).exec().context("create a fresh virtual environment")?;
+    exec::run(cmd!(sh, "{python3} -m venv {venv}"), &Env::base())
+        .exec()
+        .context("create a fresh virtual environment")?;
     let python = venv.join("bin/python");
     let (scheme, rest) = endpoint.split_once("://").context("the endpoint has no scheme")?;
     let index = Secret::new(format!("{scheme}://aws:{}@{rest}simple/", redact::percent_encode(token.expose())));

@@ -8,3 +8,6 @@ mod support;
 mod release_offline;
 mod tidy;
 mod version_diff;
+mod workflows;
+
+mod stack;

@@ -313,3 +313,28 @@ fn tools_are_reused_and_rebuilt_when_the_lock_changes() {
     assert!(run().contains("provisioning the release tools"));
     assert!(support::tools_dir() != tools.path());
 }
+
+#[test]
+fn tools_are_provisioned_with_uv_when_it_is_on_path() {
+    let repo = copy_repo("uv");
+    let tools = TempDir::new("uv-tools");
+    // The pinned uv of the dev tools, first on PATH.
+    let dev_bin = support::tools_python("dev").parent().unwrap().to_path_buf();
+    let path =
+        std::env::join_paths(std::iter::once(dev_bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())))
+            .unwrap();
+    let out = xtask(
+        repo.path(),
+        &["tools", "release"],
+        &[("XTASK_TOOLS_DIR", tools.path().as_os_str()), ("PATH", path.as_os_str())],
+    );
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("(with uv)") && log.contains("uv pip install"), "{log}");
+    let python = String::from_utf8(out.stdout).unwrap();
+    let check = std::process::Command::new(python.trim())
+        .args(["-c", "import build, hatchling, twine, packaging"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}

@@ -119,8 +119,16 @@ pub fn copy_repo(label: &str) -> TempDir {
 pub fn xtask(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Output {
     let mut cmd = Command::new(xtask_bin());
     cmd.args(args).current_dir(dir).env_clear();
-    for key in ["PATH", "HOME", "LANG", "TMPDIR"] {
-        if let Some(value) = std::env::var_os(key) {
+    // What any program needs, and the machine's network settings (proxies, trust
+    // stores, package index mirrors): nothing of the AWS or GitHub environment.
+    for (key, value) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        let keep = ["PATH", "HOME", "LANG", "TMPDIR", "NODE_EXTRA_CA_CERTS"].contains(&name.as_ref())
+            || ["SSL_CERT_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_", "UV_", "npm_config_", "NPM_CONFIG_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            || name.to_ascii_lowercase().ends_with("_proxy");
+        if keep {
             cmd.env(key, value);
         }
     }
