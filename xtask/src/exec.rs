@@ -188,7 +188,9 @@ impl<'a> Run<'a> {
     pub fn exec(self) -> Result<Output> {
         let shown = self.cmd.to_string();
         let mut command = Command::from(self.cmd.env_clear());
-        command.envs(self.env.resolve());
+        let vars = self.env.resolve();
+        record(&command, &vars);
+        command.envs(vars);
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // Like xshell: programs run for their effect are echoed, queries are not.
         if !self.capture {
@@ -239,6 +241,22 @@ impl<'a> Run<'a> {
             bail!(msg);
         }
         Ok(Output { stdout })
+    }
+}
+
+/// Test instrumentation: with `XTASK_RECORD_CHILDREN=FILE`, every child's program,
+/// arguments and the *names* of its environment variables (never their values) are
+/// appended to FILE as one JSON line, so the leak tests can check what each child
+/// was given.
+fn record(command: &Command, vars: &[(OsString, OsString)]) {
+    let Some(path) = env::var_os("XTASK_RECORD_CHILDREN") else { return };
+    let mut argv = vec![command.get_program().to_string_lossy().into_owned()];
+    argv.extend(command.get_args().map(|it| it.to_string_lossy().into_owned()));
+    let names: Vec<String> = vars.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+    let line = serde_json::json!({ "argv": argv, "env": names }).to_string() + "\n";
+    let file = std::fs::OpenOptions::new().append(true).create(true).open(path);
+    if let Ok(mut file) = file {
+        let _ = std::io::Write::write_all(&mut file, line.as_bytes());
     }
 }
 

@@ -111,8 +111,9 @@ pub fn classify(output: &str) -> Failure {
 }
 
 /// Uploads one file with twine. The token reaches twine only through its environment
-/// (`TWINE_PASSWORD`), never its arguments or a file. Connection errors and 5xx are
-/// retried (three attempts in all); the outcome of the last attempt is returned.
+/// (`TWINE_PASSWORD`), never its arguments or a file. twine itself repeats an upload
+/// that got a 5xx five times; connection errors and 5xx that survive that are retried
+/// here with backoff (three twine runs in all), and the last outcome is returned.
 pub fn upload(sh: &Shell, tools: &Tools, dist: &Dist, endpoint: &str, token: &Secret) -> Result<(), Failure> {
     let python = &tools.python;
     let file = &dist.path;

@@ -494,10 +494,21 @@ fn explain_upload(failure: &Failure, dist: &Dist, settings: &Settings, version: 
              publishing (`publish: BLOCK`); `cargo xtask check-iam` checks both",
             settings.package_arn(&project::normalize_name(dist.file_name.split('-').next().unwrap_or_default()))
         ),
-        Failure::Refused(402, _) => "the repository refused the upload (402): a CodeArtifact quota was exceeded (asset size or count)".to_owned(),
+        Failure::Refused(402, _) => {
+            "the repository refused the upload (402): a CodeArtifact quota was exceeded (asset size or count)"
+                .to_owned()
+        }
         Failure::Refused(status, reason) => format!("the repository refused the upload ({status}): {reason}"),
-        Failure::Server(status) => format!("the repository failed ({status}) on three attempts: re-run the release; it resumes where it stopped"),
-        Failure::Connection => "the connection to the repository failed on three attempts: check the network and re-run the release; it resumes where it stopped".to_owned(),
+        Failure::Server(status) => {
+            format!(
+                "the repository kept failing ({status}) after 15 attempts: re-run the release later; it resumes where it stopped"
+            )
+        }
+        Failure::Connection => {
+            "the connection to the repository failed on three attempts: check the network and re-run \
+             the release; it resumes where it stopped"
+                .to_owned()
+        }
         Failure::Other(text) => format!("twine failed: {text}"),
     }
 }
@@ -563,10 +574,23 @@ fn confirm(
 /// the manifest's version is the one being released.
 fn check_artifacts(project: &Project, version: &Version, dir: &Path) -> Result<Vec<Dist>> {
     // DIR is the build's output folder, or the folder above it (a downloaded copy of
-    // `target/dist/`, which holds one folder per version).
-    let versioned = dir.join(version.as_str());
-    let dir =
-        if !dir.join(dists::MANIFEST).exists() && versioned.join(dists::MANIFEST).exists() { &versioned } else { dir };
+    // `target/dist/`, which holds one folder per version): then the folder of this
+    // version, or the only one there is (whose manifest then says which it is).
+    let dir = &if dir.join(dists::MANIFEST).exists() {
+        dir.to_path_buf()
+    } else if dir.join(version.as_str()).join(dists::MANIFEST).exists() {
+        dir.join(version.as_str())
+    } else {
+        let builds: Vec<_> = fs::read_dir(dir)
+            .with_context(|| format!("list {}", dir.display()))?
+            .filter_map(|it| it.ok().map(|e| e.path()))
+            .filter(|it| it.join(dists::MANIFEST).exists())
+            .collect();
+        match builds.as_slice() {
+            [only] => only.clone(),
+            _ => dir.to_path_buf(),
+        }
+    };
     let path = dir.join(dists::MANIFEST);
     let text = fs::read_to_string(&path).with_context(|| {
         format!("read {}: run `cargo xtask release --build-only` first and pass its output folder", path.display())

@@ -5,9 +5,9 @@
 
 mod support;
 
+mod publish;
 mod release_offline;
+mod stack;
 mod tidy;
 mod version_diff;
 mod workflows;
-
-mod stack;

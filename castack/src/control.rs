@@ -1,0 +1,174 @@
+//! The JSON control API under `/_castack/`: the same levers as the Rust API on
+//! [`crate::Emulator`], for a person driving the sandbox from a shell (curl) and for
+//! tests in another process. Its requests are not written to the request log.
+//!
+//! | Method and path | Body | Answer |
+//! |---|---|---|
+//! | `GET /_castack/info` | | endpoints, account, region, domain, repository, OIDC variables |
+//! | `GET /_castack/requests` | | `{"requests": [entry…]}` |
+//! | `DELETE /_castack/requests` | | `{"cleared": n}` |
+//! | `GET /_castack/faults` | | `{"faults": [fault…]}` |
+//! | `POST /_castack/faults` | a fault object, or an array of them | `{"faults": [fault…]}` (all active) |
+//! | `DELETE /_castack/faults` | | `{"faults": []}` |
+//! | `POST /_castack/reset` | | `{"reset": true}`: faults, log, claims, restrictions |
+//! | `GET /_castack/token` | | `{"active": bool, "expiration": epoch or null}` (never the token) |
+//! | `POST /_castack/token/expire` | | `{"expired": bool}` (whether one was active) |
+//! | `POST /_castack/token/rotate` | | `{"expiration": epoch}` |
+//! | `GET /_castack/oidc/claims` | | `{"claims": {…}}` |
+//! | `PUT`/`POST /_castack/oidc/claims` | object to merge (`null` removes) | `{"claims": {…}}` |
+//! | `DELETE /_castack/oidc/claims` | | `{"claims": {…}}` back to the configuration |
+//! | `GET /_castack/origin-restrictions` | | `{"publish": "ALLOW", "upstream": "BLOCK"}` |
+//! | `PUT`/`POST /_castack/origin-restrictions` | `{"publish": …, "upstream": …}` (either) | the new value |
+//!
+//! Errors are `{"error": "<what to do>"}` with status 400 or 404.
+
+use serde_json::{Value, json};
+
+use crate::{
+    emulator::{Restriction, State},
+    faults::Rule,
+    http::{Request, Response, lock},
+    util,
+};
+
+pub(crate) fn handle(state: &State, req: &Request) -> Response {
+    match route(state, req) {
+        Ok(value) => Response::json(200, &value),
+        Err((status, message)) => Response::json(status, &json!({ "error": message })),
+    }
+}
+
+type Answer = Result<Value, (u16, String)>;
+
+fn bad(message: impl std::fmt::Display) -> (u16, String) {
+    (400, message.to_string())
+}
+
+fn body_json(req: &Request) -> Result<Value, (u16, String)> {
+    if req.body.is_empty() {
+        return Err(bad("this endpoint needs a JSON body"));
+    }
+    serde_json::from_slice(&req.body).map_err(|err| bad(format!("the body is not valid JSON: {err}")))
+}
+
+fn route(state: &State, req: &Request) -> Answer {
+    let path = req.path().trim_end_matches('/');
+    let method = req.method.as_str();
+    match (method, path) {
+        ("GET", "/_castack/info" | "/_castack") => Ok(info(state)),
+        ("GET", "/_castack/requests") => {
+            Ok(json!({ "requests": state.requests().iter().map(|it| it.to_json()).collect::<Vec<_>>() }))
+        }
+        ("DELETE", "/_castack/requests") => Ok(json!({ "cleared": state.clear_requests() })),
+        ("GET", "/_castack/faults") => Ok(faults(state)),
+        ("POST", "/_castack/faults") => {
+            let body = body_json(req)?;
+            let items = match &body {
+                Value::Array(items) => items.clone(),
+                _ => vec![body],
+            };
+            // Parse all first, so a bad entry adds none.
+            let rules = items
+                .iter()
+                .map(Rule::from_json)
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(|err| bad(format!("{err:#}")))?;
+            let mut inner = lock(&state.inner);
+            for rule in rules {
+                inner.faults.add(rule);
+            }
+            drop(inner);
+            Ok(faults(state))
+        }
+        ("DELETE", "/_castack/faults") => {
+            lock(&state.inner).faults.clear();
+            Ok(faults(state))
+        }
+        ("POST", "/_castack/reset") => {
+            state.reset();
+            Ok(json!({ "reset": true }))
+        }
+        ("GET", "/_castack/token") => {
+            let token = state.current_token();
+            Ok(json!({
+                "active": token.is_some(),
+                "expiration": token.map(|it| util::epoch_secs(it.expiration)),
+            }))
+        }
+        ("POST", "/_castack/token/expire") => {
+            let had = state.expire_token().map_err(|err| (500, format!("{err:#}")))?;
+            Ok(json!({ "expired": had }))
+        }
+        ("POST", "/_castack/token/rotate") => {
+            let token = state.rotate_token().map_err(|err| (500, format!("{err:#}")))?;
+            Ok(json!({ "expiration": util::epoch_secs(token.expiration) }))
+        }
+        ("GET", "/_castack/oidc/claims") => Ok(json!({ "claims": state.claims_template() })),
+        ("PUT" | "POST", "/_castack/oidc/claims") => {
+            let Value::Object(claims) = body_json(req)? else {
+                return Err(bad("the claims must be a JSON object; null removes a claim"));
+            };
+            state.set_oidc_claims(claims);
+            Ok(json!({ "claims": state.claims_template() }))
+        }
+        ("DELETE", "/_castack/oidc/claims") => {
+            state.reset_oidc_claims();
+            Ok(json!({ "claims": state.claims_template() }))
+        }
+        ("GET", "/_castack/origin-restrictions") => Ok(restrictions(state)),
+        ("PUT" | "POST", "/_castack/origin-restrictions") => {
+            let body = body_json(req)?;
+            let Some(obj) = body.as_object() else {
+                return Err(bad(r#"send {"publish": "ALLOW"|"BLOCK", "upstream": "ALLOW"|"BLOCK"}"#));
+            };
+            let parse = |key: &str| -> Result<Option<Restriction>, (u16, String)> {
+                match obj.get(key) {
+                    None => Ok(None),
+                    Some(Value::String(text)) => Restriction::parse(text).map(Some).map_err(bad),
+                    Some(_) => Err(bad(format!("{key} must be \"ALLOW\" or \"BLOCK\""))),
+                }
+            };
+            let (publish, upstream) = (parse("publish")?, parse("upstream")?);
+            let mut inner = lock(&state.inner);
+            if let Some(it) = publish {
+                inner.origin.publish = it;
+            }
+            if let Some(it) = upstream {
+                inner.origin.upstream = it;
+            }
+            drop(inner);
+            Ok(restrictions(state))
+        }
+        _ => Err((
+            404,
+            format!(
+                "no control endpoint {method} {path}; see GET /_castack/info and the table in castack's src/control.rs"
+            ),
+        )),
+    }
+}
+
+fn faults(state: &State) -> Value {
+    json!({ "faults": lock(&state.inner).faults.list().iter().map(Rule::to_json).collect::<Vec<_>>() })
+}
+
+fn restrictions(state: &State) -> Value {
+    let origin = lock(&state.inner).origin;
+    json!({ "publish": origin.publish.as_str(), "upstream": origin.upstream.as_str() })
+}
+
+fn info(state: &State) -> Value {
+    let cfg = &state.config;
+    let base = format!("http://{}", state.addr);
+    json!({
+        "account": cfg.account,
+        "region": cfg.region,
+        "domain": cfg.domain,
+        "repository": cfg.repository,
+        "codeartifactEndpoint": base,
+        "pypiEndpoint": state.endpoint("pypi"),
+        "controlUrl": format!("{base}/_castack"),
+        "oidcTokenUrl": format!("{base}/_github/oidc/token?api-version=2.0"),
+        "oidcRequestToken": state.oidc_request_token(),
+    })
+}

@@ -1,0 +1,371 @@
+//! Fault injection: the failures a test can ask the emulator to produce, their
+//! JSON form for the control API, and the bookkeeping that makes every fault run
+//! out after a bounded number of requests.
+
+use anyhow::{bail, format_err};
+use serde_json::{Value, json};
+
+/// Longest delay a `Slow` fault may add to one answer, so no test can hang.
+pub const MAX_DELAY_MS: u64 = 120_000;
+
+/// One kind of failure. Which requests it hits and how often is a [`Rule`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `AccessDeniedException` for the CodeArtifact action `action` (an operation
+    /// name such as `GetAuthorizationToken`). `PublishPackageVersion` denies uploads
+    /// and `ReadFromRepository` denies index pages and downloads on the PyPI endpoint.
+    /// `principal` defaults to the emulator's principal
+    /// (`arn:aws:sts::<account>:assumed-role/ci-publisher/castack`).
+    Deny { action: String, principal: Option<String> },
+    /// GetAuthorizationToken answers `AccessDeniedException` naming
+    /// `sts:GetServiceBearerToken`.
+    DenyServiceBearerToken { principal: Option<String> },
+    /// The domain does not exist (404 `ResourceNotFoundException`, resourceType
+    /// `domain`) for every operation, and the PyPI endpoint answers 404.
+    DomainNotFound,
+    /// The repository does not exist (resourceType `repository`) for operations that
+    /// name one, and the PyPI endpoint answers 404.
+    RepositoryNotFound,
+    /// 429 `ThrottlingException` with `Retry-After: <retry_after_seconds>`.
+    Throttle { retry_after_seconds: u32 },
+    /// 500 `InternalServerException`.
+    InternalError,
+    /// The answer is delayed by `delay_ms` (at most [`MAX_DELAY_MS`]), then given
+    /// normally.
+    Slow { delay_ms: u64 },
+    /// Uploads to the PyPI endpoint: the first `pass` uploads go through, the
+    /// following ones fail as `failure` says (the rule's `times` counts failures).
+    Upload { pass: u32, failure: UploadFailure },
+}
+
+/// How a broken upload fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadFailure {
+    /// 403 before anything is stored.
+    Forbidden,
+    /// 500 before anything is stored.
+    InternalError,
+    /// The connection is closed without an answer; nothing is stored.
+    Reset,
+    /// The file is stored, then the answer is a 500 (a retry meets an existing file).
+    InternalErrorAfterStore,
+    /// The file is stored, then the connection is closed without an answer.
+    ResetAfterStore,
+}
+
+impl UploadFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadFailure::Forbidden => "forbidden",
+            UploadFailure::InternalError => "internal-error",
+            UploadFailure::Reset => "reset",
+            UploadFailure::InternalErrorAfterStore => "internal-error-after-store",
+            UploadFailure::ResetAfterStore => "reset-after-store",
+        }
+    }
+
+    fn parse(text: &str) -> anyhow::Result<UploadFailure> {
+        Ok(match text {
+            "forbidden" => UploadFailure::Forbidden,
+            "internal-error" => UploadFailure::InternalError,
+            "reset" => UploadFailure::Reset,
+            "internal-error-after-store" => UploadFailure::InternalErrorAfterStore,
+            "reset-after-store" => UploadFailure::ResetAfterStore,
+            _ => bail!(
+                "unknown upload failure {text:?}: use forbidden, internal-error, reset, \
+                 internal-error-after-store or reset-after-store"
+            ),
+        })
+    }
+}
+
+/// A fault plus which requests it hits: `operation` limits it to one operation
+/// (a CodeArtifact operation name, or `pypi-upload`, `pypi-download`, `pypi-index`);
+/// `times` is how many requests it hits before it is used up (`None`: until reset,
+/// allowed only for faults that answer at once: `Deny*`, `*NotFound`, `Upload`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub fault: Fault,
+    pub operation: Option<String>,
+    pub times: Option<u32>,
+}
+
+impl Fault {
+    /// This fault for the next `n` matching requests.
+    pub fn times(self, n: u32) -> Rule {
+        Rule { fault: self, operation: None, times: Some(n) }
+    }
+
+    /// This fault until the faults are reset.
+    pub fn always(self) -> Rule {
+        Rule { fault: self, operation: None, times: None }
+    }
+}
+
+impl Rule {
+    /// Limits the rule to one operation.
+    pub fn only(mut self, operation: &str) -> Rule {
+        self.operation = Some(operation.to_owned());
+        self
+    }
+
+    pub fn times(mut self, n: u32) -> Rule {
+        self.times = Some(n);
+        self
+    }
+}
+
+/// A bare fault hits every matching request until reset for the immediate faults,
+/// and exactly once for `Throttle`, `InternalError` and `Slow`.
+impl From<Fault> for Rule {
+    fn from(fault: Fault) -> Rule {
+        let times = match fault {
+            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } => Some(1),
+            _ => None,
+        };
+        Rule { fault, operation: None, times }
+    }
+}
+
+impl Rule {
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        match &self.fault {
+            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } if self.times.is_none() => {
+                bail!("a {} fault needs a count (`times`), so that retries end and tests cannot hang", self.kind())
+            }
+            Fault::Slow { delay_ms } if *delay_ms > MAX_DELAY_MS => {
+                bail!("delay_ms {delay_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter delay")
+            }
+            Fault::Deny { action, .. } if action.is_empty() || action.contains(':') => {
+                bail!("deny needs an action name without the service prefix, such as GetAuthorizationToken")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.fault {
+            Fault::Deny { .. } => "deny",
+            Fault::DenyServiceBearerToken { .. } => "deny-service-bearer-token",
+            Fault::DomainNotFound => "domain-not-found",
+            Fault::RepositoryNotFound => "repository-not-found",
+            Fault::Throttle { .. } => "throttle",
+            Fault::InternalError => "internal-error",
+            Fault::Slow { .. } => "slow",
+            Fault::Upload { .. } => "upload",
+        }
+    }
+
+    /// The control API's JSON form (see [`Rule::from_json`]).
+    pub fn to_json(&self) -> Value {
+        let mut out = json!({ "kind": self.kind() });
+        let obj = out.as_object_mut().unwrap();
+        match &self.fault {
+            Fault::Deny { action, principal } => {
+                obj.insert("action".into(), json!(action));
+                if let Some(principal) = principal {
+                    obj.insert("principal".into(), json!(principal));
+                }
+            }
+            Fault::DenyServiceBearerToken { principal } => {
+                if let Some(principal) = principal {
+                    obj.insert("principal".into(), json!(principal));
+                }
+            }
+            Fault::DomainNotFound | Fault::RepositoryNotFound | Fault::InternalError => {}
+            Fault::Throttle { retry_after_seconds } => {
+                obj.insert("retryAfterSeconds".into(), json!(retry_after_seconds));
+            }
+            Fault::Slow { delay_ms } => {
+                obj.insert("delayMs".into(), json!(delay_ms));
+            }
+            Fault::Upload { pass, failure } => {
+                obj.insert("pass".into(), json!(pass));
+                obj.insert("failure".into(), json!(failure.as_str()));
+            }
+        }
+        if let Some(operation) = &self.operation {
+            obj.insert("operation".into(), json!(operation));
+        }
+        if let Some(times) = self.times {
+            obj.insert("times".into(), json!(times));
+        }
+        out
+    }
+
+    /// Parses the control API's JSON form:
+    /// `{"kind": "deny", "action": "GetAuthorizationToken", "principal": "arn:…"}`,
+    /// `{"kind": "deny-service-bearer-token"}`, `{"kind": "domain-not-found"}`,
+    /// `{"kind": "repository-not-found"}`,
+    /// `{"kind": "throttle", "times": 2, "retryAfterSeconds": 1}`,
+    /// `{"kind": "internal-error", "times": 1}`, `{"kind": "slow", "times": 1, "delayMs": 500}`,
+    /// `{"kind": "upload", "pass": 1, "failure": "reset", "times": 1}`; every kind
+    /// takes optional `"operation"` and `"times"`.
+    pub fn from_json(value: &Value) -> anyhow::Result<Rule> {
+        let obj = value.as_object().ok_or_else(|| format_err!("a fault must be a JSON object"))?;
+        let text = |key: &str| -> anyhow::Result<Option<String>> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(it)) => Ok(Some(it.clone())),
+                Some(_) => bail!("fault field {key:?} must be a string"),
+            }
+        };
+        let number = |key: &str| -> anyhow::Result<Option<u64>> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(it) => it
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| format_err!("fault field {key:?} must be a non-negative integer")),
+            }
+        };
+        let small = |key: &str| -> anyhow::Result<Option<u32>> {
+            number(key)?
+                .map(|it| u32::try_from(it).map_err(|_| format_err!("fault field {key:?} is too large")))
+                .transpose()
+        };
+        let kind = text("kind")?.ok_or_else(|| format_err!("a fault needs a \"kind\""))?;
+        let fault = match kind.as_str() {
+            "deny" => Fault::Deny {
+                action: text("action")?
+                    .ok_or_else(|| format_err!("a deny fault needs an \"action\", such as GetAuthorizationToken"))?,
+                principal: text("principal")?,
+            },
+            "deny-service-bearer-token" => Fault::DenyServiceBearerToken { principal: text("principal")? },
+            "domain-not-found" => Fault::DomainNotFound,
+            "repository-not-found" => Fault::RepositoryNotFound,
+            "throttle" => Fault::Throttle { retry_after_seconds: small("retryAfterSeconds")?.unwrap_or(1) },
+            "internal-error" => Fault::InternalError,
+            "slow" => Fault::Slow {
+                delay_ms: number("delayMs")?.ok_or_else(|| format_err!("a slow fault needs \"delayMs\""))?,
+            },
+            "upload" => Fault::Upload {
+                pass: small("pass")?.unwrap_or(0),
+                failure: UploadFailure::parse(&text("failure")?.unwrap_or_else(|| "forbidden".into()))?,
+            },
+            other => bail!(
+                "unknown fault kind {other:?}: use deny, deny-service-bearer-token, domain-not-found, \
+                 repository-not-found, throttle, internal-error, slow or upload"
+            ),
+        };
+        let mut rule = Rule::from(fault);
+        if obj.contains_key("times") {
+            rule.times = small("times")?;
+        }
+        rule.operation = text("operation")?;
+        rule.validate()?;
+        Ok(rule)
+    }
+}
+
+/// The active rules, in the order they were added.
+#[derive(Default)]
+pub(crate) struct Faults {
+    rules: Vec<ActiveRule>,
+}
+
+struct ActiveRule {
+    rule: Rule,
+    /// Uploads still to let through before an `Upload` rule starts failing.
+    pass_left: u32,
+}
+
+impl Faults {
+    pub fn add(&mut self, rule: Rule) {
+        let pass_left = match rule.fault {
+            Fault::Upload { pass, .. } => pass,
+            _ => 0,
+        };
+        self.rules.push(ActiveRule { rule, pass_left });
+    }
+
+    pub fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    pub fn list(&self) -> Vec<Rule> {
+        self.rules.iter().map(|it| it.rule.clone()).collect()
+    }
+
+    /// Finds the first rule that `select` accepts for `operation` and uses one of
+    /// its counts. `control_plane` says whether `operation` is a CodeArtifact
+    /// operation: rules without an operation filter only hit those, except for the
+    /// kinds that exist for the PyPI endpoint.
+    pub fn take<T>(
+        &mut self,
+        operation: &str,
+        control_plane: bool,
+        mut select: impl FnMut(&Fault) -> Option<T>,
+    ) -> Option<T> {
+        for i in 0..self.rules.len() {
+            let active = &mut self.rules[i];
+            // Faults without an operation filter hit every CodeArtifact operation; of
+            // them, only those that make sense there also hit the PyPI endpoint.
+            let applies = match &active.rule.operation {
+                Some(it) => it == operation,
+                None => {
+                    control_plane
+                        || matches!(
+                            active.rule.fault,
+                            Fault::Deny { .. }
+                                | Fault::Upload { .. }
+                                | Fault::DomainNotFound
+                                | Fault::RepositoryNotFound
+                        )
+                }
+            };
+            if !applies {
+                continue;
+            }
+            let Some(found) = select(&active.rule.fault) else { continue };
+            if matches!(active.rule.fault, Fault::Upload { .. }) && active.pass_left > 0 {
+                active.pass_left -= 1;
+                return None;
+            }
+            match &mut active.rule.times {
+                None => {}
+                Some(0) => continue,
+                Some(n) => {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.rules.remove(i);
+                    }
+                }
+            }
+            return Some(found);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip() {
+        let rules = [
+            Fault::Deny { action: "GetAuthorizationToken".into(), principal: Some("arn:x".into()) }.always(),
+            Fault::Throttle { retry_after_seconds: 3 }.times(2).only("DescribeDomain"),
+            Fault::Upload { pass: 1, failure: UploadFailure::ResetAfterStore }.times(1),
+            Fault::Slow { delay_ms: 10 }.times(1),
+        ];
+        for rule in rules {
+            assert_eq!(Rule::from_json(&rule.to_json()).unwrap(), rule);
+        }
+        assert!(Rule::from_json(&json!({"kind": "throttle", "times": null})).is_err());
+        assert!(Rule::from_json(&json!({"kind": "slow", "times": 1, "delayMs": 10_000_000})).is_err());
+        assert!(Rule::from_json(&json!({"kind": "nope"})).is_err());
+    }
+
+    #[test]
+    fn counts_run_out() {
+        let mut faults = Faults::default();
+        faults.add(Fault::InternalError.times(2));
+        let hit = |f: &mut Faults| f.take("DescribeDomain", true, |it| (*it == Fault::InternalError).then_some(()));
+        assert!(hit(&mut faults).is_some());
+        assert!(hit(&mut faults).is_some());
+        assert!(hit(&mut faults).is_none());
+        assert!(faults.list().is_empty());
+    }
+}

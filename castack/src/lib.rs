@@ -1,0 +1,33 @@
+//! castack: a local, CodeArtifact-compatible test stack for the yamause release
+//! tooling. It is used by tests and by the `castack` binary, never by the `xtask`
+//! binary itself (the release tool must not compile server code).
+//!
+//! - [`Emulator`]: an in-process HTTP server on 127.0.0.1 that speaks the
+//!   CodeArtifact control plane (REST-JSON, SigV4 header checked, signature not
+//!   verified), forwards the PyPI endpoint `/pypi/<repo>/` to pypiserver with
+//!   CodeArtifact's re-upload rules, plays GitHub's OIDC token endpoint, injects
+//!   faults and logs requests. Needs no Python: without pypiserver behind it, the
+//!   control plane still answers from a package folder on disk.
+//! - [`Stack`]: real pypiserver and real moto_server (STS, IAM) as child processes
+//!   plus an emulator in front, in a private temporary folder; everything stops when
+//!   it is dropped.
+//!
+//! Signatures of the OIDC JWTs are random bytes: nothing in the stack verifies them
+//! (moto's AssumeRoleWithWebIdentity accepts any token).
+
+mod control;
+mod emulator;
+mod faults;
+mod http;
+mod proxy;
+pub mod pypi;
+mod stack;
+mod util;
+
+pub use emulator::{
+    DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE, Emulator, EmulatorConfig,
+    LoggedRequest, OriginRestrictions, Restriction, Token, default_oidc_claims,
+};
+pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
+pub use stack::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
+pub use util::shell_quote;

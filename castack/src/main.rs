@@ -1,0 +1,131 @@
+//! `castack`: runs the test stack in the foreground for use from another shell.
+//!
+//! stdout gets shell lines only (`unset …`, `export NAME='value'`, then
+//! `# castack ready`), so `eval "$(… | sed '/^# castack ready$/q')"` or a parent
+//! process can read them; progress and the request log go to stderr. The stack
+//! stops, children included, on Ctrl-C, on SIGTERM, and when stdin reaches EOF (a
+//! parent stops it by closing the pipe). When stdin is a terminal it is not read, so
+//! the process can also run as a background job of an interactive shell.
+
+use std::{
+    io::{IsTerminal, Read, Write},
+    process::ExitCode,
+    sync::mpsc,
+};
+
+use anyhow::Context;
+
+mod flags {
+    use std::path::PathBuf;
+
+    xflags::xflags! {
+        /// Start a local CodeArtifact-compatible stack (emulator, pypiserver,
+        /// moto_server) and print the shell lines to use it.
+        cmd castack {
+            /// Python of a venv with pypiserver[passlib] and moto[server]
+            /// (`cargo run -q -p xtask -- tools stack` prints it).
+            required --python python: PathBuf
+            /// Account that owns the domain (default 111122223333).
+            optional --account account: String
+            /// Region (default us-east-1).
+            optional --region region: String
+            /// Domain name (default sandbox-domain).
+            optional --domain domain: String
+            /// Repository name (default sandbox-repo).
+            optional --repository repository: String
+            /// Port of the emulator (default: a free one).
+            optional --port port: u16
+            /// Keep running at stdin EOF (stop with Ctrl-C or SIGTERM only).
+            optional --ignore-stdin
+            /// Do not log each request to stderr.
+            optional -q, --quiet
+        }
+    }
+}
+
+enum Stop {
+    Signal,
+    StdinClosed,
+}
+
+fn main() -> ExitCode {
+    let flags = flags::Castack::from_env_or_exit();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("castack: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(flags: flags::Castack) -> anyhow::Result<()> {
+    let (tx, rx) = mpsc::channel();
+    // Set before the children start, so a Ctrl-C during start-up still ends cleanly.
+    let signal_tx = tx.clone();
+    ctrlc::set_handler(move || {
+        let _ = signal_tx.send(Stop::Signal);
+    })
+    .context("cannot install the Ctrl-C/SIGTERM handler")?;
+
+    let mut config = castack::StackConfig::new(flags.python);
+    if let Some(it) = flags.account {
+        config.account = it;
+    }
+    if let Some(it) = flags.region {
+        config.region = it;
+    }
+    if let Some(it) = flags.domain {
+        config.domain = it;
+    }
+    if let Some(it) = flags.repository {
+        config.repository = it;
+    }
+    config.emulator_port = flags.port;
+    config.echo_requests = !flags.quiet;
+    eprintln!("castack: starting pypiserver and moto_server with {}", config.python.display());
+    let stack = castack::Stack::start(config)?;
+
+    let mut out = std::io::stdout().lock();
+    for name in castack::UNSET_VARS {
+        writeln!(out, "unset {name}")?;
+    }
+    let mut vars = stack.env();
+    vars.push(("AWS_DEFAULT_REGION".to_owned(), stack.config().region.clone()));
+    vars.extend(stack.credentials_env());
+    vars.extend(stack.oidc_env());
+    vars.push(("CASTACK_CONTROL_URL".to_owned(), stack.emulator().control_url()));
+    vars.push(("CASTACK_PYPI_ENDPOINT".to_owned(), stack.pypi_endpoint()));
+    for (name, value) in vars {
+        writeln!(out, "export {name}={}", castack::shell_quote(&value))?;
+    }
+    writeln!(out, "# castack ready")?;
+    out.flush()?;
+    drop(out);
+    eprintln!(
+        "castack: ready; CodeArtifact {} (domain {}, repository {}), STS/IAM {}, control API {}",
+        stack.codeartifact_url(),
+        stack.config().domain,
+        stack.config().repository,
+        stack.moto_url(),
+        stack.emulator().control_url(),
+    );
+
+    let stdin = std::io::stdin();
+    if !flags.ignore_stdin && !stdin.is_terminal() {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut stdin = stdin.lock();
+            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = tx.send(Stop::StdinClosed);
+        });
+    }
+    let why = match rx.recv() {
+        Ok(Stop::Signal) | Err(_) => "signal",
+        Ok(Stop::StdinClosed) => "stdin closed",
+    };
+    eprintln!("castack: stopping ({why})");
+    drop(stack);
+    eprintln!("castack: stopped");
+    Ok(())
+}

@@ -1,0 +1,515 @@
+//! The full stack: real pypiserver and real moto_server as child processes on free
+//! loopback ports, the emulator in front of pypiserver, and a private state folder
+//! (package folder, password file, logs) that disappears with the stack.
+
+use std::{
+    fs,
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail, format_err};
+use serde_json::{Map, Value};
+
+use crate::{
+    emulator::{
+        DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, Emulator, EmulatorConfig,
+        OriginRestrictions,
+    },
+    util,
+};
+
+/// Throwaway static credentials for clients of the stack. Nothing checks them; they
+/// exist so an SDK signs its requests without finding a person's real credentials.
+pub const ACCESS_KEY_ID: &str = "AKIACASTACKEXAMPLE01";
+pub const SECRET_ACCESS_KEY: &str = "castack/throwaway/secret/not/a/real/key0";
+
+/// Variables a person's shell may hold that would send real credentials, or route
+/// calls away from the stack; the binary prints `unset` for each.
+pub const UNSET_VARS: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "TWINE_USERNAME",
+    "TWINE_PASSWORD",
+    "TWINE_REPOSITORY",
+    "TWINE_REPOSITORY_URL",
+];
+
+/// What to start. [`StackConfig::new`] fills in the defaults.
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    /// Interpreter of a virtual environment with pypiserver[passlib] and moto[server]
+    /// (`cargo run -q -p xtask -- tools stack` prints one).
+    pub python: PathBuf,
+    pub account: String,
+    pub region: String,
+    pub domain: String,
+    pub repository: String,
+    pub origin: OriginRestrictions,
+    /// See [`EmulatorConfig::oidc_request_token`].
+    pub oidc_request_token: Option<String>,
+    /// See [`EmulatorConfig::oidc_claims`].
+    pub oidc_claims: Map<String, Value>,
+    /// Fixed ports; `None` picks free ones (and retries if another process takes one
+    /// first).
+    pub pypiserver_port: Option<u16>,
+    pub moto_port: Option<u16>,
+    pub emulator_port: Option<u16>,
+    /// How long each server may take to answer after it starts.
+    pub startup_timeout: Duration,
+    /// See [`EmulatorConfig::echo_requests`].
+    pub echo_requests: bool,
+}
+
+impl StackConfig {
+    pub fn new(python: impl Into<PathBuf>) -> StackConfig {
+        StackConfig {
+            python: python.into(),
+            account: DEFAULT_ACCOUNT.to_owned(),
+            region: DEFAULT_REGION.to_owned(),
+            domain: DEFAULT_DOMAIN.to_owned(),
+            repository: DEFAULT_REPOSITORY.to_owned(),
+            origin: OriginRestrictions::default(),
+            oidc_request_token: None,
+            oidc_claims: Map::new(),
+            pypiserver_port: None,
+            moto_port: None,
+            emulator_port: None,
+            startup_timeout: Duration::from_secs(20),
+            echo_requests: false,
+        }
+    }
+}
+
+/// A running stack. Dropping it (also while a test panics) stops the emulator, kills
+/// and reaps both servers, and removes the state folder.
+pub struct Stack {
+    // Field order is drop order: stop serving first, then the children, then files.
+    emulator: Emulator,
+    pypiserver: Service,
+    moto: Service,
+    state: StateDir,
+    config: StackConfig,
+}
+
+impl Stack {
+    pub fn start(config: StackConfig) -> anyhow::Result<Stack> {
+        let started = Instant::now();
+        check_python(&config.python)?;
+        let state = StateDir::create()?;
+        let packages = state.path.join("packages");
+        let htpasswd = state.path.join("htpasswd");
+        for dir in ["packages", "home", "tmp", "logs", "aws"] {
+            fs::create_dir_all(state.path.join(dir))
+                .with_context(|| format!("cannot create {}", state.path.join(dir).display()))?;
+        }
+        // Empty AWS config files for clients, so no profile of the person's leaks in.
+        fs::write(state.path.join("aws/config"), "")?;
+        fs::write(state.path.join("aws/credentials"), "")?;
+        // pypiserver needs the password file when it starts; the emulator rewrites it.
+        fs::write(&htpasswd, format!("aws:{{SHA}}{}\n", util::b64std(&util::random_bytes(20))))?;
+
+        let pypi_spec = ServiceSpec {
+            name: "pypiserver",
+            module: "pypiserver",
+            probe: format!("/pypi/{}/simple/", config.repository),
+            args: Box::new({
+                let (htpasswd, packages, repo) = (htpasswd.clone(), packages.clone(), config.repository.clone());
+                move |port| {
+                    [
+                        "run",
+                        "-i",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "-P",
+                        &htpasswd.to_string_lossy(),
+                        "-a",
+                        "update,download,list",
+                        "--disable-fallback",
+                        "--hash-algo",
+                        "sha256",
+                        "--server-base-url",
+                        &format!("/pypi/{repo}/"),
+                        &packages.to_string_lossy(),
+                    ]
+                    .map(str::to_owned)
+                    .to_vec()
+                }
+            }),
+        };
+        let moto_spec = ServiceSpec {
+            name: "moto_server",
+            module: "moto.server",
+            probe: "/moto-api/".to_owned(),
+            args: Box::new(|port| ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned).to_vec()),
+        };
+        // Both start at once (moto's imports take a few seconds), then each is awaited.
+        let pypiserver = pypi_spec.spawn(&config, &state, config.pypiserver_port)?;
+        let moto = moto_spec.spawn(&config, &state, config.moto_port)?;
+        let pypiserver = pypi_spec.await_ready(pypiserver, &config, &state)?;
+        let moto = moto_spec.await_ready(moto, &config, &state)?;
+
+        let emulator = Emulator::start(EmulatorConfig {
+            account: config.account.clone(),
+            region: config.region.clone(),
+            domain: config.domain.clone(),
+            repository: config.repository.clone(),
+            package_dir: packages,
+            htpasswd: Some(htpasswd),
+            upstream: Some(SocketAddr::from(([127, 0, 0, 1], pypiserver.port))),
+            origin: config.origin,
+            principal: None,
+            oidc_request_token: config.oidc_request_token.clone(),
+            oidc_claims: config.oidc_claims.clone(),
+            port: config.emulator_port,
+            echo_requests: config.echo_requests,
+        })?;
+        if config.echo_requests {
+            eprintln!("castack: stack up in {:.1} s", started.elapsed().as_secs_f64());
+        }
+        Ok(Stack { emulator, pypiserver, moto, state, config })
+    }
+
+    /// The emulator, for fault injection, the request log and tokens.
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// Variables a client process needs to talk to the stack: endpoints, region,
+    /// CodeArtifact coordinates, IMDS off, and empty AWS config files so no profile
+    /// of the person running it applies. Credentials are separate
+    /// ([`Stack::credentials_env`]), as are the OIDC variables ([`Stack::oidc_env`]).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let moto = self.moto_url();
+        let pairs = [
+            ("AWS_ENDPOINT_URL_CODEARTIFACT", self.emulator.url()),
+            ("AWS_ENDPOINT_URL_STS", moto.clone()),
+            ("AWS_ENDPOINT_URL_IAM", moto),
+            ("AWS_REGION", self.config.region.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("AWS_CONFIG_FILE", self.state.path.join("aws/config").to_string_lossy().into_owned()),
+            ("AWS_SHARED_CREDENTIALS_FILE", self.state.path.join("aws/credentials").to_string_lossy().into_owned()),
+            ("CODEARTIFACT_DOMAIN", self.config.domain.clone()),
+            ("CODEARTIFACT_DOMAIN_OWNER", self.config.account.clone()),
+            ("CODEARTIFACT_REPOSITORY", self.config.repository.clone()),
+        ];
+        pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect()
+    }
+
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (throwaway, static).
+    pub fn credentials_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_ACCESS_KEY.to_owned()),
+        ]
+    }
+
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+    pub fn oidc_env(&self) -> Vec<(String, String)> {
+        self.emulator.oidc_env()
+    }
+
+    /// The CodeArtifact endpoint (the emulator).
+    pub fn codeartifact_url(&self) -> String {
+        self.emulator.url()
+    }
+
+    /// moto_server, for STS and IAM: `http://127.0.0.1:PORT`.
+    pub fn moto_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.moto.port)
+    }
+
+    /// pypiserver itself (bypassing the emulator): `http://127.0.0.1:PORT`.
+    pub fn pypiserver_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.pypiserver.port)
+    }
+
+    /// The PyPI endpoint GetRepositoryEndpoint returns.
+    pub fn pypi_endpoint(&self) -> String {
+        self.emulator.pypi_endpoint()
+    }
+
+    /// See [`Emulator::index_url`].
+    pub fn index_url(&self, token: &str) -> String {
+        self.emulator.index_url(token)
+    }
+
+    /// Process ids of pypiserver and moto_server.
+    pub fn pids(&self) -> Vec<u32> {
+        vec![self.pypiserver.child.id(), self.moto.child.id()]
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state.path
+    }
+
+    /// pypiserver's package folder.
+    pub fn package_dir(&self) -> PathBuf {
+        self.state.path.join("packages")
+    }
+
+    /// Path of the log file of `pypiserver` or `moto_server` (stdout and stderr).
+    pub fn log_file(&self, service: &str) -> PathBuf {
+        self.state.path.join("logs").join(format!("{service}.log"))
+    }
+}
+
+fn check_python(python: &Path) -> anyhow::Result<()> {
+    let hint = "provision the stack tools with `cargo run -q -p xtask -- tools stack` (it prints the \
+                interpreter to pass), or pass the Python of an environment with pypiserver[passlib] and \
+                moto[server]";
+    match fs::metadata(python) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => bail!("cannot start pypiserver and moto_server: {} is not a file; {hint}", python.display()),
+        Err(err) => bail!(
+            "cannot start pypiserver and moto_server: the Python interpreter {} is not there ({err}); {hint}",
+            python.display()
+        ),
+    }
+}
+
+/// A private folder under the system temp folder, removed on drop.
+struct StateDir {
+    path: PathBuf,
+}
+
+impl StateDir {
+    fn create() -> anyhow::Result<StateDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        sweep_stale_state_dirs();
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("castack-{}-{n}-{}", std::process::id(), util::random_hex(4)));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot create the stack's state folder {}", path.display()))?;
+        Ok(StateDir { path })
+    }
+}
+
+/// Removes state folders of stacks whose process died without cleaning up
+/// (SIGKILL; their servers exit on their own when the pipe to them closes). Only on
+/// Linux, where `/proc` tells whether the owning process still runs.
+fn sweep_stale_state_dirs() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("castack-").and_then(|it| it.split('-').next()) else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() && entry.path().join("htpasswd").exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A child server; dropping it kills and reaps the process.
+struct Service {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    port_was_chosen: bool,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `python -m <module> <args>` with a watchdog thread that exits the process
+/// when its stdin (a pipe held by this process) closes: if the test process dies
+/// without running destructors (SIGKILL, abort), the servers still go away.
+const BOOTSTRAP: &str = "\
+import os, runpy, sys, threading
+def _watch():
+    try:
+        sys.stdin.buffer.read()
+    finally:
+        os._exit(0)
+threading.Thread(target=_watch, daemon=True).start()
+module = sys.argv[1]
+sys.argv = [module] + sys.argv[2:]
+runpy.run_module(module, run_name='__main__', alter_sys=True)
+";
+
+struct ServiceSpec {
+    name: &'static str,
+    module: &'static str,
+    /// Path of a GET that answers once the server is up.
+    probe: String,
+    args: Box<dyn Fn(u16) -> Vec<String>>,
+}
+
+impl ServiceSpec {
+    fn spawn(&self, config: &StackConfig, state: &StateDir, port: Option<u16>) -> anyhow::Result<Service> {
+        let (port, port_was_chosen) = match port {
+            Some(port) => {
+                if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                    bail!(
+                        "cannot start {}: port {port} on 127.0.0.1 is already in use; free it, or leave the port \
+                         unset so castack picks a free one",
+                        self.name
+                    );
+                }
+                (port, false)
+            }
+            None => (free_port()?, true),
+        };
+        let log = state.path.join("logs").join(format!("{}.log", self.name));
+        let out = fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let bin_dir = config.python.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut cmd = Command::new(&config.python);
+        cmd.arg("-c")
+            .arg(BOOTSTRAP)
+            .arg(self.module)
+            .args((self.args)(port))
+            .current_dir(&state.path)
+            // A cleared environment: no AWS credentials, no INITIAL_NO_AUTH_ACTION_COUNT,
+            // no PYTHONPATH of the person running the tests.
+            .env_clear()
+            .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display()))
+            .env("HOME", state.path.join("home"))
+            .env("TMPDIR", state.path.join("tmp"))
+            .env("LANG", "C.UTF-8")
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONNOUSERSITE", "1")
+            .stdin(Stdio::piped())
+            .stdout(out)
+            .stderr(err);
+        let child =
+            cmd.spawn().with_context(|| format!("cannot run {} with {}", self.name, config.python.display()))?;
+        Ok(Service { name: self.name, child, port, log, port_was_chosen })
+    }
+
+    /// Waits until the server answers HTTP; a server that lost a race for its free
+    /// port is started again on another one (twice at most).
+    fn await_ready(&self, mut service: Service, config: &StackConfig, state: &StateDir) -> anyhow::Result<Service> {
+        for attempt in 0.. {
+            match wait_ready(&mut service, &self.probe, config.startup_timeout) {
+                Ok(()) => return Ok(service),
+                Err(err) => {
+                    let lost_race = service.port_was_chosen
+                        && attempt < 2
+                        && fs::read_to_string(&service.log).is_ok_and(|it| it.contains("Address already in use"));
+                    if !lost_race {
+                        return Err(err);
+                    }
+                    drop(service);
+                    service = self.spawn(config, state, None)?;
+                }
+            }
+        }
+        unreachable!()
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).context("cannot find a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn wait_ready(service: &mut Service, probe: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let pid = service.child.id();
+    loop {
+        if let Some(status) = service.child.try_wait()? {
+            return Err(failure(
+                service,
+                format!(
+                    "{} (pid {pid}) exited with {status} before answering on 127.0.0.1:{}",
+                    service.name, service.port
+                ),
+            ));
+        }
+        if answers_http(service.port, probe) {
+            // Another process on the port could have answered: make sure ours still runs.
+            std::thread::sleep(Duration::from_millis(50));
+            if let Some(status) = service.child.try_wait()? {
+                return Err(failure(
+                    service,
+                    format!("{} (pid {pid}) exited with {status} although port {} answers", service.name, service.port),
+                ));
+            }
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(failure(
+                service,
+                format!(
+                    "{} (pid {pid}) did not answer on http://127.0.0.1:{}{probe} within {} s",
+                    service.name,
+                    service.port,
+                    timeout.as_secs_f64()
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn answers_http(port: u16, path: &str) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
+}
+
+/// An error naming the process, with the last lines of its output and a hint.
+fn failure(service: &Service, what: String) -> anyhow::Error {
+    let output = fs::read_to_string(&service.log).unwrap_or_default();
+    let lines: Vec<&str> = output.lines().collect();
+    let tail =
+        lines[lines.len().saturating_sub(15)..].iter().map(|it| format!("    {it}")).collect::<Vec<_>>().join("\n");
+    let tail = if tail.is_empty() { "    (no output)".to_owned() } else { tail };
+    let hint = if output.contains("No module named") {
+        "\nThe Python environment lacks pypiserver or moto: use the `stack` tool environment \
+         (`cargo run -q -p xtask -- tools stack` prints its interpreter)."
+    } else if output.contains("Address already in use") {
+        "\nThe port is taken by another process: free it or let castack pick a free port."
+    } else {
+        ""
+    };
+    format_err!("{what}; last lines of its output:\n{tail}{hint}")
+}

@@ -1,0 +1,159 @@
+//! The PyPI endpoint's own rules, without pypiserver behind the emulator: whatever
+//! would be forwarded answers 502 here, which shows when the emulator answered by
+//! itself (re-uploads, denials, broken uploads) and when it did not.
+
+use castack::{Fault, OriginRestrictions, Restriction, UploadFailure};
+
+use crate::{control::base64_basic, support::*};
+
+/// A twine-style upload request for `file_name` with `content`.
+fn upload(fx: &Fixture, password: Option<&str>, file_name: &str, content: &[u8]) -> Option<Raw> {
+    let boundary = "castackboundary0123456789";
+    let mut body = Vec::new();
+    let mut field = |name: &str, value: &str| {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    };
+    field(":action", "file_upload");
+    field("protocol_version", "1");
+    field("name", "Demo_Pkg");
+    field("version", "1.0.0");
+    field("sha256_digest", "ignored-the-emulator-hashes-the-content");
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut head = format!(
+        "POST /pypi/sandbox-repo/ HTTP/1.1\r\nHost: x\r\nUser-Agent: twine/6.2.0\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(password) = password {
+        head.push_str(&format!("Authorization: Basic {}\r\n", base64_basic("aws", password)));
+    }
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(fx.emulator.addr()).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    stream.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    if answer.is_empty() {
+        return None; // closed without an answer
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    Some(Raw { status: head.split(' ').nth(1).unwrap().parse().unwrap(), headers: Vec::new(), body: body.to_owned() })
+}
+
+fn get(fx: &Fixture, password: &str, path: &str) -> Raw {
+    raw_bytes(
+        &fx.emulator,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n", base64_basic("aws", password)),
+        b"",
+    )
+}
+
+#[test]
+fn reupload_rules() {
+    let fx = fixture();
+    let token = fx.emulator.issue_token(None).unwrap().value;
+    // Identical content under an existing name: accepted, nothing changes.
+    let before = std::fs::metadata(fx.dir.path().join("packages").join(WHEEL_100)).unwrap().modified().unwrap();
+    assert_eq!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status, 200);
+    let after = std::fs::metadata(fx.dir.path().join("packages").join(WHEEL_100)).unwrap().modified().unwrap();
+    assert_eq!(before, after);
+    // Different content: 409, even for twine (pypiserver would say 400).
+    let answer = upload(&fx, Some(&token), WHEEL_100, b"tampered").unwrap();
+    assert_eq!(answer.status, 409);
+    assert!(answer.body.contains(WHEEL_100_SHA256), "{}", answer.body);
+    // A new file is pypiserver's business (502: there is none here).
+    assert_eq!(upload(&fx, Some(&token), "demo_pkg-1.2.0-py3-none-any.whl", b"new").unwrap().status, 502);
+    // Without the right token the emulator takes no shortcut: pypiserver decides.
+    assert_eq!(upload(&fx, Some("wrong"), WHEEL_100, b"wheel 1.0.0").unwrap().status, 502);
+    assert_eq!(upload(&fx, None, WHEEL_100, b"wheel 1.0.0").unwrap().status, 502);
+    fx.emulator.expire_token().unwrap();
+    assert_eq!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status, 502);
+
+    let log = fx.emulator.requests();
+    assert!(log.iter().all(|it| it.operation == "pypi-upload" && it.path == "/pypi/sandbox-repo/"));
+    assert_eq!(log[0].file.as_deref(), Some(WHEEL_100));
+    assert_eq!(log[0].user.as_deref(), Some("aws"));
+    let statuses: Vec<u16> = log.iter().map(|it| it.status).collect();
+    assert_eq!(statuses, [200, 409, 502, 502, 502, 502]);
+}
+
+#[test]
+fn denied_and_blocked_uploads() {
+    let fx = fixture();
+    let token = fx.emulator.issue_token(None).unwrap().value;
+    fx.emulator.inject(Fault::Deny { action: "PublishPackageVersion".into(), principal: None }.times(1)).unwrap();
+    let answer = upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap();
+    assert_eq!(answer.status, 403);
+    assert!(
+        answer.body.contains(
+            "is not authorized to perform: codeartifact:PublishPackageVersion on resource: \
+             arn:aws:codeartifact:us-east-1:111122223333:package/sandbox-domain/sandbox-repo/pypi//demo-pkg"
+        ),
+        "{}",
+        answer.body
+    );
+    fx.emulator
+        .set_origin_restrictions(OriginRestrictions { publish: Restriction::Block, upstream: Restriction::Block });
+    let answer = upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap();
+    assert_eq!(answer.status, 403);
+    assert!(answer.body.contains("publish: BLOCK"), "{}", answer.body);
+}
+
+#[test]
+fn broken_uploads() {
+    let fx = fixture();
+    let token = fx.emulator.issue_token(None).unwrap().value;
+    // One upload through, then two refused, then normal again.
+    fx.emulator.inject(Fault::Upload { pass: 1, failure: UploadFailure::Forbidden }.times(2)).unwrap();
+    let statuses: Vec<u16> =
+        (0..4).map(|_| upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status).collect();
+    assert_eq!(statuses, [200, 403, 403, 200]);
+
+    fx.emulator.inject(Fault::Upload { pass: 0, failure: UploadFailure::InternalError }.times(1)).unwrap();
+    assert_eq!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status, 500);
+
+    fx.emulator.inject(Fault::Upload { pass: 0, failure: UploadFailure::Reset }.times(1)).unwrap();
+    assert!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").is_none(), "the connection must close unanswered");
+    assert_eq!(fx.emulator.requests().last().unwrap().status, 0);
+    assert_eq!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status, 200);
+
+    // Uploads with a wrong token do not use up the fault.
+    fx.emulator.inject(Fault::Upload { pass: 0, failure: UploadFailure::Forbidden }.times(1)).unwrap();
+    assert_eq!(upload(&fx, Some("wrong"), WHEEL_100, b"wheel 1.0.0").unwrap().status, 502);
+    assert_eq!(fx.emulator.faults().len(), 1);
+}
+
+#[test]
+fn reads_and_missing_repositories() {
+    let fx = fixture();
+    let token = fx.emulator.issue_token(None).unwrap().value;
+    let answer = get(&fx, &token, "/pypi/sandbox-repo/simple/");
+    assert_eq!(answer.status, 502);
+    assert!(answer.header("x-amzn-RequestId").is_some());
+    fx.emulator.inject(Fault::Deny { action: "ReadFromRepository".into(), principal: None }.times(1)).unwrap();
+    let answer = get(&fx, &token, "/pypi/sandbox-repo/simple/demo-pkg/");
+    assert_eq!(answer.status, 403);
+    assert!(answer.body.contains("codeartifact:ReadFromRepository on resource: arn:aws:codeartifact:us-east-1:111122223333:repository/sandbox-domain/sandbox-repo"));
+    fx.emulator.inject(Fault::RepositoryNotFound.times(1)).unwrap();
+    assert_eq!(get(&fx, &token, "/pypi/sandbox-repo/packages/x.whl").status, 404);
+    assert_eq!(get(&fx, &token, "/pypi/other-repo/simple/").status, 404);
+    // Slow faults can target the PyPI endpoint.
+    fx.emulator.inject(Fault::Slow { delay_ms: 300 }.times(1).only("pypi-download")).unwrap();
+    let started = std::time::Instant::now();
+    get(&fx, &token, "/pypi/sandbox-repo/packages/x.whl");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let operations: Vec<String> = fx.emulator.requests().into_iter().map(|it| it.operation).collect();
+    assert_eq!(operations, ["pypi-index", "pypi-index", "pypi-download", "pypi-other", "pypi-download"]);
+}

@@ -1,0 +1,203 @@
+//! Shared pieces of the contract tests: a package folder with fixture files, an
+//! emulator on it, AWS SDK clients pointed at it, and a raw HTTP client for what the
+//! SDK cannot send.
+
+use std::{
+    fs,
+    io::{Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_sdk_codeartifact::{Client, config::Credentials};
+use aws_smithy_http_client::tls;
+use castack::{Emulator, EmulatorConfig};
+
+pub const ACCESS_KEY: &str = "AKIDCONTRACTTEST0001";
+
+/// The fixture files: contents, and their digests computed with coreutils.
+pub const WHEEL_100: &str = "demo_pkg-1.0.0-py3-none-any.whl";
+pub const SDIST_100: &str = "demo_pkg-1.0.0.tar.gz";
+pub const WHEEL_110: &str = "demo_pkg-1.1.0-py3-none-any.whl";
+pub const WHEEL_100_MD5: &str = "3827268f25d3d52c3c477db206a39911";
+pub const WHEEL_100_SHA1: &str = "496f04a81249d7ab3db920139c314b76525ffa88";
+pub const WHEEL_100_SHA256: &str = "8a1753815a6791d23f83e7d05b569d6c07b5fe63dffb14fc663bc5bdb1280568";
+pub const WHEEL_100_SHA512: &str = "105fb74d4e527d9edd7ee990606da6567159007842250146221c8fe82b3bcf4c0c4fa53c5bdb3546e8e3662fd984cdfdb43a3e96c6f8b46b08147161ce6e6f58";
+pub const SDIST_100_SHA256: &str = "53bc52c204c6a81ae62f2929d026eb38850bfbdd4921b323017ddbdcca73e6c3";
+/// Publication times (file modification times) of the fixture versions.
+pub const PUBLISHED_100: u64 = 1_700_000_000;
+pub const PUBLISHED_110: u64 = 1_700_001_000;
+
+/// A temporary folder, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("castack-contract-{label}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An emulator serving a package folder with `demo-pkg` 1.0.0 (wheel + sdist),
+/// 1.1.0 (wheel), `other-thing` 2.0 and a file that is no distribution.
+pub struct Fixture {
+    pub emulator: Emulator,
+    pub dir: TempDir,
+}
+
+pub fn fixture() -> Fixture {
+    fixture_with(|_| {})
+}
+
+pub fn fixture_with(configure: impl FnOnce(&mut EmulatorConfig)) -> Fixture {
+    let dir = TempDir::new("pkgs");
+    let packages = dir.path().join("packages");
+    fs::create_dir_all(&packages).unwrap();
+    let put = |name: &str, body: &str, time: u64| {
+        let path = packages.join(name);
+        fs::write(&path, body).unwrap();
+        let file = fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(time)).unwrap();
+    };
+    put(WHEEL_100, "wheel 1.0.0", PUBLISHED_100);
+    put(SDIST_100, "sdist 1.0.0", PUBLISHED_100 + 1);
+    put(WHEEL_110, "wheel 1.1.0", PUBLISHED_110);
+    put("Other.Thing-2.0.tar.gz", "other", PUBLISHED_100);
+    put("README.txt", "not a distribution", PUBLISHED_100);
+    let mut config = EmulatorConfig::new(&packages);
+    config.htpasswd = Some(dir.path().join("htpasswd"));
+    configure(&mut config);
+    let emulator = Emulator::start(config).expect("start the emulator");
+    Fixture { emulator, dir }
+}
+
+/// A CodeArtifact client of the real SDK, one attempt per call.
+pub async fn client(emulator: &Emulator) -> Client {
+    client_with(emulator, RetryConfig::standard().with_max_attempts(1)).await
+}
+
+/// A client with standard retries, fast backoff (the point of such tests is the
+/// retry decision, not the wait).
+pub async fn retrying_client(emulator: &Emulator, attempts: u32) -> Client {
+    let retry = RetryConfig::standard()
+        .with_max_attempts(attempts)
+        .with_initial_backoff(Duration::from_millis(10))
+        .with_max_backoff(Duration::from_millis(50));
+    client_with(emulator, retry).await
+}
+
+async fn client_with(emulator: &Emulator, retry: RetryConfig) -> Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(ACCESS_KEY, "contract-secret", None, None, "contract"))
+        .endpoint_url(emulator.url())
+        .http_client(http)
+        .retry_config(retry)
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// An answer read by [`raw`].
+#[derive(Debug)]
+pub struct Raw {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Raw {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
+    }
+}
+
+/// A SigV4 `Authorization` header as the SDK sends it (the emulator checks its
+/// shape, not the signature).
+pub fn sigv4(region: &str, service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/{region}/{service}/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=0123456789abcdef"
+    )
+}
+
+/// Sends exactly `head` (request line and headers, without the final empty line)
+/// plus `body` on a new connection and reads one answer.
+pub fn raw_bytes(emulator: &Emulator, head: &str, body: &[u8]) -> Raw {
+    let mut stream = TcpStream::connect(emulator.addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut bytes = head.as_bytes().to_vec();
+    bytes.extend_from_slice(b"Connection: close\r\n\r\n");
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    parse_answer(&answer)
+}
+
+/// A request with the SigV4 header (if `signed`) and `X-Amz-Date`, no body and no
+/// `Content-Length`, as the SDK sends its POSTs.
+pub fn raw(emulator: &Emulator, method: &str, target: &str, signed: bool) -> Raw {
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: {}\r\nX-Amz-Date: 20260101T000000Z\r\n", emulator.addr());
+    if signed {
+        head.push_str(&format!("Authorization: {}\r\n", sigv4("us-east-1", "codeartifact")));
+    }
+    raw_bytes(emulator, &head, b"")
+}
+
+/// A control API call with an optional JSON body.
+pub fn control(emulator: &Emulator, method: &str, path: &str, body: Option<serde_json::Value>) -> Raw {
+    let body = body.map(|it| it.to_string()).unwrap_or_default();
+    let head = format!(
+        "{method} /_castack{path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        emulator.addr(),
+        body.len()
+    );
+    raw_bytes(emulator, &head, body.as_bytes())
+}
+
+fn parse_answer(answer: &[u8]) -> Raw {
+    let text = String::from_utf8_lossy(answer);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked");
+    assert!(!chunked, "raw() does not decode chunked bodies");
+    Raw { status, headers, body: body.to_owned() }
+}
+
+pub fn epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).unwrap().as_secs()
+}

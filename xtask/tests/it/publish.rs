@@ -1,0 +1,436 @@
+//! `xtask release` end to end against the local stack: real twine uploads through
+//! the CodeArtifact emulator to real pypiserver, real moto for STS, pip installs of
+//! the result. Each test has its own stack and its own copy of the repository.
+
+use std::{
+    collections::BTreeSet,
+    ffi::OsString,
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use castack::{Fault, Stack, StackConfig, UploadFailure};
+
+use crate::support::{self, TempDir, copy_repo, git, text};
+
+/// The account and role the stack's moto hands out sessions for.
+fn role_arn(stack: &Stack) -> String {
+    format!("arn:aws:iam::{}:role/{}", stack.config().account, castack::DEFAULT_ROLE)
+}
+
+pub fn start_stack() -> Stack {
+    Stack::start(StackConfig::new(support::tools_python("stack"))).expect("start the local stack")
+}
+
+/// How the release authenticates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Creds {
+    /// Static throwaway keys in the environment (a laptop, or any CI).
+    Static,
+    /// A GitHub Actions tag push with `id-token: write` and AWS_ROLE_ARN: the OIDC
+    /// exchange.
+    GithubOidc,
+    /// GitHub Actions with AWS_ROLE_ARN but no `id-token: write`.
+    GithubNoIdToken,
+}
+
+/// The environment of a release against `stack`.
+pub fn release_env(stack: &Stack, creds: Creds, tag: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut vars = stack.env();
+    match creds {
+        Creds::Static => vars.extend(stack.credentials_env()),
+        Creds::GithubOidc | Creds::GithubNoIdToken => {
+            if creds == Creds::GithubOidc {
+                vars.extend(stack.oidc_env());
+            }
+            for (k, v) in [
+                ("GITHUB_ACTIONS", "true"),
+                ("CI", "true"),
+                ("GITHUB_REF_TYPE", "tag"),
+                ("GITHUB_REF_NAME", tag),
+                ("GITHUB_RUN_ID", "4242"),
+                ("GITHUB_RUN_ATTEMPT", "1"),
+            ] {
+                vars.push((k.to_owned(), v.to_owned()));
+            }
+            vars.push(("AWS_ROLE_ARN".to_owned(), role_arn(stack)));
+        }
+    }
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    vars
+}
+
+/// Runs `xtask release ARGS` in `repo` with `vars`.
+pub fn release(repo: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
+    let owned: Vec<(String, OsString)> = vars.iter().map(|(k, v)| (k.clone(), OsString::from(v))).collect();
+    let refs: Vec<(&str, &std::ffi::OsStr)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_os_str())).collect();
+    let mut all = vec!["release"];
+    all.extend_from_slice(args);
+    support::xtask(repo, &all, &refs)
+}
+
+fn uploads(stack: &Stack) -> Vec<String> {
+    stack
+        .emulator()
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "pypi-upload" && r.status == 200)
+        .filter_map(|r| r.file)
+        .collect()
+}
+
+fn published_files(stack: &Stack) -> BTreeSet<String> {
+    fs::read_dir(stack.package_dir())
+        .unwrap()
+        .map(|it| it.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|it| it.ends_with(".whl") || it.ends_with(".tar.gz"))
+        .collect()
+}
+
+/// Installs `requirement` with pip from the stack's index into a fresh virtual
+/// environment and returns what `yamause.__version__` says.
+pub fn install_and_read_version(stack: &Stack, requirement: &str) -> String {
+    let venv = TempDir::new("install");
+    let python3 = support::tools_python("release");
+    let out = Command::new(&python3).args(["-m", "venv"]).arg(venv.path().join("v")).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let python = venv.path().join("v/bin/python");
+    let token = stack.emulator().issue_token(Some(900)).unwrap();
+    let out = Command::new(&python)
+        .args(["-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", requirement])
+        .env("PIP_INDEX_URL", stack.index_url(&token.value))
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pip install {requirement} failed:\n{}", text(&out));
+    let out = Command::new(&python).args(["-c", "import yamause; print(yamause.__version__)"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn github_oidc_release_publishes_verifies_and_installs() {
+    let stack = start_stack();
+    let repo = copy_repo("oidc");
+    let summary = repo.path().join("summary.md");
+    let vars = release_env(&stack, Creds::GithubOidc, "v1.0.0", &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())]);
+    let out = release(repo.path(), &[], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    let session = format!("assumed-role/{}/gha-4242-1", castack::DEFAULT_ROLE);
+    assert!(log.contains("exchanged the GitHub OIDC token") && log.contains(&session), "{log}");
+    assert!(log.contains(&format!("account {}", stack.config().account)), "{log}");
+    assert_eq!(log.matches(": uploaded").count(), 2, "{log}");
+    assert!(log.contains("yamause 1.0.0 is Published"), "{log}");
+    assert!(log.contains("pip install --index-url") && log.contains("not --extra-index-url"), "{log}");
+    // The token was masked for the runner before anything could print it.
+    assert!(log.contains("::add-mask::"), "{log}");
+    assert_eq!(published_files(&stack).len(), 2);
+    // CodeArtifact was called with the session minted by STS, not with static keys.
+    let keys: BTreeSet<Option<String>> = stack
+        .emulator()
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "GetAuthorizationToken")
+        .map(|r| r.access_key_id)
+        .collect();
+    assert!(!keys.contains(&Some(castack::ACCESS_KEY_ID.to_owned())) && !keys.is_empty(), "{keys:?}");
+    let md = fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("Release of yamause 1.0.0") && md.contains("| uploaded |"), "{md}");
+    assert_eq!(install_and_read_version(&stack, "yamause==1.0.0"), "1.0.0");
+}
+
+#[test]
+fn static_credentials_release_publishes() {
+    let stack = start_stack();
+    let repo = copy_repo("static");
+    let out = release(repo.path(), &["v2.1.0rc1"], &release_env(&stack, Creds::Static, "", &[]));
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("through the AWS credential chain (Environment"), "{log}");
+    assert_eq!(uploads(&stack).len(), 2, "{log}");
+    assert_eq!(install_and_read_version(&stack, "yamause==2.1.0rc1"), "2.1.0rc1");
+}
+
+#[test]
+fn manual_dispatch_releases_the_version_file() {
+    let stack = start_stack();
+    let repo = copy_repo("manual-publish");
+    let mut vars = release_env(&stack, Creds::GithubOidc, "main", &[]);
+    // workflow_dispatch on a branch: not a tag push.
+    vars.retain(|(k, _)| k != "GITHUB_REF_TYPE");
+    vars.push(("GITHUB_REF_TYPE".to_owned(), "branch".to_owned()));
+    let out = release(repo.path(), &[], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("releasing yamause 0.1.0 (from the version file"), "{log}");
+    assert_eq!(
+        published_files(&stack),
+        BTreeSet::from(["yamause-0.1.0-py3-none-any.whl".to_owned(), "yamause-0.1.0.tar.gz".to_owned()])
+    );
+}
+
+#[test]
+fn rerunning_a_published_release_uploads_nothing() {
+    let stack = start_stack();
+    let repo = copy_repo("rerun");
+    let vars = release_env(&stack, Creds::Static, "", &[]);
+    assert!(release(repo.path(), &["v1.0.0"], &vars).status.success());
+    stack.emulator().clear_requests();
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert_eq!(log.matches("already published with the same SHA-256; skipped").count(), 2, "{log}");
+    assert!(log.contains("0 uploaded, 2 already published, 0 refused"), "{log}");
+    let attempts: Vec<_> = stack.emulator().requests().into_iter().filter(|r| r.operation == "pypi-upload").collect();
+    assert!(attempts.is_empty(), "a re-run uploaded: {attempts:?}");
+}
+
+#[test]
+fn a_changed_file_is_refused_with_both_hashes_and_the_others_are_handled() {
+    let stack = start_stack();
+    let repo = copy_repo("conflict");
+    let vars = release_env(&stack, Creds::Static, "", &[]);
+    assert!(release(repo.path(), &["v1.0.0"], &vars).status.success());
+    // The wheel never made it (a partial release), and the source changed since.
+    let wheel = stack.package_dir().join("yamause-1.0.0-py3-none-any.whl");
+    fs::remove_file(&wheel).unwrap();
+    let published_sdist = fs::read(stack.package_dir().join("yamause-1.0.0.tar.gz")).unwrap();
+    fs::write(
+        repo.path().join("yamause/__init__.py"),
+        "\"\"\"changed.\"\"\"\n\nfrom yamause.__about__ import __version__\n\n__all__ = [\"__version__\"]\n",
+    )
+    .unwrap();
+    git(repo.path(), &["commit", "-qam", "change"]);
+    stack.emulator().clear_requests();
+
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    let remote = format!("{:x}", sha256(&published_sdist));
+    assert!(
+        log.contains("yamause-1.0.0.tar.gz differs from the file already published")
+            && log.contains(&format!("published sha256:{remote}")),
+        "{log}"
+    );
+    assert!(log.contains("release a new version"), "{log}");
+    // The wheel was still uploaded, and the sdist was never sent.
+    assert_eq!(uploads(&stack), ["yamause-1.0.0-py3-none-any.whl"], "{log}");
+    assert!(log.contains("1 of 2 file(s) were not published"), "{log}");
+}
+
+fn sha256(data: &[u8]) -> impl std::fmt::LowerHex {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+}
+
+#[test]
+fn a_release_that_failed_after_the_first_file_completes_on_rerun() {
+    let stack = start_stack();
+    let repo = copy_repo("partial");
+    let vars = release_env(&stack, Creds::Static, "", &[]);
+    // The first upload passes; every attempt at the second file fails with 500: twine
+    // tries five times itself, and the release runs twine three times.
+    stack.emulator().inject(Fault::Upload { pass: 1, failure: UploadFailure::InternalError }.times(15)).unwrap();
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("the repository kept failing (500)") && log.contains("resumes where it stopped"), "{log}");
+    let attempts =
+        stack.emulator().requests().iter().filter(|r| r.operation == "pypi-upload" && r.status == 500).count();
+    assert_eq!(attempts, 15, "bounded retries");
+    assert_eq!(published_files(&stack).len(), 1);
+
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("1 uploaded, 1 already published, 0 refused"), "{log}");
+    assert_eq!(published_files(&stack).len(), 2);
+}
+
+#[test]
+fn a_broken_connection_after_the_upload_is_retried_to_success() {
+    let stack = start_stack();
+    let repo = copy_repo("reset");
+    stack.emulator().inject(Fault::Upload { pass: 0, failure: UploadFailure::ResetAfterStore }.times(1)).unwrap();
+    let out = release(repo.path(), &["v1.0.0"], &release_env(&stack, Creds::Static, "", &[]));
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("2 uploaded, 0 already published, 0 refused"), "{log}");
+}
+
+#[test]
+fn denied_listing_still_uploads_and_says_which_permission_helps() {
+    let stack = start_stack();
+    let repo = copy_repo("no-list");
+    stack
+        .emulator()
+        .inject(Fault::Deny { action: "ListPackageVersionAssets".to_owned(), principal: None }.always())
+        .unwrap();
+    let out = release(repo.path(), &["v1.0.0"], &release_env(&stack, Creds::Static, "", &[]));
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("Allow codeartifact:ListPackageVersionAssets and codeartifact:DescribePackageVersion on arn:aws:codeartifact:"), "{log}");
+    assert!(log.contains("pypi//yamause for safe re-runs"), "{log}");
+    assert_eq!(uploads(&stack).len(), 2, "{log}");
+}
+
+/// Each denial names the action, the resource and the statement to add.
+#[test]
+fn access_denied_is_mapped_to_the_missing_permission() {
+    let stack = start_stack();
+    let repo = copy_repo("denied");
+    let vars = release_env(&stack, Creds::Static, "", &[]);
+    let account = stack.config().account.clone();
+    let domain_arn = format!("arn:aws:codeartifact:us-east-1:{account}:domain/{}", castack::DEFAULT_DOMAIN);
+    let repo_arn = format!(
+        "arn:aws:codeartifact:us-east-1:{account}:repository/{}/{}",
+        castack::DEFAULT_DOMAIN,
+        castack::DEFAULT_REPOSITORY
+    );
+    let cases: Vec<(Fault, Vec<String>)> = vec![
+        (
+            Fault::Deny { action: "GetAuthorizationToken".to_owned(), principal: None },
+            vec![
+                format!("lacks codeartifact:GetAuthorizationToken on {domain_arn}"),
+                "sts:GetServiceBearerToken".to_owned(),
+                "request id".to_owned(),
+            ],
+        ),
+        (
+            Fault::DenyServiceBearerToken { principal: None },
+            vec![
+                "lacks sts:GetServiceBearerToken".to_owned(),
+                "\"sts:AWSServiceName\": \"codeartifact.amazonaws.com\"".to_owned(),
+            ],
+        ),
+        (
+            Fault::Deny { action: "GetRepositoryEndpoint".to_owned(), principal: None },
+            vec![format!("lacks codeartifact:GetRepositoryEndpoint on {repo_arn}"), "\"Effect\": \"Allow\"".to_owned()],
+        ),
+        (
+            Fault::Deny { action: "PublishPackageVersion".to_owned(), principal: None },
+            vec![
+                "refused the upload (403)".to_owned(),
+                "codeartifact:PublishPackageVersion".to_owned(),
+                "pypi//yamause".to_owned(),
+                "publish: BLOCK".to_owned(),
+            ],
+        ),
+    ];
+    for (fault, wants) in cases {
+        stack.emulator().reset();
+        stack.emulator().inject(fault.clone().always()).unwrap();
+        let out = release(repo.path(), &["v1.0.0"], &vars);
+        let log = text(&out);
+        assert!(!out.status.success(), "{fault:?} was not an error:\n{log}");
+        for want in wants {
+            assert!(log.contains(&want), "{fault:?}: {want:?} missing in:\n{log}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_domain_names_the_settings_to_check() {
+    let stack = start_stack();
+    let repo = copy_repo("not-found");
+    stack.emulator().inject(Fault::DomainNotFound.always()).unwrap();
+    let out = release(repo.path(), &["v1.0.0"], &release_env(&stack, Creds::Static, "", &[]));
+    let log = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        log.contains("CodeArtifact has no such domain")
+            && log.contains("CODEARTIFACT_DOMAIN (sandbox-domain)")
+            && log.contains("AWS_REGION (us-east-1)"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_job_without_id_token_permission_is_told_what_to_add() {
+    let stack = start_stack();
+    let repo = copy_repo("no-id-token");
+    let out = release(repo.path(), &[], &release_env(&stack, Creds::GithubNoIdToken, "v1.0.0", &[]));
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("permissions: id-token: write") && log.contains("fork"), "{log}");
+    assert!(log.lines().any(|l| l.starts_with("::error::")), "{log}");
+    assert!(uploads(&stack).is_empty());
+}
+
+#[test]
+fn throttling_is_retried_to_success() {
+    let stack = start_stack();
+    let repo = copy_repo("throttle");
+    stack.emulator().inject(Fault::Throttle { retry_after_seconds: 1 }.times(2).only("GetAuthorizationToken")).unwrap();
+    let out = release(repo.path(), &["v1.0.0"], &release_env(&stack, Creds::Static, "", &[]));
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    let statuses: Vec<u16> = stack
+        .emulator()
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "GetAuthorizationToken")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [429, 429, 200]);
+}
+
+#[test]
+fn settings_are_validated_before_any_network_call() {
+    let stack = start_stack();
+    let repo = copy_repo("bad-settings");
+    let vars = release_env(&stack, Creds::Static, "", &[("CODEARTIFACT_DOMAIN_OWNER", "12345")]);
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        log.contains("CODEARTIFACT_DOMAIN_OWNER = \"12345\" (from the environment) is not a 12-digit AWS account id"),
+        "{log}"
+    );
+    assert!(stack.emulator().requests().is_empty(), "a request was sent");
+    // Nothing was built or stamped either.
+    assert!(!repo.path().join("target/dist").exists());
+}
+
+#[test]
+fn split_build_and_publish_checks_the_manifest() {
+    let stack = start_stack();
+    let repo = copy_repo("split");
+    let vars = release_env(&stack, Creds::Static, "", &[]);
+    // The build job: no AWS settings at all.
+    let out = support::xtask(repo.path(), &["release", "v1.0.0", "--build-only"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stack.emulator().requests().is_empty());
+    // The publish job gets the files as an artifact.
+    let artifact = TempDir::new("artifact");
+    copy_dir(&repo.path().join("target/dist"), artifact.path());
+    let tampered = artifact.path().join("1.0.0/yamause-1.0.0.tar.gz");
+    let original = fs::read(&tampered).unwrap();
+    fs::write(&tampered, b"not the built file").unwrap();
+    let out = release(repo.path(), &["v1.0.0", "--publish-only", artifact.path().to_str().unwrap()], &vars);
+    let log = text(&out);
+    assert!(!out.status.success() && log.contains("changed since the build"), "{log}");
+    assert!(uploads(&stack).is_empty());
+    fs::write(&tampered, original).unwrap();
+    let out = release(repo.path(), &["v2.0.0", "--publish-only", artifact.path().to_str().unwrap()], &vars);
+    assert!(!out.status.success() && text(&out).contains("release is 2.0.0"), "{}", text(&out));
+    let out = release(repo.path(), &["v1.0.0", "--publish-only", artifact.path().to_str().unwrap()], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("(matches the manifest)") && log.contains("2 uploaded"), "{log}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest: PathBuf = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&dest).unwrap();
+            copy_dir(&entry.path(), &dest);
+        } else {
+            fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
