@@ -1,10 +1,12 @@
 //! The JSON control API under `/_castack/`: the same levers as the Rust API on
 //! [`crate::Emulator`], for a person driving the sandbox from a shell (curl) and for
-//! tests in another process. Its requests are not written to the request log.
+//! tests in another process. Its requests are not written to the request log, and
+//! it never serves a secret (tokens, JWTs or STS credentials; the Rust accessors
+//! such as [`crate::Emulator::issued_tokens`] exist for leak tests).
 //!
 //! | Method and path | Body | Answer |
 //! |---|---|---|
-//! | `GET /_castack/info` | | endpoints, account, region, domain, repository, OIDC variables |
+//! | `GET /_castack/info` | | endpoints (CodeArtifact, PyPI, STS and its upstream), account, region, domain, repository, OIDC variables |
 //! | `GET /_castack/requests` | | `{"requests": [entry…]}` |
 //! | `DELETE /_castack/requests` | | `{"cleared": n}` |
 //! | `GET /_castack/faults` | | `{"faults": [fault…]}` |
@@ -28,7 +30,7 @@ use crate::{
     emulator::{Restriction, State},
     faults::Rule,
     http::{Request, Response, lock},
-    util,
+    sts, util,
 };
 
 pub(crate) fn handle(state: &State, req: &Request) -> Response {
@@ -167,6 +169,8 @@ fn info(state: &State) -> Value {
         "repository": cfg.repository,
         "codeartifactEndpoint": base,
         "pypiEndpoint": state.endpoint("pypi"),
+        "stsEndpoint": base,
+        "stsUpstream": sts::upstream_text(cfg.sts_upstream),
         "controlUrl": format!("{base}/_castack"),
         "oidcTokenUrl": format!("{base}/_github/oidc/token?api-version=2.0"),
         "oidcRequestToken": state.oidc_request_token(),

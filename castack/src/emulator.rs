@@ -1,7 +1,8 @@
 //! The emulator: one in-process HTTP server on 127.0.0.1 that answers the
-//! CodeArtifact control plane, forwards the PyPI endpoint to pypiserver, plays
-//! GitHub's OIDC token endpoint, and takes orders from tests (fault injection,
-//! request log) through a Rust API and a JSON control API under `/_castack/`.
+//! CodeArtifact control plane, forwards the PyPI endpoint to pypiserver and STS to
+//! moto_server, plays GitHub's OIDC token endpoint, and takes orders from tests
+//! (fault injection, request log, issued secrets) through a Rust API and a JSON
+//! control API under `/_castack/`.
 
 use std::{
     collections::BTreeMap,
@@ -38,6 +39,9 @@ const DEFAULT_TOKEN_SECONDS: u64 = 43_200;
 const SESSION_TOKEN_SECONDS: u64 = 3_600;
 /// The request log keeps this many entries, newest last.
 const LOG_LIMIT: usize = 10_000;
+/// Each list of issued secrets keeps this many, newest last: far more than a test
+/// issues, and a bound on the memory of a long-running `castack` binary.
+const ISSUED_LIMIT: usize = 10_000;
 
 /// A package origin restriction value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +98,9 @@ pub struct EmulatorConfig {
     pub htpasswd: Option<PathBuf>,
     /// pypiserver's address; `None` makes the PyPI endpoint answer 502.
     pub upstream: Option<SocketAddr>,
+    /// moto_server's address, where STS requests are forwarded; `None` makes them
+    /// answer 502 (injected STS faults still answer).
+    pub sts_upstream: Option<SocketAddr>,
     pub origin: OriginRestrictions,
     /// Principal ARN in AccessDenied messages; default
     /// `arn:aws:sts::<account>:assumed-role/ci-publisher/castack`.
@@ -119,6 +126,7 @@ impl EmulatorConfig {
             package_dir: package_dir.into(),
             htpasswd: None,
             upstream: None,
+            sts_upstream: None,
             origin: OriginRestrictions::default(),
             principal: None,
             oidc_request_token: None,
@@ -195,11 +203,13 @@ pub struct LoggedRequest {
     /// The query, for CodeArtifact operations and the OIDC endpoint only.
     pub query: Option<String>,
     /// A CodeArtifact operation name, `pypi-upload`, `pypi-download`, `pypi-index`,
-    /// `pypi-other`, `oidc`, or `unknown`.
+    /// `pypi-other`, `oidc`, an STS action name (`AssumeRoleWithWebIdentity`,
+    /// `GetCallerIdentity`, …; `sts` when the request names none), or `unknown`.
     pub operation: String,
     /// HTTP status; 0 when the connection was closed without an answer.
     pub status: u16,
-    /// From the SigV4 `Credential` (never the signature).
+    /// From the SigV4 `Credential` (never the signature); `None` for unsigned calls
+    /// such as AssumeRoleWithWebIdentity.
     pub access_key_id: Option<String>,
     /// The HTTP Basic user name on the PyPI endpoint (never the password).
     pub user: Option<String>,
@@ -252,6 +262,23 @@ pub(crate) struct State {
     encryption_key: String,
     pub inner: Mutex<Inner>,
     log: Mutex<Vec<LoggedRequest>>,
+    issued: Mutex<Issued>,
+}
+
+/// Secrets the stack handed out, for tests that prove none of them leaks into
+/// output. Memory only: never logged, written to disk or served by the control
+/// API, and kept across [`Emulator::reset`] ("ever issued").
+#[derive(Default)]
+struct Issued {
+    tokens: Vec<String>,
+    oidc_tokens: Vec<String>,
+    sts_secrets: Vec<String>,
+}
+
+fn push_bounded(list: &mut Vec<String>, values: impl IntoIterator<Item = String>) {
+    list.extend(values);
+    let excess = list.len().saturating_sub(ISSUED_LIMIT);
+    list.drain(..excess);
 }
 
 pub(crate) struct Inner {
@@ -294,6 +321,7 @@ impl Emulator {
                 oidc_claims: config.oidc_claims.clone(),
             }),
             log: Mutex::new(Vec::new()),
+            issued: Mutex::default(),
             config,
         });
         // No token yet: the file holds a random password nobody knows.
@@ -308,7 +336,9 @@ impl Emulator {
         self.server.addr()
     }
 
-    /// `http://127.0.0.1:PORT`: the CodeArtifact endpoint (`AWS_ENDPOINT_URL_CODEARTIFACT`).
+    /// `http://127.0.0.1:PORT`: the CodeArtifact endpoint
+    /// (`AWS_ENDPOINT_URL_CODEARTIFACT`), and the STS endpoint
+    /// (`AWS_ENDPOINT_URL_STS`) when [`EmulatorConfig::sts_upstream`] is set.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr())
     }
@@ -437,6 +467,26 @@ impl Emulator {
     pub fn rotate_token(&self) -> anyhow::Result<Token> {
         self.state.rotate_token()
     }
+
+    /// Every CodeArtifact token this emulator has issued (GetAuthorizationToken,
+    /// [`Emulator::issue_token`], [`Emulator::rotate_token`]), oldest first, each
+    /// once. For leak tests; in memory only.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state.issued).tokens.clone()
+    }
+
+    /// Every OIDC JWT the fake GitHub endpoint (or [`Emulator::mint_oidc_token`]) has
+    /// issued, oldest first. For leak tests; in memory only.
+    pub fn issued_oidc_tokens(&self) -> Vec<String> {
+        lock(&self.state.issued).oidc_tokens.clone()
+    }
+
+    /// The `SecretAccessKey` and `SessionToken` values of every successful STS
+    /// answer the emulator forwarded (AssumeRoleWithWebIdentity, AssumeRole, …),
+    /// oldest first. For leak tests; in memory only.
+    pub fn issued_sts_secrets(&self) -> Vec<String> {
+        lock(&self.state.issued).sts_secrets.clone()
+    }
 }
 
 impl State {
@@ -544,6 +594,7 @@ impl State {
         .join(".");
         let token = Token { value, expiration: UNIX_EPOCH + Duration::from_secs(exp) };
         self.write_htpasswd(Some(&token.value))?;
+        push_bounded(&mut lock(&self.issued).tokens, [token.value.clone()]);
         inner.token = Some(token.clone());
         Ok(token)
     }
@@ -605,12 +656,18 @@ impl State {
         claims.insert("exp".into(), json!(iat + 300));
         claims.insert("jti".into(), json!(util::uuid()));
         let header = r#"{"alg":"RS256","typ":"JWT","kid":"castack"}"#;
-        format!(
+        let jwt = format!(
             "{}.{}.{}",
             util::b64url(header.as_bytes()),
             util::b64url(Value::Object(claims).to_string().as_bytes()),
             util::b64url(&util::random_bytes(256))
-        )
+        );
+        push_bounded(&mut lock(&self.issued).oidc_tokens, [jwt.clone()]);
+        jwt
+    }
+
+    pub(crate) fn record_sts_secrets(&self, secrets: Vec<String>) {
+        push_bounded(&mut lock(&self.issued).sts_secrets, secrets);
     }
 
     fn record(&self, entry: LoggedRequest) {
@@ -668,6 +725,10 @@ fn handle(state: &State, req: Request) -> Response {
         oidc(state, &req)
     } else if path.starts_with("/pypi/") {
         crate::proxy::handle(state, req, &mut entry)
+    } else if let Some(call) = Op::route(&method, &path).is_none().then(|| crate::sts::detect(&req)).flatten() {
+        // CodeArtifact routes come first, so no form body or signature can turn one
+        // of them into an STS call.
+        crate::sts::handle(state, &req, call, &mut entry)
     } else {
         control_plane(state, &req, &mut entry)
     };

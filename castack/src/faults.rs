@@ -1,6 +1,7 @@
 //! Fault injection: the failures a test can ask the emulator to produce, their
 //! JSON form for the control API, and the bookkeeping that makes every fault run
-//! out after a bounded number of requests.
+//! out after a bounded number of requests (or stay until reset, for faults that
+//! answer at once, so no retry loop can hang on them).
 
 use anyhow::{bail, format_err};
 use serde_json::{Value, json};
@@ -36,6 +37,12 @@ pub enum Fault {
     /// Uploads to the PyPI endpoint: the first `pass` uploads go through, the
     /// following ones fail as `failure` says (the rule's `times` counts failures).
     Upload { pass: u32, failure: UploadFailure },
+    /// An STS error answer in STS's XML shape (`ErrorResponse`/`Error`/`Code`,
+    /// `Message`; `Type` `Sender` below 500, `Receiver` from 500), instead of
+    /// forwarding to moto. It hits the STS action named by the rule's
+    /// [`Rule::only`] (such as `AssumeRoleWithWebIdentity`), or every STS action
+    /// without one; never a CodeArtifact operation. `status` is 400..=599.
+    Sts { code: String, message: String, status: u16 },
 }
 
 /// How a broken upload fails.
@@ -51,6 +58,12 @@ pub enum UploadFailure {
     InternalErrorAfterStore,
     /// The file is stored, then the connection is closed without an answer.
     ResetAfterStore,
+    /// The token expires in the middle of a release: the current CodeArtifact token
+    /// is ended (as [`crate::Emulator::expire_token`] does) and this upload gets the
+    /// answer CodeArtifact gives an expired token, 401 with
+    /// `WWW-Authenticate: Basic realm="pypi"`; nothing is forwarded or stored. The
+    /// next GetAuthorizationToken issues a fresh token.
+    ExpireToken,
 }
 
 impl UploadFailure {
@@ -61,6 +74,7 @@ impl UploadFailure {
             UploadFailure::Reset => "reset",
             UploadFailure::InternalErrorAfterStore => "internal-error-after-store",
             UploadFailure::ResetAfterStore => "reset-after-store",
+            UploadFailure::ExpireToken => "expire-token",
         }
     }
 
@@ -71,18 +85,24 @@ impl UploadFailure {
             "reset" => UploadFailure::Reset,
             "internal-error-after-store" => UploadFailure::InternalErrorAfterStore,
             "reset-after-store" => UploadFailure::ResetAfterStore,
+            "expire-token" => UploadFailure::ExpireToken,
             _ => bail!(
                 "unknown upload failure {text:?}: use forbidden, internal-error, reset, \
-                 internal-error-after-store or reset-after-store"
+                 internal-error-after-store, reset-after-store or expire-token"
             ),
         })
     }
 }
 
 /// A fault plus which requests it hits: `operation` limits it to one operation
-/// (a CodeArtifact operation name, or `pypi-upload`, `pypi-download`, `pypi-index`);
-/// `times` is how many requests it hits before it is used up (`None`: until reset,
-/// allowed only for faults that answer at once: `Deny*`, `*NotFound`, `Upload`).
+/// (a CodeArtifact operation name, `pypi-upload`, `pypi-download`, `pypi-index`, or
+/// an STS action name such as `AssumeRoleWithWebIdentity`); `times` is how many
+/// requests it hits before it is used up (`None`: until reset, allowed only for
+/// faults that answer at once: `Deny*`, `*NotFound`, `Upload`, `Sts`).
+///
+/// STS requests meet `Sts` faults, and `Throttle`, `InternalError` and `Slow` only
+/// when `operation` names their action (answered in STS's shape: 400 `Throttling`,
+/// 500 `InternalFailure`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
     pub fault: Fault,
@@ -139,6 +159,16 @@ impl Rule {
             Fault::Deny { action, .. } if action.is_empty() || action.contains(':') => {
                 bail!("deny needs an action name without the service prefix, such as GetAuthorizationToken")
             }
+            Fault::Sts { code, .. }
+                if code.is_empty()
+                    || code.len() > 128
+                    || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') =>
+            {
+                bail!("an sts fault needs an error code of letters and digits, such as AccessDenied, not {code:?}")
+            }
+            Fault::Sts { status, .. } if !(400..=599).contains(status) => {
+                bail!("an sts fault's status must be an error status between 400 and 599, not {status}")
+            }
             _ => Ok(()),
         }
     }
@@ -153,6 +183,7 @@ impl Rule {
             Fault::InternalError => "internal-error",
             Fault::Slow { .. } => "slow",
             Fault::Upload { .. } => "upload",
+            Fault::Sts { .. } => "sts",
         }
     }
 
@@ -183,6 +214,11 @@ impl Rule {
                 obj.insert("pass".into(), json!(pass));
                 obj.insert("failure".into(), json!(failure.as_str()));
             }
+            Fault::Sts { code, message, status } => {
+                obj.insert("code".into(), json!(code));
+                obj.insert("message".into(), json!(message));
+                obj.insert("status".into(), json!(status));
+            }
         }
         if let Some(operation) = &self.operation {
             obj.insert("operation".into(), json!(operation));
@@ -199,8 +235,10 @@ impl Rule {
     /// `{"kind": "repository-not-found"}`,
     /// `{"kind": "throttle", "times": 2, "retryAfterSeconds": 1}`,
     /// `{"kind": "internal-error", "times": 1}`, `{"kind": "slow", "times": 1, "delayMs": 500}`,
-    /// `{"kind": "upload", "pass": 1, "failure": "reset", "times": 1}`; every kind
-    /// takes optional `"operation"` and `"times"`.
+    /// `{"kind": "upload", "pass": 1, "failure": "reset", "times": 1}`,
+    /// `{"kind": "sts", "code": "AccessDenied", "message": "…", "status": 403,
+    /// "operation": "AssumeRoleWithWebIdentity"}` (`status` defaults to 400); every
+    /// kind takes optional `"operation"` and `"times"`.
     pub fn from_json(value: &Value) -> anyhow::Result<Rule> {
         let obj = value.as_object().ok_or_else(|| format_err!("a fault must be a JSON object"))?;
         let text = |key: &str| -> anyhow::Result<Option<String>> {
@@ -243,9 +281,20 @@ impl Rule {
                 pass: small("pass")?.unwrap_or(0),
                 failure: UploadFailure::parse(&text("failure")?.unwrap_or_else(|| "forbidden".into()))?,
             },
+            "sts" => Fault::Sts {
+                code: text("code")?
+                    .ok_or_else(|| format_err!("an sts fault needs a \"code\", such as AccessDenied"))?,
+                message: text("message")?.ok_or_else(|| {
+                    format_err!("an sts fault needs a \"message\", such as \"Not authorized to perform sts:AssumeRoleWithWebIdentity\"")
+                })?,
+                status: number("status")?
+                    .map(|it| u16::try_from(it).map_err(|_| format_err!("fault field \"status\" is too large")))
+                    .transpose()?
+                    .unwrap_or(400),
+            },
             other => bail!(
                 "unknown fault kind {other:?}: use deny, deny-service-bearer-token, domain-not-found, \
-                 repository-not-found, throttle, internal-error, slow or upload"
+                 repository-not-found, throttle, internal-error, slow, upload or sts"
             ),
         };
         let mut rule = Rule::from(fault);
@@ -290,7 +339,7 @@ impl Faults {
     /// Finds the first rule that `select` accepts for `operation` and uses one of
     /// its counts. `control_plane` says whether `operation` is a CodeArtifact
     /// operation: rules without an operation filter only hit those, except for the
-    /// kinds that exist for the PyPI endpoint.
+    /// kinds that exist for the PyPI endpoint or STS.
     pub fn take<T>(
         &mut self,
         operation: &str,
@@ -300,7 +349,8 @@ impl Faults {
         for i in 0..self.rules.len() {
             let active = &mut self.rules[i];
             // Faults without an operation filter hit every CodeArtifact operation; of
-            // them, only those that make sense there also hit the PyPI endpoint.
+            // them, only those that make sense there also hit the PyPI endpoint or STS
+            // (each caller's `select` picks only its own kinds).
             let applies = match &active.rule.operation {
                 Some(it) => it == operation,
                 None => {
@@ -311,6 +361,7 @@ impl Faults {
                                 | Fault::Upload { .. }
                                 | Fault::DomainNotFound
                                 | Fault::RepositoryNotFound
+                                | Fault::Sts { .. }
                         )
                 }
             };
@@ -349,6 +400,12 @@ mod tests {
             Fault::Throttle { retry_after_seconds: 3 }.times(2).only("DescribeDomain"),
             Fault::Upload { pass: 1, failure: UploadFailure::ResetAfterStore }.times(1),
             Fault::Slow { delay_ms: 10 }.times(1),
+            Fault::Upload { pass: 0, failure: UploadFailure::ExpireToken }.times(1),
+            Fault::Sts { code: "AccessDenied".into(), message: "Not <authorized> & \"x\"".into(), status: 403 }
+                .times(2)
+                .only("AssumeRoleWithWebIdentity"),
+            Fault::Sts { code: "InvalidIdentityToken".into(), message: "Incorrect token audience".into(), status: 400 }
+                .always(),
         ];
         for rule in rules {
             assert_eq!(Rule::from_json(&rule.to_json()).unwrap(), rule);
@@ -356,6 +413,41 @@ mod tests {
         assert!(Rule::from_json(&json!({"kind": "throttle", "times": null})).is_err());
         assert!(Rule::from_json(&json!({"kind": "slow", "times": 1, "delayMs": 10_000_000})).is_err());
         assert!(Rule::from_json(&json!({"kind": "nope"})).is_err());
+        let sts = Rule::from_json(&json!({"kind": "sts", "code": "ExpiredTokenException", "message": "m"})).unwrap();
+        assert_eq!(sts.fault, Fault::Sts { code: "ExpiredTokenException".into(), message: "m".into(), status: 400 });
+        assert_eq!(sts.times, None, "a bare sts fault answers at once and stays until reset");
+        for bad in [
+            json!({"kind": "sts", "message": "m"}),
+            json!({"kind": "sts", "code": "AccessDenied"}),
+            json!({"kind": "sts", "code": "<x>", "message": "m"}),
+            json!({"kind": "sts", "code": "AccessDenied", "message": "m", "status": 200}),
+            json!({"kind": "sts", "code": "AccessDenied", "message": "m", "status": 70000}),
+        ] {
+            assert!(Rule::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sts_faults_hit_sts_actions_only() {
+        let mut faults = Faults::default();
+        faults.add(Fault::Sts { code: "AccessDenied".into(), message: "m".into(), status: 403 }.times(1));
+        let sts = |f: &mut Faults, op: &str, control_plane: bool| {
+            f.take(op, control_plane, |it| matches!(it, Fault::Sts { .. }).then_some(()))
+        };
+        // A CodeArtifact caller never selects it; an STS action without a filter meets it.
+        assert!(faults.take("DescribeDomain", true, |it| (*it == Fault::InternalError).then_some(())).is_none());
+        assert!(sts(&mut faults, "GetCallerIdentity", false).is_some());
+        assert!(faults.list().is_empty());
+        faults.add(
+            Fault::Sts { code: "AccessDenied".into(), message: "m".into(), status: 403 }.always().only("AssumeRole"),
+        );
+        assert!(sts(&mut faults, "GetCallerIdentity", false).is_none());
+        assert!(sts(&mut faults, "AssumeRole", false).is_some());
+        assert!(sts(&mut faults, "AssumeRole", false).is_some());
+        // Transient kinds reach STS only through an operation filter.
+        faults.clear();
+        faults.add(Fault::InternalError.times(1));
+        assert!(faults.take("GetCallerIdentity", false, |it| (*it == Fault::InternalError).then_some(())).is_none());
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! - [`Emulator`]: an in-process HTTP server on 127.0.0.1 that speaks the
 //!   CodeArtifact control plane (REST-JSON, SigV4 header checked, signature not
 //!   verified), forwards the PyPI endpoint `/pypi/<repo>/` to pypiserver with
-//!   CodeArtifact's re-upload rules, plays GitHub's OIDC token endpoint, injects
-//!   faults and logs requests. Needs no Python: without pypiserver behind it, the
-//!   control plane still answers from a package folder on disk.
+//!   CodeArtifact's re-upload rules, forwards STS (AWS query protocol) to
+//!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint, injects
+//!   faults, logs requests and remembers the secrets it saw issued (for leak
+//!   tests). Needs no Python: without pypiserver behind it, the control plane still
+//!   answers from a package folder on disk.
 //! - [`Stack`]: real pypiserver and real moto_server (STS, IAM) as child processes
-//!   plus an emulator in front, in a private temporary folder; everything stops when
-//!   it is dropped.
+//!   plus an emulator in front of pypiserver and of moto's STS, in a private
+//!   temporary folder; everything stops when it is dropped.
 //!
 //! Signatures of the OIDC JWTs are random bytes: nothing in the stack verifies them
 //! (moto's AssumeRoleWithWebIdentity accepts any token).
@@ -22,6 +24,7 @@ mod http;
 mod proxy;
 pub mod pypi;
 mod stack;
+mod sts;
 mod util;
 
 pub use emulator::{

@@ -103,10 +103,12 @@ fn run(flags: flags::Castack) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     eprintln!(
-        "castack: ready; CodeArtifact {} (domain {}, repository {}), STS/IAM {}, control API {}",
+        "castack: ready; CodeArtifact {} (domain {}, repository {}), STS {} (forwarded to moto), IAM {}, \
+         control API {}",
         stack.codeartifact_url(),
         stack.config().domain,
         stack.config().repository,
+        stack.sts_url(),
         stack.moto_url(),
         stack.emulator().control_url(),
     );

@@ -6,7 +6,10 @@
 //!   without touching the file; different content is 409 Conflict (pypiserver would
 //!   answer twine with 400);
 //! - `publish: BLOCK` origin restrictions refuse uploads (403);
-//! - injected faults (denied actions, missing repository, broken uploads).
+//! - injected faults (denied actions, missing repository, broken uploads, a token
+//!   that expires in the middle of a release).
+//!
+//! The forwarder itself ([`forward`]) also carries STS requests to moto_server.
 //!
 //! Authentication stays pypiserver's job: requests without the current token are
 //! forwarded untouched and pypiserver refuses them. The shortcuts above are taken
@@ -152,6 +155,19 @@ pub(crate) fn handle(state: &State, req: Request, entry: &mut Entry) -> Response
             return Response::text(500, "Internal error while storing the upload (injected by castack)");
         }
         Some(UploadFailure::Reset) => return Response::dropped(),
+        Some(UploadFailure::ExpireToken) => {
+            // The token ends now, as if its time had run out between the release's
+            // GetAuthorizationToken and this upload; nothing reaches pypiserver.
+            if let Err(err) = state.expire_token() {
+                return Response::text(500, format!("castack could not expire the token: {err:#}"));
+            }
+            return Response::text(
+                401,
+                "Unauthorized: the CodeArtifact authorization token has expired (expired by castack); \
+                 get a new one with GetAuthorizationToken",
+            )
+            .with_header("WWW-Authenticate", r#"Basic realm="pypi""#);
+        }
         Some(after_store @ (UploadFailure::InternalErrorAfterStore | UploadFailure::ResetAfterStore)) => {
             let response = forward_or_502(&req, upstream);
             if !(200..300).contains(&response.status) {
@@ -219,15 +235,15 @@ fn forward_or_502(req: &Request, upstream: Option<SocketAddr>) -> Response {
         .unwrap_or_else(|err| Response::text(502, format!("castack could not reach pypiserver at {upstream}: {err}")))
 }
 
-/// Sends `req` to pypiserver on a fresh connection and returns its answer with the
-/// body streamed from that connection.
-fn forward(req: &Request, upstream: SocketAddr) -> std::io::Result<Response> {
+/// Sends `req` to `upstream` (pypiserver, or moto_server for STS) on a fresh
+/// connection and returns its answer with the body streamed from that connection.
+pub(crate) fn forward(req: &Request, upstream: SocketAddr) -> std::io::Result<Response> {
     let stream = TcpStream::connect_timeout(&upstream, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     stream.set_write_timeout(Some(Duration::from_secs(120)))?;
     let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
     // pypiserver builds redirects from Host: keep the client's, so they point back
-    // at the emulator.
+    // at the emulator (and a SigV4 signature, which covers Host, stays consistent).
     let host = req.header("host").map(str::to_owned).unwrap_or_else(|| upstream.to_string());
     head.push_str(&format!("Host: {host}\r\nConnection: close\r\n"));
     for (name, value) in &req.headers {
@@ -281,7 +297,7 @@ fn forward(req: &Request, upstream: SocketAddr) -> std::io::Result<Response> {
 }
 
 fn bad_upstream(what: &str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("pypiserver sent {what}"))
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the upstream server sent {what}"))
 }
 
 fn read_head(reader: &mut impl BufRead) -> std::io::Result<(u16, Vec<(String, String)>)> {

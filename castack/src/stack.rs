@@ -1,6 +1,7 @@
 //! The full stack: real pypiserver and real moto_server as child processes on free
-//! loopback ports, the emulator in front of pypiserver, and a private state folder
-//! (package folder, password file, logs) that disappears with the stack.
+//! loopback ports, the emulator in front of pypiserver and of moto's STS, and a
+//! private state folder (package folder, password file, logs) that disappears with
+//! the stack. IAM calls go to moto directly: nothing in the stack needs to see them.
 
 use std::{
     fs,
@@ -176,6 +177,7 @@ impl Stack {
             package_dir: packages,
             htpasswd: Some(htpasswd),
             upstream: Some(SocketAddr::from(([127, 0, 0, 1], pypiserver.port))),
+            sts_upstream: Some(SocketAddr::from(([127, 0, 0, 1], moto.port))),
             origin: config.origin,
             principal: None,
             oidc_request_token: config.oidc_request_token.clone(),
@@ -198,16 +200,16 @@ impl Stack {
         &self.config
     }
 
-    /// Variables a client process needs to talk to the stack: endpoints, region,
+    /// Variables a client process needs to talk to the stack: endpoints (CodeArtifact
+    /// and STS: the emulator, which forwards STS to moto; IAM: moto itself), region,
     /// CodeArtifact coordinates, IMDS off, and empty AWS config files so no profile
     /// of the person running it applies. Credentials are separate
     /// ([`Stack::credentials_env`]), as are the OIDC variables ([`Stack::oidc_env`]).
     pub fn env(&self) -> Vec<(String, String)> {
-        let moto = self.moto_url();
         let pairs = [
             ("AWS_ENDPOINT_URL_CODEARTIFACT", self.emulator.url()),
-            ("AWS_ENDPOINT_URL_STS", moto.clone()),
-            ("AWS_ENDPOINT_URL_IAM", moto),
+            ("AWS_ENDPOINT_URL_STS", self.sts_url()),
+            ("AWS_ENDPOINT_URL_IAM", self.moto_url()),
             ("AWS_REGION", self.config.region.clone()),
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
             ("AWS_CONFIG_FILE", self.state.path.join("aws/config").to_string_lossy().into_owned()),
@@ -237,7 +239,21 @@ impl Stack {
         self.emulator.url()
     }
 
-    /// moto_server, for STS and IAM: `http://127.0.0.1:PORT`.
+    /// The STS endpoint: the emulator (`http://127.0.0.1:PORT`, the same as
+    /// [`Stack::codeartifact_url`]), which logs STS calls, injects STS faults and
+    /// forwards the rest to moto_server.
+    pub fn sts_url(&self) -> String {
+        self.emulator.url()
+    }
+
+    /// See [`Emulator::issued_sts_secrets`]: what moto's STS handed out through the
+    /// emulator (secret keys and session tokens), for leak tests.
+    pub fn issued_sts_secrets(&self) -> Vec<String> {
+        self.emulator.issued_sts_secrets()
+    }
+
+    /// moto_server itself, for IAM (and STS without the emulator in between):
+    /// `http://127.0.0.1:PORT`.
     pub fn moto_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.moto.port)
     }

@@ -8,5 +8,6 @@ mod faults;
 mod oidc;
 mod operations;
 mod pypi_endpoint;
+mod sts;
 mod support;
 mod wire;

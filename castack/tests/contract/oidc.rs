@@ -83,6 +83,25 @@ fn refuses_a_wrong_or_missing_bearer() {
 }
 
 #[test]
+fn issued_jwts_and_tokens_are_remembered() {
+    let fx = fixture_with(|config| config.oidc_request_token = Some("request-token-123".into()));
+    assert!(fx.emulator.issued_oidc_tokens().is_empty());
+    let answer = get_token(&fx, "api-version=2.0&audience=sts.amazonaws.com", Some("bearer request-token-123"));
+    let first = answer.json()["value"].as_str().unwrap().to_owned();
+    // A refused request issues nothing.
+    get_token(&fx, "api-version=2.0", Some("bearer wrong"));
+    let second = fx.emulator.mint_oidc_token(Some("other"));
+    assert_eq!(fx.emulator.issued_oidc_tokens(), [first, second]);
+
+    // CodeArtifact tokens: each issued once, however often it is handed out.
+    let token = fx.emulator.issue_token(None).unwrap().value;
+    assert_eq!(fx.emulator.issue_token(Some(900)).unwrap().value, token);
+    let rotated = fx.emulator.rotate_token().unwrap().value;
+    assert_eq!(fx.emulator.issued_tokens(), [token, rotated]);
+    assert!(fx.emulator.issued_sts_secrets().is_empty());
+}
+
+#[test]
 fn claims_can_be_changed() {
     let fx = fixture();
     let mut changes = serde_json::Map::new();

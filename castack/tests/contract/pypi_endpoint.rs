@@ -49,7 +49,13 @@ fn upload(fx: &Fixture, password: Option<&str>, file_name: &str, content: &[u8])
     }
     let text = String::from_utf8_lossy(&answer).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    Some(Raw { status: head.split(' ').nth(1).unwrap().parse().unwrap(), headers: Vec::new(), body: body.to_owned() })
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Some(Raw { status, headers, body: body.to_owned() })
 }
 
 fn get(fx: &Fixture, password: &str, path: &str) -> Raw {
@@ -133,6 +139,51 @@ fn broken_uploads() {
     fx.emulator.inject(Fault::Upload { pass: 0, failure: UploadFailure::Forbidden }.times(1)).unwrap();
     assert_eq!(upload(&fx, Some("wrong"), WHEEL_100, b"wheel 1.0.0").unwrap().status, 502);
     assert_eq!(fx.emulator.faults().len(), 1);
+}
+
+#[test]
+fn token_expires_in_the_middle_of_a_release() {
+    let fx = fixture();
+    rt().block_on(async {
+        let client = client(&fx.emulator).await;
+        let out = client.get_authorization_token().domain("sandbox-domain").send().await.unwrap();
+        let token = out.authorization_token().unwrap().to_owned();
+        // The first upload goes through; the token runs out before the second.
+        let answer = control(
+            &fx.emulator,
+            "POST",
+            "/faults",
+            Some(serde_json::json!({"kind": "upload", "pass": 1, "failure": "expire-token", "times": 1})),
+        );
+        assert_eq!(answer.json()["faults"][0]["failure"], "expire-token");
+        assert_eq!(fx.emulator.faults()[0].fault, Fault::Upload { pass: 1, failure: UploadFailure::ExpireToken });
+        assert_eq!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status, 200);
+        // A new file would be forwarded (502 here, with no pypiserver): 401 shows the
+        // emulator refused it itself.
+        let answer = upload(&fx, Some(&token), "demo_pkg-1.2.0-py3-none-any.whl", b"new").unwrap();
+        assert_eq!(answer.status, 401, "{answer:?}");
+        assert_eq!(answer.header("WWW-Authenticate"), Some(r#"Basic realm="pypi""#));
+        assert!(answer.body.contains("GetAuthorizationToken"), "{}", answer.body);
+        assert!(!fx.dir.path().join("packages/demo_pkg-1.2.0-py3-none-any.whl").exists());
+
+        // The token is gone for good: no shortcut for it any more (pypiserver decides).
+        assert!(fx.emulator.current_token().is_none());
+        assert_eq!(control(&fx.emulator, "GET", "/token", None).json()["active"], false);
+        assert!(fx.emulator.faults().is_empty());
+        assert_eq!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status, 502);
+
+        // The next GetAuthorizationToken issues a fresh token, which works.
+        let out = client.get_authorization_token().domain("sandbox-domain").send().await.unwrap();
+        let fresh = out.authorization_token().unwrap().to_owned();
+        assert_ne!(fresh, token);
+        assert_eq!(upload(&fx, Some(&fresh), WHEEL_100, b"wheel 1.0.0").unwrap().status, 200);
+        assert_eq!(fx.emulator.issued_tokens(), [token.clone(), fresh.clone()]);
+        let logged = format!("{:?}", fx.emulator.requests());
+        assert!(!logged.contains(&token[..40]) && !logged.contains(&fresh[..40]));
+    });
+    let uploads: Vec<u16> =
+        fx.emulator.requests().iter().filter(|it| it.operation == "pypi-upload").map(|it| it.status).collect();
+    assert_eq!(uploads, [200, 401, 502, 200]);
 }
 
 #[test]

@@ -103,18 +103,30 @@ pub async fn retrying_client(emulator: &Emulator, attempts: u32) -> Client {
 }
 
 async fn client_with(emulator: &Emulator, retry: RetryConfig) -> Client {
+    Client::new(
+        &sdk_config(emulator, Credentials::new(ACCESS_KEY, "contract-secret", None, None, "contract"), retry).await,
+    )
+}
+
+/// SDK configuration for any client of the emulator (CodeArtifact or STS).
+pub async fn sdk_config(emulator: &Emulator, credentials: Credentials, retry: RetryConfig) -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .build_https();
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(ACCESS_KEY, "contract-secret", None, None, "contract"))
+        .credentials_provider(credentials)
         .endpoint_url(emulator.url())
         .http_client(http)
         .retry_config(retry)
         .load()
-        .await;
-    Client::new(&config)
+        .await
+}
+
+/// An STS client of the real SDK pointed at the emulator (as `AWS_ENDPOINT_URL_STS`
+/// does), signing with `credentials`, one attempt per call.
+pub async fn sts_client(emulator: &Emulator, credentials: Credentials) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::new(&sdk_config(emulator, credentials, RetryConfig::standard().with_max_attempts(1)).await)
 }
 
 pub fn rt() -> tokio::runtime::Runtime {

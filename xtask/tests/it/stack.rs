@@ -1,5 +1,6 @@
 //! The castack test stack with its real processes: twine uploads and pip installs
-//! through the emulator into real pypiserver, AssumeRoleWithWebIdentity against real
+//! through the emulator into real pypiserver (also with a token that expires in the
+//! middle), AssumeRoleWithWebIdentity through the emulator's STS proxy to real
 //! moto_server with a JWT from the fake OIDC endpoint, clean shutdown, start-up
 //! failures, and the `castack` binary. Every external command runs with a deadline.
 
@@ -16,8 +17,9 @@ use std::{
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_codeartifact::types::{HashAlgorithm, PackageFormat};
+use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_smithy_http_client::tls;
-use castack::{Stack, StackConfig};
+use castack::{Fault, Stack, StackConfig, UploadFailure};
 use sha2::{Digest, Sha256};
 
 use crate::support::{self, TempDir};
@@ -355,6 +357,37 @@ fn broken_upload_stores_the_file_and_a_retry_passes() {
     assert!(out.status.success(), "{}", support::text(&out));
 }
 
+#[test]
+fn token_expiring_mid_release_is_refused_and_a_fresh_token_works() {
+    let stack = start_stack();
+    let tmp = TempDir::new("stack-expire");
+    let files = build_demo(tmp.path(), "a");
+    let (token, endpoint) = token_and_endpoint(&stack);
+    // The wheel goes through; the token runs out before the sdist.
+    stack.emulator().inject(Fault::Upload { pass: 1, failure: UploadFailure::ExpireToken }.times(1)).unwrap();
+    let out = twine_upload(tmp.path(), &endpoint, &token, &files);
+    assert!(!out.status.success(), "{}", support::text(&out));
+    assert!(support::text(&out).contains("401"), "{}", support::text(&out));
+    assert!(stack.package_dir().join("castack_demo-1.0.0-py3-none-any.whl").is_file());
+    assert!(!stack.package_dir().join("castack_demo-1.0.0.tar.gz").exists(), "the refused upload must not be stored");
+    assert!(stack.emulator().current_token().is_none());
+
+    // The old token is dead in pypiserver too; a fresh one finishes the release.
+    let out = twine_upload(tmp.path(), &endpoint, &token, &files[1..]);
+    assert!(!out.status.success());
+    assert!(support::text(&out).contains("403"), "{}", support::text(&out));
+    let (fresh, _) = token_and_endpoint(&stack);
+    assert_ne!(fresh, token);
+    let out = twine_upload(tmp.path(), &endpoint, &fresh, &files);
+    assert!(out.status.success(), "{}", support::text(&out));
+    assert!(stack.package_dir().join("castack_demo-1.0.0.tar.gz").is_file());
+
+    assert_eq!(stack.emulator().issued_tokens(), [token.clone(), fresh.clone()]);
+    let uploads: Vec<u16> =
+        stack.emulator().requests().iter().filter(|it| it.operation == "pypi-upload").map(|it| it.status).collect();
+    assert_eq!(uploads, [200, 401, 403, 200, 200]);
+}
+
 /// A JWT from the fake OIDC endpoint, fetched as actions/toolkit does.
 fn fetch_oidc_token(stack: &Stack, audience: &str) -> String {
     let env = stack.oidc_env();
@@ -385,21 +418,49 @@ fn http_get(url: &str, authorization: Option<&str>) -> (u16, String) {
 }
 
 #[test]
-fn oidc_token_assumes_a_role_in_moto() {
-    let stack = start_stack();
-    let jwt = fetch_oidc_token(&stack, "sts.amazonaws.com");
+fn oidc_token_assumes_a_role_in_moto_through_the_sts_proxy() {
+    // A recognisable request token, so a leak of it would be easy to spot.
+    let request_token = "castack-recognisable-request-token-0001";
+    let mut config = StackConfig::new(support::tools_python("stack"));
+    config.oidc_request_token = Some(request_token.to_owned());
+    let stack = Stack::start(config).expect("start the castack stack");
+    assert!(stack.oidc_env().contains(&("ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(), request_token.to_owned())));
+    let env = stack.env();
+    let var = |name: &str| env.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).unwrap();
+    let sts_url = var("AWS_ENDPOINT_URL_STS");
+    assert_eq!(sts_url, stack.sts_url());
+    assert_eq!(sts_url, stack.codeartifact_url(), "STS goes to the emulator");
+    assert_eq!(var("AWS_ENDPOINT_URL_IAM"), stack.moto_url(), "IAM goes to moto directly");
+
     let account = stack.config().account.clone();
-    rt().block_on(async {
+    let role = format!("arn:aws:iam::{account}:role/ci-publisher");
+    // The first JWT is refused as too old (an injected STS fault); a new one works.
+    let stale = fetch_oidc_token(&stack, "sts.amazonaws.com");
+    let jwt = fetch_oidc_token(&stack, "sts.amazonaws.com");
+    let expired = "Token expired: current date/time 1767225900 must be before the expiration date/time 1767225600";
+    stack
+        .emulator()
+        .inject(
+            Fault::Sts { code: "ExpiredTokenException".into(), message: expired.into(), status: 400 }
+                .times(1)
+                .only("AssumeRoleWithWebIdentity"),
+        )
+        .unwrap();
+    let (key, secret, session) = rt().block_on(async {
         let throwaway = Credentials::new(castack::ACCESS_KEY_ID, castack::SECRET_ACCESS_KEY, None, None, "castack");
-        let sts = aws_sdk_sts::Client::new(&sdk_config(&stack.moto_url(), throwaway).await);
-        let assumed = sts
-            .assume_role_with_web_identity()
-            .role_arn(format!("arn:aws:iam::{account}:role/ci-publisher"))
-            .role_session_name("release-session")
-            .web_identity_token(&jwt)
-            .send()
-            .await
-            .expect("AssumeRoleWithWebIdentity against moto");
+        let sts = aws_sdk_sts::Client::new(&sdk_config(&sts_url, throwaway).await);
+        let assume = |token: String| {
+            sts.assume_role_with_web_identity()
+                .role_arn(&role)
+                .role_session_name("release-session")
+                .web_identity_token(token)
+                .send()
+        };
+        let err = assume(stale.clone()).await.unwrap_err().into_service_error();
+        assert!(err.is_expired_token_exception(), "{err:?}");
+        assert_eq!(err.message(), Some(expired));
+
+        let assumed = assume(jwt.clone()).await.expect("AssumeRoleWithWebIdentity through the emulator to moto");
         let creds = assumed.credentials().unwrap();
         let session = Credentials::new(
             creds.access_key_id(),
@@ -408,14 +469,41 @@ fn oidc_token_assumes_a_role_in_moto() {
             None,
             "assumed",
         );
-        let sts = aws_sdk_sts::Client::new(&sdk_config(&stack.moto_url(), session).await);
+        let sts = aws_sdk_sts::Client::new(&sdk_config(&sts_url, session).await);
         let me = sts.get_caller_identity().send().await.unwrap();
         assert_eq!(
             me.arn(),
             Some(format!("arn:aws:sts::{account}:assumed-role/ci-publisher/release-session").as_str())
         );
         assert_eq!(me.account(), Some(account.as_str()));
+        (creds.access_key_id().to_owned(), creds.secret_access_key().to_owned(), creds.session_token().to_owned())
     });
+
+    // What moto issued went through the emulator and is remembered for leak tests.
+    assert_eq!(stack.issued_sts_secrets(), [secret.clone(), session.clone()]);
+    assert_eq!(stack.emulator().issued_oidc_tokens(), [stale.clone(), jwt.clone()]);
+    // moto itself answered both forwarded calls.
+    let moto_log = fs::read_to_string(stack.log_file("moto_server")).unwrap();
+    assert_eq!(moto_log.matches("\"POST / HTTP/1.1\" 200").count(), 2, "{moto_log}");
+
+    let log = stack.emulator().requests();
+    let sts_calls: Vec<(&str, u16, Option<&str>)> = log
+        .iter()
+        .filter(|it| it.operation != "oidc")
+        .map(|it| (it.operation.as_str(), it.status, it.access_key_id.as_deref()))
+        .collect();
+    assert_eq!(
+        sts_calls,
+        [
+            ("AssumeRoleWithWebIdentity", 400, None),
+            ("AssumeRoleWithWebIdentity", 200, None),
+            ("GetCallerIdentity", 200, Some(key.as_str())),
+        ]
+    );
+    let logged = format!("{log:?}");
+    for secret in [stale.as_str(), &jwt, &secret, &session, request_token] {
+        assert!(!logged.contains(secret), "the request log holds a secret");
+    }
 }
 
 /// Whether a process with this pid runs a command line containing `needle`.
