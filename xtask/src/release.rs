@@ -161,6 +161,8 @@ impl flags::Release {
                 (handle.join().unwrap_or_else(|_| Err(anyhow::format_err!("the build thread panicked"))), auth)
             });
             let auth_failed = matches!(auth, Err(AuthError::Failed(_)));
+            // Authenticate is step 7 whether or not the build got through steps 4–6.
+            steps.jump_to(6);
             let auth = steps.run("Authenticate", || {
                 report::say(&format!("(ran alongside the build, {} in all)", report::seconds(started.elapsed())));
                 print_notes(&notes);

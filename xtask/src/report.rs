@@ -121,6 +121,12 @@ impl Steps {
 }
 
 impl Steps {
+    /// Moves the count on to step `n` when the steps before it did not all run (the
+    /// build stopped early), so that later steps keep their numbers.
+    pub fn jump_to(&mut self, n: usize) {
+        self.done = self.done.max(n);
+    }
+
     /// Like `run`, but the step does not start when `cancel` is set: another part of
     /// the release has failed already.
     pub fn run_unless<T>(

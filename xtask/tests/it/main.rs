@@ -5,6 +5,7 @@
 
 mod support;
 
+mod leak;
 mod publish;
 mod release_offline;
 mod stack;

@@ -434,3 +434,72 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// STS refusals of the OIDC exchange, each with the claims and its likely cause.
+#[test]
+fn refused_oidc_exchanges_are_explained() {
+    let stack = start_stack();
+    let repo = copy_repo("sts");
+    let vars = release_env(&stack, Creds::GithubOidc, "v1.0.0", &[]);
+    let cases = [
+        (
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+            403,
+            vec![
+                "does not accept this job's token",
+                "sub: repo:octo-org/yamause:environment:release",
+                "aud: sts.amazonaws.com",
+                "environment: release",
+                "immutable",
+                "cargo xtask check-iam",
+            ],
+        ),
+        (
+            "InvalidIdentityToken",
+            "No OpenIDConnect provider found in your account for https://token.actions.githubusercontent.com",
+            400,
+            vec!["aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com"],
+        ),
+        (
+            "InvalidIdentityToken",
+            "Incorrect token audience",
+            400,
+            vec!["not in the client id list", "GITHUB_OIDC_AUDIENCE"],
+        ),
+    ];
+    for (code, message, status, wants) in cases {
+        stack.emulator().reset();
+        let fault = Fault::Sts { code: code.to_owned(), message: message.to_owned(), status };
+        stack.emulator().inject(fault.always().only("AssumeRoleWithWebIdentity")).unwrap();
+        let out = release(repo.path(), &[], &vars);
+        let log = text(&out);
+        assert!(!out.status.success(), "{log}");
+        for want in wants {
+            assert!(log.contains(want), "{code} {message}: {want:?} missing in:\n{log}");
+        }
+        assert!(uploads(&stack).is_empty());
+    }
+    // An expired ID token is retried once with a fresh one.
+    stack.emulator().reset();
+    let fault =
+        Fault::Sts { code: "ExpiredTokenException".to_owned(), message: "Token expired".to_owned(), status: 400 };
+    stack.emulator().inject(fault.times(1).only("AssumeRoleWithWebIdentity")).unwrap();
+    let out = release(repo.path(), &[], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("retrying with a fresh ID token"), "{log}");
+}
+
+#[test]
+fn a_token_that_expires_during_the_uploads_is_replaced() {
+    let stack = start_stack();
+    let repo = copy_repo("expire");
+    stack.emulator().inject(Fault::Upload { pass: 1, failure: UploadFailure::ExpireToken }.times(1)).unwrap();
+    let out = release(repo.path(), &["v1.0.0"], &release_env(&stack, Creds::Static, "", &[]));
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("the repository refused the token (expired?); getting a new one"), "{log}");
+    assert!(log.contains("2 uploaded, 0 already published, 0 refused"), "{log}");
+    assert!(stack.emulator().issued_tokens().len() >= 2);
+}

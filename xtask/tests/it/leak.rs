@@ -1,0 +1,239 @@
+//! The leak test: every release scenario runs with recognisable secret values, and
+//! none of them may appear in the output, in any process's command line (watched in
+//! /proc while the scenarios run, and as recorded by the release for its children), or
+//! in any file under the repository copy, its `target/` or the tool environments.
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::Path,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, SystemTime},
+};
+
+use castack::{Fault, Stack, StackConfig, UploadFailure};
+
+use crate::{
+    publish::{Creds, release, release_env},
+    support::{self, TempDir, copy_repo, text},
+};
+
+/// Every command line of every process, sampled until stopped.
+struct ProcWatcher {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<BTreeSet<String>>>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl ProcWatcher {
+    fn start() -> ProcWatcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(BTreeSet::new()));
+        let (s, w) = (stop.clone(), seen.clone());
+        let handle = thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                if let Ok(entries) = fs::read_dir("/proc") {
+                    for entry in entries.flatten() {
+                        if let Ok(raw) = fs::read(entry.path().join("cmdline")) {
+                            if !raw.is_empty() {
+                                let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+                                w.lock().unwrap().insert(line);
+                            }
+                        }
+                    }
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+        });
+        ProcWatcher { stop, seen, handle: Some(handle) }
+    }
+
+    fn finish(mut self) -> BTreeSet<String> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            h.join().unwrap();
+        }
+        std::mem::take(&mut self.seen.lock().unwrap())
+    }
+}
+
+/// Files under `dir` changed since `since`, with their contents.
+fn files_since(dir: &Path, since: SystemTime, out: &mut Vec<(String, Vec<u8>)>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            files_since(&path, since, out);
+        } else if meta.modified().is_ok_and(|m| m >= since) {
+            if let Ok(data) = fs::read(&path) {
+                out.push((path.display().to_string(), data));
+            }
+        }
+    }
+}
+
+fn percent(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn no_secret_reaches_output_argv_or_files() {
+    let request_token = "LEAKCHECK-oidc-request-token-5c1f3a9e7d";
+    let static_secret = "LEAKCHECKsecretAccessKey0123456789abcdef";
+    let mut config = StackConfig::new(support::tools_python("stack"));
+    config.oidc_request_token = Some(request_token.to_owned());
+    let stack = Stack::start(config).expect("start the local stack");
+    let repo = copy_repo("leak");
+    // Files written from now on are the runs' (the copy's sources hold the test's
+    // own literals).
+    thread::sleep(Duration::from_millis(20));
+    let started = SystemTime::now();
+    let record = TempDir::new("leak-children");
+    let children = record.path().join("children.jsonl");
+    let summary = record.path().join("summary.md");
+    let watcher = ProcWatcher::start();
+
+    let extra =
+        [("XTASK_RECORD_CHILDREN", children.to_str().unwrap()), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
+    let static_env = |tag: &str| {
+        let mut vars = release_env(&stack, Creds::Static, tag, &extra);
+        vars.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+        vars.push(("AWS_SECRET_ACCESS_KEY".to_owned(), static_secret.to_owned()));
+        vars.push(("AWS_SESSION_TOKEN".to_owned(), "LEAKCHECKsessionToken0123456789abcdef".to_owned()));
+        vars
+    };
+    let mut outputs = Vec::new();
+    let mut run = |name: &str, args: &[&str], vars: Vec<(String, String)>, setup: &dyn Fn()| {
+        stack.emulator().reset();
+        setup();
+        let out = release(repo.path(), args, &vars);
+        outputs.push((name.to_owned(), text(&out)));
+    };
+    let oidc = |tag: &str| release_env(&stack, Creds::GithubOidc, tag, &extra);
+
+    run("oidc release", &[], oidc("v1.0.0"), &|| ());
+    run("oidc re-run, verbose", &["-v"], oidc("v1.0.0"), &|| ());
+    run("oidc dry run", &["--dry-run"], oidc("v1.0.1"), &|| ());
+    run("static release", &["v1.1.0", "--verbose"], static_env(""), &|| ());
+    run("token expires mid-release", &["v1.2.0", "-v"], oidc("v1.2.0"), &|| {
+        stack.emulator().inject(Fault::Upload { pass: 1, failure: UploadFailure::ExpireToken }.times(1)).unwrap();
+    });
+    run("upload refused", &["v1.3.0", "-v"], static_env(""), &|| {
+        stack.emulator().inject(Fault::Upload { pass: 0, failure: UploadFailure::Forbidden }.always()).unwrap();
+    });
+    run("token denied", &["v1.4.0"], static_env(""), &|| {
+        stack
+            .emulator()
+            .inject(Fault::Deny { action: "GetAuthorizationToken".to_owned(), principal: None }.always())
+            .unwrap();
+    });
+    run("trust policy refuses", &[], oidc("v1.5.0"), &|| {
+        let fault = Fault::Sts {
+            code: "AccessDenied".to_owned(),
+            message: "Not authorized to perform sts:AssumeRoleWithWebIdentity".to_owned(),
+            status: 403,
+        };
+        stack.emulator().inject(fault.always().only("AssumeRoleWithWebIdentity")).unwrap();
+    });
+    let cmdlines = watcher.finish();
+
+    // The secrets of the runs: chosen by the test or issued by the stack.
+    let mut secrets: Vec<String> =
+        vec![request_token.to_owned(), static_secret.to_owned(), "LEAKCHECKsessionToken0123456789abcdef".to_owned()];
+    let tokens = stack.emulator().issued_tokens();
+    let jwts = stack.emulator().issued_oidc_tokens();
+    let sts = stack.issued_sts_secrets();
+    assert!(tokens.len() >= 2, "the scenarios must have minted CodeArtifact tokens (one expired): {}", tokens.len());
+    assert!(
+        jwts.len() >= 4 && sts.len() >= 4,
+        "the OIDC scenarios must have run: {} JWTs, {} STS secrets",
+        jwts.len(),
+        sts.len()
+    );
+    secrets.extend(tokens);
+    secrets.extend(jwts);
+    secrets.extend(sts);
+    let forms: Vec<String> = secrets.iter().flat_map(|s| [s.clone(), percent(s)]).collect();
+    let leaked = |haystack: &str| {
+        forms.iter().find(|s| haystack.contains(s.as_str())).map(|s| s.chars().take(12).collect::<String>())
+    };
+
+    for (name, output) in &outputs {
+        // `::add-mask::VALUE` is how a secret is handed to the runner, which never
+        // shows that line; it must carry nothing but a secret.
+        let (masks, shown): (Vec<&str>, Vec<&str>) = output.lines().partition(|l| l.starts_with("::add-mask::"));
+        for mask in masks {
+            // Workflow-command data is escaped: % CR LF.
+            let value = mask["::add-mask::".len()..].replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%");
+            let prefix: String = value.chars().take(8).collect();
+            assert!(forms.contains(&value), "`{name}` masked {prefix:?}…, which is not a secret of the run");
+        }
+        let shown = shown.join("\n");
+        assert!(leaked(&shown).is_none(), "a secret ({:?}…) is in the output of `{name}`", leaked(&shown));
+    }
+    for line in &cmdlines {
+        assert!(leaked(line).is_none(), "a secret ({:?}…) is in a process's command line", leaked(line));
+    }
+    let recorded = fs::read_to_string(&children).expect("the release records its children");
+    let mut twine_runs = 0;
+    for line in recorded.lines() {
+        assert!(leaked(line).is_none(), "a secret is in a child's argv: {line}");
+        let child: serde_json::Value = serde_json::from_str(line).unwrap();
+        let env: Vec<&str> = child["env"].as_array().unwrap().iter().map(|it| it.as_str().unwrap()).collect();
+        for forbidden in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "AWS_ROLE_ARN",
+        ] {
+            assert!(!env.contains(&forbidden), "a child got {forbidden}: {line}");
+        }
+        let is_upload = child["argv"].as_array().unwrap().iter().any(|it| it == "upload");
+        twine_runs += usize::from(is_upload);
+        assert_eq!(env.contains(&"TWINE_PASSWORD"), is_upload, "only twine upload gets the token: {line}");
+    }
+    assert!(twine_runs >= 4, "only {twine_runs} uploads were recorded");
+
+    let mut files = Vec::new();
+    files_since(repo.path(), started, &mut files);
+    files_since(&support::tools_dir(), started, &mut files);
+    files_since(record.path(), started, &mut files);
+    files_since(stack.state_dir(), started, &mut files);
+    assert!(files.iter().any(|(p, _)| p.ends_with("manifest.json")), "the scan must see the build output");
+    for (path, data) in &files {
+        let content = String::from_utf8_lossy(data);
+        assert!(leaked(&content).is_none(), "a secret ({:?}…) is in the file {path}", leaked(&content));
+    }
+    // The scenarios did what they say (a leak test of runs that never got far proves little).
+    let all: String = outputs.iter().map(|(_, o)| o.as_str()).collect();
+    for want in [
+        "exchanged the GitHub OIDC token",
+        "already published with the same SHA-256",
+        "refused the token (expired?)",
+        "refused the upload (403)",
+        "lacks codeartifact:GetAuthorizationToken",
+        "does not accept this job's token",
+    ] {
+        assert!(
+            all.contains(want),
+            "no scenario printed {want:?}:\n{}",
+            outputs.iter().map(|(n, o)| format!("=== {n}\n{o}")).collect::<String>()
+        );
+    }
+}
