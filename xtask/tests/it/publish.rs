@@ -503,3 +503,50 @@ fn a_token_that_expires_during_the_uploads_is_replaced() {
     assert!(log.contains("2 uploaded, 0 already published, 0 refused"), "{log}");
     assert!(stack.emulator().issued_tokens().len() >= 2);
 }
+
+/// With private build dependencies enabled, the build is isolated and installs its
+/// build backend from the repository's own index, with the token, through its
+/// environment only.
+#[test]
+fn private_build_dependencies_come_from_the_repository() {
+    let stack = start_stack();
+    let repo = copy_repo("private-deps");
+    // The repository offers the build backend (as an upstream of PyPI would).
+    let python = support::tools_python("release");
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--require-hashes",
+            "--disable-pip-version-check",
+            "-d",
+        ])
+        .arg(stack.package_dir())
+        .arg("-r")
+        .arg(support::repo_root().join("xtask/tools/release.txt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let vars = release_env(&stack, Creds::Static, "", &[("CODEARTIFACT_PRIVATE_DEPENDENCIES", "true")]);
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    // Authenticate came first, then an isolated build that read the index.
+    let auth = log.find("[4/9] Authenticate: done").expect("authentication before the build");
+    assert!(auth < log.find("[6/9] Build: done").unwrap(), "{log}");
+    let reads: Vec<_> = stack
+        .emulator()
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.operation == "pypi-download" && r.file.as_deref().unwrap_or("").contains("hatchling")
+                || r.path.contains("hatchling")
+        })
+        .collect();
+    assert!(!reads.is_empty(), "the build did not fetch hatchling from the repository");
+    assert!(reads.iter().all(|r| r.user.as_deref() == Some("aws") && r.status == 200), "{reads:?}");
+}
