@@ -55,14 +55,15 @@ impl std::error::Error for NoCredentials {}
 /// The SDK configuration: region from the settings, the default credential chain,
 /// and the rustls-on-ring HTTPS client (see the fence comment in `Cargo.toml`).
 pub async fn load_config(settings: &Settings) -> SdkConfig {
+    loader().region(Region::new(settings.region.clone())).load().await
+}
+
+/// The SDK's config loader with our HTTP client, for every AWS client of the program.
+pub fn loader() -> aws_config::ConfigLoader {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(settings.region.clone()))
-        .http_client(http_client)
-        .load()
-        .await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
 }
 
 /// Finds credentials and says who they belong to. `notes` collects what to print.

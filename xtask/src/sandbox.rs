@@ -18,7 +18,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_codeartifact::types::PackageFormat;
 use aws_sdk_sts::config::Credentials;
 use xshell::{Shell, cmd};
@@ -238,7 +238,7 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
 async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
     let creds =
         Credentials::new(stack.var("AWS_ACCESS_KEY_ID")?, stack.var("AWS_SECRET_ACCESS_KEY")?, None, None, "sandbox");
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    let config = crate::aws::loader()
         .region(Region::new(stack.var("AWS_REGION")?.to_owned()))
         .credentials_provider(creds)
         .endpoint_url(stack.var("AWS_ENDPOINT_URL_CODEARTIFACT")?)

@@ -1,1 +1,242 @@
-//! Trust- and permission-policy analysis (placeholder; being written).
+//! Trust- and permission-policy analysis for the release role, without I/O:
+//! `check-iam` feeds it the documents and the facts it gathered, `iam-policy` prints
+//! the documents it generates.
+//!
+//! The analysis does not match policy text. It normalises every statement
+//! (`document`) and evaluates requests by IAM's rules (`eval`, `glob`), then asks
+//! concrete questions. Trust (`trust`): is the token the release job presents
+//! allowed, and is each of a fixed set of counter-example tokens (another owner's
+//! repository, `OWNER/REPO-evil`, a pull request, a feature branch, …) refused?
+//! Permissions (`permission`): can the role call each API a release needs on the
+//! exact ARN CodeArtifact authorises, and nothing dangerous besides? The checks carry
+//! the numbers of the T1–T17 and P1–P12 checklists in the shared reference
+//! `oidc-and-iam.md`.
+//!
+//! Every check reports a `Finding` with a stable id. A check that needs a fact from
+//! the GitHub or AWS APIs takes it as an `Option`; without it the check reports an
+//! `info` finding (same id) that says what to check by hand.
+
+mod document;
+mod eval;
+mod generate;
+mod glob;
+mod permission;
+mod trust;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde_json::Value;
+
+pub use document::{
+    Condition, Document, Effect, Names, OpKind, Operator, Principal, Principals, SetOp, Statement, decode,
+};
+pub use generate::{least_privilege_policy, recommended_trust_policy, to_pretty_json};
+pub use glob::{action_matches, glob_match, has_wildcard};
+pub use permission::{
+    NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, ResourcePolicies, SimulatedAction, SimulationRequest,
+    analyse_permissions, normalize_package_name, simulation_requests,
+};
+pub use trust::{
+    DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DEFAULT_RELEASE_REF, DeploymentPolicy, EnvironmentFacts,
+    GITHUB_PROVIDER_HOST, ProviderFacts, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
+    analyse_trust, check_environment_protection, check_sub_template, check_tag_ruleset, counter_example_subjects,
+    expected_subject, provider_arn,
+};
+
+/// How bad a finding is. `Error` means the release will not work; `Critical` to
+/// `Low` rank a security weakness; `Info` is a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Error => "error",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// True for the severities that fail the check.
+    pub fn fails(self) -> bool {
+        matches!(self, Severity::Error | Severity::Critical)
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One result of a check: a stable id (`trust.any-repository`), its severity, and a
+/// message that says what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(id: &'static str, severity: Severity, message: impl Into<String>) -> Finding {
+        Finding { id, severity, message: message.into() }
+    }
+}
+
+/// The overall outcome of a set of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Fail` when a finding is `error` or `critical`, `Warn` when one is above `info`,
+/// else `Pass`.
+pub fn status(findings: &[Finding]) -> Status {
+    if findings.iter().any(|it| it.severity.fails()) {
+        Status::Fail
+    } else if findings.iter().any(|it| it.severity > Severity::Info) {
+        Status::Warn
+    } else {
+        Status::Pass
+    }
+}
+
+/// The findings as a JSON value: `{"status": …, "findings": [{"id", "severity",
+/// "message"}, …]}`. (`serde_json` sorts object keys; `render_json` keeps this order.)
+pub fn to_json(findings: &[Finding]) -> Value {
+    let items: Vec<Value> = findings
+        .iter()
+        .map(|it| serde_json::json!({"id": it.id, "severity": it.severity.as_str(), "message": it.message}))
+        .collect();
+    serde_json::json!({"status": status(findings).as_str(), "findings": items})
+}
+
+/// The findings as pretty-printed JSON with the keys in the documented order:
+/// `{"status": …, "findings": [{"id": …, "severity": …, "message": …}, …]}`.
+pub fn render_json(findings: &[Finding]) -> String {
+    let text = |s: &str| Value::String(s.to_owned()).to_string();
+    let mut out = format!("{{\n  \"status\": {},\n  \"findings\": [", text(status(findings).as_str()));
+    for (i, finding) in findings.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        out.push_str(&format!(
+            "    {{\n      \"id\": {},\n      \"severity\": {},\n      \"message\": {}\n    }}",
+            text(finding.id),
+            text(finding.severity.as_str()),
+            text(&finding.message)
+        ));
+    }
+    out.push_str(if findings.is_empty() { "]\n}\n" } else { "\n  ]\n}\n" });
+    out
+}
+
+/// The findings as sentences, one per finding (`FAIL trust.any-repository
+/// (critical): …`, continuation lines indented), then a sentence with the status.
+pub fn render_text(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        let label = if finding.severity.fails() {
+            "FAIL"
+        } else if finding.severity > Severity::Info {
+            "WARN"
+        } else {
+            "INFO"
+        };
+        let message = finding.message.replace('\n', "\n    ");
+        out.push_str(&format!("{label} {} ({}): {message}\n", finding.id, finding.severity));
+    }
+    let count = |pred: &dyn Fn(Severity) -> bool| findings.iter().filter(|it| pred(it.severity)).count();
+    let failing = count(&|s| s.fails());
+    let warning = count(&|s| !s.fails() && s > Severity::Info);
+    let plural = |n: usize| if n == 1 { "finding" } else { "findings" };
+    out.push_str(&match status(findings) {
+        Status::Fail => format!(
+            "Status: fail. {failing} {} marked FAIL would break the release or let others publish; fix {} first.\n",
+            plural(failing),
+            if failing == 1 { "it" } else { "them" }
+        ),
+        Status::Warn => format!(
+            "Status: warn. Nothing blocks the release, but {warning} {} marked WARN should be fixed.\n",
+            plural(warning)
+        ),
+        Status::Pass => {
+            "Status: pass. The policies allow the release and nothing this check counts as too broad.\n".to_owned()
+        }
+    });
+    out
+}
+
+/// Drops repeated findings and orders the rest from the most to the least severe
+/// (stable, so checks keep their order within a severity).
+pub(crate) fn finish(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    for finding in findings {
+        if !out.contains(&finding) {
+            out.push(finding);
+        }
+    }
+    out.sort_by_key(|it| std::cmp::Reverse(it.severity));
+    out
+}
+
+/// The `policy.malformed` and `policy.unknown-operator` findings of a parsed
+/// document. `what` names the document in messages.
+pub(crate) fn document_findings(doc: &Document, what: &str, out: &mut Vec<Finding>) {
+    for problem in &doc.problems {
+        out.push(Finding::new(
+            "policy.malformed",
+            Severity::Error,
+            format!("{what}: {problem}; IAM refuses such a statement, so fix or remove it"),
+        ));
+    }
+    for statement in &doc.statements {
+        for condition in &statement.conditions {
+            if condition.operator.kind == OpKind::Unknown {
+                out.push(Finding::new(
+                    "policy.unknown-operator",
+                    Severity::Error,
+                    format!(
+                        "{what}, {}: condition operator {:?} (on {:?}) is not an IAM operator, so IAM refuses the \
+                         document; use StringEquals, StringLike or another operator from \
+                         https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html \
+                         (the check treats the statement cautiously: it may allow any request and is not relied on)",
+                        statement.label(),
+                        condition.operator.name,
+                        condition.key
+                    ),
+                ));
+            }
+        }
+    }
+}

@@ -38,11 +38,11 @@ impl ProcWatcher {
             while !s.load(Ordering::SeqCst) {
                 if let Ok(entries) = fs::read_dir("/proc") {
                     for entry in entries.flatten() {
-                        if let Ok(raw) = fs::read(entry.path().join("cmdline")) {
-                            if !raw.is_empty() {
-                                let line = String::from_utf8_lossy(&raw).replace('\0', " ");
-                                w.lock().unwrap().insert(line);
-                            }
+                        if let Ok(raw) = fs::read(entry.path().join("cmdline"))
+                            && !raw.is_empty()
+                        {
+                            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+                            w.lock().unwrap().insert(line);
                         }
                     }
                 }
@@ -69,10 +69,10 @@ fn files_since(dir: &Path, since: SystemTime, out: &mut Vec<(String, Vec<u8>)>) 
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
             files_since(&path, since, out);
-        } else if meta.modified().is_ok_and(|m| m >= since) {
-            if let Ok(data) = fs::read(&path) {
-                out.push((path.display().to_string(), data));
-            }
+        } else if meta.modified().is_ok_and(|m| m >= since)
+            && let Ok(data) = fs::read(&path)
+        {
+            out.push((path.display().to_string(), data));
         }
     }
 }

@@ -8,6 +8,7 @@ mod support;
 mod leak;
 mod publish;
 mod release_offline;
+mod sandbox;
 mod stack;
 mod tidy;
 mod version_diff;

@@ -1,0 +1,137 @@
+//! The documents `cargo xtask iam-policy` prints: the recommended trust policy and
+//! the least-privilege permission policy of the release role, and a printer that
+//! keeps IAM's customary key order (serde_json would sort the keys).
+//!
+//! Both documents pass this module's own analysis (a test checks it), so what the
+//! tool recommends is what the tool accepts.
+
+use serde_json::{Value, json};
+
+use super::{
+    permission::PublishTarget,
+    trust::{self, GITHUB_PROVIDER_HOST, TrustContext},
+};
+
+/// The recommended trust policy (reference §6): GitHub's provider in `account`,
+/// `StringEquals` on `aud` and on the environment-form `sub` (the immutable
+/// `OWNER@ID/REPO@ID` form when `ctx.repo` has its ids). Without an environment
+/// the job runs on a tag push, and `sub` becomes `StringLike
+/// repo:OWNER/REPO:ref:refs/tags/v*`.
+pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
+    let (operator, sub) = trust::recommended_sub(ctx, ctx.repo.has_ids());
+    let aud_key = format!("{GITHUB_PROVIDER_HOST}:aud");
+    let sub_key = format!("{GITHUB_PROVIDER_HOST}:sub");
+    let mut condition = serde_json::Map::new();
+    if operator == "StringEquals" {
+        condition.insert(operator.to_owned(), json!({aud_key: ctx.audience, sub_key: sub}));
+    } else {
+        condition.insert("StringEquals".to_owned(), json!({aud_key: ctx.audience}));
+        condition.insert(operator.to_owned(), json!({sub_key: sub}));
+    }
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": trust::provider_arn(account)},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": Value::Object(condition),
+        }],
+    })
+}
+
+/// The least-privilege permission policy (reference §7) for `target`: the bearer
+/// token scoped to CodeArtifact, the authorization token on the domain, the
+/// endpoint on the repository, publishing on the package, and the two read
+/// actions that make re-runs safe.
+pub fn least_privilege_policy(target: &PublishTarget) -> Value {
+    let package = target.package_arn();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BearerTokenForCodeArtifact",
+                "Effect": "Allow",
+                "Action": "sts:GetServiceBearerToken",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+            },
+            {
+                "Sid": "AuthorizationToken",
+                "Effect": "Allow",
+                "Action": "codeartifact:GetAuthorizationToken",
+                "Resource": target.domain_arn(),
+            },
+            {
+                "Sid": "RepositoryEndpoint",
+                "Effect": "Allow",
+                "Action": "codeartifact:GetRepositoryEndpoint",
+                "Resource": target.repository_arn(),
+            },
+            {
+                "Sid": "Publish",
+                "Effect": "Allow",
+                "Action": "codeartifact:PublishPackageVersion",
+                "Resource": package,
+            },
+            {
+                "Sid": "SafeRerunChecks",
+                "Effect": "Allow",
+                "Action": ["codeartifact:ListPackageVersionAssets", "codeartifact:DescribePackageVersion"],
+                "Resource": package,
+            },
+        ],
+    })
+}
+
+/// Policy keys in the order IAM's documentation writes them; other keys follow
+/// alphabetically.
+const KEY_ORDER: [&str; 12] = [
+    "Version",
+    "Id",
+    "Statement",
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+
+/// Pretty-prints `value` (two-space indent) with policy keys in IAM's order.
+pub fn to_pretty_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(value, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+fn write_value(value: &Value, depth: usize, out: &mut String) {
+    let indent = |depth: usize| "  ".repeat(depth);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            let rank = |key: &str| KEY_ORDER.iter().position(|it| *it == key).unwrap_or(KEY_ORDER.len());
+            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+            out.push_str("{\n");
+            for (i, key) in keys.iter().enumerate() {
+                out.push_str(&format!("{}{}: ", indent(depth + 1), Value::String((*key).clone())));
+                write_value(&map[*key], depth + 1, out);
+                out.push_str(if i + 1 < keys.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}}}", indent(depth)));
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&indent(depth + 1));
+                write_value(item, depth + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}]", indent(depth)));
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}

@@ -1,0 +1,99 @@
+//! `cargo xtask sandbox` and `cargo xtask release TAG --sandbox`, run as a person
+//! would: the stack comes up, prints its environment, and stops with everything it
+//! started; a sandbox release publishes and installs the package.
+
+use std::{
+    fs,
+    io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::support::{copy_repo, repo_root, text, xtask, xtask_bin};
+
+/// Processes whose process group is `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { continue };
+        // The fields after the command name (which may hold spaces) start after ')'.
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        // state, ppid, pgrp
+        if fields.get(2).and_then(|it| it.parse::<u32>().ok()) == Some(pgid) && fields.first() != Some(&"Z") {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn sandbox_prints_its_environment_and_ctrl_c_stops_everything() {
+    let mut child = Command::new(xtask_bin())
+        .arg("sandbox")
+        .current_dir(repo_root())
+        .env("XTASK_TOOLS_DIR", crate::support::tools_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        // Its own process group, as a terminal's foreground job would be.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = child.id();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut exports = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if line == "# castack ready" {
+            break;
+        }
+        exports.push(line);
+    }
+    let text = exports.join("\n");
+    for name in [
+        "AWS_ENDPOINT_URL_CODEARTIFACT",
+        "AWS_ENDPOINT_URL_STS",
+        "CODEARTIFACT_DOMAIN",
+        "AWS_ACCESS_KEY_ID",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+    ] {
+        assert!(text.contains(&format!("export {name}=")), "{name} missing:\n{text}");
+    }
+    assert!(text.contains("unset") && text.contains("AWS_PROFILE"), "{text}");
+    let running = group_members(pgid);
+    assert!(running.len() >= 4, "expected xtask, cargo, castack, pypiserver, moto: {running:?}");
+
+    // Ctrl-C in a terminal sends SIGINT to the whole foreground group.
+    let status = Command::new("kill").args(["-INT", "--", &format!("-{pgid}")]).status().unwrap();
+    assert!(status.success());
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !group_members(pgid).is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(group_members(pgid).is_empty(), "left running after Ctrl-C: {:?}", group_members(pgid));
+}
+
+#[test]
+fn sandbox_release_publishes_and_installs_the_package() {
+    let repo = copy_repo("sandbox-release");
+    // Share the built stack with the other tests instead of building it again.
+    let target = repo_root().join("target");
+    let out = xtask(repo.path(), &["release", "v0.1.0", "--sandbox"], &[("CARGO_TARGET_DIR", target.as_os_str())]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("2 uploaded, 0 already published, 0 refused"), "{log}");
+    assert!(
+        log.contains(
+            "installed yamause==0.1.0 from sandbox-repo in a fresh environment: yamause.__version__ == \"0.1.0\""
+        ),
+        "{log}"
+    );
+    // The person's own AWS settings never reach the stack: the release ran with the
+    // stack's throwaway keys.
+    assert!(log.contains("AWS_ACCESS_KEY_ID=AKIACASTACKEXAMPLE01"), "{log}");
+}
