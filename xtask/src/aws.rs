@@ -325,7 +325,7 @@ where
 
 /// Maps a CodeArtifact failure to its cause and fix: a denial names the missing
 /// action, the resource ARN and the policy statement to add.
-fn explain_codeartifact<E, R>(
+pub fn explain_codeartifact<E, R>(
     op: &str,
     err: &SdkError<E, R>,
     settings: &Settings,

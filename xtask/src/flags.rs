@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::python::Lock;
+use crate::{check_iam::Format, python::Lock};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -40,6 +40,41 @@ xflags::xflags! {
         /// `export` lines that point another shell at it. Ctrl-C stops it.
         cmd sandbox {}
 
+        /// Diagnose the GitHub OIDC → IAM → CodeArtifact setup: settings, the job's
+        /// token, identity, live CodeArtifact calls and (--inspect-role) the role's
+        /// policies. With --trust-policy/--permission-policy: analyse documents offline.
+        cmd check-iam {
+            /// Output format: text (default) or json.
+            optional --format format: Format
+            /// Analyse this trust policy document (JSON; URL-encoded as IAM returns it is fine).
+            optional --trust-policy file: PathBuf
+            /// Analyse this permission policy document (repeatable: attached and inline).
+            repeated --permission-policy file: PathBuf
+            /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID
+            /// (default: GITHUB_REPOSITORY in Actions, else the `origin` remote).
+            optional --github-repo repo: String
+            /// The environment of the publishing job (default: release; `none` for a
+            /// tag push without one).
+            optional --environment name: String
+            /// Read the role's trust and permission policies and the OIDC provider from
+            /// IAM (needs IAM read access; builds xtask with the `iam` feature).
+            optional --inspect-role
+            /// The role to inspect (default: AWS_ROLE_ARN).
+            optional --role-arn arn: String
+        }
+
+        /// Print the trust policy and the least-privilege permission policy of the
+        /// release role, filled in from the settings and the git remote.
+        cmd iam-policy {
+            /// Output format: text (default) or json.
+            optional --format format: Format
+            /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID.
+            optional --github-repo repo: String
+            /// The environment of the publishing job (default: release; `none` for a
+            /// tag push without one).
+            optional --environment name: String
+        }
+
         /// Check the GitHub workflows: no `${{ }}` inside `run:` scripts, zizmor
         /// (offline; default and auditor personas) and actionlint, all pinned.
         cmd lint {
@@ -68,6 +103,8 @@ pub struct Xtask {
 pub enum XtaskCmd {
     Release(Release),
     Sandbox(Sandbox),
+    CheckIam(CheckIam),
+    IamPolicy(IamPolicy),
     Lint(Lint),
     Tools(Tools),
 }
@@ -86,6 +123,24 @@ pub struct Release {
 
 #[derive(Debug)]
 pub struct Sandbox;
+
+#[derive(Debug)]
+pub struct CheckIam {
+    pub format: Option<Format>,
+    pub trust_policy: Option<PathBuf>,
+    pub permission_policy: Vec<PathBuf>,
+    pub github_repo: Option<String>,
+    pub environment: Option<String>,
+    pub inspect_role: bool,
+    pub role_arn: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct IamPolicy {
+    pub format: Option<Format>,
+    pub github_repo: Option<String>,
+    pub environment: Option<String>,
+}
 
 #[derive(Debug)]
 pub struct Lint {

@@ -3,12 +3,16 @@
 //! The binary is `main.rs`.
 
 pub mod aws;
+pub mod check_iam;
 pub mod dists;
 pub mod exec;
 pub mod flags;
 pub mod fsutil;
 pub mod git;
 pub mod github;
+pub mod iam_policy;
+#[cfg(feature = "iam")]
+pub mod iam_role;
 pub mod lint;
 pub mod policy;
 pub mod project;

@@ -24,6 +24,8 @@ fn try_main() -> Result<()> {
     let sh = Shell::new()?;
     match flags.subcommand {
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::CheckIam(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sandbox(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Tools(cmd) => cmd.run(&sh),

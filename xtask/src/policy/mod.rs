@@ -166,10 +166,13 @@ pub fn render_json(findings: &[Finding]) -> String {
 pub fn render_text(findings: &[Finding]) -> String {
     let mut out = String::new();
     for finding in findings {
+        // A passed check is an `info` finding whose id ends in `.ok`.
         let label = if finding.severity.fails() {
             "FAIL"
         } else if finding.severity > Severity::Info {
             "WARN"
+        } else if finding.id.ends_with(".ok") {
+            "PASS"
         } else {
             "INFO"
         };

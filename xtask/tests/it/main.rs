@@ -5,6 +5,7 @@
 
 mod support;
 
+mod check_iam;
 mod leak;
 mod publish;
 mod release_offline;

@@ -63,11 +63,16 @@ pub fn release_env(stack: &Stack, creds: Creds, tag: &str, extra: &[(&str, &str)
 
 /// Runs `xtask release ARGS` in `repo` with `vars`.
 pub fn release(repo: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
-    let owned: Vec<(String, OsString)> = vars.iter().map(|(k, v)| (k.clone(), OsString::from(v))).collect();
-    let refs: Vec<(&str, &std::ffi::OsStr)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_os_str())).collect();
     let mut all = vec!["release"];
     all.extend_from_slice(args);
-    support::xtask(repo, &all, &refs)
+    run_xtask(repo, &all, vars)
+}
+
+/// Runs `xtask ARGS` in `dir` with `vars` (on top of the clean test environment).
+pub fn run_xtask(dir: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
+    let owned: Vec<(String, OsString)> = vars.iter().map(|(k, v)| (k.clone(), OsString::from(v))).collect();
+    let refs: Vec<(&str, &std::ffi::OsStr)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_os_str())).collect();
+    support::xtask(dir, args, &refs)
 }
 
 fn uploads(stack: &Stack) -> Vec<String> {

@@ -1,0 +1,72 @@
+//! `cargo xtask iam-policy`: the AWS side of the setup, generated. Prints the trust
+//! policy of the release role (pinned to this repository's `release` environment)
+//! and its least-privilege permission policy, with the real account, region,
+//! domain, repository and package filled in from the settings and the git remote.
+
+use anyhow::{Result, bail};
+use xshell::Shell;
+
+use crate::{
+    check_iam::{self, Format},
+    flags,
+    policy::{self, PublishTarget},
+    project::{self, Project},
+    settings::{self, Target},
+};
+
+impl flags::IamPolicy {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let root = project::find_root()?;
+        sh.change_dir(&root);
+        let project = Project::load(&root)?;
+        let settings = match settings::from_env(&project.pyproject)? {
+            Target::Configured(s) => s,
+            Target::Missing(missing) => bail!(
+                "the policies name the publish target, and {} missing: set them in the environment or in {} of \
+                 pyproject.toml",
+                missing.join(", "),
+                settings::TABLE
+            ),
+        };
+        // The role lives in the account of AWS_ROLE_ARN when set, else the domain's.
+        let account = settings
+            .role_arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(4))
+            .unwrap_or(&settings.domain_owner)
+            .to_owned();
+        let ctx = check_iam::trust_context(
+            sh,
+            self.github_repo.as_deref(),
+            self.environment.as_deref(),
+            Some(account.clone()),
+            &settings.audience,
+        )?;
+        let trust = policy::recommended_trust_policy(&ctx, &account);
+        let target = PublishTarget::from_settings(&settings, &project.normalized_name());
+        let permissions = policy::least_privilege_policy(&target);
+        match self.format.unwrap_or(Format::Text) {
+            Format::Json => {
+                println!("{}", serde_json::json!({"trustPolicy": trust, "permissionPolicy": permissions}));
+            }
+            Format::Text => {
+                let subject = match &ctx.environment {
+                    Some(env) => format!("jobs of {} that run in the `{env}` environment", ctx.repo),
+                    None => format!("tag pushes (v*) of {}", ctx.repo),
+                };
+                println!("# Trust policy of the release role: only {subject} may assume it.");
+                println!(
+                    "# The account needs the GitHub OIDC provider (https://token.actions.githubusercontent.com, audience sts.amazonaws.com)."
+                );
+                println!("{}", policy::to_pretty_json(&trust));
+                println!();
+                println!("# Permission policy of the release role (least privilege).");
+                println!("# The statement \"SafeRerunChecks\" (codeartifact:ListPackageVersionAssets and");
+                println!("# codeartifact:DescribePackageVersion) is only read access for safe re-runs and for");
+                println!("# confirming uploads: without it a re-run cannot skip files that are already published.");
+                println!("{}", policy::to_pretty_json(&permissions));
+            }
+        }
+        Ok(())
+    }
+}
