@@ -75,6 +75,18 @@ xflags::xflags! {
             optional --environment name: String
         }
 
+        /// Measure, side by side in one run: compile (cold build vs default features),
+        /// startup, auth (token + endpoint vs the AWS CLI), release (vs the original
+        /// guide's shell steps) and rerun (vs the build alone), on the local stack.
+        cmd bench {
+            /// One benchmark: compile, startup, auth, release, rerun or all (default).
+            optional name: String
+            /// Runs per measurement (the median is reported); default 5.
+            optional --runs n: usize
+            /// Cold builds per side for `compile`; default 1 (each takes minutes).
+            optional --compile-runs n: usize
+        }
+
         /// Check the GitHub workflows: no `${{ }}` inside `run:` scripts, zizmor
         /// (offline; default and auditor personas) and actionlint, all pinned.
         cmd lint {
@@ -105,6 +117,7 @@ pub enum XtaskCmd {
     Sandbox(Sandbox),
     CheckIam(CheckIam),
     IamPolicy(IamPolicy),
+    Bench(Bench),
     Lint(Lint),
     Tools(Tools),
 }
@@ -140,6 +153,14 @@ pub struct IamPolicy {
     pub format: Option<Format>,
     pub github_repo: Option<String>,
     pub environment: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Bench {
+    pub name: Option<String>,
+
+    pub runs: Option<usize>,
+    pub compile_runs: Option<usize>,
 }
 
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 //! The binary is `main.rs`.
 
 pub mod aws;
+pub mod bench;
 pub mod check_iam;
 pub mod dists;
 pub mod exec;

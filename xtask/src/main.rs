@@ -24,6 +24,7 @@ fn try_main() -> Result<()> {
     let sh = Shell::new()?;
     match flags.subcommand {
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Bench(cmd) => cmd.run(&sh),
         flags::XtaskCmd::CheckIam(cmd) => cmd.run(&sh),
         flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),

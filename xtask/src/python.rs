@@ -59,16 +59,19 @@ pub enum Lock {
     Stack,
     /// zizmor and uv: developer tools.
     Dev,
+    /// The AWS CLI: the baseline of `cargo xtask bench`.
+    Bench,
 }
 
 impl Lock {
-    const ALL: [Lock; 3] = [Lock::Release, Lock::Stack, Lock::Dev];
+    const ALL: [Lock; 4] = [Lock::Release, Lock::Stack, Lock::Dev, Lock::Bench];
 
     fn name(self) -> &'static str {
         match self {
             Lock::Release => "release",
             Lock::Stack => "stack",
             Lock::Dev => "dev",
+            Lock::Bench => "bench",
         }
     }
 }

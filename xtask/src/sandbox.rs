@@ -55,8 +55,8 @@ impl flags::Sandbox {
     }
 }
 
-/// The running stack of a `release --sandbox`, stopped when dropped.
-struct Stack {
+/// The running stack of a `release --sandbox` (or a benchmark), stopped when dropped.
+pub struct Stack {
     child: Child,
     stdin: Option<ChildStdin>,
     vars: Vec<(String, String)>,
@@ -79,6 +79,11 @@ impl Drop for Stack {
 }
 
 impl Stack {
+    /// The variables the stack printed: endpoints, settings, throwaway credentials.
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+
     fn var(&self, name: &str) -> Result<&str> {
         self.vars
             .iter()
@@ -93,7 +98,7 @@ fn cargo() -> OsString {
 }
 
 /// Builds and starts the stack, and waits for its environment.
-fn start(sh: &Shell, root: &Path) -> Result<Stack> {
+pub fn start_stack(sh: &Shell, root: &Path) -> Result<Stack> {
     let python = python::ensure(sh, root, Lock::Stack)?.python;
     let cargo = cargo();
     exec::run(cmd!(sh, "{cargo} build --quiet --package castack"), &cargo_env())
@@ -191,7 +196,7 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
     }
     let root = project::find_root()?;
     report::say("starting a throwaway local stack (CodeArtifact emulator, pypiserver, moto)");
-    let stack = start(sh, &root)?;
+    let stack = start_stack(sh, &root)?;
     for (name, value) in &stack.vars {
         if name.contains("SECRET") || name.contains("TOKEN") {
             redact::register(value);

@@ -1,0 +1,362 @@
+//! `cargo xtask bench [NAME]`: side-by-side measurements, each printed as medians of
+//! several runs and the ratio against its baseline measured in the same run on the
+//! same machine (the machines are shared and noisy, so only ratios mean much).
+//!
+//! - `compile`: cold build of the release path vs a crate with the same dependencies
+//!   at their default features (`xtask/bench/baseline`), plus the sizes;
+//! - `startup`: `cargo xtask --help` (what cargo costs on each call) and the binary;
+//! - `auth`: our token + endpoint step vs the AWS CLI's `get-authorization-token` +
+//!   `get-repository-endpoint`, on the local stack;
+//! - `release`: a full release vs the original guide's sequence (AWS CLI for token
+//!   and endpoint, `python -m build`, `twine upload`), on the local stack;
+//! - `rerun`: a re-run of a published version (must upload nothing) vs the build alone.
+
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use xshell::Shell;
+
+use crate::{
+    flags, project,
+    python::{self, Lock},
+    redact, report,
+};
+
+const ALL: [&str; 5] = ["startup", "auth", "release", "rerun", "compile"];
+
+impl flags::Bench {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let root = project::find_root()?;
+        if self.name.as_deref() == Some("auth-probe") {
+            return auth_probe(&root);
+        }
+        let names: Vec<&str> = match self.name.as_deref() {
+            None | Some("all") => ALL.to_vec(),
+            Some(name) if ALL.contains(&name) => vec![name],
+            Some(other) => bail!("unknown benchmark {other:?}: use one of {} or all", ALL.join(", ")),
+        };
+        let runs = self.runs.unwrap_or(5).max(1);
+        let cores = std::thread::available_parallelism().map(|it| it.get()).unwrap_or(1);
+        report::say(&format!("benchmarks on {cores} core(s), medians of {runs} run(s); ratios are ours / baseline"));
+        let needs_stack = names.iter().any(|it| ["auth", "release", "rerun"].contains(it));
+        let stack = if needs_stack { Some(crate::sandbox::start_stack(sh, &root)?) } else { None };
+        let bench = Bench { root: root.clone(), runs, stack_vars: stack.as_ref().map(|s| s.vars().to_vec()).unwrap_or_default() };
+        let mut results = Vec::new();
+        for name in &names {
+            let lines = match *name {
+                "startup" => bench.startup()?,
+                "auth" => bench.auth(sh)?,
+                // Both come from one series of releases.
+                "rerun" if names.contains(&"release") => continue,
+                "release" | "rerun" => bench.release_and_rerun(sh, &names)?,
+                "compile" => bench.compile(self.compile_runs.unwrap_or(1).max(1))?,
+                _ => unreachable!("the names were checked above"),
+            };
+            for line in &lines {
+                report::say(line);
+            }
+            results.extend(lines);
+        }
+        // The results once more, on stdout, for a caller to keep.
+        for line in &results {
+            println!("{line}");
+        }
+        Ok(())
+    }
+}
+
+struct Bench {
+    root: PathBuf,
+    runs: usize,
+    stack_vars: Vec<(String, String)>,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+fn ratio(ours: Duration, base: Duration) -> String {
+    format!("{:.2}", ours.as_secs_f64() / base.as_secs_f64().max(1e-9))
+}
+
+/// Runs a command and fails with its output when it fails.
+fn timed(cmd: &mut Command) -> Result<(Duration, Output)> {
+    let start = Instant::now();
+    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("run {cmd:?}"))?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        let text = redact::scrub(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        bail!("{:?} failed:\n{}", cmd.get_program(), text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
+    Ok((elapsed, out))
+}
+
+impl Bench {
+    fn xtask(&self) -> Result<PathBuf> {
+        env::current_exe().context("find the xtask binary")
+    }
+
+    /// A command with the stack's settings and throwaway credentials, and none of
+    /// the person's own AWS settings.
+    fn with_stack(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        for (key, _) in env::vars_os() {
+            let name = key.to_string_lossy();
+            if ["AWS_", "CODEARTIFACT_", "ACTIONS_ID_TOKEN_", "GITHUB_", "TWINE_"].iter().any(|p| name.starts_with(p)) {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.envs(self.stack_vars.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    fn startup(&self) -> Result<Vec<String>> {
+        let xtask = self.xtask()?;
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut through_cargo = Vec::new();
+        let mut binary = Vec::new();
+        // One warm-up each, so that cargo has nothing to rebuild.
+        for i in 0..=self.runs {
+            let (t, _) = timed(Command::new(&cargo).args(["xtask", "--help"]).current_dir(&self.root))?;
+            let (b, _) = timed(Command::new(&xtask).arg("--help").current_dir(&self.root))?;
+            if i > 0 {
+                through_cargo.push(t);
+                binary.push(b);
+            }
+        }
+        let (c, b) = (median(through_cargo), median(binary));
+        Ok(vec![format!(
+            "startup: `cargo xtask --help` {} (budget 0.300 s: {}), the binary alone {}; cargo's share {}",
+            secs(c),
+            if c <= Duration::from_millis(300) { "met" } else { "MISSED" },
+            secs(b),
+            ratio(c - b.min(c), c)
+        )])
+    }
+
+    fn aws_cli(&self, sh: &Shell) -> Result<PathBuf> {
+        Ok(python::ensure(sh, &self.root, Lock::Bench)?.python)
+    }
+
+    fn var(&self, name: &str) -> Result<&str> {
+        self.stack_vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).with_context(|| format!("the stack has no {name}"))
+    }
+
+    fn auth(&self, sh: &Shell) -> Result<Vec<String>> {
+        let aws = self.aws_cli(sh)?;
+        let (domain, owner, repo) = (self.var("CODEARTIFACT_DOMAIN")?, self.var("CODEARTIFACT_DOMAIN_OWNER")?, self.var("CODEARTIFACT_REPOSITORY")?);
+        let mut ours = Vec::new();
+        let mut cli = Vec::new();
+        for i in 0..=self.runs {
+            let (o, _) = timed(self.with_stack(self.xtask()?).args(["bench", "auth-probe"]).current_dir(&self.root))?;
+            let start = Instant::now();
+            timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-authorization-token", "--domain", domain, "--domain-owner", owner, "--duration-seconds", "900", "--query", "expiration", "--output", "text"]))?;
+            timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-repository-endpoint", "--domain", domain, "--domain-owner", owner, "--repository", repo, "--format", "pypi", "--output", "text"]))?;
+            let c = start.elapsed();
+            if i > 0 {
+                ours.push(o);
+                cli.push(c);
+            }
+        }
+        let (o, c) = (median(ours), median(cli));
+        Ok(vec![format!(
+            "auth: token + endpoint {} (credentials, two calls; a whole process) vs AWS CLI {}: ratio {} (target 0.10)",
+            secs(o),
+            secs(c),
+            ratio(o, c)
+        )])
+    }
+
+    fn release_and_rerun(&self, sh: &Shell, names: &[&str]) -> Result<Vec<String>> {
+        let tools = python::ensure(sh, &self.root, Lock::Release)?.python;
+        let aws = self.aws_cli(sh)?;
+        let ours_repo = copy_repo(&self.root, "ours")?;
+        let base_repo = copy_repo(&self.root, "baseline")?;
+        let (domain, owner, repo) = (self.var("CODEARTIFACT_DOMAIN")?, self.var("CODEARTIFACT_DOMAIN_OWNER")?, self.var("CODEARTIFACT_REPOSITORY")?);
+        let tools_dir = python::tools_root(&self.root);
+        let mut ours = Vec::new();
+        let mut base = Vec::new();
+        for i in 0..=self.runs {
+            let version = format!("v0.0.{i}");
+            let (o, out) = timed(
+                self.with_stack(self.xtask()?).args(["release", &version]).current_dir(ours_repo.path()).env("XTASK_TOOLS_DIR", &tools_dir),
+            )?;
+            let log = String::from_utf8_lossy(&out.stderr);
+            if !log.contains("2 uploaded") {
+                bail!("the release of {version} did not upload two files:\n{log}");
+            }
+            // The original guide's steps, as its workflow runs them.
+            let start = Instant::now();
+            let about = base_repo.path().join("yamause/__about__.py");
+            fs::write(&about, format!("__version__ = \"1.0.{i}\"\n"))?;
+            let (_, token) = timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-authorization-token", "--domain", domain, "--domain-owner", owner, "--query", "authorizationToken", "--output", "text"]))?;
+            let token = String::from_utf8(token.stdout)?.trim().to_owned();
+            redact::register(&token);
+            let (_, endpoint) = timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-repository-endpoint", "--domain", domain, "--domain-owner", owner, "--repository", repo, "--format", "pypi", "--query", "repositoryEndpoint", "--output", "text"]))?;
+            let endpoint = String::from_utf8(endpoint.stdout)?.trim().to_owned();
+            let dist = base_repo.path().join(format!("dist-{i}"));
+            timed(Command::new(&tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&dist).arg(base_repo.path()))?;
+            let files: Vec<PathBuf> = fs::read_dir(&dist)?.filter_map(|it| it.ok().map(|e| e.path())).collect();
+            timed(
+                Command::new(&tools)
+                    .args(["-m", "twine", "upload", "--non-interactive", "--disable-progress-bar"])
+                    .args(&files)
+                    .env("TWINE_USERNAME", "aws")
+                    .env("TWINE_PASSWORD", &token)
+                    .env("TWINE_REPOSITORY_URL", &endpoint),
+            )?;
+            let b = start.elapsed();
+            if i > 0 {
+                ours.push(o);
+                base.push(b);
+            }
+        }
+        let mut lines = Vec::new();
+        let (o, b) = (median(ours), median(base));
+        if names.contains(&"release") {
+            lines.push(format!(
+                "release: full release {} (build, verify, authenticate, hash-checked upload, confirm) vs the guide's \
+                 sequence {}: ratio {} (target 0.50)",
+                secs(o),
+                secs(b),
+                ratio(o, b)
+            ));
+        }
+        if names.contains(&"rerun") {
+            let mut rerun = Vec::new();
+            let mut build = Vec::new();
+            for i in 0..=self.runs {
+                let (r, out) = timed(
+                    self.with_stack(self.xtask()?).args(["release", "v0.0.0"]).current_dir(ours_repo.path()).env("XTASK_TOOLS_DIR", &tools_dir),
+                )?;
+                let log = String::from_utf8_lossy(&out.stderr);
+                if !log.contains("0 uploaded, 2 already published") {
+                    bail!("the re-run uploaded something:\n{log}");
+                }
+                let out_dir = base_repo.path().join("rebuild");
+                let _ = fs::remove_dir_all(&out_dir);
+                let (b, _) = timed(Command::new(&tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&out_dir).arg(ours_repo.path()))?;
+                if i > 0 {
+                    rerun.push(r);
+                    build.push(b);
+                }
+            }
+            let (r, b) = (median(rerun), median(build));
+            lines.push(format!(
+                "rerun: re-run of a published version {} (no uploads) vs `python -m build` alone {}: ratio {} (target under 1.50)",
+                secs(r),
+                secs(b),
+                ratio(r, b)
+            ));
+        }
+        Ok(lines)
+    }
+
+    fn compile(&self, runs: usize) -> Result<Vec<String>> {
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let target = project::target_dir(&self.root).join("bench-compile");
+        let baseline = self.root.join("xtask/bench/baseline");
+        let mut ours = Vec::new();
+        let mut base = Vec::new();
+        let mut sizes = (0, 0, 0);
+        // Dependencies are downloaded first, so that only compiling is measured.
+        timed(Command::new(&cargo).args(["fetch", "--quiet"]).current_dir(&self.root))?;
+        timed(Command::new(&cargo).args(["fetch", "--quiet", "--manifest-path"]).arg(baseline.join("Cargo.toml")))?;
+        for _ in 0..runs {
+            let dir = target.join("ours");
+            let _ = fs::remove_dir_all(&dir);
+            let (o, _) = timed(Command::new(&cargo).args(["build", "--quiet", "--package", "xtask", "--target-dir"]).arg(&dir).current_dir(&self.root))?;
+            sizes.0 = dir_size(&dir);
+            sizes.1 = fs::metadata(dir.join("debug/xtask")).map(|it| it.len()).unwrap_or(0);
+            let dir = target.join("baseline");
+            let _ = fs::remove_dir_all(&dir);
+            let (b, _) = timed(Command::new(&cargo).args(["build", "--quiet", "--manifest-path"]).arg(baseline.join("Cargo.toml")).arg("--target-dir").arg(&dir))?;
+            sizes.2 = dir_size(&dir);
+            ours.push(o);
+            base.push(b);
+        }
+        let _ = fs::remove_dir_all(&target);
+        let (o, b) = (median(ours), median(base));
+        let mib = |n: u64| format!("{:.0} MiB", n as f64 / 1048576.0);
+        Ok(vec![format!(
+            "compile: cold `cargo build -p xtask` {} vs the same dependencies at default features {}: ratio {} \
+             (budget 0.55, stretch 0.45); target/ {} vs {}; binary {}",
+            secs(o),
+            secs(b),
+            ratio(o, b),
+            mib(sizes.0),
+            mib(sizes.2),
+            mib(sizes.1)
+        )])
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// A throwaway copy of the repository's files in a fresh git repository.
+struct Copy(PathBuf);
+
+impl Copy {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_repo(root: &Path, label: &str) -> Result<Copy> {
+    let dst = env::temp_dir().join(format!("xtask-bench-{label}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dst);
+    let listed = Command::new("git").args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"]).current_dir(root).output()?;
+    for rel in String::from_utf8(listed.stdout)?.split('\0').filter(|it| !it.is_empty()) {
+        let from = root.join(rel);
+        if from.is_file() {
+            let to = dst.join(rel);
+            fs::create_dir_all(to.parent().context("a path in the repository has a parent")?)?;
+            fs::copy(&from, &to)?;
+        }
+    }
+    for args in [&["init", "-q"][..], &["add", "-A"], &["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-q", "-m", "bench"]] {
+        timed(Command::new("git").args(args).current_dir(&dst))?;
+    }
+    Ok(Copy(dst))
+}
+
+/// `xtask bench auth-probe`: the token + endpoint step alone, as a process (the
+/// measured side of `auth`).
+fn auth_probe(root: &Path) -> Result<()> {
+    let project = project::Project::load(root)?;
+    let settings = match crate::settings::from_env(&project.pyproject)? {
+        crate::settings::Target::Configured(s) => s,
+        crate::settings::Target::Missing(m) => bail!("auth-probe needs the publish settings: {} missing", m.join(", ")),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let session = crate::aws::authenticate(&settings, &mut Vec::new()).await?;
+        crate::aws::token_and_endpoint(&session, &settings).await.map(|_| ())
+    })
+}
