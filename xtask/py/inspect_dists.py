@@ -1,5 +1,10 @@
 """Reads the metadata of built distributions for `cargo xtask release` (verify step).
 
+With `--twine-check` first, it also runs `twine check --strict` on the files, in
+this same interpreter (one Python start-up instead of two), and prints
+`{"twine_check": "passed" | "failed"}` as the last line; twine's own messages go to
+stderr.
+
 For each file given, prints one JSON object per line:
 {"file", "name", "version", "metadata_version", "problems": [...]}. The name and
 version come from the wheel's METADATA or the sdist's PKG-INFO. `problems` lists
@@ -80,8 +85,28 @@ def inspect_sdist(path, problems):
         return headers(pkg_info.read())
 
 
+def twine_check(paths):
+    # Imported here: plain inspection must not need twine.
+    import logging
+
+    import rich
+    from twine.commands.check import check
+
+    # twine prints with rich and logs warnings: both to stderr, stdout is ours.
+    rich.reconfigure(stderr=True, no_color=True, highlight=False)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    failed = check(paths, strict=True)
+    print(json.dumps({"twine_check": "failed" if failed else "passed"}))
+    if failed:
+        sys.exit(1)
+
+
 def main():
-    for path in sys.argv[1:]:
+    args = sys.argv[1:]
+    run_twine_check = args[:1] == ["--twine-check"]
+    if run_twine_check:
+        args = args[1:]
+    for path in args:
         problems = []
         try:
             if path.endswith(".whl"):
@@ -98,6 +123,8 @@ def main():
             "metadata_version": metadata_version,
             "problems": problems,
         }))
+    if run_twine_check:
+        twine_check(args)
 
 
 if __name__ == "__main__":

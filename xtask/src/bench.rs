@@ -45,7 +45,11 @@ impl flags::Bench {
         report::say(&format!("benchmarks on {cores} core(s), medians of {runs} run(s); ratios are ours / baseline"));
         let needs_stack = names.iter().any(|it| ["auth", "release", "rerun"].contains(it));
         let stack = if needs_stack { Some(crate::sandbox::start_stack(sh, &root)?) } else { None };
-        let bench = Bench { root: root.clone(), runs, stack_vars: stack.as_ref().map(|s| s.vars().to_vec()).unwrap_or_default() };
+        let bench = Bench {
+            root: root.clone(),
+            runs,
+            stack_vars: stack.as_ref().map(|s| s.vars().to_vec()).unwrap_or_default(),
+        };
         let mut results = Vec::new();
         for name in &names {
             let lines = match *name {
@@ -95,8 +99,13 @@ fn timed(cmd: &mut Command) -> Result<(Duration, Output)> {
     let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("run {cmd:?}"))?;
     let elapsed = start.elapsed();
     if !out.status.success() {
-        let text = redact::scrub(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
-        bail!("{:?} failed:\n{}", cmd.get_program(), text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"));
+        let text =
+            redact::scrub(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        bail!(
+            "{:?} failed:\n{}",
+            cmd.get_program(),
+            text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
     }
     Ok((elapsed, out))
 }
@@ -149,19 +158,57 @@ impl Bench {
     }
 
     fn var(&self, name: &str) -> Result<&str> {
-        self.stack_vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).with_context(|| format!("the stack has no {name}"))
+        self.stack_vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .with_context(|| format!("the stack has no {name}"))
     }
 
     fn auth(&self, sh: &Shell) -> Result<Vec<String>> {
         let aws = self.aws_cli(sh)?;
-        let (domain, owner, repo) = (self.var("CODEARTIFACT_DOMAIN")?, self.var("CODEARTIFACT_DOMAIN_OWNER")?, self.var("CODEARTIFACT_REPOSITORY")?);
+        let (domain, owner, repo) = (
+            self.var("CODEARTIFACT_DOMAIN")?,
+            self.var("CODEARTIFACT_DOMAIN_OWNER")?,
+            self.var("CODEARTIFACT_REPOSITORY")?,
+        );
         let mut ours = Vec::new();
         let mut cli = Vec::new();
         for i in 0..=self.runs {
             let (o, _) = timed(self.with_stack(self.xtask()?).args(["bench", "auth-probe"]).current_dir(&self.root))?;
             let start = Instant::now();
-            timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-authorization-token", "--domain", domain, "--domain-owner", owner, "--duration-seconds", "900", "--query", "expiration", "--output", "text"]))?;
-            timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-repository-endpoint", "--domain", domain, "--domain-owner", owner, "--repository", repo, "--format", "pypi", "--output", "text"]))?;
+            timed(self.with_stack(&aws).args([
+                "-m",
+                "awscli",
+                "codeartifact",
+                "get-authorization-token",
+                "--domain",
+                domain,
+                "--domain-owner",
+                owner,
+                "--duration-seconds",
+                "900",
+                "--query",
+                "expiration",
+                "--output",
+                "text",
+            ]))?;
+            timed(self.with_stack(&aws).args([
+                "-m",
+                "awscli",
+                "codeartifact",
+                "get-repository-endpoint",
+                "--domain",
+                domain,
+                "--domain-owner",
+                owner,
+                "--repository",
+                repo,
+                "--format",
+                "pypi",
+                "--output",
+                "text",
+            ]))?;
             let c = start.elapsed();
             if i > 0 {
                 ours.push(o);
@@ -182,14 +229,21 @@ impl Bench {
         let aws = self.aws_cli(sh)?;
         let ours_repo = copy_repo(&self.root, "ours")?;
         let base_repo = copy_repo(&self.root, "baseline")?;
-        let (domain, owner, repo) = (self.var("CODEARTIFACT_DOMAIN")?, self.var("CODEARTIFACT_DOMAIN_OWNER")?, self.var("CODEARTIFACT_REPOSITORY")?);
+        let (domain, owner, repo) = (
+            self.var("CODEARTIFACT_DOMAIN")?,
+            self.var("CODEARTIFACT_DOMAIN_OWNER")?,
+            self.var("CODEARTIFACT_REPOSITORY")?,
+        );
         let tools_dir = python::tools_root(&self.root);
         let mut ours = Vec::new();
         let mut base = Vec::new();
         for i in 0..=self.runs {
             let version = format!("v0.0.{i}");
             let (o, out) = timed(
-                self.with_stack(self.xtask()?).args(["release", &version]).current_dir(ours_repo.path()).env("XTASK_TOOLS_DIR", &tools_dir),
+                self.with_stack(self.xtask()?)
+                    .args(["release", &version])
+                    .current_dir(ours_repo.path())
+                    .env("XTASK_TOOLS_DIR", &tools_dir),
             )?;
             let log = String::from_utf8_lossy(&out.stderr);
             if !log.contains("2 uploaded") {
@@ -199,13 +253,48 @@ impl Bench {
             let start = Instant::now();
             let about = base_repo.path().join("yamause/__about__.py");
             fs::write(&about, format!("__version__ = \"1.0.{i}\"\n"))?;
-            let (_, token) = timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-authorization-token", "--domain", domain, "--domain-owner", owner, "--query", "authorizationToken", "--output", "text"]))?;
+            let (_, token) = timed(self.with_stack(&aws).args([
+                "-m",
+                "awscli",
+                "codeartifact",
+                "get-authorization-token",
+                "--domain",
+                domain,
+                "--domain-owner",
+                owner,
+                "--query",
+                "authorizationToken",
+                "--output",
+                "text",
+            ]))?;
             let token = String::from_utf8(token.stdout)?.trim().to_owned();
             redact::register(&token);
-            let (_, endpoint) = timed(self.with_stack(&aws).args(["-m", "awscli", "codeartifact", "get-repository-endpoint", "--domain", domain, "--domain-owner", owner, "--repository", repo, "--format", "pypi", "--query", "repositoryEndpoint", "--output", "text"]))?;
+            let (_, endpoint) = timed(self.with_stack(&aws).args([
+                "-m",
+                "awscli",
+                "codeartifact",
+                "get-repository-endpoint",
+                "--domain",
+                domain,
+                "--domain-owner",
+                owner,
+                "--repository",
+                repo,
+                "--format",
+                "pypi",
+                "--query",
+                "repositoryEndpoint",
+                "--output",
+                "text",
+            ]))?;
             let endpoint = String::from_utf8(endpoint.stdout)?.trim().to_owned();
             let dist = base_repo.path().join(format!("dist-{i}"));
-            timed(Command::new(&tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&dist).arg(base_repo.path()))?;
+            timed(
+                Command::new(&tools)
+                    .args(["-m", "build", "--no-isolation", "--outdir"])
+                    .arg(&dist)
+                    .arg(base_repo.path()),
+            )?;
             let files: Vec<PathBuf> = fs::read_dir(&dist)?.filter_map(|it| it.ok().map(|e| e.path())).collect();
             timed(
                 Command::new(&tools)
@@ -237,7 +326,10 @@ impl Bench {
             let mut build = Vec::new();
             for i in 0..=self.runs {
                 let (r, out) = timed(
-                    self.with_stack(self.xtask()?).args(["release", "v0.0.0"]).current_dir(ours_repo.path()).env("XTASK_TOOLS_DIR", &tools_dir),
+                    self.with_stack(self.xtask()?)
+                        .args(["release", "v0.0.0"])
+                        .current_dir(ours_repo.path())
+                        .env("XTASK_TOOLS_DIR", &tools_dir),
                 )?;
                 let log = String::from_utf8_lossy(&out.stderr);
                 if !log.contains("0 uploaded, 2 already published") {
@@ -245,7 +337,12 @@ impl Bench {
                 }
                 let out_dir = base_repo.path().join("rebuild");
                 let _ = fs::remove_dir_all(&out_dir);
-                let (b, _) = timed(Command::new(&tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&out_dir).arg(ours_repo.path()))?;
+                let (b, _) = timed(
+                    Command::new(&tools)
+                        .args(["-m", "build", "--no-isolation", "--outdir"])
+                        .arg(&out_dir)
+                        .arg(ours_repo.path()),
+                )?;
                 if i > 0 {
                     rerun.push(r);
                     build.push(b);
@@ -275,12 +372,23 @@ impl Bench {
         for _ in 0..runs {
             let dir = target.join("ours");
             let _ = fs::remove_dir_all(&dir);
-            let (o, _) = timed(Command::new(&cargo).args(["build", "--quiet", "--package", "xtask", "--target-dir"]).arg(&dir).current_dir(&self.root))?;
+            let (o, _) = timed(
+                Command::new(&cargo)
+                    .args(["build", "--quiet", "--package", "xtask", "--target-dir"])
+                    .arg(&dir)
+                    .current_dir(&self.root),
+            )?;
             sizes.0 = dir_size(&dir);
             sizes.1 = fs::metadata(dir.join("debug/xtask")).map(|it| it.len()).unwrap_or(0);
             let dir = target.join("baseline");
             let _ = fs::remove_dir_all(&dir);
-            let (b, _) = timed(Command::new(&cargo).args(["build", "--quiet", "--manifest-path"]).arg(baseline.join("Cargo.toml")).arg("--target-dir").arg(&dir))?;
+            let (b, _) = timed(
+                Command::new(&cargo)
+                    .args(["build", "--quiet", "--manifest-path"])
+                    .arg(baseline.join("Cargo.toml"))
+                    .arg("--target-dir")
+                    .arg(&dir),
+            )?;
             sizes.2 = dir_size(&dir);
             ours.push(o);
             base.push(b);
@@ -331,7 +439,10 @@ impl Drop for Copy {
 fn copy_repo(root: &Path, label: &str) -> Result<Copy> {
     let dst = env::temp_dir().join(format!("xtask-bench-{label}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dst);
-    let listed = Command::new("git").args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"]).current_dir(root).output()?;
+    let listed = Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(root)
+        .output()?;
     for rel in String::from_utf8(listed.stdout)?.split('\0').filter(|it| !it.is_empty()) {
         let from = root.join(rel);
         if from.is_file() {
@@ -340,7 +451,11 @@ fn copy_repo(root: &Path, label: &str) -> Result<Copy> {
             fs::copy(&from, &to)?;
         }
     }
-    for args in [&["init", "-q"][..], &["add", "-A"], &["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-q", "-m", "bench"]] {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-q", "-m", "bench"],
+    ] {
         timed(Command::new("git").args(args).current_dir(&dst))?;
     }
     Ok(Copy(dst))

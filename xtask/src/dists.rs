@@ -49,7 +49,8 @@ pub fn out_dir(root: &Path, version: &Version) -> PathBuf {
 /// archives fixed, so two builds of one commit are byte-identical and a re-run of a
 /// release re-creates exactly the files it may already have uploaded. The build runs
 /// without isolation, inside the pinned tool environment, so the backend is the
-/// pinned hatchling and nothing is downloaded.
+/// pinned hatchling and nothing is downloaded; `--skip-dependency-check` spares two
+/// backend processes that would only confirm the pinned environment has hatchling.
 ///
 /// With `private_index` (the repository's simple index, token included) the build is
 /// isolated instead and installs its build requirements from that index: the way
@@ -73,7 +74,7 @@ pub fn build(
     let mut env = Env::base();
     env.set("SOURCE_DATE_EPOCH", source_date_epoch);
     let cmd = match private_index {
-        None => cmd!(sh, "{python} -m build --no-isolation --outdir {out} {root}"),
+        None => cmd!(sh, "{python} -m build --no-isolation --skip-dependency-check --outdir {out} {root}"),
         Some(index) => {
             env = Env::network();
             env.set("SOURCE_DATE_EPOCH", source_date_epoch).set("PIP_INDEX_URL", index).set("UV_INDEX_URL", index);
@@ -186,6 +187,9 @@ pub fn parse_inspection(stdout: &str) -> Result<Vec<Inspected>> {
     for line in stdout.lines().filter(|it| !it.trim().is_empty()) {
         let value: serde_json::Value =
             serde_json::from_str(line).with_context(|| format!("read the inspector's output {line:?}"))?;
+        if value.get("twine_check").is_some() {
+            continue;
+        }
         let text = |key: &str| value.get(key).and_then(|it| it.as_str()).map(str::to_owned);
         let problems = value
             .get("problems")
@@ -233,21 +237,17 @@ pub fn check_metadata(inspected: &[Inspected], dists: &[Dist], project_name: &st
     Ok(())
 }
 
-/// Runs the inspector and `twine check --strict` on the distributions.
+/// Runs the inspector and `twine check --strict` on the distributions, in one
+/// Python process.
 pub fn inspect(sh: &Shell, tools: &Tools, root: &Path, dists: &[Dist]) -> Result<Vec<Inspected>> {
     let python = &tools.python;
     let script = root.join("xtask/py/inspect_dists.py");
     let files: Vec<&Path> = dists.iter().map(|it| it.path.as_path()).collect();
-    let files = &files;
-    let out = exec::run(cmd!(sh, "{python} {script} {files...}"), &Env::base())
+    let out = exec::run(cmd!(sh, "{python} {script} --twine-check {files...}"), &Env::base())
         .capture()
         .exec()
-        .context("read the metadata of the distributions")?;
-    let inspected = parse_inspection(&out.stdout)?;
-    exec::run(cmd!(sh, "{python} -m twine check --strict {files...}"), &Env::base())
-        .exec()
         .context("check the distributions with `twine check --strict` (fix the metadata it names in pyproject.toml)")?;
-    Ok(inspected)
+    parse_inspection(&out.stdout)
 }
 
 /// Writes `manifest.json` next to the distributions: the version and, for each

@@ -7,7 +7,7 @@
 //! identical → skipped, different → refused with both hashes, missing → uploaded.
 //! Re-running a release is therefore always safe, and completes a partial one.
 
-use std::{thread, time::Duration};
+use std::path::Path;
 
 use anyhow::Result;
 use xshell::{Shell, cmd};
@@ -79,67 +79,66 @@ impl Failure {
     }
 }
 
-/// Reads twine's error output (`HTTPError: 409 Conflict from URL`, connection errors).
-pub fn classify(output: &str) -> Failure {
-    if let Some(rest) = output.split("HTTPError: ").nth(1) {
-        let status: u16 = rest.split_whitespace().next().and_then(|it| it.parse().ok()).unwrap_or(0);
-        let reason = rest.lines().skip(1).map(str::trim).find(|it| !it.is_empty()).unwrap_or("").to_owned();
-        return match status {
-            409 => Failure::Conflict,
-            401 => Failure::Unauthorized,
-            403 => Failure::Forbidden,
-            500..=599 => Failure::Server(status),
-            // pypiserver and some indexes answer a duplicate with 400 "already exists".
-            400 if reason.to_ascii_lowercase().contains("already exist") => Failure::Conflict,
-            _ => Failure::Refused(status, reason),
-        };
+/// Maps one upload result (`upload_dists.py`: the HTTP status, or a connection
+/// error) to what it means.
+pub fn classify(kind: &str, status: Option<u16>, reason: &str) -> Failure {
+    match (kind, status) {
+        ("http", Some(409)) => Failure::Conflict,
+        // pypiserver and some indexes answer a duplicate with 400 "already exists".
+        ("http", Some(400)) if reason.to_ascii_lowercase().contains("already exist") => Failure::Conflict,
+        ("http", Some(401)) => Failure::Unauthorized,
+        ("http", Some(403)) => Failure::Forbidden,
+        ("http", Some(status @ 500..=599)) => Failure::Server(status),
+        ("http", Some(status)) => Failure::Refused(status, first_line(reason)),
+        ("connection", _) => Failure::Connection,
+        _ => Failure::Other(first_line(reason)),
     }
-    let lower = output.to_ascii_lowercase();
-    let connection = [
-        "connectionerror",
-        "connection aborted",
-        "connection reset",
-        "max retries exceeded",
-        "remotedisconnected",
-        "timed out",
-        "broken pipe",
-    ];
-    if connection.iter().any(|it| lower.contains(it)) {
-        return Failure::Connection;
-    }
-    Failure::Other(output.lines().rev().find(|it| !it.trim().is_empty()).unwrap_or("").trim().to_owned())
 }
 
-/// Uploads one file with twine. The token reaches twine only through its environment
-/// (`TWINE_PASSWORD`), never its arguments or a file. twine itself repeats an upload
-/// that got a 5xx five times; connection errors and 5xx that survive that are retried
-/// here with backoff (three twine runs in all), and the last outcome is returned.
-pub fn upload(sh: &Shell, tools: &Tools, dist: &Dist, endpoint: &str, token: &Secret) -> Result<(), Failure> {
+fn first_line(text: &str) -> String {
+    text.lines().map(str::trim).find(|it| !it.is_empty()).unwrap_or("").chars().take(300).collect()
+}
+
+/// Uploads `dists` with twine, one file at a time in one Python process
+/// (`xtask/py/upload_dists.py`), and returns each file's outcome. The token reaches
+/// twine only through its environment (`TWINE_PASSWORD`), never its arguments or a
+/// file. twine itself repeats an upload that got a 5xx five times.
+pub fn upload(
+    sh: &Shell,
+    tools: &Tools,
+    root: &Path,
+    dists: &[&Dist],
+    endpoint: &str,
+    token: &Secret,
+) -> Vec<Result<(), Failure>> {
     let python = &tools.python;
-    let file = &dist.path;
+    let script = root.join("xtask/py/upload_dists.py");
+    let files: Vec<&Path> = dists.iter().map(|it| it.path.as_path()).collect();
     let mut env = Env::network();
     env.set("TWINE_USERNAME", "aws").set("TWINE_PASSWORD", token.expose()).set("TWINE_REPOSITORY_URL", endpoint);
     // No keyring lookups: the credentials are all in the environment.
     env.set("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring");
-    let mut last = Failure::Other(String::new());
-    for attempt in 1..=3u32 {
-        if attempt > 1 {
-            thread::sleep(Duration::from_secs(u64::from(attempt - 1)));
+    let out = exec::run(cmd!(sh, "{python} {script} {files...}"), &env).capture().exec();
+    let stdout = match out {
+        Ok(out) => out.stdout,
+        Err(err) => {
+            let failure = Failure::Other(format!("{err:#}"));
+            return dists.iter().map(|_| Err(failure.clone())).collect();
         }
-        let result =
-            exec::run(cmd!(sh, "{python} -m twine upload --non-interactive --disable-progress-bar {file}"), &env)
-                .exec();
-        match result {
-            Ok(_) => return Ok(()),
-            Err(err) => {
-                last = classify(&format!("{err:#}"));
-                if !last.is_transient() {
-                    return Err(last);
-                }
-            }
-        }
+    };
+    let mut results: Vec<Result<(), Failure>> =
+        dists.iter().map(|_| Err(Failure::Other("twine reported nothing for this file".to_owned()))).collect();
+    for line in stdout.lines() {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Some(i) = dists.iter().position(|d| value["file"].as_str() == Some(d.file_name.as_str())) else { continue };
+        results[i] = if value["ok"].as_bool() == Some(true) {
+            Ok(())
+        } else {
+            let status = value["status"].as_u64().and_then(|it| u16::try_from(it).ok());
+            Err(classify(value["kind"].as_str().unwrap_or(""), status, value["reason"].as_str().unwrap_or("")))
+        };
     }
-    Err(last)
+    results
 }
 
 /// The line consumers use to install the release, with its one-line why.
@@ -186,22 +185,24 @@ mod tests {
     }
 
     #[test]
-    fn classifies_twine_output() {
+    fn classifies_upload_results() {
         let cases = [
-            ("ERROR    HTTPError: 409 Conflict from https://x/pypi/r/\n         Conflict", Failure::Conflict),
-            ("HTTPError: 400 Bad Request from http://x/\n Package 'a' already exists!", Failure::Conflict),
-            ("HTTPError: 401 Unauthorized from https://x/", Failure::Unauthorized),
-            ("HTTPError: 403 Forbidden from https://x/", Failure::Forbidden),
-            ("HTTPError: 503 Service Unavailable from https://x/", Failure::Server(503)),
+            ("http", Some(409), "Conflict", Failure::Conflict),
+            ("http", Some(400), "Package 'a' already exists!", Failure::Conflict),
+            ("http", Some(401), "", Failure::Unauthorized),
+            ("http", Some(403), "", Failure::Forbidden),
+            ("http", Some(503), "", Failure::Server(503)),
             (
-                "HTTPError: 400 Bad Request from https://x/\nInvalid distribution",
+                "http",
+                Some(400),
+                "\nInvalid distribution\nmore",
                 Failure::Refused(400, "Invalid distribution".to_owned()),
             ),
-            ("requests.exceptions.ConnectionError: ('Connection aborted.', RemoteDisconnected())", Failure::Connection),
-            ("something else\n", Failure::Other("something else".to_owned())),
+            ("connection", None, "Connection aborted", Failure::Connection),
+            ("other", None, "something else\n", Failure::Other("something else".to_owned())),
         ];
-        for (text, want) in cases {
-            assert_eq!(classify(text), want, "{text}");
+        for (kind, status, reason, want) in cases {
+            assert_eq!(classify(kind, status, reason), want, "{kind} {status:?} {reason}");
         }
     }
 

@@ -226,18 +226,31 @@ impl flags::Release {
                 report::warn(advice);
             }
             let actions = publish::plan(dists, &remote);
-            let mut outcomes = Vec::new();
-            for (dist, action) in dists.iter().zip(actions) {
-                let outcome = match action {
-                    Action::Skip => Outcome::Skipped,
+            let mut outcomes: Vec<Option<Outcome>> = actions
+                .iter()
+                .zip(dists)
+                .map(|(action, dist)| match action {
+                    Action::Skip => Some(Outcome::Skipped),
                     Action::Conflict(sha) => {
-                        Outcome::Refused(publish::conflict_message(dist, Some(&sha), version.as_str()))
+                        Some(Outcome::Refused(publish::conflict_message(dist, Some(sha), version.as_str())))
                     }
-                    Action::Upload if mode == Mode::DryRun => Outcome::WouldUpload,
-                    Action::Upload => upload_one(sh, runtime, tools, dist, &mut auth, settings, version),
-                };
+                    Action::Upload if mode == Mode::DryRun => Some(Outcome::WouldUpload),
+                    Action::Upload => None,
+                })
+                .collect();
+            let pending: Vec<usize> = (0..dists.len()).filter(|&i| outcomes[i].is_none()).collect();
+            let uploaded =
+                upload_files(sh, runtime, tools, &project.root, dists, &pending, &mut auth, settings, version);
+            for (i, outcome) in uploaded {
+                outcomes[i] = Some(outcome);
+            }
+            let outcomes: Vec<(Dist, Outcome)> = dists
+                .iter()
+                .cloned()
+                .zip(outcomes.into_iter().map(|it| it.expect("every file has an outcome")))
+                .collect();
+            for (dist, outcome) in &outcomes {
                 report::say(&format!("{}: {}", dist.file_name, outcome.describe()));
-                outcomes.push((dist.clone(), outcome));
             }
             Ok(outcomes)
         })?;
@@ -457,31 +470,60 @@ fn private_index(auth: &Auth) -> Secret {
     Secret::new(url)
 }
 
-/// Uploads one file; a refused token is replaced once with a fresh one.
-fn upload_one(
+/// Uploads the files `pending` (indices into `dists`), all in one twine process,
+/// then once more for what failed in a way worth retrying: a refused token (after
+/// getting a fresh one, once), connection errors and 5xx (with backoff, three runs
+/// in all). One refused file never stops the others.
+#[allow(clippy::too_many_arguments)]
+fn upload_files(
     sh: &Shell,
     runtime: &tokio::runtime::Runtime,
     tools: &Tools,
-    dist: &Dist,
+    root: &Path,
+    dists: &[Dist],
+    pending: &[usize],
     auth: &mut Auth,
     settings: &Settings,
     version: &Version,
-) -> Outcome {
+) -> Vec<(usize, Outcome)> {
+    let mut done = Vec::new();
+    let mut pending = pending.to_vec();
     let mut refreshed = false;
-    loop {
-        match publish::upload(sh, tools, dist, &auth.endpoint, &auth.token) {
-            Ok(()) => return Outcome::Uploaded,
-            Err(Failure::Unauthorized | Failure::Forbidden) if !refreshed => {
-                report::say("the repository refused the token (expired?); getting a new one and trying again");
-                match runtime.block_on(aws::new_token(&auth.session, settings)) {
-                    Ok(token) => auth.token = token,
-                    Err(err) => return Outcome::Refused(format!("{err:#}")),
+    let mut runs = 0;
+    while !pending.is_empty() {
+        runs += 1;
+        let batch: Vec<&Dist> = pending.iter().map(|&i| &dists[i]).collect();
+        let results = publish::upload(sh, tools, root, &batch, &auth.endpoint, &auth.token);
+        let mut again = Vec::new();
+        let mut token_refused = false;
+        for (&i, result) in pending.iter().zip(results) {
+            match result {
+                Ok(()) => done.push((i, Outcome::Uploaded)),
+                Err(Failure::Unauthorized | Failure::Forbidden) if !refreshed => {
+                    token_refused = true;
+                    again.push(i);
                 }
-                refreshed = true;
+                Err(failure) if failure.is_transient() && runs < 3 => again.push(i),
+                Err(failure) => {
+                    done.push((i, Outcome::Refused(explain_upload(&failure, &dists[i], settings, version))))
+                }
             }
-            Err(failure) => return Outcome::Refused(explain_upload(&failure, dist, settings, version)),
         }
+        if token_refused {
+            report::say("the repository refused the token (expired?); getting a new one and trying again");
+            refreshed = true;
+            match runtime.block_on(aws::new_token(&auth.session, settings)) {
+                Ok(token) => auth.token = token,
+                Err(err) => {
+                    done.extend(again.drain(..).map(|i| (i, Outcome::Refused(format!("{err:#}")))));
+                }
+            }
+        } else if !again.is_empty() {
+            thread::sleep(Duration::from_secs(runs));
+        }
+        pending = again;
     }
+    done
 }
 
 fn explain_upload(failure: &Failure, dist: &Dist, settings: &Settings, version: &Version) -> String {

@@ -41,8 +41,10 @@ impl flags::Sandbox {
         report::say("starting the local stack; the `export` lines below point another shell at it; Ctrl-C stops it");
         // In the foreground with the terminal's stdio: Ctrl-C reaches the stack, which
         // stops its servers before it exits.
+        // Stopped by Ctrl-C only: whatever stdin is (a closed one in CI), it is not the
+        // stop signal here.
         let status = Command::new(cargo())
-            .args(["run", "--quiet", "--package", "castack", "--"])
+            .args(["run", "--quiet", "--package", "castack", "--", "--ignore-stdin"])
             .arg("--python")
             .arg(&python)
             .current_dir(&root)

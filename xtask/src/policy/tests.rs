@@ -1349,7 +1349,8 @@ fn status_and_renderings() {
     assert_eq!(lines[0], "FAIL trust.any-repository (critical): bad");
     assert_eq!(lines[1], "WARN perm.safe-rerun (low): add \"x\"");
     assert_eq!(lines[2], "    second line");
-    assert_eq!(lines[3], "INFO trust.ok (info): fine");
+    // A passed check (`.ok`) reads PASS.
+    assert_eq!(lines[3], "PASS trust.ok (info): fine");
     assert!(lines[4].starts_with("Status: fail."), "{text}");
     assert!(render_text(&[low]).trim_end().ends_with("should be fixed."));
     assert!(render_text(&[info]).contains("Status: pass."));
