@@ -7,6 +7,11 @@ not stop the others. For each file, one JSON line on stdout:
 {"file": NAME, "ok": true} or {"file": NAME, "ok": false, "status": HTTP status or
 null, "kind": "http" | "connection" | "other", "reason": text}. twine's own output
 goes to stderr.
+
+With `--stdin`, the files are read from stdin, one path per line, until it closes:
+the release starts this process while it still verifies the files, so that importing
+twine overlaps with the verification; it uploads nothing unless it is told which
+files, after the verification passed.
 """
 
 import json
@@ -30,7 +35,10 @@ def main():
         non_interactive=True,
         disable_progress_bar=True,
     )
-    for path in sys.argv[1:]:
+    paths = sys.argv[1:]
+    if paths == ["--stdin"]:
+        paths = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    for path in paths:
         result = {"file": os.path.basename(path), "ok": True}
         try:
             upload(upload_settings, [path])

@@ -150,12 +150,13 @@ pub struct Run<'a> {
     env: Env,
     show: bool,
     capture: bool,
+    stdin_piped: bool,
     cancel: Option<Cancel>,
 }
 
 /// Prepares `cmd` to run with the environment `env`.
 pub fn run<'a>(cmd: Cmd<'a>, env: &Env) -> Run<'a> {
-    Run { cmd, env: env.clone(), show: is_verbose(), capture: false, cancel: None }
+    Run { cmd, env: env.clone(), show: is_verbose(), capture: false, stdin_piped: false, cancel: None }
 }
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
@@ -183,15 +184,27 @@ impl<'a> Run<'a> {
         self
     }
 
+    /// Give the child a pipe as stdin (`Running::stdin`) instead of nothing.
+    pub fn stdin_piped(mut self) -> Self {
+        self.stdin_piped = true;
+        self
+    }
+
     /// Runs the child to completion; a non-zero exit is an error that quotes the last
     /// lines of its output.
     pub fn exec(self) -> Result<Output> {
+        self.spawn()?.finish()
+    }
+
+    /// Starts the child; `Running::finish` waits for it.
+    pub fn spawn(self) -> Result<Running> {
         let shown = self.cmd.to_string();
         let mut command = Command::from(self.cmd.env_clear());
         let vars = self.env.resolve();
         record(&command, &vars);
         command.envs(vars);
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let stdin = if self.stdin_piped { Stdio::piped() } else { Stdio::null() };
+        command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
         // Like xshell: programs run for their effect are echoed, queries are not.
         if !self.capture {
             report::say(&format!("$ {shown}"));
@@ -218,18 +231,43 @@ impl<'a> Run<'a> {
                 raw
             })
         });
+        let stdin = child.stdin.take();
+        Ok(Running { child, shown, tail, stdout, stderr, stdin, cancel: self.cancel })
+    }
+}
 
-        let status = wait(&mut child, self.cancel.as_ref());
-        let stdout = stdout.map(|it| it.join().unwrap_or_default()).unwrap_or_default();
-        if let Some(it) = stderr {
+/// A started child (see `Run::spawn`).
+pub struct Running {
+    child: Child,
+    shown: String,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    stdout: Option<thread::JoinHandle<String>>,
+    stderr: Option<thread::JoinHandle<()>>,
+    stdin: Option<std::process::ChildStdin>,
+    cancel: Option<Cancel>,
+}
+
+impl Running {
+    /// The child's stdin, when it was started with `stdin_piped`; dropping it closes it.
+    pub fn stdin(&mut self) -> Option<&mut std::process::ChildStdin> {
+        self.stdin.as_mut()
+    }
+
+    /// Closes stdin, waits for the child, and fails when it failed.
+    pub fn finish(mut self) -> Result<Output> {
+        drop(self.stdin.take());
+        let status = wait(&mut self.child, self.cancel.as_ref());
+        let stdout = self.stdout.take().map(|it| it.join().unwrap_or_default()).unwrap_or_default();
+        if let Some(it) = self.stderr.take() {
             let _ = it.join();
         }
+        let shown = &self.shown;
         let status = status.with_context(|| format!("wait for `{shown}`"))?;
         if self.cancel.as_ref().is_some_and(Cancel::is_cancelled) && !status.success() {
             bail!("`{shown}` was stopped because another part of the release failed");
         }
         if !status.success() {
-            let tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+            let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
             let mut msg = format!("`{shown}` failed ({status})");
             if !tail.is_empty() {
                 msg.push_str("; its last output:");
@@ -241,6 +279,17 @@ impl<'a> Run<'a> {
             bail!(msg);
         }
         Ok(Output { stdout })
+    }
+}
+
+impl Drop for Running {
+    /// A child that was never finished (an error elsewhere) is stopped, not left behind.
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if self.stdout.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -32,13 +32,15 @@ pub struct Checkout {
 pub fn checkout(sh: &Shell) -> Result<Checkout> {
     let prefix = read(cmd!(sh, "git rev-parse --show-prefix"))
         .context("find the git repository: run the release inside a git checkout of the project")?;
-    let head = read(cmd!(sh, "git rev-parse --verify HEAD"))
+    // One call for the commit and its time.
+    let line = read(cmd!(sh, "git log -1 --format=%H%x20%ct HEAD"))
         .context("read HEAD: the repository has no commit yet; commit the project first")?;
-    let head_time = read(cmd!(sh, "git log -1 --format=%ct HEAD")).context("read the commit time of HEAD")?;
-    if head_time.is_empty() || !head_time.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("git printed {head_time:?} as the commit time of HEAD");
+    let (head, head_time) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+    let hex = |s: &str, len: usize| s.len() >= len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex(head, 40) || head_time.is_empty() || !head_time.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("git printed {line:?} for the commit and commit time of HEAD");
     }
-    Ok(Checkout { prefix, head, head_time })
+    Ok(Checkout { prefix, head: head.to_owned(), head_time: head_time.to_owned() })
 }
 
 /// Paths (relative to the repository top) with uncommitted changes, untracked files

@@ -7,7 +7,7 @@
 //! identical → skipped, different → refused with both hashes, missing → uploaded.
 //! Re-running a release is therefore always safe, and completes a partial one.
 
-use std::path::Path;
+use std::{io::Write, path::Path};
 
 use anyhow::Result;
 use xshell::{Shell, cmd};
@@ -99,46 +99,61 @@ fn first_line(text: &str) -> String {
     text.lines().map(str::trim).find(|it| !it.is_empty()).unwrap_or("").chars().take(300).collect()
 }
 
-/// Uploads `dists` with twine, one file at a time in one Python process
-/// (`xtask/py/upload_dists.py`), and returns each file's outcome. The token reaches
-/// twine only through its environment (`TWINE_PASSWORD`), never its arguments or a
-/// file. twine itself repeats an upload that got a 5xx five times.
-pub fn upload(
-    sh: &Shell,
-    tools: &Tools,
-    root: &Path,
-    dists: &[&Dist],
-    endpoint: &str,
-    token: &Secret,
-) -> Vec<Result<(), Failure>> {
-    let python = &tools.python;
-    let script = root.join("xtask/py/upload_dists.py");
-    let files: Vec<&Path> = dists.iter().map(|it| it.path.as_path()).collect();
-    let mut env = Env::network();
-    env.set("TWINE_USERNAME", "aws").set("TWINE_PASSWORD", token.expose()).set("TWINE_REPOSITORY_URL", endpoint);
-    // No keyring lookups: the credentials are all in the environment.
-    env.set("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring");
-    let out = exec::run(cmd!(sh, "{python} {script} {files...}"), &env).capture().exec();
-    let stdout = match out {
-        Ok(out) => out.stdout,
-        Err(err) => {
-            let failure = Failure::Other(format!("{err:#}"));
-            return dists.iter().map(|_| Err(failure.clone())).collect();
-        }
-    };
-    let mut results: Vec<Result<(), Failure>> =
-        dists.iter().map(|_| Err(Failure::Other("twine reported nothing for this file".to_owned()))).collect();
-    for line in stdout.lines() {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        let Some(i) = dists.iter().position(|d| value["file"].as_str() == Some(d.file_name.as_str())) else { continue };
-        results[i] = if value["ok"].as_bool() == Some(true) {
-            Ok(())
-        } else {
-            let status = value["status"].as_u64().and_then(|it| u16::try_from(it).ok());
-            Err(classify(value["kind"].as_str().unwrap_or(""), status, value["reason"].as_str().unwrap_or("")))
-        };
+/// A twine process that uploads the files it is given on stdin, one at a time
+/// (`xtask/py/upload_dists.py`). It can be started before the files are verified, so
+/// that importing twine overlaps with the verification: it uploads nothing until
+/// `upload` names the files. The token reaches twine only through its environment
+/// (`TWINE_PASSWORD`), never its arguments or a file. twine itself repeats an upload
+/// that got a 5xx five times.
+pub struct Uploader {
+    running: exec::Running,
+}
+
+impl Uploader {
+    pub fn start(sh: &Shell, tools: &Tools, root: &Path, endpoint: &str, token: &Secret) -> Result<Uploader> {
+        let python = &tools.python;
+        let script = root.join("xtask/py/upload_dists.py");
+        let mut env = Env::network();
+        env.set("TWINE_USERNAME", "aws").set("TWINE_PASSWORD", token.expose()).set("TWINE_REPOSITORY_URL", endpoint);
+        // No keyring lookups: the credentials are all in the environment.
+        env.set("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring");
+        let running = exec::run(cmd!(sh, "{python} {script} --stdin"), &env).capture().stdin_piped().spawn()?;
+        Ok(Uploader { running })
     }
-    results
+
+    /// Uploads `dists` and returns each file's outcome.
+    pub fn upload(mut self, dists: &[&Dist]) -> Vec<Result<(), Failure>> {
+        let paths: String = dists.iter().map(|d| format!("{}\n", d.path.display())).collect();
+        let written = match self.running.stdin() {
+            Some(stdin) => {
+                stdin.write_all(paths.as_bytes()).map_err(|err| format!("could not hand the files to twine: {err}"))
+            }
+            None => Err("twine has no stdin".to_owned()),
+        };
+        let out = written.map_err(anyhow::Error::msg).and_then(|()| self.running.finish());
+        let stdout = match out {
+            Ok(out) => out.stdout,
+            Err(err) => {
+                let failure = Failure::Other(format!("{err:#}"));
+                return dists.iter().map(|_| Err(failure.clone())).collect();
+            }
+        };
+        let mut results: Vec<Result<(), Failure>> =
+            dists.iter().map(|_| Err(Failure::Other("twine reported nothing for this file".to_owned()))).collect();
+        for line in stdout.lines() {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let Some(i) = dists.iter().position(|d| value["file"].as_str() == Some(d.file_name.as_str())) else {
+                continue;
+            };
+            results[i] = if value["ok"].as_bool() == Some(true) {
+                Ok(())
+            } else {
+                let status = value["status"].as_u64().and_then(|it| u16::try_from(it).ok());
+                Err(classify(value["kind"].as_str().unwrap_or(""), status, value["reason"].as_str().unwrap_or("")))
+            };
+        }
+        results
+    }
 }
 
 /// The line consumers use to install the release, with its one-line why.

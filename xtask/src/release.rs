@@ -20,7 +20,7 @@
 //! earlier `--build-only` run after checking them against its manifest. `--dry-run`
 //! runs everything but uploads nothing.
 
-use std::{env, fs, path::Path, thread, time::Duration};
+use std::{env, fs, path::Path, sync::mpsc, thread, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use xshell::Shell;
@@ -31,7 +31,7 @@ use crate::{
     exec::{self, Cancel},
     flags, fsutil, git,
     project::{self, Project},
-    publish::{self, Action, Failure},
+    publish::{self, Action, Failure, Uploader},
     python::{self, Lock, Tools},
     redact::Secret,
     report::{self, Steps},
@@ -39,6 +39,13 @@ use crate::{
     stamp,
     version::{self, Source, Version},
 };
+
+/// What the build produced (and the uploader started early, if any).
+struct Built {
+    tools: Tools,
+    dists: Vec<Dist>,
+    uploader: Option<Uploader>,
+}
 
 /// What authentication produced.
 struct Auth {
@@ -109,7 +116,10 @@ impl flags::Release {
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
         let cancel = Cancel::default();
 
-        let build = |steps: &mut Steps, index: Option<&str>| -> Result<(Tools, Vec<Dist>)> {
+        // `early` brings the token and endpoint when authentication finished first: then
+        // the uploader starts (importing twine) while the files are verified. It
+        // uploads nothing unless verification passes and it is told which files.
+        let build = |steps: &mut Steps, index: Option<&str>, early: Option<mpsc::Receiver<(Secret, String)>>| {
             let sh = Shell::new()?;
             sh.change_dir(&project.root);
             let tools =
@@ -121,42 +131,49 @@ impl flags::Release {
                 ));
                 dists::build(&sh, &tools, project, &out, &checkout.head_time, index, &cancel)
             })?;
+            let uploader = early
+                .and_then(|rx| rx.try_recv().ok())
+                .and_then(|(token, endpoint)| Uploader::start(&sh, &tools, &project.root, &endpoint, &token).ok());
             let dists = steps.run_unless(&cancel, "Verify", || verify(&sh, &tools, project, &version, &out))?;
-            Ok((tools, dists))
+            Ok::<_, anyhow::Error>(Built { tools, dists, uploader })
         };
 
         if self.build_only {
-            let (_, dists) = build(&mut steps, None)?;
+            let Built { dists, .. } = build(&mut steps, None, None)?;
             report::say(&format!("the distributions and {} are in {}", dists::MANIFEST, out.display()));
             return summarize(project, &version, &dists, &[], Mode::BuildOnly, None);
         }
 
-        let (tools, dists, auth) = if auth_first {
+        let (built, auth) = if auth_first {
             let auth = steps.run("Authenticate", || {
                 let (auth, notes) = runtime.block_on(authenticate(settings.as_ref(), self.dry_run, &cancel));
                 print_notes(&notes);
                 auth_step_result(auth)
             })?;
             let index = auth.as_ref().ok().map(private_index);
-            let (tools, dists) = build(&mut steps, index.as_ref().map(|it| it.expose()))?;
-            (tools, dists, auth)
+            (build(&mut steps, index.as_ref().map(|it| it.expose()), None)?, auth)
         } else {
             // The build runs on its own thread while this one authenticates.
             let started = std::time::Instant::now();
+            let (early_tx, early_rx) = mpsc::channel();
             let (built, (auth, notes)) = thread::scope(|scope| {
                 let steps = &mut steps;
                 let cancel = &cancel;
                 let build = &build;
                 let handle = scope.spawn(move || {
-                    let res = build(steps, None);
+                    let res = build(steps, None, Some(early_rx));
                     if res.is_err() {
                         cancel.cancel();
                     }
                     res
                 });
                 let auth = runtime.block_on(authenticate(settings.as_ref(), self.dry_run, cancel));
-                if matches!(auth.0, Err(AuthError::Failed(_))) {
-                    cancel.cancel();
+                match &auth.0 {
+                    Err(AuthError::Failed(_)) => cancel.cancel(),
+                    Ok(a) if !self.dry_run => {
+                        let _ = early_tx.send((a.token.clone(), a.endpoint.clone()));
+                    }
+                    _ => {}
                 }
                 (handle.join().unwrap_or_else(|_| Err(anyhow::format_err!("the build thread panicked"))), auth)
             });
@@ -173,24 +190,12 @@ impl flags::Release {
                 let err = auth.err().unwrap_or_else(|| anyhow::format_err!("authentication failed"));
                 return Err(err.context("authenticate to AWS"));
             }
-            let (tools, dists) = built?;
-            (tools, dists, auth?)
+            (built?, auth?)
         };
         // A dry run without a target or credentials goes on without a session.
         let auth = auth.ok();
         let mode = if self.dry_run { Mode::DryRun } else { Mode::Publish };
-        self.publish_and_confirm(
-            sh,
-            &mut steps,
-            &runtime,
-            project,
-            &version,
-            &tools,
-            &dists,
-            auth,
-            settings.as_ref(),
-            mode,
-        )
+        self.publish_and_confirm(sh, &mut steps, &runtime, project, &version, built, auth, settings.as_ref(), mode)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -201,12 +206,13 @@ impl flags::Release {
         runtime: &tokio::runtime::Runtime,
         project: &Project,
         version: &Version,
-        tools: &Tools,
-        dists: &[Dist],
+        built: Built,
         auth: Option<Auth>,
         settings: Option<&Settings>,
         mode: Mode,
     ) -> Result<()> {
+        let Built { tools, dists, uploader } = built;
+        let (tools, dists) = (&tools, dists.as_slice());
         let (Some(auth), Some(settings)) = (auth, settings) else {
             steps.run("Publish", || {
                 report::say("dry run: nothing to compare with, nothing uploaded");
@@ -239,8 +245,18 @@ impl flags::Release {
                 })
                 .collect();
             let pending: Vec<usize> = (0..dists.len()).filter(|&i| outcomes[i].is_none()).collect();
-            let uploaded =
-                upload_files(sh, runtime, tools, &project.root, dists, &pending, &mut auth, settings, version);
+            let uploaded = upload_files(
+                sh,
+                runtime,
+                tools,
+                &project.root,
+                dists,
+                &pending,
+                uploader,
+                &mut auth,
+                settings,
+                version,
+            );
             for (i, outcome) in uploaded {
                 outcomes[i] = Some(outcome);
             }
@@ -304,24 +320,21 @@ impl flags::Release {
             auth_step_result(auth)?.map_err(|_| anyhow::format_err!("no AWS credentials to publish with"))
         })?;
         let mode = if self.dry_run { Mode::DryRun } else { Mode::Publish };
-        self.publish_and_confirm(
-            sh,
-            &mut steps,
-            &runtime,
-            project,
-            &version,
-            &tools,
-            &dists,
-            Some(auth),
-            Some(&settings),
-            mode,
-        )
+        let built = Built { tools, dists, uploader: None };
+        self.publish_and_confirm(sh, &mut steps, &runtime, project, &version, built, Some(auth), Some(&settings), mode)
     }
 
     fn preflight(&self, sh: &Shell, project: &Project, tag: Option<&str>) -> Result<git::Checkout> {
+        // Starting the interpreter can take a while (a pyenv shim is a shell script):
+        // it runs alongside the git queries.
+        let interpreter =
+            thread::spawn(|| Shell::new().map_err(anyhow::Error::from).and_then(|sh| python::check_interpreter(&sh)));
         report::say(&git::check_installed(sh)?);
-        report::say(&format!("Python {}", python::check_interpreter(sh)?));
-        let checkout = git::checkout(sh)?;
+        let checkout = git::checkout(sh);
+        let python =
+            interpreter.join().unwrap_or_else(|_| Err(anyhow::format_err!("the interpreter check panicked")))?;
+        report::say(&format!("Python {python}"));
+        let checkout = checkout?;
         let version_file = format!("{}{}", checkout.prefix, project.version_file);
         let dirty: Vec<String> = git::changed_paths(sh)?.into_iter().filter(|it| *it != version_file).collect();
         let in_ci = env::var_os("CI").is_some_and(|it| it == "true");
@@ -482,18 +495,30 @@ fn upload_files(
     root: &Path,
     dists: &[Dist],
     pending: &[usize],
+    mut uploader: Option<Uploader>,
     auth: &mut Auth,
     settings: &Settings,
     version: &Version,
 ) -> Vec<(usize, Outcome)> {
     let mut done = Vec::new();
     let mut pending = pending.to_vec();
+    if pending.is_empty() {
+        // Nothing to upload: the early uploader is dropped, and exits without a file.
+        return done;
+    }
     let mut refreshed = false;
     let mut runs = 0;
     while !pending.is_empty() {
         runs += 1;
         let batch: Vec<&Dist> = pending.iter().map(|&i| &dists[i]).collect();
-        let results = publish::upload(sh, tools, root, &batch, &auth.endpoint, &auth.token);
+        let started = match uploader.take() {
+            Some(early) => Ok(early),
+            None => Uploader::start(sh, tools, root, &auth.endpoint, &auth.token),
+        };
+        let results = match started {
+            Ok(uploader) => uploader.upload(&batch),
+            Err(err) => batch.iter().map(|_| Err(Failure::Other(format!("{err:#}")))).collect(),
+        };
         let mut again = Vec::new();
         let mut token_refused = false;
         for (&i, result) in pending.iter().zip(results) {
