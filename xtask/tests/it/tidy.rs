@@ -56,3 +56,25 @@ fn visit(dir: &Path, f: &mut dyn FnMut(&Path)) {
         }
     }
 }
+
+/// The release path compiles no IAM client, no aws-lc C build and no server code.
+#[test]
+fn the_release_path_has_no_heavy_or_server_crates() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(&cargo)
+        .args(["tree", "--package", "xtask", "--edges", "normal", "--prefix", "none", "--format", "{p} {f}"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8(out.stdout).unwrap();
+    assert!(tree.contains("aws-sdk-codeartifact") && tree.contains("rustls"), "unexpected tree:\n{tree}");
+    for banned in ["aws-sdk-iam ", "aws-lc-sys ", "aws-lc-rs ", "castack ", "tiny_http ", "openssl-sys "] {
+        assert!(!tree.lines().any(|l| l.starts_with(banned)), "{banned}is in the release path:\n{tree}");
+    }
+    let hyper_features =
+        tree.lines().filter(|l| l.starts_with("hyper ") || l.starts_with("hyper-util ")).collect::<Vec<_>>();
+    assert!(hyper_features.iter().all(|l| !l.contains("server")), "server features in {hyper_features:?}");
+    let tokio = tree.lines().find(|l| l.starts_with("tokio ")).unwrap_or_default();
+    assert!(!tokio.contains("rt-multi-thread") && !tokio.contains("full"), "tokio features: {tokio}");
+}
