@@ -314,10 +314,7 @@ where
              for: raise the role's MaxSessionDuration to 3600 or more"
         ),
         ("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException", _) => {
-            anyhow::format_err!(
-                "{op} failed: {msg}{rid}\nThe AWS credentials are expired or invalid: sign in again (`aws sso login`) \
-                 or refresh the credentials in the environment"
-            )
+            expired_credentials(op, msg, &rid)
         }
         _ => anyhow::format_err!("{op} failed: {code}: {msg}{rid}"),
     }
@@ -400,13 +397,17 @@ where
             )
         }
         "ExpiredTokenException" | "ExpiredToken" | "UnrecognizedClientException" | "InvalidClientTokenId" => {
-            anyhow::format_err!(
-                "{op} failed: {msg}{rid}\nThe AWS credentials expired or are invalid: sign in again (`aws sso login`), \
-                 or re-run the job for a fresh session"
-            )
+            expired_credentials(op, msg, &rid)
         }
         _ => anyhow::format_err!("{op} failed: {code}: {msg}{rid}"),
     }
+}
+
+fn expired_credentials(op: &str, msg: &str, rid: &str) -> anyhow::Error {
+    anyhow::format_err!(
+        "{op} failed: {msg}{rid}\nThe AWS credentials expired or are invalid: sign in again (`aws sso login`), refresh \
+         the credentials in the environment, or re-run the job for a fresh session"
+    )
 }
 
 fn bearer_token_statement() -> String {

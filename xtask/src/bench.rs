@@ -45,11 +45,7 @@ impl flags::Bench {
         report::say(&format!("benchmarks on {cores} core(s), medians of {runs} run(s); ratios are ours / baseline"));
         let needs_stack = names.iter().any(|it| ["auth", "release", "rerun"].contains(it));
         let stack = if needs_stack { Some(crate::sandbox::start_stack(sh, &root)?) } else { None };
-        let bench = Bench {
-            root: root.clone(),
-            runs,
-            stack_vars: stack.as_ref().map(|s| s.vars().to_vec()).unwrap_or_default(),
-        };
+        let bench = Bench { root: root.clone(), runs, stack };
         let mut results = Vec::new();
         for name in &names {
             let lines = match *name {
@@ -77,7 +73,7 @@ impl flags::Bench {
 struct Bench {
     root: PathBuf,
     runs: usize,
-    stack_vars: Vec<(String, String)>,
+    stack: Option<crate::sandbox::Stack>,
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -115,18 +111,12 @@ impl Bench {
         env::current_exe().context("find the xtask binary")
     }
 
-    /// A command with the stack's settings and throwaway credentials, and none of
-    /// the person's own AWS settings.
+    /// A command that talks to the stack (see `sandbox::Stack::command`).
     fn with_stack(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        for (key, _) in env::vars_os() {
-            let name = key.to_string_lossy();
-            if ["AWS_", "CODEARTIFACT_", "ACTIONS_ID_TOKEN_", "GITHUB_", "TWINE_"].iter().any(|p| name.starts_with(p)) {
-                cmd.env_remove(&key);
-            }
+        match &self.stack {
+            Some(stack) => stack.command(program),
+            None => Command::new(program),
         }
-        cmd.envs(self.stack_vars.iter().map(|(k, v)| (k, v)));
-        cmd
     }
 
     fn startup(&self) -> Result<Vec<String>> {
@@ -158,8 +148,8 @@ impl Bench {
     }
 
     fn var(&self, name: &str) -> Result<&str> {
-        self.stack_vars
-            .iter()
+        let vars = self.stack.as_ref().map(|it| it.vars()).unwrap_or_default();
+        vars.iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .with_context(|| format!("the stack has no {name}"))

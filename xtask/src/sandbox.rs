@@ -86,6 +86,21 @@ impl Stack {
         &self.vars
     }
 
+    /// A command for `program` that talks to the stack: the stack's settings and
+    /// throwaway credentials, and none of the person's own AWS, CodeArtifact, GitHub
+    /// or twine settings.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        for (key, _) in env::vars_os() {
+            let name = key.to_string_lossy();
+            if ["AWS_", "CODEARTIFACT_", "ACTIONS_ID_TOKEN_", "GITHUB_", "TWINE_"].iter().any(|p| name.starts_with(p)) {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.envs(self.vars.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
     fn var(&self, name: &str) -> Result<&str> {
         self.vars
             .iter()
@@ -209,7 +224,7 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
 
     // The release itself runs exactly as it would against AWS, in a child that sees
     // the stack's settings and throwaway credentials instead of any of the user's.
-    let mut child = Command::new(env::current_exe().context("find the xtask binary")?);
+    let mut child = stack.command(env::current_exe().context("find the xtask binary")?);
     child.arg("release").args(flags.tag.iter());
     for (on, flag) in [(flags.dry_run, "--dry-run"), (flags.allow_dirty, "--allow-dirty"), (flags.verbose, "--verbose")]
     {
@@ -217,15 +232,7 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
             child.arg(flag);
         }
     }
-    child.current_dir(&root).env_clear();
-    for (key, value) in env::vars_os() {
-        let name = key.to_string_lossy();
-        let foreign = ["AWS_", "CODEARTIFACT_", "ACTIONS_ID_TOKEN_", "GITHUB_"].iter().any(|p| name.starts_with(p));
-        if !foreign {
-            child.env(&key, value);
-        }
-    }
-    child.envs(stack.vars.iter().map(|(k, v)| (k, v)));
+    child.current_dir(&root);
     // The sandbox release is a local release, not a GitHub Actions run.
     child.env_remove("ACTIONS_ID_TOKEN_REQUEST_URL").env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
     let status = child.status().context("run the release against the stack")?;

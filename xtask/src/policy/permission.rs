@@ -175,20 +175,7 @@ pub fn simulation_requests(target: &PublishTarget) -> Vec<SimulationRequest> {
 /// PEP 503 normalization, which CodeArtifact applies to PyPI names in ARNs:
 /// lower case, and every run of `-`, `_` and `.` becomes one `-`.
 pub fn normalize_package_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('-');
-            }
-            in_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_run = false;
-        }
-    }
-    out
+    crate::project::normalize_name(name)
 }
 
 /// Runs every permission check over the role's documents (plain or
