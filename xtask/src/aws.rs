@@ -475,7 +475,7 @@ pub async fn token_and_endpoint(session: &Session, settings: &Settings) -> Resul
         let endpoint = out.repository_endpoint().context("GetRepositoryEndpoint returned no endpoint")?;
         check_endpoint(endpoint)
     };
-    let (token, endpoint) = tokio::join!(token, endpoint);
+    let (token, endpoint) = futures_util::future::join(token, endpoint).await;
     Ok((token?, endpoint?))
 }
 

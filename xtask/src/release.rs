@@ -23,6 +23,7 @@
 use std::{env, fs, path::Path, sync::mpsc, thread, time::Duration};
 
 use anyhow::{Context, Result, bail};
+use futures_util::future::Either;
 use xshell::Shell;
 
 use crate::{
@@ -67,16 +68,13 @@ impl flags::Release {
             bail!("--build-only and --publish-only exclude each other: run one, then the other");
         }
         // A tag given on the command line is checked before anything else happens.
-        if let Some(tag) = &self.tag {
-            version::parse_tag(tag, Source::Argument)?;
-        }
-        if self.sandbox {
-            return crate::sandbox::release(sh, &self);
-        }
         let tag = match &self.tag {
             Some(tag) => Some((tag.clone(), version::parse_tag(tag, Source::Argument)?)),
             None => None,
         };
+        if self.sandbox {
+            return crate::sandbox::release(sh, &self);
+        }
         let root = project::find_root()?;
         sh.change_dir(&root);
         let project = Project::load(&root)?;
@@ -426,13 +424,17 @@ async fn authenticate(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let result = tokio::select! {
-        res = work => res.map_err(|err| match err.downcast::<aws::NoCredentials>() {
-            Ok(none) if dry_run => AuthError::Skipped(NoAuth::NoCredentials(none.to_string())),
-            Ok(none) => AuthError::Failed(none.into()),
-            Err(err) => AuthError::Failed(err),
-        }),
-        () = stopped => Err(AuthError::Stopped),
+    // In a block, so that the losing future (and its borrow of `notes`) is gone after.
+    let result = {
+        let (work, stopped) = (std::pin::pin!(work), std::pin::pin!(stopped));
+        match futures_util::future::select(work, stopped).await {
+            Either::Left((res, _)) => res.map_err(|err| match err.downcast::<aws::NoCredentials>() {
+                Ok(none) if dry_run => AuthError::Skipped(NoAuth::NoCredentials(none.to_string())),
+                Ok(none) => AuthError::Failed(none.into()),
+                Err(err) => AuthError::Failed(err),
+            }),
+            Either::Right(((), _)) => Err(AuthError::Stopped),
+        }
     };
     if let Ok(auth) = &result {
         notes.push(format!("repository endpoint {}", auth.endpoint));
