@@ -155,50 +155,53 @@ impl Bench {
             .with_context(|| format!("the stack has no {name}"))
     }
 
-    fn auth(&self, sh: &Shell) -> Result<Vec<String>> {
-        let aws = self.aws_cli(sh)?;
+    /// The original guide's way to the token and the endpoint: two AWS CLI calls.
+    fn cli_token_and_endpoint(&self, aws: &Path) -> Result<(String, String)> {
         let (domain, owner, repo) = (
             self.var("CODEARTIFACT_DOMAIN")?,
             self.var("CODEARTIFACT_DOMAIN_OWNER")?,
             self.var("CODEARTIFACT_REPOSITORY")?,
         );
+        let cli = |args: &[&str]| -> Result<String> {
+            let (_, out) = timed(
+                self.with_stack(aws).args(["-m", "awscli", "codeartifact"]).args(args).args(["--output", "text"]),
+            )?;
+            Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+        };
+        let token = cli(&[
+            "get-authorization-token",
+            "--domain",
+            domain,
+            "--domain-owner",
+            owner,
+            "--query",
+            "authorizationToken",
+        ])?;
+        redact::register(&token);
+        let endpoint = cli(&[
+            "get-repository-endpoint",
+            "--domain",
+            domain,
+            "--domain-owner",
+            owner,
+            "--repository",
+            repo,
+            "--format",
+            "pypi",
+            "--query",
+            "repositoryEndpoint",
+        ])?;
+        Ok((token, endpoint))
+    }
+
+    fn auth(&self, sh: &Shell) -> Result<Vec<String>> {
+        let aws = self.aws_cli(sh)?;
         let mut ours = Vec::new();
         let mut cli = Vec::new();
         for i in 0..=self.runs {
             let (o, _) = timed(self.with_stack(self.xtask()?).args(["bench", "auth-probe"]).current_dir(&self.root))?;
             let start = Instant::now();
-            timed(self.with_stack(&aws).args([
-                "-m",
-                "awscli",
-                "codeartifact",
-                "get-authorization-token",
-                "--domain",
-                domain,
-                "--domain-owner",
-                owner,
-                "--duration-seconds",
-                "900",
-                "--query",
-                "expiration",
-                "--output",
-                "text",
-            ]))?;
-            timed(self.with_stack(&aws).args([
-                "-m",
-                "awscli",
-                "codeartifact",
-                "get-repository-endpoint",
-                "--domain",
-                domain,
-                "--domain-owner",
-                owner,
-                "--repository",
-                repo,
-                "--format",
-                "pypi",
-                "--output",
-                "text",
-            ]))?;
+            self.cli_token_and_endpoint(&aws)?;
             let c = start.elapsed();
             if i > 0 {
                 ours.push(o);
@@ -219,11 +222,6 @@ impl Bench {
         let aws = self.aws_cli(sh)?;
         let ours_repo = copy_repo(&self.root, "ours")?;
         let base_repo = copy_repo(&self.root, "baseline")?;
-        let (domain, owner, repo) = (
-            self.var("CODEARTIFACT_DOMAIN")?,
-            self.var("CODEARTIFACT_DOMAIN_OWNER")?,
-            self.var("CODEARTIFACT_REPOSITORY")?,
-        );
         let tools_dir = python::tools_root(&self.root);
         let mut ours = Vec::new();
         let mut base = Vec::new();
@@ -243,41 +241,7 @@ impl Bench {
             let start = Instant::now();
             let about = base_repo.path().join("yamause/__about__.py");
             fs::write(&about, format!("__version__ = \"1.0.{i}\"\n"))?;
-            let (_, token) = timed(self.with_stack(&aws).args([
-                "-m",
-                "awscli",
-                "codeartifact",
-                "get-authorization-token",
-                "--domain",
-                domain,
-                "--domain-owner",
-                owner,
-                "--query",
-                "authorizationToken",
-                "--output",
-                "text",
-            ]))?;
-            let token = String::from_utf8(token.stdout)?.trim().to_owned();
-            redact::register(&token);
-            let (_, endpoint) = timed(self.with_stack(&aws).args([
-                "-m",
-                "awscli",
-                "codeartifact",
-                "get-repository-endpoint",
-                "--domain",
-                domain,
-                "--domain-owner",
-                owner,
-                "--repository",
-                repo,
-                "--format",
-                "pypi",
-                "--query",
-                "repositoryEndpoint",
-                "--output",
-                "text",
-            ]))?;
-            let endpoint = String::from_utf8(endpoint.stdout)?.trim().to_owned();
+            let (token, endpoint) = self.cli_token_and_endpoint(&aws)?;
             let dist = base_repo.path().join(format!("dist-{i}"));
             timed(
                 Command::new(&tools)

@@ -41,6 +41,10 @@ use crate::{
     version::{self, Source, Version},
 };
 
+/// What authentication hands the build thread when it finishes first: the token, the
+/// endpoint, and what the repository holds of this version.
+type Early = (Secret, String, Remote);
+
 /// What the build produced (and the uploader started early, if any).
 struct Built {
     tools: Tools,
@@ -114,10 +118,11 @@ impl flags::Release {
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
         let cancel = Cancel::default();
 
-        // `early` brings the token and endpoint when authentication finished first: then
-        // the uploader starts (importing twine) while the files are verified. It
-        // uploads nothing unless verification passes and it is told which files.
-        let build = |steps: &mut Steps, index: Option<&str>, early: Option<mpsc::Receiver<(Secret, String)>>| {
+        // `early` brings the token, the endpoint and what the repository holds when
+        // authentication finished first: then, if any file will need uploading, the
+        // uploader starts (importing twine) while the files are verified. It uploads
+        // nothing unless verification passes and it is told which files.
+        let build = |steps: &mut Steps, index: Option<&str>, early: Option<mpsc::Receiver<Early>>| {
             let sh = Shell::new()?;
             sh.change_dir(&project.root);
             let tools =
@@ -129,10 +134,22 @@ impl flags::Release {
                 ));
                 dists::build(&sh, &tools, project, &out, &checkout.head_time, index, &cancel)
             })?;
-            let uploader = early
-                .and_then(|rx| rx.try_recv().ok())
-                .and_then(|(token, endpoint)| Uploader::start(&sh, &tools, &project.root, &endpoint, &token).ok());
-            let dists = steps.run_unless(&cancel, "Verify", || verify(&sh, &tools, project, &version, &out))?;
+            let mut collected = None;
+            let mut uploader = None;
+            if let Some((token, endpoint, remote)) = early.and_then(|rx| rx.try_recv().ok()) {
+                let dists = dists::collect(&out)?;
+                if publish::plan(&dists, &remote).contains(&Action::Upload) {
+                    uploader = Uploader::start(&sh, &tools, &project.root, &endpoint, &token).ok();
+                }
+                collected = Some(dists);
+            }
+            let dists = steps.run_unless(&cancel, "Verify", || {
+                let dists = match collected {
+                    Some(dists) => dists,
+                    None => dists::collect(&out)?,
+                };
+                verify(&sh, &tools, project, &version, &out, dists)
+            })?;
             Ok::<_, anyhow::Error>(Built { tools, dists, uploader })
         };
 
@@ -169,7 +186,14 @@ impl flags::Release {
                 match &auth.0 {
                     Err(AuthError::Failed(_)) => cancel.cancel(),
                     Ok(a) if !self.dry_run => {
-                        let _ = early_tx.send((a.token.clone(), a.endpoint.clone()));
+                        // A failed listing only means no early uploader.
+                        if let Some(settings) = settings.as_ref() {
+                            let name = project.normalized_name();
+                            let listed = aws::remote_assets(&a.session, settings, &name, version.as_str());
+                            if let Ok(remote) = runtime.block_on(listed) {
+                                let _ = early_tx.send((a.token.clone(), a.endpoint.clone(), remote));
+                            }
+                        }
                     }
                     _ => {}
                 }
@@ -749,8 +773,14 @@ fn stamp_version(project: &Project, version: &Version) -> Result<()> {
 }
 
 /// Step 6: everything that makes the built files trustworthy, then the manifest.
-fn verify(sh: &Shell, tools: &Tools, project: &Project, version: &Version, out: &Path) -> Result<Vec<Dist>> {
-    let dists = dists::collect(out)?;
+fn verify(
+    sh: &Shell,
+    tools: &Tools,
+    project: &Project,
+    version: &Version,
+    out: &Path,
+    dists: Vec<Dist>,
+) -> Result<Vec<Dist>> {
     dists::check_file_names(&dists, &project.name, version)?;
     let inspected = dists::inspect(sh, tools, &project.root, &dists)?;
     dists::check_metadata(&inspected, &dists, &project.name, version)?;
