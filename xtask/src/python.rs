@@ -98,7 +98,6 @@ impl crate::flags::Tools {
 
 /// A provisioned tool environment.
 pub struct Tools {
-    pub dir: PathBuf,
     pub python: PathBuf,
 }
 
@@ -134,7 +133,7 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
 
     if python.exists() && fs::read_to_string(&stamp_path).is_ok_and(|it| it == stamp) {
         report::say(&format!("reusing the {} tools in {}", lock.name(), dir.display()));
-        return Ok(Tools { dir, python });
+        return Ok(Tools { python });
     }
     report::say(&format!(
         "provisioning the {} tools from {} into {} (with {})",
@@ -176,5 +175,5 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
         .context("install the pinned tools with pip")?;
     }
     fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
-    Ok(Tools { dir, python })
+    Ok(Tools { python })
 }

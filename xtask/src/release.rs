@@ -106,6 +106,10 @@ impl flags::Release {
             ),
             _ => None,
         };
+        let missing = match &target {
+            Some(Target::Missing(missing)) => missing.clone(),
+            _ => Vec::new(),
+        };
         // Private build dependencies need the token for the build, so the two cannot
         // overlap then.
         let auth_first = settings.as_ref().is_some_and(|it| it.private_dependencies);
@@ -161,7 +165,8 @@ impl flags::Release {
 
         let (built, auth) = if auth_first {
             let auth = steps.run("Authenticate", || {
-                let (auth, notes) = runtime.block_on(authenticate(settings.as_ref(), self.dry_run, &cancel));
+                let (auth, notes) =
+                    runtime.block_on(authenticate(settings.as_ref().ok_or(&missing[..]), self.dry_run, &cancel));
                 print_notes(&notes);
                 auth_step_result(auth)
             })?;
@@ -182,7 +187,7 @@ impl flags::Release {
                     }
                     res
                 });
-                let auth = runtime.block_on(authenticate(settings.as_ref(), self.dry_run, cancel));
+                let auth = runtime.block_on(authenticate(settings.as_ref().ok_or(&missing[..]), self.dry_run, cancel));
                 match &auth.0 {
                     Err(AuthError::Failed(_)) => cancel.cancel(),
                     Ok(a) if !self.dry_run => {
@@ -337,7 +342,7 @@ impl flags::Release {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
         let auth = steps.run("Authenticate", || {
-            let (auth, notes) = runtime.block_on(authenticate(Some(&settings), self.dry_run, &Cancel::default()));
+            let (auth, notes) = runtime.block_on(authenticate(Ok(&settings), self.dry_run, &Cancel::default()));
             print_notes(&notes);
             auth_step_result(auth)?.map_err(|_| anyhow::format_err!("no AWS credentials to publish with"))
         })?;
@@ -425,18 +430,15 @@ enum AuthError {
 /// Authenticates and fetches the token and endpoint, unless `cancel` is set first.
 /// Returns the notes to print with the step (the build may be printing meanwhile).
 async fn authenticate(
-    settings: Option<&Settings>,
+    settings: Result<&Settings, &[&'static str]>,
     dry_run: bool,
     cancel: &Cancel,
 ) -> (Result<Auth, AuthError>, Vec<String>) {
     let mut notes = Vec::new();
-    let Some(settings) = settings else {
+    let settings = match settings {
+        Ok(settings) => settings,
         // Only a dry run gets here (a real release stops earlier without a target).
-        let missing = match settings::from_env(&toml::Table::new()) {
-            Ok(Target::Missing(m)) => m,
-            _ => Vec::new(),
-        };
-        return (Err(AuthError::Skipped(NoAuth::NotConfigured(missing))), notes);
+        Err(missing) => return (Err(AuthError::Skipped(NoAuth::NotConfigured(missing.to_vec()))), notes),
     };
     let work = async {
         let session = aws::authenticate(settings, &mut notes).await?;

@@ -9,7 +9,7 @@
 use std::{
     env,
     ffi::OsString,
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Stdio},
     sync::mpsc,
@@ -310,7 +310,6 @@ fn install_and_check(sh: &Shell, root: &Path, stack: &Stack, token: &Secret, end
     if installed != version {
         bail!("the installed package says it is {installed:?}, but {version} was released");
     }
-    let _ = std::io::stderr().flush();
     Ok(())
 }
 
