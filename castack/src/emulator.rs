@@ -215,6 +215,12 @@ pub struct LoggedRequest {
     pub user: Option<String>,
     /// The uploaded file name, for uploads.
     pub file: Option<String>,
+    /// The `Via` header: set by a forward proxy the request came through (the proxy
+    /// tests check which calls went through one). proxy.py sets it on the first
+    /// request of a connection only, hence `connection`.
+    pub via: Option<String>,
+    /// Which connection to the emulator the request came on.
+    pub connection: u64,
 }
 
 impl LoggedRequest {
@@ -229,6 +235,8 @@ impl LoggedRequest {
             "accessKeyId": self.access_key_id,
             "user": self.user,
             "file": self.file,
+            "via": self.via,
+            "connection": self.connection,
         })
     }
 }
@@ -718,6 +726,7 @@ fn handle(state: &State, req: Request) -> Response {
         return crate::control::handle(state, &req);
     }
     let method = req.method.clone();
+    let (via, connection) = (req.header("via").map(str::to_owned), req.connection);
     let mut entry = Entry::default();
     let response = if path.starts_with("/_github/oidc/") {
         entry.operation = "oidc".to_owned();
@@ -749,6 +758,8 @@ fn handle(state: &State, req: Request) -> Response {
         access_key_id: entry.access_key_id,
         user: entry.user,
         file: entry.file,
+        via,
+        connection,
     });
     response
 }

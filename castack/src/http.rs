@@ -39,6 +39,9 @@ pub(crate) struct Request {
     pub http10: bool,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Which connection of this server it came on (counted from 0): requests that
+    /// share one came from the same client, such as a forward proxy.
+    pub connection: u64,
 }
 
 impl Request {
@@ -191,7 +194,7 @@ fn accept_loop(
         let stop = stop.clone();
         let registry = connections.clone();
         let spawned = thread::Builder::new().name("castack-conn".to_owned()).spawn(move || {
-            serve_connection(stream, &*handler, &stop);
+            serve_connection(stream, id, &*handler, &stop);
             lock(&registry).remove(&id);
         });
         if spawned.is_err() {
@@ -202,14 +205,14 @@ fn accept_loop(
     }
 }
 
-fn serve_connection(stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
+fn serve_connection(stream: TcpStream, id: u64, handler: &Handler, stop: &AtomicBool) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     loop {
         let request = match read_request(&mut reader, &mut writer) {
-            Ok(Some(request)) => request,
+            Ok(Some(request)) => Request { connection: id, ..request },
             Ok(None) => return,
             Err(ReadError::Io) => return,
             Err(ReadError::Bad(status, message)) => {
@@ -393,7 +396,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream) -> Re
     } else {
         Vec::new()
     };
-    Ok(Some(Request { method: method.to_owned(), target: target.to_owned(), http10, headers, body }))
+    Ok(Some(Request { method: method.to_owned(), target: target.to_owned(), http10, headers, body, connection: 0 }))
 }
 
 /// Reads a chunked body (and its trailers) completely.

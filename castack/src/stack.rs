@@ -217,6 +217,10 @@ impl Stack {
             ("CODEARTIFACT_DOMAIN", self.config.domain.clone()),
             ("CODEARTIFACT_DOMAIN_OWNER", self.config.account.clone()),
             ("CODEARTIFACT_REPOSITORY", self.config.repository.clone()),
+            // The stack is on loopback: a proxy of the machine cannot reach it, so no
+            // client of it goes through one (the proxy tests set their own).
+            ("NO_PROXY", loopback_no_proxy()),
+            ("no_proxy", loopback_no_proxy()),
         ];
         pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect()
     }
@@ -528,4 +532,16 @@ fn failure(service: &Service, what: String) -> anyhow::Error {
         ""
     };
     format_err!("{what}; last lines of its output:\n{tail}{hint}")
+}
+
+/// The machine's `NO_PROXY` list with the loopback names added.
+fn loopback_no_proxy() -> String {
+    let current = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")).unwrap_or_default();
+    let mut entries: Vec<&str> = current.split(',').map(str::trim).filter(|it| !it.is_empty()).collect();
+    for host in ["127.0.0.1", "localhost", "::1"] {
+        if !entries.contains(&host) {
+            entries.push(host);
+        }
+    }
+    entries.join(",")
 }

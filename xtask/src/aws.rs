@@ -16,10 +16,10 @@ use aws_sdk_codeartifact::{
     types::{HashAlgorithm, PackageFormat, PackageVersionStatus},
 };
 use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
-use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::{
-    github,
+    github, net,
     redact::{self, Secret},
     report,
     settings::{self, Settings},
@@ -53,22 +53,25 @@ impl fmt::Display for NoCredentials {
 impl std::error::Error for NoCredentials {}
 
 /// The SDK configuration: region from the settings, the default credential chain,
-/// and the rustls-on-ring HTTPS client (see the fence comment in `Cargo.toml`).
-pub async fn load_config(settings: &Settings) -> SdkConfig {
-    loader().region(Region::new(settings.region.clone())).load().await
+/// and our HTTP client.
+pub async fn load_config(settings: &Settings) -> Result<SdkConfig> {
+    Ok(loader()?.region(Region::new(settings.region.clone())).load().await)
 }
 
-/// The SDK's config loader with our HTTP client, for every AWS client of the program.
-pub fn loader() -> aws_config::ConfigLoader {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+/// The SDK's config loader with our HTTP client (`net`: rustls on ring, see the fence
+/// comment in `Cargo.toml`; the environment's proxies; `AWS_CA_BUNDLE`), for every
+/// AWS client of the program. The credential providers (SSO, web identity, STS) use
+/// the same client, so they go through the proxy too.
+pub fn loader() -> Result<aws_config::ConfigLoader> {
+    Ok(aws_config::defaults(BehaviorVersion::latest()).http_client(net::sdk_http_client()?))
 }
 
 /// Finds credentials and says who they belong to. `notes` collects what to print.
 pub async fn authenticate(settings: &Settings, notes: &mut Vec<String>) -> Result<Session> {
-    let mut config = load_config(settings).await;
+    let mut config = load_config(settings).await?;
+    if let Some(proxies) = net::describe_proxies() {
+        notes.push(proxies);
+    }
     let provider = config.credentials_provider().context("the AWS SDK has no credentials provider")?;
     let source = match provider.provide_credentials().await {
         Ok(creds) => {
@@ -226,17 +229,26 @@ struct Failure {
     message: String,
     request_id: Option<String>,
     /// Not a service answer: the request did not get through (DNS, connection,
-    /// timeout) or could not be built.
+    /// timeout, a proxy's refusal) or could not be built.
     transport: Option<String>,
 }
 
 impl Failure {
-    fn of<E, R>(err: &SdkError<E, R>) -> Failure
+    fn of<E>(err: &SdkError<E, HttpResponse>) -> Failure
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
-        SdkError<E, R>: RequestId,
+        SdkError<E, HttpResponse>: RequestId,
     {
+        // A 407 is the proxy's answer, not the service's.
+        let status = err.raw_response().map(|it| it.status().as_u16());
+        if status == Some(407) {
+            return Failure {
+                code: None,
+                message: String::new(),
+                request_id: None,
+                transport: Some(net::PROXY_REFUSED.to_owned()),
+            };
+        }
         match err {
             SdkError::ServiceError(service) => Failure {
                 code: service.err().code().map(str::to_owned),
@@ -260,23 +272,19 @@ impl Failure {
 
 /// Maps an STS failure to its cause and fix; for `AssumeRoleWithWebIdentity` the
 /// token's claims are shown next to the likely trust-policy mistake.
-fn explain_sts<E, R>(
+fn explain_sts<E>(
     op: &str,
-    err: &SdkError<E, R>,
+    err: &SdkError<E, HttpResponse>,
     web_identity: Option<(&github::Claims, &Settings, &str)>,
 ) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
-    SdkError<E, R>: RequestId,
+    SdkError<E, HttpResponse>: RequestId,
 {
     let f = Failure::of(err);
     let rid = f.request_id_text();
     if let Some(transport) = &f.transport {
-        return anyhow::format_err!(
-            "could not reach AWS STS for {op}: {transport}: check the network and proxy settings, AWS_REGION, and \
-             AWS_ENDPOINT_URL_STS if set"
-        );
+        return transport_error(&format!("AWS STS for {op}"), transport, "AWS_ENDPOINT_URL_STS");
     }
     let code = f.code.clone().unwrap_or_default();
     let msg = &f.message;
@@ -322,25 +330,21 @@ where
 
 /// Maps a CodeArtifact failure to its cause and fix: a denial names the missing
 /// action, the resource ARN and the policy statement to add.
-pub fn explain_codeartifact<E, R>(
+pub fn explain_codeartifact<E>(
     op: &str,
-    err: &SdkError<E, R>,
+    err: &SdkError<E, HttpResponse>,
     settings: &Settings,
     package: Option<&str>,
 ) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
-    SdkError<E, R>: RequestId,
+    SdkError<E, HttpResponse>: RequestId,
 {
     let f = Failure::of(err);
     let rid = f.request_id_text();
     if let Some(transport) = &f.transport {
-        return anyhow::format_err!(
-            "could not reach CodeArtifact in {} for {op}: {transport}: check the network and proxy settings, \
-             AWS_REGION, and AWS_ENDPOINT_URL_CODEARTIFACT if set",
-            settings.region
-        );
+        let what = format!("CodeArtifact in {} for {op}", settings.region);
+        return transport_error(&what, transport, "AWS_ENDPOINT_URL_CODEARTIFACT");
     }
     let code = f.code.clone().unwrap_or_default();
     let msg = &f.message;
@@ -401,6 +405,18 @@ where
         }
         _ => anyhow::format_err!("{op} failed: {code}: {msg}{rid}"),
     }
+}
+
+/// A request that got no answer from the service: the network, a proxy, a timeout.
+fn transport_error(what: &str, transport: &str, endpoint_var: &str) -> anyhow::Error {
+    if transport == net::PROXY_REFUSED {
+        return anyhow::format_err!("could not reach {what}: {transport}");
+    }
+    let proxies = net::describe_proxies().map(|it| format!(" ({it})")).unwrap_or_default();
+    anyhow::format_err!(
+        "could not reach {what}: {transport}: check the network and proxy settings{proxies}, AWS_REGION, and \
+         {endpoint_var} if set"
+    )
 }
 
 fn expired_credentials(op: &str, msg: &str, rid: &str) -> anyhow::Error {

@@ -448,17 +448,17 @@ async fn codeartifact_checks(
 
 /// One read-only probe: passed, not permitted (only informative: releases do not need
 /// it), or failed in a way that matters.
-fn push_probe<E, R>(
+fn push_probe<E>(
     findings: &mut Vec<Finding>,
     (id, ok_id): (&'static str, &'static str),
     op: &str,
-    result: Result<String, aws_sdk_codeartifact::error::SdkError<E, R>>,
+    result: Result<String, aws_sdk_codeartifact::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
     settings: &Settings,
     package: Option<&str>,
 ) where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-    aws_sdk_codeartifact::error::SdkError<E, R>: aws_sdk_codeartifact::operation::RequestId,
+    aws_sdk_codeartifact::error::SdkError<E, aws_smithy_runtime_api::http::Response>:
+        aws_sdk_codeartifact::operation::RequestId,
 {
     match result {
         Ok(text) => findings.push(Finding::new(ok_id, Severity::Info, format!("{op}: {text}"))),

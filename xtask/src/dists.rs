@@ -76,7 +76,7 @@ pub fn build(
     let cmd = match private_index {
         None => cmd!(sh, "{python} -m build --no-isolation --skip-dependency-check --outdir {out} {root}"),
         Some(index) => {
-            env = Env::network();
+            env = Env::private_build();
             env.set("SOURCE_DATE_EPOCH", source_date_epoch).set("PIP_INDEX_URL", index).set("UV_INDEX_URL", index);
             cmd!(sh, "{python} -m build --outdir {out} {root}")
         }

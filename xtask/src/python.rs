@@ -147,8 +147,7 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
     }
     // Installers need the network and honour the user's index and proxy settings;
     // every file is still checked against the hashes of the lock.
-    let mut env = Env::network();
-    env.inherit_prefix("PIP_").inherit_prefix("UV_").inherit_prefix("XDG_");
+    let env = Env::installer();
     // Wheels only: installing a tool never runs a package's own build code.
     if use_uv {
         exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)

@@ -591,6 +591,7 @@ fn explain_upload(failure: &Failure, dist: &Dist, settings: &Settings, version: 
              publishing (`publish: BLOCK`); `cargo xtask check-iam` checks both",
             settings.package_arn(&project::normalize_name(dist.file_name.split('-').next().unwrap_or_default()))
         ),
+        Failure::Refused(407, _) => crate::net::PROXY_REFUSED.to_owned(),
         Failure::Refused(402, _) => {
             "the repository refused the upload (402): a CodeArtifact quota was exceeded (asset size or count)"
                 .to_owned()

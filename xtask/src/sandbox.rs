@@ -252,7 +252,7 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
 async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
     let creds =
         Credentials::new(stack.var("AWS_ACCESS_KEY_ID")?, stack.var("AWS_SECRET_ACCESS_KEY")?, None, None, "sandbox");
-    let config = crate::aws::loader()
+    let config = crate::aws::loader()?
         .region(Region::new(stack.var("AWS_REGION")?.to_owned()))
         .credentials_provider(creds)
         .endpoint_url(stack.var("AWS_ENDPOINT_URL_CODEARTIFACT")?)

@@ -19,7 +19,7 @@ use castack::{Fault, Stack, StackConfig, UploadFailure};
 
 use crate::{
     publish::{Creds, release, release_env},
-    support::{self, TempDir, copy_repo, text},
+    support::{self, ForwardProxy, TempDir, copy_repo, text},
 };
 
 /// Every command line of every process, sampled until stopped.
@@ -94,6 +94,12 @@ fn percent(value: &str) -> String {
 fn no_secret_reaches_output_argv_or_files() {
     let request_token = "LEAKCHECK-oidc-request-token-5c1f3a9e7d";
     let static_secret = "LEAKCHECKsecretAccessKey0123456789abcdef";
+    // A proxy that wants credentials; the password has an `@`, so its URL form is
+    // percent-encoded.
+    let proxy_password = "LEAKCHECK-proxy-P@ss-91ab";
+    let proxy = ForwardProxy::start(Some(&format!("leakuser:{proxy_password}")));
+    let proxy_url = proxy.url(Some("leakuser:LEAKCHECK-proxy-P%40ss-91ab"));
+    let wrong_proxy_url = proxy.url(Some("leakuser:LEAKCHECK-wrong-proxy-pass-3e"));
     let mut config = StackConfig::new(support::tools_python("stack"));
     config.oidc_request_token = Some(request_token.to_owned());
     let stack = Stack::start(config).expect("start the local stack");
@@ -124,6 +130,11 @@ fn no_secret_reaches_output_argv_or_files() {
         outputs.push((name.to_owned(), text(&out)));
     };
     let oidc = |tag: &str| release_env(&stack, Creds::GithubOidc, tag, &extra);
+    let through = |mut vars: Vec<(String, String)>, url: &str| {
+        vars.retain(|(k, _)| !k.eq_ignore_ascii_case("no_proxy"));
+        vars.push(("HTTP_PROXY".to_owned(), url.to_owned()));
+        vars
+    };
 
     run("oidc release", &[], oidc("v1.0.0"), &|| ());
     run("oidc re-run, verbose", &["-v"], oidc("v1.0.0"), &|| ());
@@ -149,6 +160,8 @@ fn no_secret_reaches_output_argv_or_files() {
         };
         stack.emulator().inject(fault.always().only("AssumeRoleWithWebIdentity")).unwrap();
     });
+    run("behind an authenticating proxy", &["-v"], through(oidc("v1.6.0"), &proxy_url), &|| ());
+    run("wrong proxy password", &["v1.7.0", "-v"], through(static_env(""), &wrong_proxy_url), &|| ());
     let cmdlines = watcher.finish();
 
     // The secrets of the runs: chosen by the test or issued by the stack.
@@ -167,6 +180,14 @@ fn no_secret_reaches_output_argv_or_files() {
     secrets.extend(tokens);
     secrets.extend(jwts);
     secrets.extend(sts);
+    for password in [proxy_password, "LEAKCHECK-proxy-P%40ss-91ab", "LEAKCHECK-wrong-proxy-pass-3e"] {
+        secrets.push(password.to_owned());
+        secrets.push(format!("leakuser:{password}"));
+    }
+    for userinfo in [format!("leakuser:{proxy_password}"), "leakuser:LEAKCHECK-wrong-proxy-pass-3e".to_owned()] {
+        // The `Proxy-Authorization: Basic` form.
+        secrets.push(base64_simd::STANDARD.encode_to_string(userinfo.as_bytes()));
+    }
     let forms: Vec<String> = secrets.iter().flat_map(|s| [s.clone(), percent(s)]).collect();
     let leaked = |haystack: &str| {
         forms.iter().find(|s| haystack.contains(s.as_str())).map(|s| s.chars().take(12).collect::<String>())
@@ -185,7 +206,9 @@ fn no_secret_reaches_output_argv_or_files() {
         let shown = shown.join("\n");
         assert!(leaked(&shown).is_none(), "a secret ({:?}…) is in the output of `{name}`", leaked(&shown));
     }
-    for line in &cmdlines {
+    // The test's own proxy gets its password as an argument; that is not a leak of
+    // the release.
+    for line in cmdlines.iter().filter(|it| !it.contains(" -m proxy ")) {
         assert!(leaked(line).is_none(), "a secret ({:?}…) is in a process's command line", leaked(line));
     }
     let recorded = fs::read_to_string(&children).expect("the release records its children");
@@ -233,6 +256,8 @@ fn no_secret_reaches_output_argv_or_files() {
         "refused the upload (403)",
         "lacks codeartifact:GetAuthorizationToken",
         "does not accept this job's token",
+        "HTTP_PROXY=http://***@127.0.0.1:",
+        "407 Proxy Authentication Required",
     ] {
         assert!(
             all.contains(want),

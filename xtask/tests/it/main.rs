@@ -7,10 +7,12 @@ mod support;
 
 mod check_iam;
 mod leak;
+mod proxy;
 mod publish;
 mod release_offline;
 mod sandbox;
 mod stack;
 mod tidy;
+mod tools;
 mod version_diff;
 mod workflows;

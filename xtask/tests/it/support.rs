@@ -117,6 +117,11 @@ pub fn copy_repo(label: &str) -> TempDir {
 
 /// Runs the xtask binary in `dir` with `args`, with a clean environment plus `envs`.
 pub fn xtask(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Output {
+    xtask_command(dir, args, envs).output().expect("run the xtask binary")
+}
+
+/// The command `xtask` runs, for a test that changes it further.
+pub fn xtask_command(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Command {
     let mut cmd = Command::new(xtask_bin());
     cmd.args(args).current_dir(dir).env_clear();
     // What any program needs, and the machine's network settings (proxies, trust
@@ -136,10 +141,91 @@ pub fn xtask(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Output {
     for (key, value) in envs {
         cmd.env(key, value);
     }
-    cmd.output().expect("run the xtask binary")
+    cmd
 }
 
 /// stdout and stderr of a finished process, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A real forward proxy (proxy.py, pinned in the stack lock) on 127.0.0.1, with its
+/// access log in a file; stopped when dropped.
+pub struct ForwardProxy {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl ForwardProxy {
+    /// Starts the proxy; with `basic_auth` (`user:password`) it answers 407 to a
+    /// request without those credentials.
+    pub fn start(basic_auth: Option<&str>) -> ForwardProxy {
+        let dir = TempDir::new("proxy");
+        let (port_file, log) = (dir.path().join("port"), dir.path().join("access.log"));
+        let mut cmd = Command::new(tools_python("stack"));
+        cmd.args(["-m", "proxy", "--hostname", "127.0.0.1", "--port", "0", "--num-workers", "1"])
+            .args(["--num-acceptors", "1", "--log-level", "INFO", "--port-file"])
+            .arg(&port_file)
+            .arg("--log-file")
+            .arg(&log)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(auth) = basic_auth {
+            cmd.args(["--basic-auth", auth]);
+        }
+        // proxy.py forks its acceptors: a group of its own, stopped as one.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().expect("start proxy.py from the stack tools (xtask/tools/stack.txt)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let port = loop {
+            let port = fs::read_to_string(&port_file).ok().and_then(|it| it.trim().parse::<u16>().ok());
+            if let Some(port) = port.filter(|_| std::net::TcpStream::connect(("127.0.0.1", port.unwrap())).is_ok()) {
+                break port;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("proxy.py exited ({status}): {}", fs::read_to_string(&log).unwrap_or_default());
+            }
+            assert!(std::time::Instant::now() < deadline, "proxy.py did not listen within 30 s");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        ForwardProxy { child, port, log, _dir: dir }
+    }
+
+    /// `http://[USERINFO@]127.0.0.1:PORT`.
+    pub fn url(&self, userinfo: Option<&str>) -> String {
+        match userinfo {
+            Some(userinfo) => format!("http://{userinfo}@127.0.0.1:{}", self.port),
+            None => format!("http://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// The access log's request lines: `METHOD HOST:PORT/PATH - STATUS`, from lines
+    /// such as `… server.access_log:393 - 127.0.0.1:58700 - GET 127.0.0.1:1/ - 200 OK - …`.
+    pub fn requests(&self) -> Vec<String> {
+        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .filter(|it| it.contains("access_log"))
+            .filter_map(|line| {
+                let parts: Vec<&str> = line.split(" - ").collect();
+                let i = parts.iter().position(|p| {
+                    ["GET ", "POST ", "PUT ", "HEAD ", "CONNECT ", "DELETE "].iter().any(|m| p.starts_with(m))
+                })?;
+                Some(format!("{} - {}", parts[i], parts.get(i + 1).unwrap_or(&"")))
+            })
+            .collect()
+    }
+}
+
+impl Drop for ForwardProxy {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
