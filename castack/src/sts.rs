@@ -241,6 +241,7 @@ mod tests {
             http10: false,
             headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
+            connection: 0,
         }
     }
 

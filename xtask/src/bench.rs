@@ -321,14 +321,18 @@ impl Bench {
         let mut base = Vec::new();
         let mut sizes = (0, 0, 0);
         // Dependencies are downloaded first, so that only compiling is measured.
-        timed(Command::new(&cargo).args(["fetch", "--quiet"]).current_dir(&self.root))?;
-        timed(Command::new(&cargo).args(["fetch", "--quiet", "--manifest-path"]).arg(baseline.join("Cargo.toml")))?;
+        timed(Command::new(&cargo).args(["fetch", "--locked", "--quiet"]).current_dir(&self.root))?;
+        timed(
+            Command::new(&cargo)
+                .args(["fetch", "--locked", "--quiet", "--manifest-path"])
+                .arg(baseline.join("Cargo.toml")),
+        )?;
         for _ in 0..runs {
             let dir = target.join("ours");
             let _ = fs::remove_dir_all(&dir);
             let (o, _) = timed(
                 Command::new(&cargo)
-                    .args(["build", "--quiet", "--package", "xtask", "--target-dir"])
+                    .args(["build", "--locked", "--quiet", "--package", "xtask", "--target-dir"])
                     .arg(&dir)
                     .current_dir(&self.root),
             )?;
@@ -338,7 +342,7 @@ impl Bench {
             let _ = fs::remove_dir_all(&dir);
             let (b, _) = timed(
                 Command::new(&cargo)
-                    .args(["build", "--quiet", "--manifest-path"])
+                    .args(["build", "--locked", "--quiet", "--manifest-path"])
                     .arg(baseline.join("Cargo.toml"))
                     .arg("--target-dir")
                     .arg(&dir),

@@ -522,7 +522,7 @@ fn reexec_with_iam() -> Result<()> {
     );
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["run", "--quiet", "--package", "xtask", "--features", "iam", "--manifest-path"])
+        .args(["run", "--locked", "--quiet", "--package", "xtask", "--features", "iam", "--manifest-path"])
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(project::target_dir(&root).join("iam"))

@@ -44,7 +44,7 @@ impl flags::Sandbox {
         // Stopped by Ctrl-C only: whatever stdin is (a closed one in CI), it is not the
         // stop signal here.
         let status = Command::new(cargo())
-            .args(["run", "--quiet", "--package", "castack", "--", "--ignore-stdin"])
+            .args(["run", "--locked", "--quiet", "--package", "castack", "--", "--ignore-stdin"])
             .arg("--python")
             .arg(&python)
             .current_dir(&root)
@@ -118,7 +118,7 @@ fn cargo() -> OsString {
 pub fn start_stack(sh: &Shell, root: &Path) -> Result<Stack> {
     let python = python::ensure(sh, root, Lock::Stack)?.python;
     let cargo = cargo();
-    exec::run(cmd!(sh, "{cargo} build --quiet --package castack"), &cargo_env())
+    exec::run(cmd!(sh, "{cargo} build --locked --quiet --package castack"), &cargo_env())
         .exec()
         .context("build the local stack (castack)")?;
     let binary = project::target_dir(root).join("debug").join(if cfg!(windows) { "castack.exe" } else { "castack" });

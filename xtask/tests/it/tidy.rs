@@ -22,8 +22,21 @@ fn ci_runs_the_readme_test_command() {
     assert!(command.starts_with("cargo "), "{command:?}");
     let ci = fs::read_to_string(repo_root().join(".ci/run")).unwrap();
     assert!(ci.lines().any(|line| line.trim() == command), ".ci/run does not run `{command}`");
-    for lint in ["cargo fmt --all --check", "cargo clippy --workspace --all-targets -- -D warnings"] {
+    for lint in ["cargo fmt --all --check", "cargo clippy --locked --workspace --all-targets -- -D warnings"] {
         assert!(ci.lines().any(|line| line.trim() == lint), ".ci/run does not run `{lint}`");
+    }
+}
+
+/// `cargo xtask` (and so every release and workflow) builds what Cargo.lock names
+/// or stops; so does every cargo command CI runs.
+#[test]
+fn cargo_never_resolves_a_dependency_the_lock_does_not_name() {
+    let config = fs::read_to_string(repo_root().join(".cargo/config.toml")).unwrap();
+    let alias = config.lines().find(|it| it.starts_with("xtask =")).expect("an `xtask` alias in .cargo/config.toml");
+    assert!(alias.contains("run --locked "), "{alias}");
+    let ci = fs::read_to_string(repo_root().join(".ci/run")).unwrap();
+    for line in ci.lines().filter(|it| it.starts_with("cargo ") && !it.starts_with("cargo fmt")) {
+        assert!(line.contains(" --locked "), ".ci/run: `{line}` may update Cargo.lock");
     }
 }
 
