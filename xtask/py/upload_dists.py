@@ -14,10 +14,13 @@ twine overlaps with the verification; it uploads nothing unless it is told which
 files, after the verification passed.
 """
 
+import base64
 import json
 import logging
 import os
+import re
 import sys
+import urllib.parse
 
 import requests
 import rich
@@ -25,8 +28,27 @@ from twine import exceptions, settings
 from twine.commands.upload import upload
 
 
+def secret_forms(token):
+    """The token as a server could echo it: as is, percent-encoded (either case of
+    hex digit), and in the Basic form twine sends (`aws:TOKEN`)."""
+    quoted = urllib.parse.quote(token, safe="")
+    basic = base64.b64encode(f"{os.environ['TWINE_USERNAME']}:{token}".encode()).decode()
+    forms = {token, quoted, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quoted), basic}
+    return sorted((it for it in forms if len(it) >= 8), key=len, reverse=True)
+
+
+def scrubbed(text, forms, limit=4000):
+    """`text` without the token, then cut to `limit` characters: cut first, a part of
+    the token would no longer match and would be printed."""
+    for form in forms:
+        text = text.replace(form, "***")
+    return text[:limit]
+
+
 def main():
-    rich.reconfigure(stderr=True, no_color=True, highlight=False)
+    # No wrapping: rich would split a long line (a URL with the token in it) across
+    # lines, and no mask matches half a token.
+    rich.reconfigure(stderr=True, no_color=True, highlight=False, soft_wrap=True, width=100000)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
     upload_settings = settings.Settings(
         username=os.environ["TWINE_USERNAME"],
@@ -35,6 +57,7 @@ def main():
         non_interactive=True,
         disable_progress_bar=True,
     )
+    forms = secret_forms(os.environ["TWINE_PASSWORD"])
     paths = sys.argv[1:]
     if paths == ["--stdin"]:
         paths = [line.rstrip("\n") for line in sys.stdin if line.strip()]
@@ -44,12 +67,13 @@ def main():
             upload(upload_settings, [path])
         except requests.HTTPError as err:
             response = err.response
-            reason = (response.text or response.reason or "")[:500] if response is not None else str(err)
-            result.update(ok=False, kind="http", status=getattr(response, "status_code", None), reason=reason)
+            reason = (response.text or response.reason or "") if response is not None else str(err)
+            status = getattr(response, "status_code", None)
+            result.update(ok=False, kind="http", status=status, reason=scrubbed(reason, forms))
         except requests.ConnectionError as err:
-            result.update(ok=False, kind="connection", status=None, reason=str(err)[:500])
+            result.update(ok=False, kind="connection", status=None, reason=scrubbed(str(err), forms))
         except (exceptions.TwineException, OSError, ValueError) as err:
-            result.update(ok=False, kind="other", status=None, reason=str(err)[:500])
+            result.update(ok=False, kind="other", status=None, reason=scrubbed(str(err), forms))
         print(json.dumps(result), flush=True)
 
 

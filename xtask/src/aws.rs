@@ -76,6 +76,10 @@ pub async fn authenticate(settings: &Settings, notes: &mut Vec<String>) -> Resul
     let source = match provider.provide_credentials().await {
         Ok(creds) => {
             register_credentials(&creds);
+            // The SDK asks the chain again when these expire (an SSO or assumed-role
+            // session during a long upload): those are masked the same way.
+            let masked = SharedCredentialsProvider::new(MaskedCredentials(provider));
+            config = config.into_builder().credentials_provider(masked).build();
             format!("the AWS credential chain ({})", provider_name(&creds))
         }
         Err(err) => {
@@ -143,6 +147,24 @@ pub async fn authenticate(settings: &Settings, notes: &mut Vec<String>) -> Resul
     }
     let codeartifact = aws_sdk_codeartifact::Client::new(&config);
     Ok(Session { config, codeartifact, identity })
+}
+
+/// A credentials provider that masks every credential it hands out, the first and
+/// every refreshed one, before the SDK can use (or print) it.
+#[derive(Debug)]
+struct MaskedCredentials(SharedCredentialsProvider);
+
+impl ProvideCredentials for MaskedCredentials {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let creds = self.0.provide_credentials().await?;
+            register_credentials(&creds);
+            Ok(creds)
+        })
+    }
 }
 
 /// Every secret part of credentials is masked before anything can print it.
@@ -476,7 +498,7 @@ pub async fn token_and_endpoint(session: &Session, settings: &Settings) -> Resul
             .await
             .map_err(|err| explain_codeartifact("GetAuthorizationToken", &err, settings, None))?;
         let token = out.authorization_token().context("GetAuthorizationToken returned no token")?;
-        Ok::<_, anyhow::Error>(Secret::new(token.to_owned()))
+        Ok::<_, anyhow::Error>(Secret::codeartifact_token(token.to_owned()))
     };
     let endpoint = async {
         let out = client
@@ -506,7 +528,9 @@ pub async fn new_token(session: &Session, settings: &Settings) -> Result<Secret>
         .send()
         .await
         .map_err(|err| explain_codeartifact("GetAuthorizationToken", &err, settings, None))?;
-    Ok(Secret::new(out.authorization_token().context("GetAuthorizationToken returned no token")?.to_owned()))
+    Ok(Secret::codeartifact_token(
+        out.authorization_token().context("GetAuthorizationToken returned no token")?.to_owned(),
+    ))
 }
 
 /// The endpoint is a server answer that ends up in a child's environment: it must be

@@ -64,7 +64,7 @@ impl flags::Bench {
         }
         // The results once more, on stdout, for a caller to keep.
         for line in &results {
-            println!("{line}");
+            report::out(line);
         }
         Ok(())
     }

@@ -74,8 +74,8 @@ impl flags::CheckIam {
         }
         let findings = order(findings);
         match format {
-            Format::Json => print!("{}", policy::render_json(&findings)),
-            Format::Text => print!("{}", policy::render_text(&findings)),
+            Format::Json => report::out_json(policy::render_json(&findings).trim_end()),
+            Format::Text => report::out(policy::render_text(&findings).trim_end()),
         }
         if policy::status(&findings) == Status::Fail {
             bail!("check-iam found problems that will break the release or let others publish (the FAIL lines above)");

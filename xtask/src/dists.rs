@@ -35,9 +35,6 @@ pub struct Dist {
     pub sha256: String,
 }
 
-/// The name of the manifest written next to the distributions.
-pub const MANIFEST: &str = "manifest.json";
-
 /// The output folder of one version: `<target>/dist/<version>`.
 pub fn out_dir(root: &Path, version: &Version) -> PathBuf {
     project::target_dir(root).join("dist").join(version.as_str())
@@ -86,14 +83,30 @@ pub fn build(
 }
 
 /// Lists and hashes the distributions in `out`: exactly one sdist, at least one wheel,
-/// and nothing else but the manifest.
+/// and nothing else but the manifest. In `--publish-only` the folder comes from
+/// another job's artifact: a link (which could point anywhere), a subfolder, a name
+/// that is not valid UTF-8 or not a distribution name are all refused.
 pub fn collect(out: &Path) -> Result<Vec<Dist>> {
     let mut dists = Vec::new();
     let entries = fs::read_dir(out).with_context(|| format!("list {}", out.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("list {}", out.display()))?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if file_name == MANIFEST {
+        let raw_name = entry.file_name();
+        let Some(file_name) = raw_name.to_str().map(str::to_owned) else {
+            bail!("{raw_name:?} in {} is not a valid UTF-8 file name: only distributions belong there", out.display());
+        };
+        // `DirEntry::file_type` does not follow links.
+        let file_type = entry.file_type().with_context(|| format!("read the type of {file_name:?}"))?;
+        if file_type.is_symlink() {
+            bail!("{file_name:?} in {} is a symbolic link: only regular files are published", out.display());
+        }
+        if !file_type.is_file() {
+            bail!(
+                "{file_name:?} in {} is not a regular file: only the sdist, wheels and the manifest belong there",
+                out.display()
+            );
+        }
+        if file_name == crate::manifest::FILE {
             continue;
         }
         let kind = if file_name.ends_with(".whl") {
@@ -103,6 +116,7 @@ pub fn collect(out: &Path) -> Result<Vec<Dist>> {
         } else {
             bail!("unexpected file {file_name:?} in {}: only the sdist and wheels belong there", out.display());
         };
+        parse_file_name(&file_name)?;
         let path = entry.path();
         let (size, sha256) = hash_file(&path)?;
         dists.push(Dist { path, file_name, kind, size, sha256 });
@@ -137,24 +151,49 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((size, format!("{:x}", hasher.finalize())))
 }
 
-/// The distribution name and version a file name carries (PEP 427 wheels, PEP 625
-/// sdists).
+/// The distribution name and version a file name carries, for names that follow the
+/// specifications exactly: PEP 427 wheels
+/// (`{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`, each part of
+/// `[A-Za-z0-9_.]`, the version also `!` and `+`, the build tag starting with a
+/// digit) and PEP 625 sdists (`{name}-{version}.tar.gz`, the name normalized with
+/// `_`). File names come from another job's artifact in `--publish-only`: anything
+/// else is refused before it is used, and shown escaped.
 pub fn parse_file_name(file_name: &str) -> Result<(String, String)> {
-    let bad = || anyhow::format_err!("{file_name:?} is not a valid distribution file name");
+    let bad = |why: &str| {
+        anyhow::format_err!("{file_name:?} is not a valid distribution file name (PEP 427 / PEP 625): {why}")
+    };
+    if file_name.len() > 255 {
+        return Err(bad("it is longer than 255 bytes"));
+    }
+    if !file_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.!+-".contains(&b)) {
+        return Err(bad("only A-Z, a-z, 0-9 and _ . ! + - may appear in one"));
+    }
+    let part = |text: &str, extra: &[u8]| {
+        !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || extra.contains(&b))
+    };
     if let Some(stem) = file_name.strip_suffix(".whl") {
         let parts: Vec<&str> = stem.split('-').collect();
-        let build_tag_ok = parts.len() == 5 || (parts.len() == 6 && parts[2].starts_with(|c: char| c.is_ascii_digit()));
-        if !build_tag_ok || parts.iter().any(|it| it.is_empty()) {
-            return Err(bad());
+        let tags = match parts.as_slice() {
+            [_, _, py, abi, plat] => [py, abi, plat],
+            [_, _, build, py, abi, plat] => {
+                if !build.starts_with(|c: char| c.is_ascii_digit()) || !part(build, b"") {
+                    return Err(bad("its build tag must start with a digit"));
+                }
+                [py, abi, plat]
+            }
+            _ => return Err(bad("a wheel name has five or six parts separated by `-`")),
+        };
+        if !part(parts[0], b"") || !part(parts[1], b"!+") || tags.iter().any(|it| !part(it, b"")) {
+            return Err(bad("an empty or malformed part"));
         }
         return Ok((parts[0].to_owned(), parts[1].to_owned()));
     }
-    let stem = file_name.strip_suffix(".tar.gz").ok_or_else(bad)?;
-    let (name, version) = stem.rsplit_once('-').ok_or_else(bad)?;
-    if name.is_empty() || version.is_empty() {
-        return Err(bad());
+    let stem = file_name.strip_suffix(".tar.gz").ok_or_else(|| bad("it ends in neither .whl nor .tar.gz"))?;
+    match stem.split('-').collect::<Vec<_>>().as_slice() {
+        [name, version] if part(name, b"") && part(version, b"!+") => Ok((name.to_string(), version.to_string())),
+        _ => Err(bad("an sdist name is `{name}-{version}.tar.gz`, with `_` for `-` in the name")),
     }
-    Ok((name.to_owned(), version.to_owned()))
 }
 
 /// Every file name parses and carries the project's name and the released version.
@@ -250,19 +289,6 @@ pub fn inspect(sh: &Shell, tools: &Tools, root: &Path, dists: &[Dist]) -> Result
     parse_inspection(&out.stdout)
 }
 
-/// Writes `manifest.json` next to the distributions: the version and, for each
-/// file, its size and SHA-256. A later `release --publish-only` checks the files
-/// against it.
-pub fn write_manifest(out: &Path, project_name: &str, version: &Version, dists: &[Dist]) -> Result<()> {
-    let files: Vec<serde_json::Value> = dists
-        .iter()
-        .map(|it| serde_json::json!({ "file": it.file_name, "size": it.size, "sha256": it.sha256 }))
-        .collect();
-    let manifest = serde_json::json!({ "name": project_name, "version": version.as_str(), "files": files });
-    let text = serde_json::to_string_pretty(&manifest).context("format the manifest")? + "\n";
-    crate::fsutil::write_atomic(&out.join(MANIFEST), text.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,18 +304,37 @@ mod tests {
         let cases = [
             ("yamause-1.0.0-py3-none-any.whl", Some(("yamause", "1.0.0"))),
             ("yamause-1.0.0-1-py3-none-any.whl", Some(("yamause", "1.0.0"))),
+            ("yamause-1.0.0-1b_x-py3-none-any.whl", Some(("yamause", "1.0.0"))),
             ("Yam_ause-1.0rc1-py3-none-any.whl", Some(("Yam_ause", "1.0rc1"))),
+            ("yamause-1!2.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", Some(("yamause", "1!2.0"))),
             ("yamause-1.0.0.tar.gz", Some(("yamause", "1.0.0"))),
-            ("yam-ause-1.0.0.tar.gz", Some(("yam-ause", "1.0.0"))),
+            ("yam_ause-1.0.0.tar.gz", Some(("yam_ause", "1.0.0"))),
+            // PEP 625: the name part of an sdist has no `-`.
+            ("yam-ause-1.0.0.tar.gz", None),
             ("yamause-1.0.0-x-py3-none-any.whl", None),
             ("yamause-1.0.0-py3-any.whl", None),
+            ("yamause--1.0.0-py3-none-any.whl", None),
             ("yamause.tar.gz", None),
             ("yamause-1.0.0.zip", None),
+            // What an attacker would name a file in the artifact.
+            ("yamause-1.0.0-py3-none-##[stop-commands]x.whl", None),
+            ("yamause-1.0.0-py3-none-any##[add-mask]x.whl", None),
+            ("yamause-1.0.0-py3-none-::add-mask::x.whl", None),
+            ("yamause-1.0.0-py3-none-any.whl\n::stop-commands::x", None),
+            ("yamause-1.0.0-py3-none-`id`.whl", None),
+            ("yamause-1.0.0-py3-none-a|b.whl", None),
+            ("../yamause-1.0.0.tar.gz", None),
+            ("yamause-1.0.0-py3-none-any.whl ", None),
         ];
         for (file_name, want) in cases {
-            let got = parse_file_name(file_name).ok();
-            assert_eq!(got.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), want, "{file_name}");
+            let got = parse_file_name(file_name);
+            assert_eq!(got.as_ref().ok().map(|(a, b)| (a.as_str(), b.as_str())), want, "{file_name}");
+            if let Err(err) = got {
+                // Shown escaped: no raw line break reaches the output.
+                assert!(!err.to_string().contains('\n'), "{err}");
+            }
         }
+        assert!(parse_file_name(&format!("{}-1.0.tar.gz", "a".repeat(260))).is_err());
     }
 
     #[test]

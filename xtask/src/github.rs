@@ -83,8 +83,8 @@ pub async fn request_id_token(audience: &str) -> Result<Secret> {
             continue;
         }
         if status != 200 {
-            // The body of a refusal carries no secret; keep it short.
-            let text = String::from_utf8_lossy(&body).chars().take(300).collect::<String>();
+            // Short, and scrubbed before it is cut (a server could echo a secret).
+            let text = redact::scrub(&String::from_utf8_lossy(&body)).chars().take(300).collect::<String>();
             bail!(
                 "the GitHub OIDC token endpoint refused the request ({status}: {text}): check that the job has \
                  `permissions: id-token: write` and that ACTIONS_ID_TOKEN_REQUEST_TOKEN is the runner's own"

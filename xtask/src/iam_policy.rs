@@ -11,6 +11,7 @@ use crate::{
     flags,
     policy::{self, PublishTarget},
     project::{self, Project},
+    report,
     settings::{self, Target},
 };
 
@@ -47,24 +48,26 @@ impl flags::IamPolicy {
         let permissions = policy::least_privilege_policy(&target);
         match self.format.unwrap_or(Format::Text) {
             Format::Json => {
-                println!("{}", serde_json::json!({"trustPolicy": trust, "permissionPolicy": permissions}));
+                report::out_json(
+                    &serde_json::json!({"trustPolicy": trust, "permissionPolicy": permissions}).to_string(),
+                );
             }
             Format::Text => {
                 let subject = match &ctx.environment {
                     Some(env) => format!("jobs of {} that run in the `{env}` environment", ctx.repo),
                     None => format!("tag pushes (v*) of {}", ctx.repo),
                 };
-                println!("# Trust policy of the release role: only {subject} may assume it.");
-                println!(
-                    "# The account needs the GitHub OIDC provider (https://token.actions.githubusercontent.com, audience sts.amazonaws.com)."
-                );
-                println!("{}", policy::to_pretty_json(&trust));
-                println!();
-                println!("# Permission policy of the release role (least privilege).");
-                println!("# The statement \"SafeRerunChecks\" (codeartifact:ListPackageVersionAssets and");
-                println!("# codeartifact:DescribePackageVersion) is only read access for safe re-runs and for");
-                println!("# confirming uploads: without it a re-run cannot skip files that are already published.");
-                println!("{}", policy::to_pretty_json(&permissions));
+                report::out(&format!(
+                    "# Trust policy of the release role: only {subject} may assume it.\n\
+                     # The account needs the GitHub OIDC provider (https://token.actions.githubusercontent.com, \
+                     audience sts.amazonaws.com).\n{}\n\
+                     # Permission policy of the release role (least privilege).\n\
+                     # The statement \"SafeRerunChecks\" (codeartifact:ListPackageVersionAssets and\n\
+                     # codeartifact:DescribePackageVersion) is only read access for safe re-runs and for\n\
+                     # confirming uploads: without it a re-run cannot skip files that are already published.\n{}",
+                    policy::to_pretty_json(&trust),
+                    policy::to_pretty_json(&permissions).trim_end()
+                ));
             }
         }
         Ok(())

@@ -15,6 +15,7 @@ pub mod iam_policy;
 #[cfg(feature = "iam")]
 pub mod iam_role;
 pub mod lint;
+pub mod manifest;
 pub mod net;
 pub mod policy;
 pub mod project;

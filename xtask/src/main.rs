@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use xshell::Shell;
-use xtask::{flags, net, report};
+use xtask::{flags, net, redact, report};
 
 fn main() -> ExitCode {
     match try_main() {
@@ -20,6 +20,8 @@ fn main() -> ExitCode {
 }
 
 fn try_main() -> Result<()> {
+    // Before any secret exists: no same-user process may read this one's memory.
+    redact::protect_memory();
     let flags = flags::Xtask::from_env_or_exit();
     // A password in a proxy URL is a secret from the first line the program prints.
     net::register_proxy_credentials();

@@ -95,8 +95,11 @@ pub fn classify(kind: &str, status: Option<u16>, reason: &str) -> Failure {
     }
 }
 
+/// The first non-empty line, cut to 300 characters, after the secrets are scrubbed:
+/// a cut first could leave part of a token that no longer matches its mask.
 fn first_line(text: &str) -> String {
-    text.lines().map(str::trim).find(|it| !it.is_empty()).unwrap_or("").chars().take(300).collect()
+    let scrubbed = crate::redact::scrub(text);
+    scrubbed.lines().map(str::trim).find(|it| !it.is_empty()).unwrap_or("").chars().take(300).collect()
 }
 
 /// A twine process that uploads the files it is given on stdin, one at a time

@@ -91,7 +91,7 @@ impl crate::flags::Tools {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = project::find_root()?;
         let tools = ensure(sh, &root, self.lock)?;
-        println!("{}", tools.python.display());
+        report::out(&tools.python.display().to_string());
         Ok(())
     }
 }

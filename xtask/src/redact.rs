@@ -30,6 +30,13 @@ impl Secret {
         Secret(value)
     }
 
+    /// A CodeArtifact authorization token: also masked in the Basic form twine sends
+    /// it in (`aws:TOKEN`), which a server may echo.
+    pub fn codeartifact_token(value: String) -> Secret {
+        register_basic_auth("aws", &value);
+        Secret(value)
+    }
+
     /// The plain value, for the one call that needs it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -49,13 +56,15 @@ impl fmt::Display for Secret {
 }
 
 /// Registers a secret and the forms it can take in text: as is and percent-encoded
-/// (as in `https://aws:TOKEN@host/` or a query string).
+/// in either case of hex digit (`%2F`, `%2f`: as in `https://aws:TOKEN@host/` or a
+/// query string, written by us or by a server).
 pub fn register(value: &str) {
     // Values this short would scrub ordinary words; no real credential is this short.
     if value.len() < 8 {
         return;
     }
-    let forms = [value.to_owned(), percent_encode(value)];
+    let encoded = percent_encode(value);
+    let forms = [value.to_owned(), encoded.clone(), lower_hex_escapes(&encoded)];
     let mut secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
     for form in forms {
         if !secrets.contains(&form) {
@@ -66,6 +75,27 @@ pub fn register(value: &str) {
     }
     // Longest first, so a secret that contains another is replaced whole.
     secrets.sort_by_key(|it| std::cmp::Reverse(it.len()));
+}
+
+/// Registers a password as it travels in HTTP Basic authentication,
+/// `base64(USER:PASSWORD)` (twine sends the CodeArtifact token as `aws:TOKEN`), with
+/// the password itself.
+pub fn register_basic_auth(user: &str, password: &str) {
+    register(password);
+    register(&base64_simd::STANDARD.encode_to_string(format!("{user}:{password}")));
+}
+
+/// `%2F` → `%2f`: the other way a percent-encoding can be written.
+fn lower_hex_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut chars = encoded.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            out.extend(chars.by_ref().take(2).map(|h| h.to_ascii_lowercase()));
+        }
+    }
+    out
 }
 
 /// Replaces every registered secret in `text` with `***`.
@@ -82,6 +112,21 @@ fn scrub_with(text: &str, secrets: &[String]) -> String {
         }
     }
     out
+}
+
+/// Keeps other processes of the same user out of this one's memory: on Linux the
+/// process becomes non-dumpable, so `/proc/PID/mem`, `/proc/PID/environ` and
+/// ptrace need root (proc(5), `PR_SET_DUMPABLE` in prctl(2)). The secrets of a
+/// release live in this process's memory only; without this, any same-user program
+/// (a build hook that outlived its build, say) could read them there. Children start
+/// dumpable again (execve resets the flag), and the one that needs a secret gets it
+/// in its own environment.
+pub fn protect_memory() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -108,6 +153,25 @@ mod tests {
         sorted.sort_by_key(|it| std::cmp::Reverse(it.len()));
         let text = "url https://aws:abc%2Fdef%2Bghi%3D@host/ raw abc/def+ghi= part abc/def.";
         assert_eq!(scrub_with(text, &sorted), "url https://aws:***@host/ raw *** part ***.");
+    }
+
+    #[test]
+    fn percent_encodings_are_known_in_both_cases() {
+        assert_eq!(lower_hex_escapes(&percent_encode("a/b+c=")), "a%2fb%2bc%3d");
+        register("registered/secret+value=");
+        let text = "x registered%2fsecret%2bvalue%3d... registered%2Fsecret%2Bvalue%3D";
+        assert!(!scrub(text).contains("secret"), "{}", scrub(text));
+        register_basic_auth("aws", "basic-auth-secret-token");
+        let header = base64_simd::STANDARD.encode_to_string("aws:basic-auth-secret-token");
+        assert_eq!(scrub(&format!("Authorization: Basic {header}")), "Authorization: Basic ***");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_process_becomes_non_dumpable() {
+        protect_memory();
+        // SAFETY: PR_GET_DUMPABLE takes no argument.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) }, 0);
     }
 
     #[test]

@@ -31,6 +31,7 @@ use crate::{
     dists::{self, Dist},
     exec::{self, Cancel},
     flags, fsutil, git,
+    manifest::{self, Manifest},
     project::{self, Project},
     publish::{self, Action, Failure, Uploader},
     python::{self, Lock, Tools},
@@ -152,14 +153,14 @@ impl flags::Release {
                     Some(dists) => dists,
                     None => dists::collect(&out)?,
                 };
-                verify(&sh, &tools, project, &version, &out, dists)
+                verify(&sh, &tools, project, &version, (&out, &checkout.head), dists)
             })?;
             Ok::<_, anyhow::Error>(Built { tools, dists, uploader })
         };
 
         if self.build_only {
             let Built { dists, .. } = build(&mut steps, None, None)?;
-            report::say(&format!("the distributions and {} are in {}", dists::MANIFEST, out.display()));
+            report::say(&format!("the distributions and {} are in {}", manifest::FILE, out.display()));
             return summarize(project, &version, &dists, &[], Mode::BuildOnly, None);
         }
 
@@ -337,8 +338,8 @@ impl flags::Release {
         };
         let mut steps = Steps::new(6);
         let (version, _) = steps.run("Version", || resolve_version(project, tag))?;
-        let dists = steps.run("Check artifacts", || check_artifacts(project, &version, dir))?;
         let tools = steps.run("Python tools", || python::ensure(sh, &project.root, Lock::Release))?;
+        let dists = steps.run("Check artifacts", || check_artifacts(sh, &tools, project, &version, dir))?;
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
         let auth = steps.run("Authenticate", || {
@@ -668,69 +669,107 @@ fn confirm(
     Ok(())
 }
 
-/// `--publish-only DIR`: the files match the manifest written by `--build-only`, and
-/// the manifest's version is the one being released.
-fn check_artifacts(project: &Project, version: &Version, dir: &Path) -> Result<Vec<Dist>> {
-    // DIR is the build's output folder, or the folder above it (a downloaded copy of
-    // `target/dist/`, which holds one folder per version): then the folder of this
-    // version, or the only one there is (whose manifest then says which it is).
-    let dir = &if dir.join(dists::MANIFEST).exists() {
-        dir.to_path_buf()
-    } else if dir.join(version.as_str()).join(dists::MANIFEST).exists() {
-        dir.join(version.as_str())
-    } else {
-        let builds: Vec<_> = fs::read_dir(dir)
-            .with_context(|| format!("list {}", dir.display()))?
-            .filter_map(|it| it.ok().map(|e| e.path()))
-            .filter(|it| it.join(dists::MANIFEST).exists())
-            .collect();
-        match builds.as_slice() {
-            [only] => only.clone(),
-            _ => dir.to_path_buf(),
-        }
-    };
-    let path = dir.join(dists::MANIFEST);
-    let text = fs::read_to_string(&path).with_context(|| {
-        format!("read {}: run `cargo xtask release --build-only` first and pass its output folder", path.display())
-    })?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
-    let found = manifest["version"].as_str().unwrap_or_default();
-    if found != version.as_str() {
+/// `--publish-only DIR`: the folder holds exactly the files of the manifest written
+/// by `--build-only`, unchanged, built from this commit for this version; and every
+/// archive passes the same inspection as after the build (name and version inside,
+/// RECORD, `twine check`). The artifact crossed from a job that ran build code, so
+/// none of it is trusted before this.
+fn check_artifacts(sh: &Shell, tools: &Tools, project: &Project, version: &Version, dir: &Path) -> Result<Vec<Dist>> {
+    let dir = &artifact_dir(dir, version)?;
+    let manifest = Manifest::read(dir)?;
+    let path = dir.join(manifest::FILE);
+    if manifest.version != version.as_str() {
         bail!(
-            "{} is for version {found:?}, but the release is {version}: publish the build of this tag",
-            path.display()
+            "{} is for version {:?}, but the release is {version}: publish the build of this tag",
+            path.display(),
+            manifest.version
         );
     }
-    if project::normalize_name(manifest["name"].as_str().unwrap_or_default()) != project.normalized_name() {
-        bail!("{} is for project {:?}, not {:?}", path.display(), manifest["name"], project.name);
+    if project::normalize_name(&manifest.name) != project.normalized_name() {
+        bail!("{} is for project {:?}, not {:?}", path.display(), manifest.name, project.name);
+    }
+    let commit = expected_commit(sh)?;
+    if manifest.commit != commit.id {
+        bail!(
+            "{} was built from commit {}, but this job runs on {} ({}): publish the build of this run",
+            path.display(),
+            manifest.commit,
+            commit.id,
+            commit.source
+        );
     }
     let dists = dists::collect(dir)?;
     dists::check_file_names(&dists, &project.name, version)?;
-    let files = manifest["files"].as_array().cloned().unwrap_or_default();
-    if files.len() != dists.len() {
-        bail!("{} lists {} file(s), but {} holds {}", path.display(), files.len(), dir.display(), dists.len());
+    if manifest.files.len() != dists.len() {
+        bail!("{} lists {} file(s), but {} holds {}", path.display(), manifest.files.len(), dir.display(), dists.len());
     }
     for dist in &dists {
-        let entry = files
-            .iter()
-            .find(|it| it["file"].as_str() == Some(dist.file_name.as_str()))
-            .with_context(|| format!("{} is not in the manifest", dist.file_name))?;
-        let (sha, size) = (entry["sha256"].as_str().unwrap_or_default(), entry["size"].as_u64().unwrap_or_default());
-        if sha != dist.sha256 || size != dist.size {
+        let entry =
+            manifest.entry(&dist.file_name).with_context(|| format!("{:?} is not in the manifest", dist.file_name))?;
+        if entry.sha256 != dist.sha256 || entry.size != dist.size {
             bail!(
-                "{} changed since the build: the manifest says {size} B sha256:{sha}, the file is {} B sha256:{}",
+                "{} changed since the build: the manifest says {} B sha256:{}, the file is {} B sha256:{}",
                 dist.file_name,
+                entry.size,
+                entry.sha256,
                 dist.size,
                 dist.sha256
             );
         }
+    }
+    // What is inside, as after the build: twine sends the name and version of
+    // METADATA, so a wheel named 1.0.0 that says 9.9.9 inside would be filed as 9.9.9.
+    let inspected = dists::inspect(sh, tools, &project.root, &dists)?;
+    dists::check_metadata(&inspected, &dists, &project.name, version)?;
+    for dist in &dists {
         report::say(&format!(
             "  {:<45} {:>9} B  sha256:{}  (matches the manifest)",
             dist.file_name, dist.size, dist.sha256
         ));
     }
+    report::say(&format!("built from {} ({})", manifest.commit, commit.source));
     Ok(dists)
+}
+
+/// DIR is the build's output folder, or the folder above it (a downloaded copy of
+/// `target/dist/`, which holds one folder per version): then the folder of this
+/// version, or the only one there is (whose manifest then says which it is).
+fn artifact_dir(dir: &Path, version: &Version) -> Result<std::path::PathBuf> {
+    if dir.join(manifest::FILE).exists() {
+        return Ok(dir.to_path_buf());
+    }
+    if dir.join(version.as_str()).join(manifest::FILE).exists() {
+        return Ok(dir.join(version.as_str()));
+    }
+    let builds: Vec<_> = fs::read_dir(dir)
+        .with_context(|| format!("list {}", dir.display()))?
+        .filter_map(|it| it.ok())
+        .filter(|it| it.file_type().is_ok_and(|t| t.is_dir()) && it.path().join(manifest::FILE).exists())
+        .map(|it| it.path())
+        .collect();
+    Ok(match builds.as_slice() {
+        [only] => only.clone(),
+        _ => dir.to_path_buf(),
+    })
+}
+
+/// The commit a publish-only run must publish the build of.
+struct ExpectedCommit {
+    id: String,
+    source: &'static str,
+}
+
+/// `GITHUB_SHA` in GitHub Actions (the commit of the run, the same in both jobs);
+/// elsewhere `HEAD`.
+fn expected_commit(sh: &Shell) -> Result<ExpectedCommit> {
+    if report::in_github_actions() {
+        let id = env::var("GITHUB_SHA").unwrap_or_default();
+        if id.len() != 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("GITHUB_SHA is {id:?}, not a commit id: run --publish-only in the workflow's publish job");
+        }
+        return Ok(ExpectedCommit { id: id.to_ascii_lowercase(), source: "GITHUB_SHA" });
+    }
+    Ok(ExpectedCommit { id: git::checkout(sh)?.head, source: "HEAD" })
 }
 
 /// Step 1: the version to release, and the tag it came from (for the tag check).
@@ -781,13 +820,13 @@ fn verify(
     tools: &Tools,
     project: &Project,
     version: &Version,
-    out: &Path,
+    (out, commit): (&Path, &str),
     dists: Vec<Dist>,
 ) -> Result<Vec<Dist>> {
     dists::check_file_names(&dists, &project.name, version)?;
     let inspected = dists::inspect(sh, tools, &project.root, &dists)?;
     dists::check_metadata(&inspected, &dists, &project.name, version)?;
-    dists::write_manifest(out, &project.name, version, &dists)?;
+    Manifest::of(&project.name, version.as_str(), commit, &dists).write(out)?;
     report::say(&format!("{}:", out.display()));
     for dist in &dists {
         report::say(&format!("  {:<45} {:>9} B  sha256:{}", dist.file_name, dist.size, dist.sha256));
@@ -833,8 +872,8 @@ fn summarize(
             .map(|(_, o)| o.describe())
             .unwrap_or_else(|| "built and verified".to_owned());
         md.push_str(&format!(
-            "| `{}` | {} | `{}` | {} |\n",
-            dist.file_name,
+            "| {} | {} | `{}` | {} |\n",
+            report::md_code(&dist.file_name),
             dist.size,
             dist.sha256,
             result.replace('|', "\\|")

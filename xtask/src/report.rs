@@ -2,9 +2,9 @@
 //! warnings and errors, and the GitHub Actions forms of them (`::group::`,
 //! `::error::`, `::add-mask::`, the step summary).
 //!
-//! All text passes through `redact::scrub` first. Output goes to stderr, so stdout
-//! stays free for what a caller may want to capture (`sandbox` prints its `export`
-//! lines there).
+//! All text passes through `redact::scrub` first, then `neutralize`, so that no line
+//! can read as a workflow command the program did not mean to send. Output goes to
+//! stderr, so stdout stays free for what a caller may want to capture (`out`).
 
 use std::{
     env,
@@ -22,14 +22,64 @@ pub fn in_github_actions() -> bool {
     env::var_os("GITHUB_ACTIONS").is_some_and(|it| it == "true")
 }
 
+/// Makes text safe to print into a GitHub Actions log, whoever wrote it (file names
+/// from an artifact, server answers, a child's output, error chains).
+///
+/// The runner reads workflow commands in every line a step prints, in two forms
+/// (actions/runner `src/Runner.Common/ActionCommand.cs`): `::name args::data` once
+/// the line is trimmed of leading whitespace (`TryParseV2`), and the legacy
+/// `##[name args]data` anywhere in the line (`TryParse` finds the prefix with
+/// `IndexOf("##[")`). `stop-commands` in either form makes it ignore every later
+/// command, `add-mask` included, so one such line would unmask every secret after
+/// it. The runner reads a line break at CR as well as at LF.
+///
+/// So every line (split at CR and LF) gets `##[` → `# #[`, and a leading `::` (after
+/// whitespace) → `: :`; the commands the program means to send are printed by this
+/// module after the data in them has been neutralized and escaped.
+pub fn neutralize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for segment in text.split_inclusive(['\r', '\n']) {
+        let body = segment.trim_end_matches(['\r', '\n']);
+        let end = &segment[body.len()..];
+        let body = body.replace("##[", "# #[");
+        let trimmed = body.trim_start();
+        match trimmed.strip_prefix("::") {
+            Some(rest) => {
+                out.push_str(&body[..body.len() - trimmed.len()]);
+                out.push_str(": :");
+                out.push_str(rest);
+            }
+            None => out.push_str(&body),
+        }
+        out.push_str(end);
+    }
+    out
+}
+
+/// Scrubbed of secrets, then neutralized: what every printed text goes through.
+pub fn safe(text: &str) -> String {
+    neutralize(&redact::scrub(text))
+}
+
 /// Prints a line of the program's own output.
 pub fn say(text: &str) {
-    eprintln!("{}", redact::scrub(text));
+    eprintln!("{}", safe(text));
+}
+
+/// Prints a result on stdout (documents, findings, paths a caller captures).
+pub fn out(text: &str) {
+    println!("{}", safe(text));
+}
+
+/// Prints a JSON document on stdout. `##[` can only be inside a string there, where
+/// `#\u0023[` is the same string to a JSON reader and no command to the runner.
+pub fn out_json(json: &str) {
+    println!("{}", redact::scrub(json).replace("##[", "#\\u0023["));
 }
 
 /// Prints a warning (a `::warning::` annotation in GitHub Actions).
 pub fn warn(text: &str) {
-    let text = redact::scrub(text);
+    let text = safe(text);
     if in_github_actions() {
         eprintln!("::warning::{}", escape_data(&text));
     } else {
@@ -43,7 +93,7 @@ pub fn error(err: &anyhow::Error) {
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
-    let text = redact::scrub(&text);
+    let text = safe(&text);
     eprintln!("{text}");
     if in_github_actions() {
         // One annotation with the whole chain; `%0A` keeps it a single command line.
@@ -51,13 +101,10 @@ pub fn error(err: &anyhow::Error) {
     }
 }
 
-/// Prints one line of a child process's output, already scrubbed by the caller.
-///
-/// The prefix matters in GitHub Actions: the runner reads any line that starts with
-/// `::` (after blanks) as a workflow command, so a child could otherwise inject
-/// commands into the job. No child line can start with `::` after this prefix.
+/// Prints one line of a child process's output (scrubbed and neutralized here too:
+/// a prefix alone stops neither form of workflow command, see `neutralize`).
 pub fn child_line(line: &str) {
-    eprintln!("  │ {line}");
+    eprintln!("  │ {}", safe(line));
 }
 
 /// Tells the GitHub Actions runner to mask `value` in the job log from now on.
@@ -83,7 +130,7 @@ pub fn append_summary(markdown: &str) -> Result<()> {
         .create(true)
         .open(&path)
         .with_context(|| format!("open the job summary {}", path.to_string_lossy()))?;
-    file.write_all(redact::scrub(markdown).as_bytes()).context("write the job summary")?;
+    file.write_all(safe(markdown).as_bytes()).context("write the job summary")?;
     Ok(())
 }
 
@@ -104,7 +151,7 @@ impl Steps {
         self.done += 1;
         let label = format!("[{}/{}] {name}", self.done, self.total);
         if in_github_actions() {
-            eprintln!("::group::{}", escape_data(&label));
+            eprintln!("::group::{}", escape_data(&safe(&label)));
         } else {
             say(&label);
         }
@@ -143,7 +190,58 @@ impl Steps {
     }
 }
 
+/// Text for a cell of a Markdown table in the job summary: inline code, with the
+/// characters that would end the cell or the code span replaced.
+pub fn md_code(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| match c {
+            '|' => '¦',
+            '`' => '\'',
+            '\r' | '\n' => ' ',
+            c if c.is_control() => '�',
+            c => c,
+        })
+        .collect();
+    format!("`{text}`")
+}
+
 /// `1.23 s`, the way every duration is printed.
 pub fn seconds(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_line_reads_as_a_workflow_command() {
+        let cases = [
+            ("plain text", "plain text"),
+            ("::add-mask::x", ": :add-mask::x"),
+            ("   ::stop-commands::t", "   : :stop-commands::t"),
+            ("\t\u{a0}::error::x", "\t\u{a0}: :error::x"),
+            ("name-##[stop-commands]x.whl", "name-# #[stop-commands]x.whl"),
+            ("###[a] ##[b]", "## #[a] # #[b]"),
+            (
+                "ok\n::warning::x\r::set-output name=a::b\r\n  ##[group]y",
+                "ok\n: :warning::x\r: :set-output name=a::b\r\n  # #[group]y",
+            ),
+            ("a :: b", "a :: b"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(neutralize(input), want, "{input:?}");
+        }
+        // Whatever the input, no runner line starts with `::` or holds `##[`.
+        let nasty = "##[##[###[::\r::\n \u{3000}::##[\r\n::";
+        for line in neutralize(nasty).split(['\r', '\n']) {
+            assert!(!line.trim_start().starts_with("::") && !line.contains("##["), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn markdown_cells_cannot_break_the_table() {
+        assert_eq!(md_code("a|b`c\nd"), "`a¦b'c d`");
+    }
 }

@@ -262,7 +262,7 @@ async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
     let (domain, owner) = (stack.var("CODEARTIFACT_DOMAIN")?, stack.var("CODEARTIFACT_DOMAIN_OWNER")?);
     let token =
         client.get_authorization_token().domain(domain).domain_owner(owner).duration_seconds(900).send().await?;
-    let token = Secret::new(token.authorization_token().unwrap_or_default().to_owned());
+    let token = Secret::codeartifact_token(token.authorization_token().unwrap_or_default().to_owned());
     let endpoint = client
         .get_repository_endpoint()
         .domain(domain)
