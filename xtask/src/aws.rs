@@ -661,6 +661,33 @@ mod tests {
         assert_eq!(denied_action("Access denied"), None);
     }
 
+    /// A chain that hands out new credentials on every call, as an SSO or role
+    /// session does when the SDK refreshes it.
+    #[derive(Debug, Default)]
+    struct Rotating(std::sync::atomic::AtomicUsize);
+
+    impl ProvideCredentials for Rotating {
+        fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let creds = Credentials::new("AKID", format!("rotated-secret-{n}-abcdef"), None, None, "test");
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(creds))
+        }
+    }
+
+    #[test]
+    fn refreshed_credentials_are_masked_too() {
+        let masked = MaskedCredentials(SharedCredentialsProvider::new(Rotating::default()));
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for _ in 0..2 {
+            runtime.block_on(masked.provide_credentials()).unwrap();
+        }
+        let text = "rotated-secret-0-abcdef rotated-secret-1-abcdef rotated-secret-2-abcdef";
+        assert_eq!(redact::scrub(text), "*** *** rotated-secret-2-abcdef");
+    }
+
     #[test]
     fn checks_endpoints() {
         let ok = [

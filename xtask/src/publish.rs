@@ -45,6 +45,29 @@ pub fn plan(dists: &[Dist], remote: &Remote) -> Vec<Action> {
         .collect()
 }
 
+/// The files of this version the repository holds that this build did not make
+/// (name, SHA-256): another build of the version was published, from a second tag
+/// of the same version or by hand.
+pub fn foreign<'a>(dists: &[Dist], remote: &'a Remote) -> Vec<(&'a str, &'a str)> {
+    let Remote::Listed(assets) = remote else { return Vec::new() };
+    assets
+        .iter()
+        .filter(|(name, _)| !dists.iter().any(|d| d.file_name == **name))
+        .map(|(name, sha)| (name.as_str(), sha.as_str()))
+        .collect()
+}
+
+/// Why nothing more is uploaded to a version that holds `foreign` files.
+pub fn mixed_message(foreign: &[(&str, &str)], version: &str) -> String {
+    let list: Vec<String> = foreign.iter().map(|(name, sha)| format!("{name} (sha256:{sha})")).collect();
+    format!(
+        "the repository already holds file(s) of {version} that this build did not make: {}. Another build of \
+         {version} was published (a second tag of the same version, or an upload by hand); adding this build's \
+         files would mix two builds in one version, so nothing is uploaded. Release a new version",
+        list.join(", ")
+    )
+}
+
 /// The message for a file whose name is taken by other content.
 pub fn conflict_message(dist: &Dist, remote_sha: Option<&str>, version: &str) -> String {
     let remote = remote_sha.map(|it| format!(", published sha256:{it}")).unwrap_or_default();

@@ -117,7 +117,7 @@ impl flags::Release {
         let mut steps = Steps::new(if self.build_only { 6 } else { 9 });
         let (version, tag) = steps.run("Version", || resolve_version(project, tag))?;
         let checkout = steps.run("Preflight", || self.preflight(sh, project, tag.as_deref()))?;
-        steps.run("Stamp", || stamp_version(project, &version))?;
+        let stamped = steps.run("Stamp", || stamp_version(project, &version))?;
         let out = dists::out_dir(&project.root, &version);
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")?;
@@ -159,7 +159,9 @@ impl flags::Release {
         };
 
         if self.build_only {
-            let Built { dists, .. } = build(&mut steps, None, None)?;
+            let built = build(&mut steps, None, None);
+            drop(stamped);
+            let Built { dists, .. } = built?;
             report::say(&format!("the distributions and {} are in {}", manifest::FILE, out.display()));
             return summarize(project, &version, &dists, &[], Mode::BuildOnly, None);
         }
@@ -172,7 +174,9 @@ impl flags::Release {
                 auth_step_result(auth)
             })?;
             let index = auth.as_ref().ok().map(private_index);
-            (build(&mut steps, index.as_ref().map(|it| it.expose()), None)?, auth)
+            let built = build(&mut steps, index.as_ref().map(|it| it.expose()), None);
+            drop(stamped);
+            (built?, auth)
         } else {
             // The build runs on its own thread while this one authenticates.
             let started = std::time::Instant::now();
@@ -205,6 +209,7 @@ impl flags::Release {
                 }
                 (handle.join().unwrap_or_else(|_| Err(anyhow::format_err!("the build thread panicked"))), auth)
             });
+            drop(stamped);
             let auth_failed = matches!(auth, Err(AuthError::Failed(_)));
             // Authenticate is step 7 whether or not the build got through steps 4–6.
             steps.jump_to(6);
@@ -260,6 +265,8 @@ impl flags::Release {
                 report::warn(advice);
             }
             let actions = publish::plan(dists, &remote);
+            let foreign = publish::foreign(dists, &remote);
+            let mixed = (!foreign.is_empty()).then(|| publish::mixed_message(&foreign, version.as_str()));
             let mut outcomes: Vec<Option<Outcome>> = actions
                 .iter()
                 .zip(dists)
@@ -268,6 +275,7 @@ impl flags::Release {
                     Action::Conflict(sha) => {
                         Some(Outcome::Refused(publish::conflict_message(dist, Some(sha), version.as_str())))
                     }
+                    Action::Upload if mixed.is_some() => Some(Outcome::Refused(mixed.clone().unwrap_or_default())),
                     Action::Upload if mode == Mode::DryRun => Some(Outcome::WouldUpload),
                     Action::Upload => None,
                 })
@@ -365,7 +373,7 @@ impl flags::Release {
         let checkout = checkout?;
         let version_file = format!("{}{}", checkout.prefix, project.version_file);
         let dirty: Vec<String> = git::changed_paths(sh)?.into_iter().filter(|it| *it != version_file).collect();
-        let in_ci = env::var_os("CI").is_some_and(|it| it == "true");
+        let in_ci = report::in_ci();
         if !dirty.is_empty() {
             let list = dirty.iter().take(10).map(|it| format!("\n    {it}")).collect::<String>();
             if self.allow_dirty || in_ci {
@@ -379,14 +387,25 @@ impl flags::Release {
             }
         }
         if let Some(tag) = tag {
-            match git::tag_commit(sh, tag)? {
-                Some(commit) if commit != checkout.head => report::warn(&format!(
-                    "tag {tag} points at {commit}, not at HEAD {}: the release is built from HEAD; \
-                     check out the tag to release what it names",
-                    checkout.head
-                )),
-                Some(_) => report::say(&format!("tag {tag} points at HEAD {}", checkout.head)),
-                None => report::say(&format!("tag {tag} does not exist here; releasing HEAD {}", checkout.head)),
+            // A release publishes what its tag names: the tag must exist and point
+            // at what is built, or the published version is not the tagged code.
+            let problem = match git::tag_commit(sh, tag)? {
+                Some(commit) if commit == checkout.head => {
+                    report::say(&format!("tag {tag} points at HEAD {}", checkout.head));
+                    None
+                }
+                Some(commit) => Some(format!("tag {tag} points at {commit}, not at HEAD {}", checkout.head)),
+                None => Some(format!("tag {tag} does not exist here")),
+            };
+            if let Some(problem) = problem {
+                let publishing = !self.dry_run && !self.build_only;
+                if publishing && !self.allow_dirty {
+                    bail!(
+                        "{problem}: a release publishes the commit its tag names. Tag HEAD (`git tag {tag}`), check \
+                         the tag out (`git checkout {tag}`), or pass --allow-dirty to publish HEAD anyway"
+                    );
+                }
+                report::warn(&format!("{problem}; the build is of HEAD {}", checkout.head));
             }
         }
         Ok(checkout)
@@ -651,6 +670,13 @@ fn confirm(
                 None => Some(format!("{} is not in the repository", dist.file_name)),
             })
             .collect();
+        // A file this build did not make means the version mixes two builds.
+        let all: Vec<Dist> = outcomes.iter().map(|(d, _)| d.clone()).collect();
+        let listed = Remote::Listed(assets);
+        let foreign = publish::foreign(&all, &listed);
+        if !foreign.is_empty() {
+            bail!("{}", publish::mixed_message(&foreign, version.as_str()));
+        }
         if problems.is_empty() {
             break;
         }
@@ -795,23 +821,60 @@ fn resolve_version(project: &Project, tag: Option<(String, Version)>) -> Result<
         None => format!("{source} {}", project.version_file),
     };
     report::say(&format!("releasing {} {version} (from {origin})", project.name));
+    if let Some(tag) = tag.as_deref().filter(|tag| !version::is_canonical(tag, &version)) {
+        let canonical = version::canonical_tag(&version);
+        let why = format!(
+            "tag {tag:?} is version {version}, whose canonical tag is {canonical}: two tags of one version could \
+             publish it from two different commits"
+        );
+        if report::in_ci() {
+            bail!("{why}. Push {canonical} instead (`git tag {canonical} && git push origin {canonical}`) and delete {tag}");
+        }
+        report::warn(&format!("{why}; in CI this is refused: tag the release {canonical}"));
+    }
     Ok((version, tag))
 }
 
 /// Step 3: writes the version into the version file, leaving the file untouched when
-/// it already holds that version.
-fn stamp_version(project: &Project, version: &Version) -> Result<()> {
+/// it already holds that version. Outside CI the returned guard puts the original
+/// back when it is dropped (after the build, or when the release stops for any
+/// reason), so a failed `release v2.0.0` leaves no 2.0.0 behind for a later
+/// `release` without a tag to pick up.
+fn stamp_version(project: &Project, version: &Version) -> Result<Option<StampedFile>> {
     let path = project.version_path();
     let text = fs::read(&path).with_context(|| format!("read {}", project.version_file))?;
     let assignment = stamp::find(&text, &project.version_file)?;
     if assignment.current == version.as_str() {
         report::say(&format!("{} already says {version}; left untouched", project.version_file));
-        return Ok(());
+        return Ok(None);
     }
     let new = stamp::replace(&text, &assignment, version.as_str());
     fsutil::write_atomic(&path, &new).with_context(|| format!("write {}", project.version_file))?;
     report::say(&format!("{}: {} → {version}", project.version_file, assignment.current));
-    Ok(())
+    if report::in_ci() {
+        // The checkout is the job's own; the stamped file is what CI builds.
+        return Ok(None);
+    }
+    Ok(Some(StampedFile { path, label: project.version_file.clone(), original: text }))
+}
+
+/// The version file as it was before the stamp, written back when dropped.
+struct StampedFile {
+    path: std::path::PathBuf,
+    label: String,
+    original: Vec<u8>,
+}
+
+impl Drop for StampedFile {
+    fn drop(&mut self) {
+        match fsutil::write_atomic(&self.path, &self.original) {
+            Ok(()) => report::say(&format!("{} restored (it is stamped for the build only)", self.label)),
+            Err(err) => report::warn(&format!(
+                "could not restore {}: {err:#}; `git checkout -- {}` puts it back",
+                self.label, self.label
+            )),
+        }
+    }
 }
 
 /// Step 6: everything that makes the built files trustworthy, then the manifest.

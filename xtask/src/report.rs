@@ -22,6 +22,11 @@ pub fn in_github_actions() -> bool {
     env::var_os("GITHUB_ACTIONS").is_some_and(|it| it == "true")
 }
 
+/// True on a CI runner (`CI=true`, which GitHub Actions and most CI systems set).
+pub fn in_ci() -> bool {
+    env::var_os("CI").is_some_and(|it| it == "true") || in_github_actions()
+}
+
 /// Makes text safe to print into a GitHub Actions log, whoever wrote it (file names
 /// from an artifact, server answers, a child's output, error chains).
 ///

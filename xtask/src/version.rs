@@ -147,6 +147,19 @@ fn is_tag_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '!' | '+' | '-' | '_')
 }
 
+/// The spelling of a tag that names `version` exactly: `v` and the normalized
+/// version. Two different tags that normalize to one version (`v1.0.0rc1`,
+/// `v1.0.0-rc.1`) could publish that version from two commits; only one of them
+/// is canonical.
+pub fn canonical_tag(version: &Version) -> String {
+    format!("v{version}")
+}
+
+/// Whether `tag` is the canonical spelling of its version (with or without the `v`).
+pub fn is_canonical(tag: &str, version: &Version) -> bool {
+    tag.strip_prefix('v').unwrap_or(tag) == version.as_str()
+}
+
 /// Where a release version came from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -250,6 +263,17 @@ mod tests {
         for (tag, want) in ok {
             assert_eq!(parse_tag(tag, Source::Argument).unwrap().as_str(), want);
         }
+    }
+
+    #[test]
+    fn canonical_tags() {
+        for (tag, canonical) in
+            [("v1.0.0", true), ("1.0.0", true), ("v1.0.0rc1", true), ("v1.0.0-rc.1", false), ("V1.0.0", false)]
+        {
+            let version = parse_tag(tag, Source::Argument).unwrap();
+            assert_eq!(is_canonical(tag, &version), canonical, "{tag}");
+        }
+        assert_eq!(canonical_tag(&parse("1.0.0-RC.1").unwrap()), "v1.0.0rc1");
     }
 
     #[test]

@@ -58,6 +58,10 @@ fn the_release_workflow_keeps_its_hardened_shape() {
     assert!(yaml.contains("\npermissions: {}\n"), "no workflow-level `permissions: {{}}`");
     assert!(yaml.contains("tags: [\"v*\"]") && yaml.contains("workflow_dispatch:"));
     assert!(yaml.contains("cancel-in-progress: false"));
+    // One release at a time per repository (two tags of one version must not race).
+    assert!(yaml.contains("\n  group: release\n"), "the concurrency group is not one per repository");
+    // "Re-run all jobs" uploads the artifact again under its name.
+    assert!(yaml.contains("overwrite: true"));
     assert!(!yaml.contains("actions/cache") && !yaml.contains("cache:"), "no caches in the release workflow");
     for line in yaml.lines().filter(|l| l.trim_start().starts_with("uses:") || l.trim_start().starts_with("- uses:")) {
         let reference = line.split("uses:").nth(1).unwrap().trim();
