@@ -294,6 +294,9 @@ pub(crate) struct Inner {
     token: Option<Token>,
     pub origin: OriginRestrictions,
     oidc_claims: Map<String, Value>,
+    /// The identity policy of the caller, when a test set one: every CodeArtifact
+    /// action (and the bearer token) is then checked against it.
+    pub identity_policy: Option<crate::iam::IdentityPolicy>,
 }
 
 impl Emulator {
@@ -327,6 +330,7 @@ impl Emulator {
                 token: None,
                 origin: config.origin,
                 oidc_claims: config.oidc_claims.clone(),
+                identity_policy: None,
             }),
             log: Mutex::new(Vec::new()),
             issued: Mutex::default(),
@@ -444,6 +448,16 @@ impl Emulator {
         self.state.reset();
     }
 
+    /// Enforces `policy` (an IAM policy document, such as the one `cargo xtask
+    /// iam-policy` prints) on every CodeArtifact call and PyPI-endpoint request from
+    /// now on, as the caller's identity policy; `None` allows everything again.
+    /// [`Emulator::reset`] removes it.
+    pub fn set_identity_policy(&self, policy: Option<&Value>) -> anyhow::Result<()> {
+        let parsed = policy.map(crate::iam::IdentityPolicy::parse).transpose()?;
+        lock(&self.state.inner).identity_policy = parsed;
+        Ok(())
+    }
+
     pub fn set_origin_restrictions(&self, origin: OriginRestrictions) {
         lock(&self.state.inner).origin = origin;
     }
@@ -548,6 +562,7 @@ impl State {
         {
             let mut inner = lock(&self.inner);
             inner.faults.clear();
+            inner.identity_policy = None;
             inner.origin = self.config.origin;
             inner.oidc_claims = self.config.oidc_claims.clone();
         }
@@ -695,6 +710,14 @@ impl State {
             log.remove(0);
         }
         log.push(entry);
+    }
+
+    /// The denial message when the identity policy a test set refuses `action` on
+    /// `resource` (with `context`), as IAM words it.
+    pub(crate) fn policy_denies(&self, action: &str, resource: &str, context: &[(&str, &str)]) -> Option<String> {
+        let inner = lock(&self.inner);
+        let policy = inner.identity_policy.as_ref()?;
+        (!policy.allows(action, resource, context)).then(|| self.deny_message(None, action, resource))
     }
 
     pub(crate) fn deny_message(&self, principal: Option<&str>, action: &str, resource: &str) -> String {
@@ -975,6 +998,17 @@ fn operation(state: &State, req: &Request, op: Op, entry: &mut Entry) -> Result<
             None => None,
         }
     };
+    // The identity policy of the caller, when a test set one: the action on its
+    // resource, and for a token also the bearer token scoped to CodeArtifact.
+    let denied =
+        denied.or_else(|| state.policy_denies(&format!("codeartifact:{}", op.name()), &resource, &[])).or_else(|| {
+            (op == Op::GetAuthorizationToken)
+                .then(|| {
+                    let context = [("sts:AWSServiceName", "codeartifact.amazonaws.com")];
+                    state.policy_denies("sts:GetServiceBearerToken", "*", &context)
+                })
+                .flatten()
+        });
     if let Some(message) = denied {
         return Err(ApiError::new(403, "AccessDeniedException", message));
     }

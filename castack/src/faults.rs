@@ -64,6 +64,14 @@ pub enum UploadFailure {
     /// `WWW-Authenticate: Basic realm="pypi"`; nothing is forwarded or stored. The
     /// next GetAuthorizationToken issues a fresh token.
     ExpireToken,
+    /// A hostile server: 500 whose reason phrase carries `##[stop-commands]…` and
+    /// whose body carries workflow commands (`::add-mask::`, `::error::`, `##[…]`),
+    /// for the tests of what the release prints; nothing is stored.
+    HostileAnswer,
+    /// 400 with a 2,000-character body that echoes the token the client sent, as is
+    /// and in its Basic-authentication form, past the 500th character; nothing is
+    /// stored.
+    EchoToken,
 }
 
 impl UploadFailure {
@@ -75,6 +83,8 @@ impl UploadFailure {
             UploadFailure::InternalErrorAfterStore => "internal-error-after-store",
             UploadFailure::ResetAfterStore => "reset-after-store",
             UploadFailure::ExpireToken => "expire-token",
+            UploadFailure::HostileAnswer => "hostile-answer",
+            UploadFailure::EchoToken => "echo-token",
         }
     }
 
@@ -86,6 +96,8 @@ impl UploadFailure {
             "internal-error-after-store" => UploadFailure::InternalErrorAfterStore,
             "reset-after-store" => UploadFailure::ResetAfterStore,
             "expire-token" => UploadFailure::ExpireToken,
+            "hostile-answer" => UploadFailure::HostileAnswer,
+            "echo-token" => UploadFailure::EchoToken,
             _ => bail!(
                 "unknown upload failure {text:?}: use forbidden, internal-error, reset, \
                  internal-error-after-store, reset-after-store or expire-token"

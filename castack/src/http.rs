@@ -87,6 +87,9 @@ pub(crate) enum After {
 
 pub(crate) struct Response {
     pub status: u16,
+    /// The reason phrase of the status line, when not the standard one (hostile
+    /// server tests); CR and LF are dropped from it.
+    pub reason: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub after: After,
@@ -96,6 +99,7 @@ impl Response {
     pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
         Response {
             status,
+            reason: None,
             headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
             body: Body::Bytes(body.into()),
             after: After::KeepAlive,
@@ -115,7 +119,12 @@ impl Response {
     }
 
     pub fn dropped() -> Response {
-        Response { status: 0, headers: Vec::new(), body: Body::Bytes(Vec::new()), after: After::Drop }
+        Response { status: 0, reason: None, headers: Vec::new(), body: Body::Bytes(Vec::new()), after: After::Drop }
+    }
+
+    pub fn with_reason(mut self, reason: &str) -> Response {
+        self.reason = Some(reason.replace(['\r', '\n'], ""));
+        self
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
@@ -427,9 +436,9 @@ pub(crate) fn read_chunked(reader: &mut impl BufRead, max: usize) -> Result<Vec<
 
 /// Writes `response`; returns whether the connection may stay open.
 fn write_response(writer: &mut TcpStream, response: Response, head_only: bool, close: bool) -> io::Result<bool> {
-    let Response { status, headers, body, .. } = response;
+    let Response { status, reason: phrase, headers, body, .. } = response;
     let mut out = io::BufWriter::with_capacity(64 * 1024, writer);
-    write!(out, "HTTP/1.1 {status} {}\r\n", reason(status))?;
+    write!(out, "HTTP/1.1 {status} {}\r\n", phrase.as_deref().unwrap_or(reason(status)))?;
     for (name, value) in &headers {
         let hop = ["content-length", "transfer-encoding", "connection", "keep-alive"];
         if hop.iter().any(|it| name.eq_ignore_ascii_case(it)) {

@@ -21,6 +21,7 @@ mod control;
 mod emulator;
 mod faults;
 mod http;
+mod iam;
 mod proxy;
 pub mod pypi;
 mod stack;

@@ -124,11 +124,14 @@ pub(crate) fn handle(state: &State, req: Request, entry: &mut Entry) -> Response
             Fault::Deny { action: it, principal } if it == action => Some(principal.clone()),
             _ => None,
         });
-        if let Some(principal) = denied {
-            return Response::text(
-                403,
-                state.deny_message(principal.as_deref(), &format!("codeartifact:{action}"), &resource),
-            );
+        let message = match denied {
+            Some(principal) => {
+                Some(state.deny_message(principal.as_deref(), &format!("codeartifact:{action}"), &resource))
+            }
+            None => state.policy_denies(&format!("codeartifact:{action}"), &resource, &[]),
+        };
+        if let Some(message) = message {
+            return Response::text(403, message);
         }
     }
     let upstream = cfg.upstream;
@@ -155,6 +158,23 @@ pub(crate) fn handle(state: &State, req: Request, entry: &mut Entry) -> Response
             return Response::text(500, "Internal error while storing the upload (injected by castack)");
         }
         Some(UploadFailure::Reset) => return Response::dropped(),
+        Some(UploadFailure::HostileAnswer) => {
+            return Response::text(
+                500,
+                "::add-mask::x\n   ::error::injected by the server\n##[set-output name=a]b\n::stop-commands::castack-stop",
+            )
+            .with_reason("Internal ##[stop-commands]castack-stop Error");
+        }
+        Some(UploadFailure::EchoToken) => {
+            let (user, password) = credentials.clone().unwrap_or_default();
+            let basic = util::b64std(format!("{user}:{password}").as_bytes());
+            let mut body = format!("{}The upload was refused. ", "x".repeat(470));
+            body.push_str(&format!("You sent the token {password} (Authorization: Basic {basic}). "));
+            while body.len() < 2000 {
+                body.push_str("padding ");
+            }
+            return Response::text(400, body);
+        }
         Some(UploadFailure::ExpireToken) => {
             // The token ends now, as if its time had run out between the release's
             // GetAuthorizationToken and this upload; nothing reaches pypiserver.
@@ -293,7 +313,7 @@ pub(crate) fn forward(req: &Request, upstream: SocketAddr) -> std::io::Result<Re
     } else {
         Body::Stream(Box::new(reader), length)
     };
-    Ok(Response { status, headers: kept, body, after: http::After::KeepAlive })
+    Ok(Response { status, reason: None, headers: kept, body, after: http::After::KeepAlive })
 }
 
 fn bad_upstream(what: &str) -> std::io::Error {

@@ -48,38 +48,31 @@ pub fn out_dir(root: &Path, version: &Version) -> PathBuf {
 /// without isolation, inside the pinned tool environment, so the backend is the
 /// pinned hatchling and nothing is downloaded; `--skip-dependency-check` spares two
 /// backend processes that would only confirm the pinned environment has hatchling.
-///
-/// With `private_index` (the repository's simple index, token included) the build is
-/// isolated instead and installs its build requirements from that index: the way
-/// to build against private build dependencies. The URL reaches the build through its
-/// environment only.
+/// (Builds against private dependencies: `private_build`.)
 pub fn build(
     sh: &Shell,
     tools: &Tools,
     project: &Project,
     out: &Path,
     source_date_epoch: &str,
-    private_index: Option<&str>,
     cancel: &Cancel,
 ) -> Result<()> {
-    if out.exists() {
-        fs::remove_dir_all(out).with_context(|| format!("remove the earlier build in {}", out.display()))?;
-    }
-    fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+    fresh_dir(out)?;
     let python = &tools.python;
     let root = &project.root;
     let mut env = Env::base();
     env.set("SOURCE_DATE_EPOCH", source_date_epoch);
-    let cmd = match private_index {
-        None => cmd!(sh, "{python} -m build --no-isolation --skip-dependency-check --outdir {out} {root}"),
-        Some(index) => {
-            env = Env::private_build();
-            env.set("SOURCE_DATE_EPOCH", source_date_epoch).set("PIP_INDEX_URL", index).set("UV_INDEX_URL", index);
-            cmd!(sh, "{python} -m build --outdir {out} {root}")
-        }
-    };
+    let cmd = cmd!(sh, "{python} -m build --no-isolation --skip-dependency-check --outdir {out} {root}");
     exec::run(cmd, &env).cancel(cancel).exec().context("build the sdist and the wheel")?;
     Ok(())
+}
+
+/// Empties (or creates) the output folder of a build.
+pub fn fresh_dir(out: &Path) -> Result<()> {
+    if out.exists() {
+        fs::remove_dir_all(out).with_context(|| format!("remove the earlier build in {}", out.display()))?;
+    }
+    fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))
 }
 
 /// Lists and hashes the distributions in `out`: exactly one sdist, at least one wheel,

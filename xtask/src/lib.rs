@@ -18,6 +18,7 @@ pub mod lint;
 pub mod manifest;
 pub mod net;
 pub mod policy;
+pub mod private_build;
 pub mod project;
 pub mod publish;
 pub mod python;

@@ -32,6 +32,7 @@ use crate::{
     exec::{self, Cancel},
     flags, fsutil, git,
     manifest::{self, Manifest},
+    private_build,
     project::{self, Project},
     publish::{self, Action, Failure, Uploader},
     python::{self, Lock, Tools},
@@ -116,7 +117,12 @@ impl flags::Release {
         let auth_first = settings.as_ref().is_some_and(|it| it.private_dependencies);
         let mut steps = Steps::new(if self.build_only { 6 } else { 9 });
         let (version, tag) = steps.run("Version", || resolve_version(project, tag))?;
-        let checkout = steps.run("Preflight", || self.preflight(sh, project, tag.as_deref()))?;
+        let (checkout, build_lock) = steps.run("Preflight", || {
+            let checkout = self.preflight(sh, project, tag.as_deref())?;
+            // Checked before the token exists: the token only ever meets that lock.
+            let lock = if auth_first { Some(private_build::check_lock(project)?) } else { None };
+            Ok((checkout, lock))
+        })?;
         let stamped = steps.run("Stamp", || stamp_version(project, &version))?;
         let out = dists::out_dir(&project.root, &version);
         let runtime =
@@ -137,7 +143,12 @@ impl flags::Release {
                     "SOURCE_DATE_EPOCH={} (commit time of HEAD {})",
                     checkout.head_time, checkout.head
                 ));
-                dists::build(&sh, &tools, project, &out, &checkout.head_time, index, &cancel)
+                match (index, &build_lock) {
+                    (Some(index), Some(lock)) => {
+                        private_build::build(&sh, project, lock, (&out, &checkout.head_time), index, &cancel)
+                    }
+                    _ => dists::build(&sh, &tools, project, &out, &checkout.head_time, &cancel),
+                }
             })?;
             let mut collected = None;
             let mut uploader = None;
@@ -828,7 +839,9 @@ fn resolve_version(project: &Project, tag: Option<(String, Version)>) -> Result<
              publish it from two different commits"
         );
         if report::in_ci() {
-            bail!("{why}. Push {canonical} instead (`git tag {canonical} && git push origin {canonical}`) and delete {tag}");
+            bail!(
+                "{why}. Push {canonical} instead (`git tag {canonical} && git push origin {canonical}`) and delete {tag}"
+            );
         }
         report::warn(&format!("{why}; in CI this is refused: tag the release {canonical}"));
     }

@@ -226,8 +226,11 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
     // the stack's settings and throwaway credentials instead of any of the user's.
     let mut child = stack.command(env::current_exe().context("find the xtask binary")?);
     child.arg("release").args(flags.tag.iter());
-    for (on, flag) in [(flags.dry_run, "--dry-run"), (flags.allow_dirty, "--allow-dirty"), (flags.verbose, "--verbose")]
-    {
+    // The stack is thrown away after this run: an untagged or uncommitted checkout
+    // may be tried on it (`--allow-dirty`), which a real repository refuses.
+    report::say("sandbox: the tag and clean-tree checks only warn here (--allow-dirty is implied)");
+    child.arg("--allow-dirty");
+    for (on, flag) in [(flags.dry_run, "--dry-run"), (flags.verbose, "--verbose")] {
         if on {
             child.arg(flag);
         }

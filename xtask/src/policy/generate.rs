@@ -41,9 +41,25 @@ pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
 
 /// The least-privilege permission policy (reference §7) for `target`: the bearer
 /// token scoped to CodeArtifact, the authorization token on the domain, the
-/// endpoint on the repository, publishing on the package, and the two read
-/// actions that make re-runs safe.
+/// endpoint on the repository, publishing on the package, the two read actions
+/// that make re-runs safe, and, with private dependencies, reading the repository
+/// that the build installs its requirements from.
 pub fn least_privilege_policy(target: &PublishTarget) -> Value {
+    let mut policy = publish_policy(target);
+    if target.private_dependencies
+        && let Some(statements) = policy.get_mut("Statement").and_then(Value::as_array_mut)
+    {
+        statements.push(json!({
+            "Sid": "PrivateBuildDependencies",
+            "Effect": "Allow",
+            "Action": "codeartifact:ReadFromRepository",
+            "Resource": target.repository_arn(),
+        }));
+    }
+    policy
+}
+
+fn publish_policy(target: &PublishTarget) -> Value {
     let package = target.package_arn();
     json!({
         "Version": "2012-10-17",

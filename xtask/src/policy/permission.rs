@@ -40,6 +40,9 @@ pub struct PublishTarget {
     pub package: String,
     /// `durationSeconds` of GetAuthorizationToken (0 = the role session's lifetime).
     pub token_duration: i64,
+    /// The build installs its requirements from the repository
+    /// (`private-dependencies`): the role then needs ReadFromRepository on it.
+    pub private_dependencies: bool,
 }
 
 impl PublishTarget {
@@ -52,12 +55,14 @@ impl PublishTarget {
             repository: repository.to_owned(),
             package: normalize_package_name(package),
             token_duration: 900,
+            private_dependencies: false,
         }
     }
 
     pub fn from_settings(settings: &Settings, package: &str) -> PublishTarget {
         PublishTarget {
             token_duration: settings.token_duration,
+            private_dependencies: settings.private_dependencies,
             ..PublishTarget::new(
                 &settings.region,
                 &settings.domain,
@@ -816,9 +821,31 @@ impl Analysis<'_> {
         ));
     }
 
-    /// P9.
+    /// P9: required when the build installs its requirements from the repository,
+    /// otherwise only noted.
     fn check_read(&self, out: &mut Vec<Finding>) {
-        if self.ask(READ, &self.target.repository_arn()).answer == Tri::Yes {
+        let arn = self.target.repository_arn();
+        let outcome = self.ask(READ, &arn);
+        if self.target.private_dependencies {
+            match outcome.answer {
+                Tri::Yes => {}
+                Tri::Maybe => out.push(self.unconfirmed("perm.read-from-repository", READ, &arn, &outcome)),
+                Tri::No => out.push(Finding::new(
+                    "perm.read-from-repository",
+                    Severity::Error,
+                    format!(
+                        "private-dependencies is on, so the build installs its requirements from {}/{}, which needs \
+                         {READ} on the repository, and {}: the build gets 403. Add {}",
+                        self.target.domain,
+                        self.target.repository,
+                        self.why_refused(READ, &outcome),
+                        snippet("PrivateBuildDependencies", &[READ], &arn, None)
+                    ),
+                )),
+            }
+            return;
+        }
+        if outcome.answer == Tri::Yes {
             out.push(Finding::new(
                 "perm.read-from-repository",
                 Severity::Info,

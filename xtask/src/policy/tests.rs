@@ -1198,6 +1198,19 @@ fn generated_documents_pass_their_own_analysis() {
     let findings =
         analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&policy))], &target(), &PermissionFacts::default());
     assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
+    // With private build dependencies the role reads the repository too, and the
+    // policy without that statement fails.
+    let private = PublishTarget { private_dependencies: true, ..target() };
+    let policy = least_privilege_policy(&private);
+    let findings =
+        analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&policy))], &private, &PermissionFacts::default());
+    assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
+    let without = least_privilege_policy(&target());
+    let findings =
+        analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&without))], &private, &PermissionFacts::default());
+    assert_eq!(status(&findings), Status::Fail, "{}", render_text(&findings));
+    let read = findings.iter().find(|it| it.id == "perm.read-from-repository").expect("perm.read-from-repository");
+    assert!(read.message.contains("\"Sid\": \"PrivateBuildDependencies\""), "{}", read.message);
 }
 
 #[test]

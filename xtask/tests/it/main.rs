@@ -5,6 +5,7 @@
 
 mod support;
 
+mod adversary;
 mod check_iam;
 mod leak;
 mod proxy;

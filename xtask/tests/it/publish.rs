@@ -6,13 +6,13 @@ use std::{
     collections::BTreeSet,
     ffi::OsString,
     fs,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output},
 };
 
 use castack::{Fault, Stack, StackConfig, UploadFailure};
 
-use crate::support::{self, TempDir, copy_repo, git, text};
+use crate::support::{self, TempDir, copy_dir, copy_repo, git, text};
 
 /// The account and role the stack's moto hands out sessions for.
 fn role_arn(stack: &Stack) -> String {
@@ -62,10 +62,34 @@ pub fn release_env(stack: &Stack, creds: Creds, tag: &str, extra: &[(&str, &str)
 }
 
 /// Runs `xtask release ARGS` in `repo` with `vars`.
+///
+/// The tag being released is created at `HEAD` first when it does not exist, as a
+/// person or a tag push would have (a real publish requires it; `tag_must_exist`
+/// tests the refusal).
 pub fn release(repo: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
+    let from_args = args.first().filter(|it| !it.starts_with('-')).map(|it| it.to_string());
+    let pushed = vars.iter().any(|(k, v)| k == "GITHUB_REF_TYPE" && v == "tag");
+    let from_push = vars.iter().find(|(k, _)| k == "GITHUB_REF_NAME" && pushed).map(|(_, v)| v.clone());
+    if let Some(tag) = from_args.or(from_push).filter(|it| !it.is_empty()) {
+        ensure_tag(repo, &tag);
+    }
     let mut all = vec!["release"];
     all.extend_from_slice(args);
     run_xtask(repo, &all, vars)
+}
+
+/// Creates `tag` at `HEAD` unless it exists (wherever it points).
+pub fn ensure_tag(repo: &Path, tag: &str) {
+    let exists = Command::new("git")
+        .args(["rev-parse", "-q", "--verify", &format!("refs/tags/{tag}")])
+        .current_dir(repo)
+        .output()
+        .is_ok_and(|it| it.status.success());
+    // A hostile tag is refused by the release before git could see it; never tag one.
+    let plain = tag.chars().all(|c| c.is_ascii_alphanumeric() || "._!+-".contains(c)) && !tag.starts_with('-');
+    if !exists && plain {
+        git(repo, &["tag", tag]);
+    }
 }
 
 /// Runs `xtask ARGS` in `dir` with `vars` (on top of the clean test environment).
@@ -75,7 +99,7 @@ pub fn run_xtask(dir: &Path, args: &[&str], vars: &[(String, String)]) -> Output
     support::xtask(dir, args, &refs)
 }
 
-fn uploads(stack: &Stack) -> Vec<String> {
+pub fn uploads(stack: &Stack) -> Vec<String> {
     stack
         .emulator()
         .requests()
@@ -85,7 +109,7 @@ fn uploads(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
-fn published_files(stack: &Stack) -> BTreeSet<String> {
+pub fn published_files(stack: &Stack) -> BTreeSet<String> {
     fs::read_dir(stack.package_dir())
         .unwrap()
         .map(|it| it.unwrap().file_name().to_string_lossy().into_owned())
@@ -210,7 +234,11 @@ fn a_changed_file_is_refused_with_both_hashes_and_the_others_are_handled() {
     git(repo.path(), &["commit", "-qam", "change"]);
     stack.emulator().clear_requests();
 
+    // The tag stays on the first commit: publishing the changed HEAD takes
+    // --allow-dirty.
     let out = release(repo.path(), &["v1.0.0"], &vars);
+    assert!(text(&out).contains("tag v1.0.0 points at") && text(&out).contains("--allow-dirty"), "{}", text(&out));
+    let out = release(repo.path(), &["v1.0.0", "--allow-dirty"], &vars);
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
     let remote = format!("{:x}", sha256(&published_sdist));
@@ -425,19 +453,6 @@ fn split_build_and_publish_checks_the_manifest() {
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("(matches the manifest)") && log.contains("2 uploaded"), "{log}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest: PathBuf = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            fs::create_dir_all(&dest).unwrap();
-            copy_dir(&entry.path(), &dest);
-        } else {
-            fs::copy(entry.path(), dest).unwrap();
-        }
-    }
 }
 
 /// STS refusals of the OIDC exchange, each with the claims and its likely cause.

@@ -69,9 +69,10 @@ fn dry_run_twice_builds_identical_verified_files() {
         hashes.push(files.clone());
     }
     assert_eq!(hashes[0], hashes[1], "two builds of one commit must be byte-identical");
-    assert!(about(repo.path()).contains("__version__ = \"1.2.3rc1\""));
-    // Nothing but the version file changed (target/ is ignored).
-    assert_eq!(git(repo.path(), &["status", "--porcelain"]), " M yamause/__about__.py\n");
+    // Outside CI the version file is stamped for the build only, then restored:
+    // nothing changed in the tree (target/ is ignored).
+    assert!(about(repo.path()).contains("__version__ = \"0.1.0\""), "{}", about(repo.path()));
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
 }
 
 #[test]
@@ -134,6 +135,7 @@ fn error_in_github_actions_is_an_annotation() {
 #[test]
 fn github_tag_push_releases_the_pushed_tag_with_groups_and_summary() {
     let repo = copy_repo("github");
+    git(repo.path(), &["tag", "v2.0.0"]);
     let summary = repo.path().join("summary.md");
     let out = xtask(
         repo.path(),
@@ -194,9 +196,17 @@ fn stamping_keeps_the_rest_of_the_file_byte_for_byte() {
     // by the unit tests: hatchling itself reads the file as UTF-8).
     fs::write(&about_path, "\u{feff}# Café ☕\r\n__version__ = '0.0.1'  # c\r\nX = 1\r\n").unwrap();
     git(repo.path(), &["commit", "-qam", "utf-8"]);
-    let out = xtask(repo.path(), &["release", "v0.2", "--dry-run"], &[]);
+    let original = fs::read(&about_path).unwrap();
+    // In CI the stamped file stays (it is what the job builds): check it byte for byte.
+    let out = xtask(repo.path(), &["release", "v0.2", "--dry-run"], &[("CI", OsStr::new("true"))]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(fs::read_to_string(&about_path).unwrap(), "\u{feff}# Café ☕\r\n__version__ = '0.2'  # c\r\nX = 1\r\n");
+    // Outside CI it is restored byte for byte after the build.
+    fs::write(&about_path, &original).unwrap();
+    let out = xtask(repo.path(), &["release", "v0.3", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("yamause/__about__.py: 0.0.1 → 0.3") && text(&out).contains("restored"));
+    assert_eq!(fs::read(&about_path).unwrap(), original);
 }
 
 #[test]

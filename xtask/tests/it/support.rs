@@ -229,3 +229,110 @@ impl Drop for ForwardProxy {
         let _ = self.child.wait();
     }
 }
+
+/// What a GitHub Actions runner makes of a step's output: a small model of
+/// actions/runner's command parsing (`src/Runner.Common/ActionCommand.cs`): a line
+/// (split at CR or LF) is a command when, trimmed of leading whitespace, it starts
+/// with `::name args::data`, or when it holds the legacy `##[name args]data`
+/// anywhere; `stop-commands` turns every command off until a line `::TOKEN::`.
+#[derive(Debug, Default)]
+pub struct RunnerView {
+    /// The lines the log shows, with the masks applied.
+    pub shown: Vec<String>,
+    /// Every command the runner acted on, by name.
+    pub commands: Vec<String>,
+    pub masks: Vec<String>,
+}
+
+/// Commands of the legacy `##[…]` form the runner knows.
+const RUNNER_COMMANDS: &[&str] = &[
+    "add-mask",
+    "stop-commands",
+    "set-output",
+    "set-env",
+    "add-path",
+    "save-state",
+    "error",
+    "warning",
+    "notice",
+    "debug",
+    "group",
+    "endgroup",
+    "echo",
+    "add-matcher",
+    "remove-matcher",
+];
+
+pub fn runner_view(output: &str) -> RunnerView {
+    let mut view = RunnerView::default();
+    let mut stopped: Option<String> = None;
+    let unescape = |data: &str| data.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%");
+    // A mask hides a value from the lines printed after it, not before.
+    let show = |view: &mut RunnerView, line: &str| {
+        let mut line = line.to_owned();
+        for mask in view.masks.iter().filter(|it| !it.is_empty()) {
+            line = line.replace(mask.as_str(), "***");
+        }
+        view.shown.push(line);
+    };
+    for line in output.split(['\r', '\n']) {
+        if let Some(token) = &stopped {
+            if line.trim() == format!("::{token}::") {
+                stopped = None;
+            } else {
+                show(&mut view, line);
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        let v2 = trimmed.strip_prefix("::").and_then(|rest| rest.split_once("::"));
+        let legacy = line.find("##[").and_then(|i| {
+            let rest = &line[i + 3..];
+            rest.split_once(']').filter(|(info, _)| RUNNER_COMMANDS.contains(&info.split(' ').next().unwrap_or("")))
+        });
+        let Some((info, data)) = v2.or(legacy) else {
+            show(&mut view, line);
+            continue;
+        };
+        let name = info.split(' ').next().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "add-mask" => view.masks.push(unescape(data)),
+            "stop-commands" => stopped = Some(data.to_owned()),
+            // Annotations are shown, in the log and on the run's page.
+            "error" | "warning" | "notice" => show(&mut view, &unescape(data)),
+            _ => {}
+        }
+        view.commands.push(name);
+    }
+    view
+}
+
+/// The runner acts on no command but the ones the release sends, and no secret is
+/// visible in what it shows.
+pub fn assert_runner_safe(name: &str, output: &str, secrets: &[String]) {
+    let view = runner_view(output);
+    for command in &view.commands {
+        assert!(
+            ["group", "endgroup", "error", "warning", "add-mask"].contains(&command.as_str()),
+            "`{name}`: the runner would act on `{command}`:\n{output}"
+        );
+    }
+    let shown = view.shown.join("\n");
+    for secret in secrets.iter().filter(|it| it.len() >= 8) {
+        assert!(!shown.contains(secret.as_str()), "`{name}`: a secret ({}…) is visible:\n{shown}", &secret[..8]);
+    }
+}
+
+/// Copies the folder `from` into `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest: PathBuf = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&dest).unwrap();
+            copy_dir(&entry.path(), &dest);
+        } else {
+            fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
