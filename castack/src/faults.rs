@@ -69,8 +69,8 @@ pub enum UploadFailure {
     /// for the tests of what the release prints; nothing is stored.
     HostileAnswer,
     /// 400 with a 2,000-character body that echoes the token the client sent, as is
-    /// and in its Basic-authentication form, past the 500th character; nothing is
-    /// stored.
+    /// and in its Basic-authentication form, from about the 250th character on;
+    /// nothing is stored.
     EchoToken,
 }
 

@@ -102,14 +102,9 @@ pub fn collect(out: &Path) -> Result<Vec<Dist>> {
         if file_name == crate::manifest::FILE {
             continue;
         }
-        let kind = if file_name.ends_with(".whl") {
-            Kind::Wheel
-        } else if file_name.ends_with(".tar.gz") {
-            Kind::Sdist
-        } else {
-            bail!("unexpected file {file_name:?} in {}: only the sdist and wheels belong there", out.display());
-        };
-        parse_file_name(&file_name)?;
+        parse_file_name(&file_name)
+            .with_context(|| format!("list {}: only the sdist, wheels and the manifest belong there", out.display()))?;
+        let kind = if file_name.ends_with(".whl") { Kind::Wheel } else { Kind::Sdist };
         let path = entry.path();
         let (size, sha256) = hash_file(&path)?;
         dists.push(Dist { path, file_name, kind, size, sha256 });

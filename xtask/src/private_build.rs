@@ -153,7 +153,14 @@ pub fn build(
     )
     .cancel(cancel)
     .exec()
-    .with_context(|| format!("install {LOCK} from the repository's index (every file is checked against its hash)"))?;
+    .with_context(|| {
+        format!(
+            "install {LOCK} from the repository's index (every file is checked against its hash). If pip found no \
+             versions, the repository (or its upstream) lacks them or the identity lacks \
+             codeartifact:ReadFromRepository on the repository, which pip only sees as an empty index; \
+             `cargo xtask check-iam` checks the permission"
+        )
+    })?;
 
     let backend = project
         .pyproject

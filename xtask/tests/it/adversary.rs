@@ -325,6 +325,7 @@ fn two_tags_of_one_version_cannot_mix_two_builds() {
     fs::write(repo.path().join("yamause/extra.py"), "X = 1\n").unwrap();
     git(repo.path(), &["add", "-A"]);
     git(repo.path(), &["commit", "-q", "-m", "another commit"]);
+    git(repo.path(), &["tag", "-f", "v1.0.0-rc.1"]);
     let out = release(repo.path(), &["v1.0.0-rc.1"], &local);
     let log = text(&out);
     assert!(!out.status.success(), "{log}");

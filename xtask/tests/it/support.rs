@@ -320,6 +320,12 @@ pub fn assert_runner_safe(name: &str, output: &str, secrets: &[String]) {
     let shown = view.shown.join("\n");
     for secret in secrets.iter().filter(|it| it.len() >= 8) {
         assert!(!shown.contains(secret.as_str()), "`{name}`: a secret ({}…) is visible:\n{shown}", &secret[..8]);
+        // Nor a part of one, as a cut before scrubbing would leave (every 32-byte
+        // window of a long secret, at 16-byte steps).
+        for start in (0..secret.len().saturating_sub(32)).step_by(16).filter(|i| secret.is_char_boundary(*i)) {
+            let part = &secret[start..start + 32];
+            assert!(!shown.contains(part), "`{name}`: a part of a secret ({}…) is visible:\n{shown}", &part[..8]);
+        }
     }
 }
 
