@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{
     publish::{Creds, ensure_tag, published_files, release, release_env, start_stack, uploads},
-    support::{TempDir, assert_runner_safe, copy_dir, copy_repo, git, text, tools_python},
+    support::{TempDir, assert_runner_safe, copy_dir, copy_repo, git, secret_forms, text, tools_python},
 };
 
 /// Every secret the stack handed out or was given, for the runner check.
@@ -28,7 +28,7 @@ fn stack_secrets(stack: &Stack) -> Vec<String> {
         .map(|it| base64_simd::STANDARD.encode_to_string(format!("aws:{it}")))
         .collect();
     secrets.extend(basic);
-    secrets
+    secret_forms(&secrets)
 }
 
 /// A `--build-only` artifact of v1.0.0 and the environment of the publish job that

@@ -77,19 +77,6 @@ fn files_since(dir: &Path, since: SystemTime, out: &mut Vec<(String, Vec<u8>)>) 
     }
 }
 
-fn percent(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn no_secret_reaches_output_argv_or_files() {
     let request_token = "LEAKCHECK-oidc-request-token-5c1f3a9e7d";
@@ -190,19 +177,7 @@ fn no_secret_reaches_output_argv_or_files() {
         // The `Proxy-Authorization: Basic` form.
         secrets.push(base64_simd::STANDARD.encode_to_string(userinfo.as_bytes()));
     }
-    // Each as is, and percent-encoded with upper- and lower-case hex digits.
-    let lower = |encoded: String| {
-        let mut out = String::new();
-        let mut chars = encoded.chars();
-        while let Some(c) = chars.next() {
-            out.push(c);
-            if c == '%' {
-                out.extend(chars.by_ref().take(2).map(|h| h.to_ascii_lowercase()));
-            }
-        }
-        out
-    };
-    let forms: Vec<String> = secrets.iter().flat_map(|s| [s.clone(), percent(s), lower(percent(s))]).collect();
+    let forms = support::secret_forms(&secrets);
     let leaked = |haystack: &str| {
         forms.iter().find(|s| haystack.contains(s.as_str())).map(|s| s.chars().take(12).collect::<String>())
     };

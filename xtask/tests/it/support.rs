@@ -307,10 +307,30 @@ pub fn runner_view(output: &str) -> RunnerView {
     view
 }
 
-/// The runner acts on no command but the ones the release sends, and no secret is
-/// visible in what it shows.
+/// Each secret as is and percent-encoded with upper- and lower-case hex digits: the
+/// forms the release masks.
+pub fn secret_forms(secrets: &[String]) -> Vec<String> {
+    let percent = |value: &str, upper: bool| -> String {
+        value
+            .bytes()
+            .map(|b| match b {
+                b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => (b as char).to_string(),
+                b if upper => format!("%{b:02X}"),
+                b => format!("%{b:02x}"),
+            })
+            .collect()
+    };
+    secrets.iter().flat_map(|s| [s.clone(), percent(s, true), percent(s, false)]).collect()
+}
+
+/// The runner acts on no command but the ones the release sends (and masks nothing
+/// but `secrets`, given in every form), and no secret is visible in what it shows.
 pub fn assert_runner_safe(name: &str, output: &str, secrets: &[String]) {
     let view = runner_view(output);
+    for mask in &view.masks {
+        let prefix: String = mask.chars().take(8).collect();
+        assert!(secrets.contains(mask), "`{name}`: the runner would mask {prefix:?}…, which is no secret of the run");
+    }
     for command in &view.commands {
         assert!(
             ["group", "endgroup", "error", "warning", "add-mask"].contains(&command.as_str()),
