@@ -64,8 +64,14 @@ impl flags::IamPolicy {
                      # Permission policy of the release role (least privilege).\n\
                      # The statement \"SafeRerunChecks\" (codeartifact:ListPackageVersionAssets and\n\
                      # codeartifact:DescribePackageVersion) is only read access for safe re-runs and for\n\
-                     # confirming uploads: without it a re-run cannot skip files that are already published.\n{}",
+                     # confirming uploads: without it a re-run cannot skip files that are already published.{}\n{}",
                     policy::to_pretty_json(&trust),
+                    if target.private_dependencies {
+                        "\n# \"PrivateBuildDependencies\" (codeartifact:ReadFromRepository): private-dependencies is \
+                         on, so the build installs its requirements from the repository."
+                    } else {
+                        ""
+                    },
                     policy::to_pretty_json(&permissions).trim_end()
                 ));
             }

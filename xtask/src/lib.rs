@@ -2,6 +2,7 @@
 //! `tests/it` can check the pure parts (PEP 440, stamping, policy analysis) directly.
 //! The binary is `main.rs`.
 
+pub mod arn;
 pub mod aws;
 pub mod bench;
 pub mod check_iam;

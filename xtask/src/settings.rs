@@ -11,6 +11,8 @@ use std::{env, fmt, sync::LazyLock};
 use anyhow::{Result, bail};
 use regex_lite::Regex;
 
+use crate::arn;
+
 /// The table of `pyproject.toml` that holds the defaults.
 pub const TABLE: &str = "[tool.xtask.publish]";
 
@@ -234,21 +236,18 @@ static ROLE_ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
 static AUDIENCE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9._:/-]{1,256}$").unwrap());
 
 impl Settings {
+    /// The domain's place in AWS, for its ARNs (`arn`, partition-aware).
+    pub fn arn_domain(&self) -> arn::Domain<'_> {
+        arn::Domain { region: &self.region, owner: &self.domain_owner, domain: &self.domain }
+    }
     pub fn domain_arn(&self) -> String {
-        format!("arn:aws:codeartifact:{}:{}:domain/{}", self.region, self.domain_owner, self.domain)
+        self.arn_domain().domain()
     }
     pub fn repository_arn(&self) -> String {
-        format!(
-            "arn:aws:codeartifact:{}:{}:repository/{}/{}",
-            self.region, self.domain_owner, self.domain, self.repository
-        )
+        self.arn_domain().repository(&self.repository)
     }
-    /// PyPI packages have no namespace, hence the empty segment (`pypi//name`).
     pub fn package_arn(&self, normalized_name: &str) -> String {
-        format!(
-            "arn:aws:codeartifact:{}:{}:package/{}/{}/pypi//{normalized_name}",
-            self.region, self.domain_owner, self.domain, self.repository
-        )
+        self.arn_domain().pypi_package(&self.repository, normalized_name)
     }
 }
 

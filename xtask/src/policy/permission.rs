@@ -73,28 +73,24 @@ impl PublishTarget {
         }
     }
 
+    fn arn_domain(&self) -> crate::arn::Domain<'_> {
+        crate::arn::Domain { region: &self.region, owner: &self.domain_owner, domain: &self.domain }
+    }
+
     fn prefix(&self) -> String {
-        let partition = if self.region.starts_with("cn-") {
-            "aws-cn"
-        } else if self.region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
-        format!("arn:{partition}:codeartifact:{}:{}", self.region, self.domain_owner)
+        self.arn_domain().prefix()
     }
 
     pub fn domain_arn(&self) -> String {
-        format!("{}:domain/{}", self.prefix(), self.domain)
+        self.arn_domain().domain()
     }
 
     pub fn repository_arn(&self) -> String {
-        format!("{}:repository/{}/{}", self.prefix(), self.domain, self.repository)
+        self.arn_domain().repository(&self.repository)
     }
 
-    /// PyPI packages have no namespace, hence the empty segment (`pypi//name`).
     pub fn package_arn(&self) -> String {
-        format!("{}:package/{}/{}/pypi//{}", self.prefix(), self.domain, self.repository, self.package)
+        self.arn_domain().pypi_package(&self.repository, &self.package)
     }
 }
 
