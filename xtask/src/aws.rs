@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 use crate::{
     github, net,
     redact::{self, Secret},
-    report,
+    report::{self, Note},
     settings::{self, Settings},
 };
 
@@ -67,10 +67,10 @@ pub fn loader() -> Result<aws_config::ConfigLoader> {
 }
 
 /// Finds credentials and says who they belong to. `notes` collects what to print.
-pub async fn authenticate(settings: &Settings, notes: &mut Vec<String>) -> Result<Session> {
+pub async fn authenticate(settings: &Settings, notes: &mut Vec<Note>) -> Result<Session> {
     let mut config = load_config(settings).await?;
     if let Some(proxies) = net::describe_proxies() {
-        notes.push(proxies);
+        notes.push(Note::Say(proxies));
     }
     let provider = config.credentials_provider().context("the AWS SDK has no credentials provider")?;
     let source = match provider.provide_credentials().await {
@@ -129,21 +129,24 @@ pub async fn authenticate(settings: &Settings, notes: &mut Vec<String>) -> Resul
         arn: who.arn().unwrap_or_default().to_owned(),
         source,
     };
-    notes.push(format!("authenticated as {} (account {}) through {}", identity.arn, identity.account, identity.source));
+    notes.push(Note::Say(format!(
+        "authenticated as {} (account {}) through {}",
+        identity.arn, identity.account, identity.source
+    )));
     if identity.arn.ends_with(":root") {
-        notes.push(
-            "warning: these are root-user credentials; CodeArtifact refuses GetAuthorizationToken for the root \
-             user: use an IAM role or user"
+        notes.push(Note::Warn(
+            "these are root-user credentials; CodeArtifact refuses GetAuthorizationToken for the root user: use an \
+             IAM role or user"
                 .to_owned(),
-        );
+        ));
     }
     if identity.account != settings.domain_owner {
-        notes.push(format!(
+        notes.push(Note::Say(format!(
             "note: the caller's account {} is not the domain owner {}: a cross-account domain needs a domain policy \
              granting codeartifact:GetAuthorizationToken and a repository policy granting \
              codeartifact:PublishPackageVersion to {}",
             identity.account, settings.domain_owner, identity.arn
-        ));
+        )));
     }
     let codeartifact = aws_sdk_codeartifact::Client::new(&config);
     Ok(Session { config, codeartifact, identity })
@@ -192,7 +195,7 @@ async fn assume_role_with_github(
     config: &SdkConfig,
     settings: &Settings,
     role_arn: &str,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<Credentials> {
     let session_name = github::session_name()?;
     let sts = aws_sdk_sts::Client::new(config);
@@ -217,10 +220,10 @@ async fn assume_role_with_github(
                 // Masked before they are used or anything is printed.
                 redact::register(c.secret_access_key());
                 redact::register(c.session_token());
-                notes.push(format!(
+                notes.push(Note::Say(format!(
                     "exchanged the GitHub OIDC token (sub {}) for role {role_arn}, session {session_name}",
                     claims.sub
-                ));
+                )));
                 let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
                 return Ok(Credentials::new(
                     c.access_key_id(),
@@ -235,7 +238,9 @@ async fn assume_role_with_github(
                 let transient =
                     matches!(code.as_str(), "ExpiredTokenException" | "IDPCommunicationError" | "IDPRejectedClaim");
                 if transient && attempt < 2 {
-                    notes.push(format!("AssumeRoleWithWebIdentity answered {code}; retrying with a fresh ID token"));
+                    notes.push(Note::Say(format!(
+                        "AssumeRoleWithWebIdentity answered {code}; retrying with a fresh ID token"
+                    )));
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -559,6 +564,12 @@ fn is_loopback(rest: &str) -> bool {
     let host = rest.split('/').next().unwrap_or_default();
     let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// The async runtime of a command: one thread, as a command line tool needs (the
+/// build runs on a thread of its own, not on the runtime).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the async runtime")
 }
 
 /// What the repository holds for one version, as far as we may know.

@@ -227,6 +227,8 @@ impl Bench {
         let mut base = Vec::new();
         for i in 0..=self.runs {
             let version = format!("v0.0.{i}");
+            // A real publish releases a tag that points at HEAD.
+            timed(Command::new("git").args(["tag", &version]).current_dir(ours_repo.path()))?;
             let (o, out) = timed(
                 self.with_stack(self.xtask()?)
                     .args(["release", &version])
@@ -427,7 +429,7 @@ fn auth_probe(root: &Path) -> Result<()> {
         crate::settings::Target::Configured(s) => s,
         crate::settings::Target::Missing(m) => bail!("auth-probe needs the publish settings: {} missing", m.join(", ")),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = crate::aws::runtime()?;
     runtime.block_on(async {
         let session = crate::aws::authenticate(&settings, &mut Vec::new()).await?;
         crate::aws::token_and_endpoint(&session, &settings).await.map(|_| ())

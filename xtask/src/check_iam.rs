@@ -69,7 +69,7 @@ impl flags::CheckIam {
         if offline {
             self.offline(sh, &project, &mut findings)?;
         } else {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = crate::aws::runtime()?;
             runtime.block_on(self.live(sh, &project, &mut findings))?;
         }
         let findings = order(findings);

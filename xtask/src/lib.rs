@@ -6,6 +6,7 @@ pub mod arn;
 pub mod aws;
 pub mod bench;
 pub mod check_iam;
+pub mod ci;
 pub mod dists;
 pub mod exec;
 pub mod flags;

@@ -182,6 +182,18 @@ impl Uploader {
     }
 }
 
+/// The repository's simple index with the token in it (`https://aws:TOKEN@…/simple/`),
+/// for pip: a secret, given to the one child that needs it through its environment.
+pub fn index_url(endpoint: &str, token: &Secret) -> Secret {
+    let url = match endpoint.split_once("://") {
+        Some((scheme, rest)) => {
+            format!("{scheme}://aws:{}@{rest}simple/", crate::redact::percent_encode(token.expose()))
+        }
+        None => format!("{endpoint}simple/"),
+    };
+    Secret::new(url)
+}
+
 /// The line consumers use to install the release, with its one-line why.
 pub fn install_hint(endpoint: &str, package: &str, version: &str, settings: &crate::settings::Settings) -> String {
     let index = match endpoint.split_once("://") {

@@ -7,7 +7,6 @@
 //! stderr, so stdout stays free for what a caller may want to capture (`out`).
 
 use std::{
-    env,
     fs::OpenOptions,
     io::Write,
     time::{Duration, Instant},
@@ -19,12 +18,30 @@ use crate::redact;
 
 /// True when running as a GitHub Actions step.
 pub fn in_github_actions() -> bool {
-    env::var_os("GITHUB_ACTIONS").is_some_and(|it| it == "true")
+    crate::ci::context().github_actions
 }
 
 /// True on a CI runner (`CI=true`, which GitHub Actions and most CI systems set).
 pub fn in_ci() -> bool {
-    env::var_os("CI").is_some_and(|it| it == "true") || in_github_actions()
+    crate::ci::context().ci
+}
+
+/// Something to print with a step that was gathered while the step ran alongside
+/// another (authentication runs while the build prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Say(String),
+    Warn(String),
+}
+
+/// Prints gathered notes, each the way its kind is printed.
+pub fn notes(notes: &[Note]) {
+    for note in notes {
+        match note {
+            Note::Say(text) => say(text),
+            Note::Warn(text) => warn(text),
+        }
+    }
 }
 
 /// Makes text safe to print into a GitHub Actions log, whoever wrote it (file names
@@ -127,34 +144,41 @@ pub fn escape_data(text: &str) -> String {
 
 /// Appends Markdown to the job summary (`$GITHUB_STEP_SUMMARY`), when there is one.
 pub fn append_summary(markdown: &str) -> Result<()> {
-    let Some(path) = env::var_os("GITHUB_STEP_SUMMARY").filter(|it| !it.is_empty()) else {
+    let Some(path) = &crate::ci::context().step_summary else {
         return Ok(());
     };
     let mut file = OpenOptions::new()
         .append(true)
         .create(true)
-        .open(&path)
-        .with_context(|| format!("open the job summary {}", path.to_string_lossy()))?;
+        .open(path)
+        .with_context(|| format!("open the job summary {}", path.display()))?;
     file.write_all(safe(markdown).as_bytes()).context("write the job summary")?;
     Ok(())
 }
 
 /// The numbered steps of a command: `[3/7] Stamp` … `[3/7] Stamp: done (0.01 s)`.
+/// A step's number is its place in the list the command decided on, so a step keeps
+/// its number when an earlier one did not run (the build stopped) or runs on
+/// another thread (authentication alongside the build).
 pub struct Steps {
-    total: usize,
-    done: usize,
+    names: Vec<&'static str>,
 }
 
 impl Steps {
-    pub fn new(total: usize) -> Steps {
-        Steps { total, done: 0 }
+    pub fn new(names: &[&'static str]) -> Steps {
+        Steps { names: names.to_vec() }
+    }
+
+    fn label(&self, name: &str) -> (usize, String) {
+        let number = self.names.iter().position(|it| *it == name).map_or(0, |i| i + 1);
+        debug_assert!(number > 0, "step {name} is not in the plan {:?}", self.names);
+        (number, format!("[{number}/{}] {name}", self.names.len()))
     }
 
     /// Runs one step: announces it, runs `f`, and reports how it ended and how long it
     /// took. In GitHub Actions the step's output is folded into a group.
-    pub fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.done += 1;
-        let label = format!("[{}/{}] {name}", self.done, self.total);
+    pub fn run<T>(&self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let (number, label) = self.label(name);
         if in_github_actions() {
             eprintln!("::group::{}", escape_data(&safe(&label)));
         } else {
@@ -168,28 +192,15 @@ impl Steps {
         }
         let outcome = if res.is_ok() { "done" } else { "FAILED" };
         say(&format!("{label}: {outcome} ({})", seconds(elapsed)));
-        res.with_context(|| format!("step {}/{} ({name}) failed", self.done, self.total))
-    }
-}
-
-impl Steps {
-    /// Moves the count on to step `n` when the steps before it did not all run (the
-    /// build stopped early), so that later steps keep their numbers.
-    pub fn jump_to(&mut self, n: usize) {
-        self.done = self.done.max(n);
+        res.with_context(|| format!("step {number}/{} ({name}) failed", self.names.len()))
     }
 
     /// Like `run`, but the step does not start when `cancel` is set: another part of
     /// the release has failed already.
-    pub fn run_unless<T>(
-        &mut self,
-        cancel: &crate::exec::Cancel,
-        name: &str,
-        f: impl FnOnce() -> Result<T>,
-    ) -> Result<T> {
+    pub fn run_unless<T>(&self, cancel: &crate::exec::Cancel, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         if cancel.is_cancelled() {
-            self.done += 1;
-            anyhow::bail!("step {}/{} ({name}) did not start: authentication failed", self.done, self.total);
+            let (number, _) = self.label(name);
+            anyhow::bail!("step {number}/{} ({name}) did not start: authentication failed", self.names.len());
         }
         self.run(name, f)
     }

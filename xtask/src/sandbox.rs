@@ -246,7 +246,7 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
         report::say("dry run: nothing was published, so there is nothing to install");
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = crate::aws::runtime()?;
     let (token, endpoint) = runtime.block_on(sandbox_token(&stack))?;
     install_and_check(sh, &root, &stack, &token, &endpoint)
 }
@@ -292,8 +292,7 @@ fn install_and_check(sh: &Shell, root: &Path, stack: &Stack, token: &Secret, end
         .exec()
         .context("create a fresh virtual environment")?;
     let python = venv.join("bin/python");
-    let (scheme, rest) = endpoint.split_once("://").context("the endpoint has no scheme")?;
-    let index = Secret::new(format!("{scheme}://aws:{}@{rest}simple/", redact::percent_encode(token.expose())));
+    let index = crate::publish::index_url(endpoint, token);
     let mut env = Env::network();
     // The index URL carries the token: environment only, never an argument.
     env.set("PIP_INDEX_URL", index.expose()).set("PIP_NO_CACHE_DIR", "1").set("PIP_DISABLE_PIP_VERSION_CHECK", "1");

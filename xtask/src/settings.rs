@@ -235,6 +235,15 @@ static ROLE_ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static AUDIENCE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9._:/-]{1,256}$").unwrap());
 
+/// The error when the publish target is needed and settings are missing.
+pub fn not_configured(missing: &[&str], alternatives: &str) -> anyhow::Error {
+    anyhow::format_err!(
+        "the publish target is not configured: {} missing; set them in the environment or in \
+         [tool.xtask.publish] of pyproject.toml{alternatives}",
+        missing.join(", ")
+    )
+}
+
 impl Settings {
     /// The domain's place in AWS, for its ARNs (`arn`, partition-aware).
     pub fn arn_domain(&self) -> arn::Domain<'_> {

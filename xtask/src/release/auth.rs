@@ -1,0 +1,184 @@
+//! Step 7, Authenticate: credentials (or the GitHub OIDC exchange), identity, token
+//! and endpoint. It runs alongside the build, on this thread while the build runs on
+//! its own; a failure of either stops the other. A build against private
+//! dependencies needs the token, so then authentication comes first.
+
+use std::{sync::mpsc, thread, time::Duration};
+
+use anyhow::Result;
+use futures_util::future::Either;
+
+use crate::{
+    aws::{self, Session},
+    exec::Cancel,
+    publish,
+    redact::Secret,
+    report::{self, Note},
+    settings::Settings,
+};
+
+use super::{
+    Ctx,
+    build::{Build, Built, Early},
+    plan::{Plan, step},
+};
+
+/// An authenticated session with the token and the endpoint.
+pub struct Auth {
+    pub session: Session,
+    pub token: Secret,
+    pub endpoint: String,
+}
+
+/// How the Authenticate step passed: with a session, or, in a dry run, without one
+/// (and why).
+pub enum Authenticated {
+    Session(Box<Auth>),
+    NotConfigured(Vec<&'static str>),
+    NoCredentials(String),
+}
+
+/// How authentication ended before it becomes a step's result.
+enum Ended {
+    Done(Authenticated),
+    /// Stopped because the build failed.
+    Stopped,
+    Failed(anyhow::Error),
+}
+
+/// Steps 4–7 in the plan's order: the build and authentication, side by side unless
+/// the build needs the token.
+/// What failed first is what is reported: the other part was only stopped.
+pub fn with_build(ctx: &Ctx<'_>, plan: &Plan, build: &Build<'_>) -> Result<(Built, Authenticated)> {
+    if plan.private_build() {
+        let (ended, notes) = ctx.runtime.block_on(authenticate(plan, &Cancel::default()));
+        let auth = ctx.steps.run(step::AUTHENTICATE, || step_result(ended, &notes))?;
+        let index = match &auth {
+            Authenticated::Session(auth) => Some(publish::index_url(&auth.endpoint, &auth.token)),
+            _ => None,
+        };
+        return Ok((build.run(index.as_ref(), None)?, auth));
+    }
+    alongside(ctx, plan, build)
+}
+
+/// The Authenticate step on its own (`--publish-only`: nothing to build).
+pub fn alone(ctx: &Ctx<'_>, plan: &Plan) -> Result<Authenticated> {
+    let (ended, notes) = ctx.runtime.block_on(authenticate(plan, &Cancel::default()));
+    ctx.steps.run(step::AUTHENTICATE, || step_result(ended, &notes))
+}
+
+/// The build on its own thread while this one authenticates; when authentication
+/// finishes first, the build learns what the repository holds (`Early`).
+fn alongside(ctx: &Ctx<'_>, plan: &Plan, build: &Build<'_>) -> Result<(Built, Authenticated)> {
+    let started = std::time::Instant::now();
+    let cancel = Cancel::default();
+    let (early_tx, early_rx) = mpsc::channel();
+    let (built, (ended, notes)) = thread::scope(|scope| {
+        let cancel = &cancel;
+        let handle = scope.spawn(move || {
+            let res = build.run(None, Some((early_rx, cancel)));
+            if res.is_err() {
+                cancel.cancel();
+            }
+            res
+        });
+        let ended = ctx.runtime.block_on(authenticate(plan, cancel));
+        match &ended.0 {
+            Ended::Failed(_) => cancel.cancel(),
+            Ended::Done(Authenticated::Session(auth)) if !plan.is_dry_run() => {
+                // A failed listing only means no early uploader.
+                if let Some(early) = early_listing(ctx, plan, auth) {
+                    let _ = early_tx.send(early);
+                }
+            }
+            _ => {}
+        }
+        (handle.join().unwrap_or_else(|_| Err(anyhow::format_err!("the build thread panicked"))), ended)
+    });
+    let failed = matches!(ended, Ended::Failed(_));
+    let auth = ctx.steps.run(step::AUTHENTICATE, || {
+        report::say(&format!("(ran alongside the build, {} in all)", report::seconds(started.elapsed())));
+        step_result(ended, &notes)
+    });
+    // Report what failed first: the build was only stopped because of it.
+    if failed {
+        let err = auth.err().unwrap_or_else(|| anyhow::format_err!("authentication failed"));
+        return Err(err.context("authenticate to AWS"));
+    }
+    Ok((built?, auth?))
+}
+
+fn early_listing(ctx: &Ctx<'_>, plan: &Plan, auth: &Auth) -> Option<Early> {
+    let settings = plan.settings()?;
+    let name = ctx.project.normalized_name();
+    let listed = aws::remote_assets(&auth.session, settings, &name, ctx.version.as_str());
+    let remote = ctx.runtime.block_on(listed).ok()?;
+    Some(Early { token: auth.token.clone(), endpoint: auth.endpoint.clone(), remote })
+}
+
+/// Authenticates and fetches the token and endpoint, unless `cancel` is set first.
+/// Returns the notes to print with the step (the build may be printing meanwhile).
+async fn authenticate(plan: &Plan, cancel: &Cancel) -> (Ended, Vec<Note>) {
+    let mut notes = Vec::new();
+    let settings = match plan {
+        Plan::DryRun(Err(missing)) => return (Ended::Done(Authenticated::NotConfigured(missing.clone())), notes),
+        _ => match plan.settings() {
+            Some(settings) => settings,
+            None => return (Ended::Failed(anyhow::format_err!("no publish target to authenticate for")), notes),
+        },
+    };
+    let ended = {
+        let work = std::pin::pin!(session(settings, &mut notes));
+        let stopped = std::pin::pin!(async {
+            while !cancel.is_cancelled() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        // In a block, so that the losing future (and its borrow of `notes`) is gone after.
+        match futures_util::future::select(work, stopped).await {
+            Either::Left((Ok(auth), _)) => Ended::Done(Authenticated::Session(Box::new(auth))),
+            Either::Left((Err(err), _)) => match err.downcast::<aws::NoCredentials>() {
+                Ok(none) if plan.is_dry_run() => Ended::Done(Authenticated::NoCredentials(none.to_string())),
+                Ok(none) => Ended::Failed(none.into()),
+                Err(err) => Ended::Failed(err),
+            },
+            Either::Right(((), _)) => Ended::Stopped,
+        }
+    };
+    if let Ended::Done(Authenticated::Session(auth)) = &ended {
+        notes.push(Note::Say(format!("repository endpoint {}", auth.endpoint)));
+        notes.push(Note::Say(format!("authorization token for {} s (masked)", settings.token_duration)));
+    }
+    (ended, notes)
+}
+
+async fn session(settings: &Settings, notes: &mut Vec<Note>) -> Result<Auth> {
+    let session = aws::authenticate(settings, notes).await?;
+    let (token, endpoint) = aws::token_and_endpoint(&session, settings).await?;
+    Ok(Auth { session, token, endpoint })
+}
+
+/// The Authenticate step fails on a real failure; a dry run without a target or
+/// credentials passes it with the reason.
+fn step_result(ended: Ended, notes: &[Note]) -> Result<Authenticated> {
+    report::notes(notes);
+    match ended {
+        Ended::Done(done) => {
+            match &done {
+                Authenticated::NotConfigured(missing) => report::say(&format!(
+                    "dry run: the publish target is not configured ({} missing); nothing will be uploaded",
+                    missing.join(", ")
+                )),
+                Authenticated::NoCredentials(err) => report::warn(&format!(
+                    "dry run without AWS credentials ({err}); the repository cannot be checked and nothing will be \
+                     uploaded"
+                )),
+                Authenticated::Session(_) => {}
+            }
+            Ok(done)
+        }
+        Ended::Stopped => Err(anyhow::format_err!("stopped because the build failed")),
+        Ended::Failed(err) => Err(err),
+    }
+}

@@ -1,0 +1,74 @@
+//! Step 9, Confirm: the repository holds every file with the same SHA-256 and no
+//! file of the version that this build did not make, and the version is `Published`.
+
+use std::{thread, time::Duration};
+
+use anyhow::{Result, bail};
+
+use crate::{
+    aws::{self, Remote, Session},
+    dists::Dist,
+    publish, report,
+    settings::Settings,
+};
+
+use super::{Ctx, summary::Outcome};
+
+/// The repository holds every file with the same SHA-256, and the version is
+/// `Published`. Listings can lag a moment behind an upload, hence a few tries.
+pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: &[(Dist, Outcome)]) -> Result<()> {
+    let (runtime, version) = (&ctx.runtime, &ctx.version);
+    let name = &ctx.project.normalized_name();
+    let expected: Vec<&Dist> =
+        outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Uploaded | Outcome::Skipped)).map(|(d, _)| d).collect();
+    if expected.is_empty() {
+        report::say("nothing was published, nothing to confirm");
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            thread::sleep(Duration::from_secs(1));
+        }
+        let remote = runtime.block_on(aws::remote_assets(session, settings, name, version.as_str()))?;
+        let assets = match remote {
+            Remote::Unknown(advice) => {
+                report::warn(&format!("cannot confirm the upload: {advice}"));
+                return Ok(());
+            }
+            Remote::Listed(assets) => assets,
+        };
+        problems = expected
+            .iter()
+            .filter_map(|dist| match assets.get(&dist.file_name) {
+                Some(sha) if *sha == dist.sha256 => None,
+                Some(sha) => {
+                    Some(format!("{} is published with sha256:{sha}, not sha256:{}", dist.file_name, dist.sha256))
+                }
+                None => Some(format!("{} is not in the repository", dist.file_name)),
+            })
+            .collect();
+        // A file this build did not make means the version mixes two builds.
+        let all: Vec<Dist> = outcomes.iter().map(|(d, _)| d.clone()).collect();
+        let listed = Remote::Listed(assets);
+        let foreign = publish::foreign(&all, &listed);
+        if !foreign.is_empty() {
+            bail!("{}", publish::mixed_message(&foreign, version.as_str()));
+        }
+        if problems.is_empty() {
+            break;
+        }
+    }
+    if !problems.is_empty() {
+        bail!("the repository does not hold what was uploaded:\n  {}", problems.join("\n  "));
+    }
+    for dist in &expected {
+        report::say(&format!("confirmed {} sha256:{}", dist.file_name, dist.sha256));
+    }
+    match runtime.block_on(aws::version_status(session, settings, name, version.as_str())) {
+        Ok(status) if status == "Published" => report::say(&format!("{name} {version} is Published")),
+        Ok(status) => bail!("{name} {version} is {status:?} in the repository, not Published"),
+        Err(err) => report::warn(&format!("could not read the version status: {err:#}")),
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Step 8, Publish: what the repository holds decides each file (identical →
+//! skipped, different → refused with both hashes, missing → uploaded), a version
+//! that holds another build's files gets nothing more, and the uploads go through one
+//! twine process with bounded retries. Then step 9 and the summary.
+
+use std::{thread, time::Duration};
+
+use anyhow::{Result, bail};
+
+use crate::{
+    aws::{self, Remote},
+    dists::Dist,
+    project,
+    publish::{self, Action, Failure, Uploader},
+    python::Tools,
+    report,
+    settings::Settings,
+};
+
+use super::{
+    Ctx,
+    auth::{Auth, Authenticated},
+    build::Built,
+    confirm,
+    plan::{Plan, step},
+    summary::{self, Mode, Outcome},
+};
+
+/// Steps 8 and 9, then the summary; fails when a file was not published.
+pub fn publish_and_confirm(ctx: &Ctx<'_>, plan: &Plan, built: Built, auth: Authenticated) -> Result<()> {
+    let mode = if plan.is_dry_run() { Mode::DryRun } else { Mode::Publish };
+    let Built { tools, dists, uploader } = built;
+    let (Authenticated::Session(mut auth), Some(settings)) = (auth, plan.settings()) else {
+        ctx.steps.run(step::PUBLISH, || {
+            report::say("dry run: nothing to compare with, nothing uploaded");
+            Ok(())
+        })?;
+        ctx.steps.run(step::CONFIRM, || {
+            report::say("dry run: nothing to confirm");
+            Ok(())
+        })?;
+        return summary::summarize(ctx, &dists, &[], mode, None);
+    };
+    let outcomes =
+        ctx.steps.run(step::PUBLISH, || publish(ctx, (&tools, settings), &dists, uploader, &mut auth, mode))?;
+    let confirmed = ctx.steps.run(step::CONFIRM, || {
+        if mode == Mode::DryRun {
+            report::say("dry run: nothing uploaded, nothing to confirm");
+            return Ok(());
+        }
+        confirm::confirm(ctx, &auth.session, settings, &outcomes)
+    });
+    let name = ctx.project.normalized_name();
+    let install = publish::install_hint(&auth.endpoint, &name, ctx.version.as_str(), settings);
+    summary::summarize(ctx, &dists, &outcomes, mode, Some(&install))?;
+    let refused: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Refused(msg) => Some(msg.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !refused.is_empty() {
+        bail!("{} of {} file(s) were not published:\n  {}", refused.len(), outcomes.len(), refused.join("\n  "));
+    }
+    confirmed
+}
+
+/// Step 8 itself: each file's outcome.
+fn publish(
+    ctx: &Ctx<'_>,
+    (tools, settings): (&Tools, &Settings),
+    dists: &[Dist],
+    uploader: Option<Uploader>,
+    auth: &mut Auth,
+    mode: Mode,
+) -> Result<Vec<(Dist, Outcome)>> {
+    let version = ctx.version.as_str();
+    let name = ctx.project.normalized_name();
+    let remote = ctx.runtime.block_on(aws::remote_assets(&auth.session, settings, &name, version))?;
+    if let Remote::Unknown(advice) = &remote {
+        report::warn(advice);
+    }
+    let foreign = publish::foreign(dists, &remote);
+    let mixed = (!foreign.is_empty()).then(|| publish::mixed_message(&foreign, version));
+    let mut outcomes: Vec<Option<Outcome>> = publish::plan(dists, &remote)
+        .iter()
+        .zip(dists)
+        .map(|(action, dist)| match action {
+            Action::Skip => Some(Outcome::Skipped),
+            Action::Conflict(sha) => Some(Outcome::Refused(publish::conflict_message(dist, Some(sha), version))),
+            Action::Upload => match (&mixed, mode) {
+                (Some(mixed), _) => Some(Outcome::Refused(mixed.clone())),
+                (None, Mode::DryRun) => Some(Outcome::WouldUpload),
+                (None, _) => None,
+            },
+        })
+        .collect();
+    let pending: Vec<usize> = (0..dists.len()).filter(|&i| outcomes[i].is_none()).collect();
+    for (i, outcome) in upload_files(ctx, (tools, settings), (dists, &pending), uploader, auth) {
+        outcomes[i] = Some(outcome);
+    }
+    let outcomes: Vec<(Dist, Outcome)> =
+        dists.iter().cloned().zip(outcomes.into_iter().map(|it| it.expect("every file has an outcome"))).collect();
+    for (dist, outcome) in &outcomes {
+        report::say(&format!("{}: {}", dist.file_name, outcome.describe()));
+    }
+    Ok(outcomes)
+}
+
+/// How many twine runs a file may take: the first, and two more for failures worth
+/// retrying (twine itself repeats an upload that got a 5xx five times per run).
+const RUNS: u64 = 3;
+
+/// Uploads the files `pending` (indices into `dists`), all in one twine process,
+/// then once more for what failed in a way worth retrying: a refused token (after
+/// getting a fresh one, once), connection errors and 5xx (with backoff, `RUNS` runs
+/// in all). One refused file never stops the others.
+fn upload_files(
+    ctx: &Ctx<'_>,
+    (tools, settings): (&Tools, &Settings),
+    (dists, pending): (&[Dist], &[usize]),
+    mut uploader: Option<Uploader>,
+    auth: &mut Auth,
+) -> Vec<(usize, Outcome)> {
+    let mut done = Vec::new();
+    let mut pending = pending.to_vec();
+    let mut refreshed = false;
+    let mut runs = 0;
+    // Nothing pending: the early uploader is dropped, and exits without a file.
+    while !pending.is_empty() {
+        runs += 1;
+        let batch: Vec<&Dist> = pending.iter().map(|&i| &dists[i]).collect();
+        let started = match uploader.take() {
+            Some(early) => Ok(early),
+            None => Uploader::start(ctx.sh, tools, &ctx.project.root, &auth.endpoint, &auth.token),
+        };
+        let results = match started {
+            Ok(uploader) => uploader.upload(&batch),
+            Err(err) => batch.iter().map(|_| Err(Failure::Other(format!("{err:#}")))).collect(),
+        };
+        let mut again = Vec::new();
+        let mut token_refused = false;
+        for (&i, result) in pending.iter().zip(results) {
+            match result {
+                Ok(()) => done.push((i, Outcome::Uploaded)),
+                Err(Failure::Unauthorized | Failure::Forbidden) if !refreshed => {
+                    token_refused = true;
+                    again.push(i);
+                }
+                Err(failure) if failure.is_transient() && runs < RUNS => again.push(i),
+                Err(failure) => done.push((i, Outcome::Refused(explain(&failure, &dists[i], settings, ctx)))),
+            }
+        }
+        if token_refused {
+            report::say("the repository refused the token (expired?); getting a new one and trying again");
+            refreshed = true;
+            match ctx.runtime.block_on(aws::new_token(&auth.session, settings)) {
+                Ok(token) => auth.token = token,
+                Err(err) => done.extend(again.drain(..).map(|i| (i, Outcome::Refused(format!("{err:#}"))))),
+            }
+        } else if !again.is_empty() {
+            thread::sleep(Duration::from_secs(runs));
+        }
+        pending = again;
+    }
+    done
+}
+
+/// What a failed upload means and what to do about it.
+fn explain(failure: &Failure, dist: &Dist, settings: &Settings, ctx: &Ctx<'_>) -> String {
+    let version = ctx.version.as_str();
+    match failure {
+        Failure::Conflict => publish::conflict_message(dist, None, version),
+        Failure::Unauthorized => "the repository refused the authorization token (401) even after a fresh one: \
+             check that the token belongs to this domain and region (the username must be `aws`)"
+            .to_owned(),
+        Failure::Forbidden => format!(
+            "the repository refused the upload (403): the identity may lack codeartifact:PublishPackageVersion on {} \
+             (a PyPI package ARN has an empty namespace, `pypi//name`), or the package's origin controls block direct \
+             publishing (`publish: BLOCK`); `cargo xtask check-iam` checks both",
+            settings.package_arn(&project::normalize_name(dist.file_name.split('-').next().unwrap_or_default()))
+        ),
+        Failure::Refused(407, _) => crate::net::PROXY_REFUSED.to_owned(),
+        Failure::Refused(402, _) => {
+            "the repository refused the upload (402): a CodeArtifact quota was exceeded (asset size or count)"
+                .to_owned()
+        }
+        Failure::Refused(status, reason) => format!("the repository refused the upload ({status}): {reason}"),
+        Failure::Server(status) => format!(
+            "the repository kept failing ({status}) on {RUNS} runs of twine, each retrying five times: re-run the \
+             release later; it resumes where it stopped"
+        ),
+        Failure::Connection => format!(
+            "the connection to the repository failed on {RUNS} attempts: check the network and re-run the release; it \
+             resumes where it stopped"
+        ),
+        Failure::Other(text) => format!("twine failed: {text}"),
+    }
+}
