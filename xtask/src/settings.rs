@@ -91,92 +91,35 @@ pub fn where_to_set(key: Key) -> String {
 /// Reads the settings from `table` (the pyproject table, if any) and `lookup` (the
 /// environment), and validates them.
 pub fn resolve(table: Option<&toml::Table>, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Target> {
-    let get = |key: Key| -> Result<Option<Value>> {
-        if let Some(value) = lookup(key.env).filter(|it| !it.trim().is_empty()) {
-            return Ok(Some(Value { value: value.trim().to_owned(), origin: Origin::Env }));
-        }
-        match table.and_then(|it| it.get(key.toml)) {
-            None => Ok(None),
-            Some(toml::Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(toml::Value::String(s)) => Ok(Some(Value { value: s.trim().to_owned(), origin: Origin::Pyproject })),
-            Some(toml::Value::Integer(i)) => Ok(Some(Value { value: i.to_string(), origin: Origin::Pyproject })),
-            Some(toml::Value::Boolean(b)) => Ok(Some(Value { value: b.to_string(), origin: Origin::Pyproject })),
-            Some(other) => {
-                bail!("`{}` in {TABLE} of pyproject.toml must be a string, not {}", key.toml, other.type_str())
-            }
-        }
-    };
-    if let Some(table) = table {
-        for name in table.keys() {
-            if !ALL.iter().any(|it| it.toml == name) {
-                let known: Vec<&str> = ALL.iter().map(|it| it.toml).collect();
-                bail!("unknown key `{name}` in {TABLE} of pyproject.toml: the known keys are {}", known.join(", "));
-            }
-        }
-    }
-
-    let region = get(REGION)?.or_else(|| {
-        lookup("AWS_DEFAULT_REGION").filter(|it| !it.is_empty()).map(|value| Value { value, origin: Origin::Env })
-    });
-    let domain = get(DOMAIN)?;
-    let domain_owner = get(DOMAIN_OWNER)?;
-    let repository = get(REPOSITORY)?;
+    let source = Source { table, lookup };
+    source.refuse_unknown_keys()?;
     // Optional settings are validated even when the target is incomplete, so a typo
     // is reported at once.
-    let role_arn = get(ROLE_ARN)?;
-    let audience = get(AUDIENCE)?;
-    let duration = get(TOKEN_DURATION)?;
-    let private = get(PRIVATE_DEPS)?;
-    let role_arn = role_arn
+    let role_arn = source
+        .get(ROLE_ARN)?
         .map(|it| check(ROLE_ARN, it, &ROLE_ARN_RE, "an IAM role ARN such as arn:aws:iam::123456789012:role/release"))
         .transpose()?;
-    let audience = match audience {
+    let audience = match source.get(AUDIENCE)? {
         Some(it) => check(AUDIENCE, it, &AUDIENCE_RE, "an audience such as sts.amazonaws.com")?,
         None => "sts.amazonaws.com".to_owned(),
     };
-    let token_duration = match duration {
-        None => 900,
-        Some(it) => match it.value.parse::<i64>() {
-            Ok(n) if n == 0 || (900..=43200).contains(&n) => n,
-            _ => bail!(
-                "{} = {:?} ({}) is not a valid token duration: use 0 (the token expires with the role session) \
-                 or 900 to 43200 seconds; {}",
-                TOKEN_DURATION,
-                it.value,
-                origin_text(it.origin),
-                where_to_set(TOKEN_DURATION)
-            ),
-        },
-    };
-    let private_dependencies = match private.as_ref().map(|it| it.value.to_ascii_lowercase()) {
+    let token_duration = token_duration(source.get(TOKEN_DURATION)?)?;
+    let private_dependencies = match source.get(PRIVATE_DEPS)?.map(|it| it.value.to_ascii_lowercase()) {
         None => false,
         Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
         Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
         Some(v) => bail!("{PRIVATE_DEPS} = {v:?} is not true or false; {}", where_to_set(PRIVATE_DEPS)),
     };
+    let region = source.get(REGION)?.or_else(|| {
+        lookup("AWS_DEFAULT_REGION").filter(|it| !it.is_empty()).map(|value| Value { value, origin: Origin::Env })
+    });
     let region = region.map(|it| check(REGION, it, &REGION_RE, "an AWS region such as us-east-1")).transpose()?;
-    let domain = domain
-        .map(|it| {
-            check(
-                DOMAIN,
-                it,
-                &DOMAIN_RE,
-                "a CodeArtifact domain name: 2 to 50 lowercase letters, digits and -, starting with a letter",
-            )
-        })
+    let domain = source.get(DOMAIN)?.map(|it| check(DOMAIN, it, &DOMAIN_RE, DOMAIN_FORM)).transpose()?;
+    let domain_owner = (source.get(DOMAIN_OWNER)?)
+        .map(|it| check(DOMAIN_OWNER, it, &ACCOUNT_RE, "a 12-digit AWS account id"))
         .transpose()?;
-    let domain_owner =
-        domain_owner.map(|it| check(DOMAIN_OWNER, it, &ACCOUNT_RE, "a 12-digit AWS account id")).transpose()?;
-    let repository = repository
-        .map(|it| {
-            check(
-                REPOSITORY,
-                it,
-                &REPOSITORY_RE,
-                "a CodeArtifact repository name: 2 to 100 letters, digits, . _ -, starting with a letter or digit",
-            )
-        })
-        .transpose()?;
+    let repository =
+        source.get(REPOSITORY)?.map(|it| check(REPOSITORY, it, &REPOSITORY_RE, REPOSITORY_FORM)).transpose()?;
     match (region, domain, domain_owner, repository) {
         (Some(region), Some(domain), Some(domain_owner), Some(repository)) => Ok(Target::Configured(Settings {
             region,
@@ -197,6 +140,61 @@ pub fn resolve(table: Option<&toml::Table>, lookup: &dyn Fn(&str) -> Option<Stri
             ];
             Ok(Target::Missing(present.into_iter().filter(|(_, ok)| !ok).map(|(key, _)| key.env).collect()))
         }
+    }
+}
+
+const DOMAIN_FORM: &str = "a CodeArtifact domain name: 2 to 50 lowercase letters, digits and -, starting with a letter";
+const REPOSITORY_FORM: &str =
+    "a CodeArtifact repository name: 2 to 100 letters, digits, . _ -, starting with a letter or digit";
+
+/// Where the settings come from: the environment first, then the pyproject table.
+struct Source<'a> {
+    table: Option<&'a toml::Table>,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Source<'_> {
+    /// The value of `key`, where it was found; an empty value counts as unset.
+    fn get(&self, key: Key) -> Result<Option<Value>> {
+        if let Some(value) = (self.lookup)(key.env).filter(|it| !it.trim().is_empty()) {
+            return Ok(Some(Value { value: value.trim().to_owned(), origin: Origin::Env }));
+        }
+        match self.table.and_then(|it| it.get(key.toml)) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(Value { value: s.trim().to_owned(), origin: Origin::Pyproject })),
+            Some(toml::Value::Integer(i)) => Ok(Some(Value { value: i.to_string(), origin: Origin::Pyproject })),
+            Some(toml::Value::Boolean(b)) => Ok(Some(Value { value: b.to_string(), origin: Origin::Pyproject })),
+            Some(other) => {
+                bail!("`{}` in {TABLE} of pyproject.toml must be a string, not {}", key.toml, other.type_str())
+            }
+        }
+    }
+
+    fn refuse_unknown_keys(&self) -> Result<()> {
+        for name in self.table.into_iter().flat_map(|it| it.keys()) {
+            if !ALL.iter().any(|it| it.toml == name) {
+                let known: Vec<&str> = ALL.iter().map(|it| it.toml).collect();
+                bail!("unknown key `{name}` in {TABLE} of pyproject.toml: the known keys are {}", known.join(", "));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 0 (the token expires with the role session) or 900 to 43200 seconds; 900 unset.
+fn token_duration(value: Option<Value>) -> Result<i64> {
+    let Some(it) = value else { return Ok(900) };
+    match it.value.parse::<i64>() {
+        Ok(n) if n == 0 || (900..=43200).contains(&n) => Ok(n),
+        _ => bail!(
+            "{} = {:?} ({}) is not a valid token duration: use 0 (the token expires with the role session) or 900 \
+             to 43200 seconds; {}",
+            TOKEN_DURATION,
+            it.value,
+            origin_text(it.origin),
+            where_to_set(TOKEN_DURATION)
+        ),
     }
 }
 
