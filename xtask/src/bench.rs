@@ -27,35 +27,72 @@ use crate::{
     redact, report,
 };
 
-const ALL: [&str; 5] = ["startup", "auth", "release", "rerun", "compile"];
+/// One benchmark (`cargo xtask bench NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchName {
+    Startup,
+    Auth,
+    Release,
+    Rerun,
+    Compile,
+    All,
+    /// The measured side of `auth`, run as a process of its own (not for people).
+    AuthProbe,
+}
+
+impl BenchName {
+    const EACH: [BenchName; 5] =
+        [BenchName::Startup, BenchName::Auth, BenchName::Release, BenchName::Rerun, BenchName::Compile];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            BenchName::Startup => "startup",
+            BenchName::Auth => "auth",
+            BenchName::Release => "release",
+            BenchName::Rerun => "rerun",
+            BenchName::Compile => "compile",
+            BenchName::All => "all",
+            BenchName::AuthProbe => "auth-probe",
+        }
+    }
+}
+
+impl std::str::FromStr for BenchName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<BenchName, String> {
+        let all = BenchName::EACH.into_iter().chain([BenchName::All, BenchName::AuthProbe]);
+        all.clone().find(|it| it.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = BenchName::EACH.iter().map(|it| it.as_str()).collect();
+            format!("unknown benchmark {s:?}: use one of {} or all", names.join(", "))
+        })
+    }
+}
 
 impl flags::Bench {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = project::find_root()?;
-        if self.name.as_deref() == Some("auth-probe") {
-            return auth_probe(&root);
-        }
-        let names: Vec<&str> = match self.name.as_deref() {
-            None | Some("all") => ALL.to_vec(),
-            Some(name) if ALL.contains(&name) => vec![name],
-            Some(other) => bail!("unknown benchmark {other:?}: use one of {} or all", ALL.join(", ")),
+        let names: Vec<BenchName> = match self.name.unwrap_or(BenchName::All) {
+            BenchName::AuthProbe => return auth_probe(&root),
+            BenchName::All => BenchName::EACH.to_vec(),
+            one => vec![one],
         };
         let runs = self.runs.unwrap_or(5).max(1);
         let cores = std::thread::available_parallelism().map(|it| it.get()).unwrap_or(1);
         report::say(&format!("benchmarks on {cores} core(s), medians of {runs} run(s); ratios are ours / baseline"));
-        let needs_stack = names.iter().any(|it| ["auth", "release", "rerun"].contains(it));
+        let needs_stack = names.iter().any(|it| [BenchName::Auth, BenchName::Release, BenchName::Rerun].contains(it));
         let stack = if needs_stack { Some(crate::sandbox::start_stack(sh, &root)?) } else { None };
         let bench = Bench { root: root.clone(), runs, stack };
         let mut results = Vec::new();
         for name in &names {
             let lines = match *name {
-                "startup" => bench.startup()?,
-                "auth" => bench.auth(sh)?,
+                BenchName::Startup => bench.startup()?,
+                BenchName::Auth => bench.auth(sh)?,
                 // Both come from one series of releases.
-                "rerun" if names.contains(&"release") => continue,
-                "release" | "rerun" => bench.release_and_rerun(sh, &names)?,
-                "compile" => bench.compile(self.compile_runs.unwrap_or(1).max(1))?,
-                _ => unreachable!("the names were checked above"),
+                BenchName::Rerun if names.contains(&BenchName::Release) => continue,
+                BenchName::Release | BenchName::Rerun => bench.release_and_rerun(sh, &names)?,
+                BenchName::Compile => bench.compile(self.compile_runs.unwrap_or(1).max(1))?,
+                BenchName::All | BenchName::AuthProbe => continue,
             };
             for line in &lines {
                 report::say(line);
@@ -217,50 +254,17 @@ impl Bench {
         )])
     }
 
-    fn release_and_rerun(&self, sh: &Shell, names: &[&str]) -> Result<Vec<String>> {
+    fn release_and_rerun(&self, sh: &Shell, names: &[BenchName]) -> Result<Vec<String>> {
         let tools = python::ensure(sh, &self.root, Lock::Release)?.python;
         let aws = self.aws_cli(sh)?;
         let ours_repo = copy_repo(&self.root, "ours")?;
         let base_repo = copy_repo(&self.root, "baseline")?;
-        let tools_dir = python::tools_root(&self.root);
         let mut ours = Vec::new();
         let mut base = Vec::new();
+        // Run 0 warms both sides up and is not counted.
         for i in 0..=self.runs {
-            let version = format!("v0.0.{i}");
-            // A real publish releases a tag that points at HEAD.
-            timed(Command::new("git").args(["tag", &version]).current_dir(ours_repo.path()))?;
-            let (o, out) = timed(
-                self.with_stack(self.xtask()?)
-                    .args(["release", &version])
-                    .current_dir(ours_repo.path())
-                    .env("XTASK_TOOLS_DIR", &tools_dir),
-            )?;
-            let log = String::from_utf8_lossy(&out.stderr);
-            if !log.contains("2 uploaded") {
-                bail!("the release of {version} did not upload two files:\n{log}");
-            }
-            // The original guide's steps, as its workflow runs them.
-            let start = Instant::now();
-            let about = base_repo.path().join("yamause/__about__.py");
-            fs::write(&about, format!("__version__ = \"1.0.{i}\"\n"))?;
-            let (token, endpoint) = self.cli_token_and_endpoint(&aws)?;
-            let dist = base_repo.path().join(format!("dist-{i}"));
-            timed(
-                Command::new(&tools)
-                    .args(["-m", "build", "--no-isolation", "--outdir"])
-                    .arg(&dist)
-                    .arg(base_repo.path()),
-            )?;
-            let files: Vec<PathBuf> = fs::read_dir(&dist)?.filter_map(|it| it.ok().map(|e| e.path())).collect();
-            timed(
-                Command::new(&tools)
-                    .args(["-m", "twine", "upload", "--non-interactive", "--disable-progress-bar"])
-                    .args(&files)
-                    .env("TWINE_USERNAME", "aws")
-                    .env("TWINE_PASSWORD", &token)
-                    .env("TWINE_REPOSITORY_URL", &endpoint),
-            )?;
-            let b = start.elapsed();
+            let o = self.our_release(ours_repo.path(), &format!("v0.0.{i}"), "2 uploaded")?;
+            let b = self.guide_release(&tools, &aws, base_repo.path(), i)?;
             if i > 0 {
                 ours.push(o);
                 base.push(b);
@@ -268,7 +272,7 @@ impl Bench {
         }
         let mut lines = Vec::new();
         let (o, b) = (median(ours), median(base));
-        if names.contains(&"release") {
+        if names.contains(&BenchName::Release) {
             lines.push(format!(
                 "release: full release {} (build, verify, authenticate, hash-checked upload, confirm) vs the guide's \
                  sequence {}: ratio {} (target 0.50)",
@@ -277,42 +281,80 @@ impl Bench {
                 ratio(o, b)
             ));
         }
-        if names.contains(&"rerun") {
-            let mut rerun = Vec::new();
-            let mut build = Vec::new();
-            for i in 0..=self.runs {
-                let (r, out) = timed(
-                    self.with_stack(self.xtask()?)
-                        .args(["release", "v0.0.0"])
-                        .current_dir(ours_repo.path())
-                        .env("XTASK_TOOLS_DIR", &tools_dir),
-                )?;
-                let log = String::from_utf8_lossy(&out.stderr);
-                if !log.contains("0 uploaded, 2 already published") {
-                    bail!("the re-run uploaded something:\n{log}");
-                }
-                let out_dir = base_repo.path().join("rebuild");
-                let _ = fs::remove_dir_all(&out_dir);
-                let (b, _) = timed(
-                    Command::new(&tools)
-                        .args(["-m", "build", "--no-isolation", "--outdir"])
-                        .arg(&out_dir)
-                        .arg(ours_repo.path()),
-                )?;
-                if i > 0 {
-                    rerun.push(r);
-                    build.push(b);
-                }
-            }
-            let (r, b) = (median(rerun), median(build));
-            lines.push(format!(
-                "rerun: re-run of a published version {} (no uploads) vs `python -m build` alone {}: ratio {} (target under 1.50)",
-                secs(r),
-                secs(b),
-                ratio(r, b)
-            ));
+        if names.contains(&BenchName::Rerun) {
+            lines.push(self.rerun(&tools, ours_repo.path(), base_repo.path())?);
         }
         Ok(lines)
+    }
+
+    /// One of our releases of `version` (tagged at HEAD first, as a real publish
+    /// needs), checked by a line its output must hold.
+    fn our_release(&self, repo: &Path, version: &str, must_say: &str) -> Result<Duration> {
+        if !Command::new("git")
+            .args(["rev-parse", "-q", "--verify", &format!("refs/tags/{version}")])
+            .current_dir(repo)
+            .output()?
+            .status
+            .success()
+        {
+            timed(Command::new("git").args(["tag", version]).current_dir(repo))?;
+        }
+        let (elapsed, out) = timed(
+            self.with_stack(self.xtask()?)
+                .args(["release", version])
+                .current_dir(repo)
+                .env("XTASK_TOOLS_DIR", python::tools_root(&self.root)),
+        )?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        if !log.contains(must_say) {
+            bail!("the release of {version} did not say {must_say:?}:\n{log}");
+        }
+        Ok(elapsed)
+    }
+
+    /// The original guide's steps, as its workflow runs them: version into the file,
+    /// token and endpoint from the AWS CLI, `python -m build`, `twine upload`.
+    fn guide_release(&self, tools: &Path, aws: &Path, repo: &Path, i: usize) -> Result<Duration> {
+        let start = Instant::now();
+        fs::write(repo.join("yamause/__about__.py"), format!("__version__ = \"1.0.{i}\"\n"))?;
+        let (token, endpoint) = self.cli_token_and_endpoint(aws)?;
+        let dist = repo.join(format!("dist-{i}"));
+        timed(Command::new(tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&dist).arg(repo))?;
+        let files: Vec<PathBuf> = fs::read_dir(&dist)?.filter_map(|it| it.ok().map(|e| e.path())).collect();
+        timed(
+            Command::new(tools)
+                .args(["-m", "twine", "upload", "--non-interactive", "--disable-progress-bar"])
+                .args(&files)
+                .env("TWINE_USERNAME", "aws")
+                .env("TWINE_PASSWORD", &token)
+                .env("TWINE_REPOSITORY_URL", &endpoint),
+        )?;
+        Ok(start.elapsed())
+    }
+
+    /// A re-run of the published v0.0.0 (it must upload nothing) vs the build alone.
+    fn rerun(&self, tools: &Path, ours: &Path, base: &Path) -> Result<String> {
+        let mut rerun = Vec::new();
+        let mut build = Vec::new();
+        for i in 0..=self.runs {
+            let r = self.our_release(ours, "v0.0.0", "0 uploaded, 2 already published")?;
+            let out_dir = base.join("rebuild");
+            let _ = fs::remove_dir_all(&out_dir);
+            let (b, _) =
+                timed(Command::new(tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&out_dir).arg(ours))?;
+            if i > 0 {
+                rerun.push(r);
+                build.push(b);
+            }
+        }
+        let (r, b) = (median(rerun), median(build));
+        Ok(format!(
+            "rerun: re-run of a published version {} (no uploads) vs `python -m build` alone {}: ratio {} (target \
+             under 1.50)",
+            secs(r),
+            secs(b),
+            ratio(r, b)
+        ))
     }
 
     fn compile(&self, runs: usize) -> Result<Vec<String>> {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{check_iam::Format, python::Lock};
+use crate::{bench::BenchName, check_iam::Format, python::Lock};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -80,7 +80,7 @@ xflags::xflags! {
         /// guide's shell steps) and rerun (vs the build alone), on the local stack.
         cmd bench {
             /// One benchmark: compile, startup, auth, release, rerun or all (default).
-            optional name: String
+            optional name: BenchName
             /// Runs per measurement (the median is reported); default 5.
             optional --runs n: usize
             /// Cold builds per side for `compile`; default 1 (each takes minutes).
@@ -157,7 +157,7 @@ pub struct IamPolicy {
 
 #[derive(Debug)]
 pub struct Bench {
-    pub name: Option<String>,
+    pub name: Option<BenchName>,
 
     pub runs: Option<usize>,
     pub compile_runs: Option<usize>,
