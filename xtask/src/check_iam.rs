@@ -16,19 +16,19 @@
 //! With `--trust-policy FILE` / `--permission-policy FILE` it analyses documents
 //! offline, with no AWS at all.
 
+mod codeartifact;
+mod github_checks;
+mod role;
+
 use std::{env, fs, path::PathBuf, process::Command};
 
 use anyhow::{Context, Result, bail};
-use aws_sdk_codeartifact::{
-    error::ProvideErrorMetadata,
-    types::{AllowPublish, PackageFormat},
-};
 use xshell::{Shell, cmd};
 
 use crate::{
     aws, exec,
     exec::Env,
-    flags, github,
+    flags,
     policy::{
         self, Finding, NamedPolicy, PermissionFacts, PublishTarget, RepoRef, Severity, Status, TrustContext, TrustFacts,
     },
@@ -117,79 +117,12 @@ impl flags::CheckIam {
     }
 
     async fn live(&self, sh: &Shell, project: &Project, findings: &mut Vec<Finding>) -> Result<()> {
-        let settings = match settings::from_env(&project.pyproject) {
-            Ok(Target::Configured(s)) => {
-                findings.push(Finding::new(
-                    "settings.ok",
-                    Severity::Info,
-                    format!(
-                        "domain {} (owner {}), repository {}, region {}, token {} s{}",
-                        s.domain,
-                        s.domain_owner,
-                        s.repository,
-                        s.region,
-                        s.token_duration,
-                        s.role_arn.as_ref().map(|it| format!(", role {it}")).unwrap_or_default()
-                    ),
-                ));
-                s
-            }
-            Ok(Target::Missing(missing)) => {
-                findings.push(Finding::new(
-                    "settings.missing",
-                    Severity::Error,
-                    format!(
-                        "{} not set: set them as environment variables (in GitHub: repository secrets or variables \
-                         passed through `env:`) or in {} of pyproject.toml",
-                        missing.join(", "),
-                        settings::TABLE
-                    ),
-                ));
-                return Ok(());
-            }
-            Err(err) => {
-                findings.push(Finding::new("settings.invalid", Severity::Error, format!("{err:#}")));
-                return Ok(());
-            }
-        };
+        let Some(settings) = settings_findings(project, findings) else { return Ok(()) };
         if report::in_github_actions() {
-            github_checks(&settings, findings).await;
+            github_checks::checks(&settings, findings).await;
         }
-        let mut notes = Vec::new();
-        let session = match aws::authenticate(&settings, &mut notes).await {
-            Ok(session) => session,
-            Err(err) => {
-                findings.push(Finding::new("identity.credentials", Severity::Error, format!("{err:#}")));
-                return Ok(());
-            }
-        };
-        let id = &session.identity;
-        findings.push(Finding::new(
-            "identity.ok",
-            Severity::Info,
-            format!("{} (account {}) through {}", id.arn, id.account, id.source),
-        ));
-        if id.arn.ends_with(":root") {
-            findings.push(Finding::new(
-                "identity.root",
-                Severity::Error,
-                "these are root-user credentials, and CodeArtifact refuses GetAuthorizationToken for the root user: \
-                 use an IAM role (or user) with the policy of `cargo xtask iam-policy`",
-            ));
-        }
-        if id.account != settings.domain_owner {
-            findings.push(Finding::new(
-                "perm.cross-account",
-                Severity::Medium,
-                format!(
-                    "the caller's account {} is not the domain owner {}: the domain's resource policy must grant \
-                     codeartifact:GetAuthorizationToken and the repository's must grant \
-                     codeartifact:PublishPackageVersion to {}",
-                    id.account, settings.domain_owner, id.arn
-                ),
-            ));
-        }
-        let origin = codeartifact_checks(&session, &settings, project, findings).await;
+        let Some(session) = identity_findings(&settings, findings).await else { return Ok(()) };
+        let origin = codeartifact::checks(&session, &settings, project, findings).await;
         if self.inspect_role {
             let role_arn = self.role_arn.clone().or_else(|| settings.role_arn.clone()).context(
                 "--inspect-role needs the role: pass --role-arn ARN or set AWS_ROLE_ARN (or role-arn in pyproject.toml)",
@@ -202,7 +135,7 @@ impl flags::CheckIam {
                 &settings.audience,
             )?;
             let target = PublishTarget::from_settings(&settings, &project.normalized_name());
-            inspect_role(&session, &role_arn, &ctx, &target, origin, findings).await;
+            role::inspect_role(&session, &role_arn, &ctx, &target, origin, findings).await;
         } else {
             findings.push(Finding::new(
                 "iam.not-inspected",
@@ -214,6 +147,84 @@ impl flags::CheckIam {
         }
         Ok(())
     }
+}
+
+/// The settings, as a finding: present and valid, or what is missing or wrong.
+fn settings_findings(project: &Project, findings: &mut Vec<Finding>) -> Option<Settings> {
+    match settings::from_env(&project.pyproject) {
+        Ok(Target::Configured(s)) => {
+            findings.push(Finding::new(
+                "settings.ok",
+                Severity::Info,
+                format!(
+                    "domain {} (owner {}), repository {}, region {}, token {} s{}",
+                    s.domain,
+                    s.domain_owner,
+                    s.repository,
+                    s.region,
+                    s.token_duration,
+                    s.role_arn.as_ref().map(|it| format!(", role {it}")).unwrap_or_default()
+                ),
+            ));
+            Some(s)
+        }
+        Ok(Target::Missing(missing)) => {
+            findings.push(Finding::new(
+                "settings.missing",
+                Severity::Error,
+                format!(
+                    "{} not set: set them as environment variables (in GitHub: repository secrets or variables \
+                     passed through `env:`) or in {} of pyproject.toml",
+                    missing.join(", "),
+                    settings::TABLE
+                ),
+            ));
+            None
+        }
+        Err(err) => {
+            findings.push(Finding::new("settings.invalid", Severity::Error, format!("{err:#}")));
+            None
+        }
+    }
+}
+
+/// Where the credentials come from and whose they are: root user, cross-account.
+async fn identity_findings(settings: &Settings, findings: &mut Vec<Finding>) -> Option<aws::Session> {
+    let mut notes = Vec::new();
+    let session = match aws::authenticate(settings, &mut notes).await {
+        Ok(session) => session,
+        Err(err) => {
+            findings.push(Finding::new("identity.credentials", Severity::Error, format!("{err:#}")));
+            return None;
+        }
+    };
+    let id = &session.identity;
+    findings.push(Finding::new(
+        "identity.ok",
+        Severity::Info,
+        format!("{} (account {}) through {}", id.arn, id.account, id.source),
+    ));
+    if id.arn.ends_with(":root") {
+        findings.push(Finding::new(
+            "identity.root",
+            Severity::Error,
+            "these are root-user credentials, and CodeArtifact refuses GetAuthorizationToken for the root user: \
+             use an IAM role (or user) with the policy of `cargo xtask iam-policy`",
+        ));
+    }
+    if id.account != settings.domain_owner {
+        findings.push(Finding::new(
+            "perm.cross-account",
+            Severity::Medium,
+            format!(
+                "the caller's account {} is not the domain owner {}: the domain's resource policy must grant \
+                 codeartifact:GetAuthorizationToken and the repository's must grant \
+                 codeartifact:PublishPackageVersion to {}",
+                id.account, settings.domain_owner, id.arn
+            ),
+        ));
+    }
+    Some(session)
 }
 
 /// The repository, as the trust policy must name it: `--github-repo`, else the
@@ -261,256 +272,6 @@ pub fn trust_context(
 }
 
 /// The GitHub side of the chain, in Actions: the token can be had, and its claims.
-async fn github_checks(settings: &Settings, findings: &mut Vec<Finding>) {
-    if github::is_fork_pull_request() {
-        findings.push(Finding::new(
-            "github.fork",
-            Severity::Error,
-            "this run is a pull request from a fork: GitHub gives it no ID token, so it can never publish",
-        ));
-    }
-    if !github::can_request_id_token() {
-        findings.push(Finding::new("github.id-token", Severity::Error, github::no_id_token_help()));
-        return;
-    }
-    findings.push(Finding::new("github.id-token.ok", Severity::Info, "the job may request an OIDC ID token"));
-    let jwt = match github::request_id_token(&settings.audience).await {
-        Ok(jwt) => jwt,
-        Err(err) => {
-            findings.push(Finding::new("github.id-token", Severity::Error, format!("{err:#}")));
-            return;
-        }
-    };
-    let claims = match github::decode_claims(jwt.expose()) {
-        Ok(claims) => claims,
-        Err(err) => {
-            findings.push(Finding::new("github.claims", Severity::Error, format!("{err:#}")));
-            return;
-        }
-    };
-    findings.push(Finding::new(
-        "github.claims.ok",
-        Severity::Info,
-        format!("the job's token (audience {}) says:{}", settings.audience, claims.describe()),
-    ));
-    let repo_part = claims.sub.strip_prefix("repo:").and_then(|it| it.split(':').next()).unwrap_or_default();
-    if repo_part.contains('@') {
-        findings.push(Finding::new(
-            "github.immutable-subject",
-            Severity::Info,
-            format!(
-                "this repository presents the immutable subject form ({repo_part}): the trust policy's sub must use it \
-                 (`cargo xtask iam-policy --github-repo {repo_part}` prints one)"
-            ),
-        ));
-    }
-    if !claims.job_workflow_ref.is_empty() && claims.job_workflow_ref != claims.workflow_ref {
-        findings.push(Finding::new(
-            "github.reusable-workflow",
-            Severity::Medium,
-            format!(
-                "the job runs in the reusable workflow {} called by {}: sub names the caller; to pin the workflow that \
-                 publishes, add a StringEquals condition on token.actions.githubusercontent.com:job_workflow_ref",
-                claims.job_workflow_ref, claims.workflow_ref
-            ),
-        ));
-    }
-    if claims.environment.is_empty() {
-        findings.push(Finding::new(
-            "github.environment",
-            Severity::Medium,
-            format!(
-                "the job has no `environment:`, so its sub is {:?}; the generated trust policy expects \
-                 `environment: release` (with required reviewers) on the publishing job",
-                claims.sub
-            ),
-        ));
-    }
-}
-
-/// The live CodeArtifact calls of a release, each mapped to a finding. Returns the
-/// package's origin setting when it could be read.
-async fn codeartifact_checks(
-    session: &aws::Session,
-    settings: &Settings,
-    project: &Project,
-    findings: &mut Vec<Finding>,
-) -> Option<policy::OriginPublish> {
-    let client = &session.codeartifact;
-    let name = project.normalized_name();
-    let (d, o, r) = (&settings.domain, &settings.domain_owner, &settings.repository);
-    match aws::token_and_endpoint(session, settings).await {
-        Ok((_token, endpoint)) => findings.push(Finding::new(
-            "codeartifact.token-and-endpoint.ok",
-            Severity::Info,
-            format!(
-                "GetAuthorizationToken ({} s; the token was discarded) and GetRepositoryEndpoint: {endpoint}",
-                settings.token_duration
-            ),
-        )),
-        Err(err) => findings.push(Finding::new("codeartifact.token-and-endpoint", Severity::Error, format!("{err:#}"))),
-    }
-    let described = client.describe_domain().domain(d).domain_owner(o).send().await;
-    push_probe(
-        findings,
-        ("codeartifact.describe-domain", "codeartifact.describe-domain.ok"),
-        "DescribeDomain",
-        described.map(|_| "the domain exists".to_owned()),
-        settings,
-        None,
-    );
-    let described = client.describe_repository().domain(d).domain_owner(o).repository(r).send().await;
-    push_probe(
-        findings,
-        ("codeartifact.describe-repository", "codeartifact.describe-repository.ok"),
-        "DescribeRepository",
-        described.map(|_| "the repository exists".to_owned()),
-        settings,
-        None,
-    );
-
-    let package = client
-        .describe_package()
-        .domain(d)
-        .domain_owner(o)
-        .repository(r)
-        .format(PackageFormat::Pypi)
-        .package(&name)
-        .send()
-        .await;
-    let origin = match &package {
-        Ok(out) => {
-            let publish = out
-                .package()
-                .and_then(|p| p.origin_configuration())
-                .and_then(|c| c.restrictions())
-                .map(|r| r.publish().clone());
-            match publish {
-                Some(AllowPublish::Block) => {
-                    findings.push(Finding::new(
-                        "perm.origin-blocked",
-                        Severity::Error,
-                        format!(
-                            "package origin controls of {name} say `publish: BLOCK` (its first version came from an upstream or \
-                             external connection): every upload will be refused. An administrator can allow direct publishing: \
-                             `aws codeartifact put-package-origin-configuration --domain {d} --domain-owner {o} --repository {r} \
-                             --format pypi --package {name} --restrictions publish=ALLOW,upstream=BLOCK`"
-                        ),
-                    ));
-                    Some(policy::OriginPublish::Block)
-                }
-                _ => {
-                    findings.push(Finding::new(
-                        "perm.origin-blocked.ok",
-                        Severity::Info,
-                        format!("{name} allows direct publishing"),
-                    ));
-                    Some(policy::OriginPublish::Allow)
-                }
-            }
-        }
-        Err(err) if err.code() == Some("ResourceNotFoundException") => {
-            findings.push(Finding::new(
-                "perm.origin-blocked.ok",
-                Severity::Info,
-                format!("{name} is not in the repository yet; its first publish creates it with publish: ALLOW"),
-            ));
-            Some(policy::OriginPublish::NoPackage)
-        }
-        Err(err) => {
-            findings.push(Finding::new(
-                "perm.origin-blocked",
-                Severity::Info,
-                format!(
-                    "could not read the package's origin controls ({}): allow codeartifact:DescribePackage on {} to have \
-                     them checked",
-                    err.code().unwrap_or("error"),
-                    settings.package_arn(&name)
-                ),
-            ));
-            None
-        }
-    };
-    let version = crate::stamp::find(&fs::read(project.version_path()).unwrap_or_default(), &project.version_file)
-        .map(|it| it.current)
-        .unwrap_or_else(|_| "0".to_owned());
-    match aws::remote_assets(session, settings, &name, &version).await {
-        Ok(aws::Remote::Listed(_)) => findings.push(Finding::new(
-            "perm.safe-rerun.ok",
-            Severity::Info,
-            "ListPackageVersionAssets is allowed: re-runs skip files that are already published",
-        )),
-        Ok(aws::Remote::Unknown(advice)) => findings.push(Finding::new("perm.safe-rerun", Severity::Low, advice)),
-        Err(err) => findings.push(Finding::new("perm.safe-rerun", Severity::Low, format!("{err:#}"))),
-    }
-    origin
-}
-
-/// One read-only probe: passed, not permitted (only informative: releases do not need
-/// it), or failed in a way that matters.
-fn push_probe<E>(
-    findings: &mut Vec<Finding>,
-    (id, ok_id): (&'static str, &'static str),
-    op: &str,
-    result: Result<String, aws_sdk_codeartifact::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
-    settings: &Settings,
-    package: Option<&str>,
-) where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    aws_sdk_codeartifact::error::SdkError<E, aws_smithy_runtime_api::http::Response>:
-        aws_sdk_codeartifact::operation::RequestId,
-{
-    match result {
-        Ok(text) => findings.push(Finding::new(ok_id, Severity::Info, format!("{op}: {text}"))),
-        Err(err) if err.code() == Some("AccessDeniedException") => findings.push(Finding::new(
-            id,
-            Severity::Info,
-            format!("{op} is not permitted (a release does not need it, but it lets this check say more)"),
-        )),
-        Err(err) => findings.push(Finding::new(
-            id,
-            Severity::Error,
-            format!("{:#}", aws::explain_codeartifact(op, &err, settings, package)),
-        )),
-    }
-}
-
-#[cfg(feature = "iam")]
-async fn inspect_role(
-    session: &aws::Session,
-    role_arn: &str,
-    ctx: &TrustContext,
-    target: &PublishTarget,
-    origin: Option<policy::OriginPublish>,
-    findings: &mut Vec<Finding>,
-) {
-    match crate::iam_role::read(&session.config, role_arn).await {
-        Ok(role) => {
-            let facts = TrustFacts {
-                provider: Some(role.provider),
-                max_session_duration: role.max_session_duration,
-                ..Default::default()
-            };
-            findings.extend(policy::analyse_trust(&role.trust_policy, ctx, &facts));
-            let facts = PermissionFacts { role_arn: Some(role_arn.to_owned()), origin, ..Default::default() };
-            findings.extend(policy::analyse_permissions(&role.policies, target, &facts));
-        }
-        Err(err) => findings.push(Finding::new("iam.read", Severity::Error, format!("{err:#}"))),
-    }
-}
-
-#[cfg(not(feature = "iam"))]
-async fn inspect_role(
-    _: &aws::Session,
-    _: &str,
-    _: &TrustContext,
-    _: &PublishTarget,
-    _: Option<policy::OriginPublish>,
-    _: &mut Vec<Finding>,
-) {
-    unreachable!("check-iam re-runs itself with the iam feature before it gets here")
-}
-
 /// The IAM client is not part of the release binary (it costs about a minute of
 /// compile time on a 2-core runner): role inspection re-runs `check-iam` from a build
 /// with the `iam` feature. That build has a target folder of its own, so switching

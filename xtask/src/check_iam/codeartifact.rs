@@ -1,0 +1,176 @@
+//! The live CodeArtifact calls of `check-iam`: token (discarded) and endpoint,
+//! domain, repository, the package's origin controls, and whether listing (safe
+//! re-runs) is allowed; each denial mapped to the missing action and resource.
+
+use std::fs;
+
+use aws_sdk_codeartifact::{
+    error::ProvideErrorMetadata,
+    types::{AllowPublish, PackageFormat},
+};
+
+use crate::{
+    aws,
+    policy::{self, Finding, Severity},
+    project::Project,
+    settings::Settings,
+};
+
+/// The live CodeArtifact calls of a release, each mapped to a finding. Returns the
+/// package's origin setting when it could be read.
+pub async fn checks(
+    session: &aws::Session,
+    settings: &Settings,
+    project: &Project,
+    findings: &mut Vec<Finding>,
+) -> Option<policy::OriginPublish> {
+    let client = &session.codeartifact;
+    let name = project.normalized_name();
+    let (d, o, r) = (&settings.domain, &settings.domain_owner, &settings.repository);
+    match aws::token_and_endpoint(session, settings).await {
+        Ok((_token, endpoint)) => findings.push(Finding::new(
+            "codeartifact.token-and-endpoint.ok",
+            Severity::Info,
+            format!(
+                "GetAuthorizationToken ({} s; the token was discarded) and GetRepositoryEndpoint: {endpoint}",
+                settings.token_duration
+            ),
+        )),
+        Err(err) => findings.push(Finding::new("codeartifact.token-and-endpoint", Severity::Error, format!("{err:#}"))),
+    }
+    let described = client.describe_domain().domain(d).domain_owner(o).send().await;
+    push_probe(
+        findings,
+        ("codeartifact.describe-domain", "codeartifact.describe-domain.ok"),
+        "DescribeDomain",
+        described.map(|_| "the domain exists".to_owned()),
+        settings,
+        None,
+    );
+    let described = client.describe_repository().domain(d).domain_owner(o).repository(r).send().await;
+    push_probe(
+        findings,
+        ("codeartifact.describe-repository", "codeartifact.describe-repository.ok"),
+        "DescribeRepository",
+        described.map(|_| "the repository exists".to_owned()),
+        settings,
+        None,
+    );
+
+    let origin = origin(session, settings, &name, findings).await;
+    let version = crate::stamp::find(&fs::read(project.version_path()).unwrap_or_default(), &project.version_file)
+        .map(|it| it.current)
+        .unwrap_or_else(|_| "0".to_owned());
+    match aws::remote_assets(session, settings, &name, &version).await {
+        Ok(aws::Remote::Listed(_)) => findings.push(Finding::new(
+            "perm.safe-rerun.ok",
+            Severity::Info,
+            "ListPackageVersionAssets is allowed: re-runs skip files that are already published",
+        )),
+        Ok(aws::Remote::Unknown(advice)) => findings.push(Finding::new("perm.safe-rerun", Severity::Low, advice)),
+        Err(err) => findings.push(Finding::new("perm.safe-rerun", Severity::Low, format!("{err:#}"))),
+    }
+    origin
+}
+
+/// One read-only probe: passed, not permitted (only informative: releases do not need
+/// it), or failed in a way that matters.
+fn push_probe<E>(
+    findings: &mut Vec<Finding>,
+    (id, ok_id): (&'static str, &'static str),
+    op: &str,
+    result: Result<String, aws_sdk_codeartifact::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    settings: &Settings,
+    package: Option<&str>,
+) where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    aws_sdk_codeartifact::error::SdkError<E, aws_smithy_runtime_api::http::Response>:
+        aws_sdk_codeartifact::operation::RequestId,
+{
+    match result {
+        Ok(text) => findings.push(Finding::new(ok_id, Severity::Info, format!("{op}: {text}"))),
+        Err(err) if err.code() == Some("AccessDeniedException") => findings.push(Finding::new(
+            id,
+            Severity::Info,
+            format!("{op} is not permitted (a release does not need it, but it lets this check say more)"),
+        )),
+        Err(err) => findings.push(Finding::new(
+            id,
+            Severity::Error,
+            format!("{:#}", aws::explain_codeartifact(op, &err, settings, package)),
+        )),
+    }
+}
+
+/// The package's origin controls: `publish: BLOCK` refuses every upload.
+async fn origin(
+    session: &aws::Session,
+    settings: &Settings,
+    name: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<policy::OriginPublish> {
+    let (d, o, r) = (&settings.domain, &settings.domain_owner, &settings.repository);
+    let package = session
+        .codeartifact
+        .describe_package()
+        .domain(d)
+        .domain_owner(o)
+        .repository(r)
+        .format(PackageFormat::Pypi)
+        .package(name)
+        .send()
+        .await;
+    match &package {
+        Ok(out) => {
+            let publish = out
+                .package()
+                .and_then(|p| p.origin_configuration())
+                .and_then(|c| c.restrictions())
+                .map(|r| r.publish().clone());
+            match publish {
+                Some(AllowPublish::Block) => {
+                    findings.push(Finding::new(
+                        "perm.origin-blocked",
+                        Severity::Error,
+                        format!(
+                            "package origin controls of {name} say `publish: BLOCK` (its first version came from an upstream or \
+                             external connection): every upload will be refused. An administrator can allow direct publishing: \
+                             `aws codeartifact put-package-origin-configuration --domain {d} --domain-owner {o} --repository {r} \
+                             --format pypi --package {name} --restrictions publish=ALLOW,upstream=BLOCK`"
+                        ),
+                    ));
+                    Some(policy::OriginPublish::Block)
+                }
+                _ => {
+                    findings.push(Finding::new(
+                        "perm.origin-blocked.ok",
+                        Severity::Info,
+                        format!("{name} allows direct publishing"),
+                    ));
+                    Some(policy::OriginPublish::Allow)
+                }
+            }
+        }
+        Err(err) if err.code() == Some("ResourceNotFoundException") => {
+            findings.push(Finding::new(
+                "perm.origin-blocked.ok",
+                Severity::Info,
+                format!("{name} is not in the repository yet; its first publish creates it with publish: ALLOW"),
+            ));
+            Some(policy::OriginPublish::NoPackage)
+        }
+        Err(err) => {
+            findings.push(Finding::new(
+                "perm.origin-blocked",
+                Severity::Info,
+                format!(
+                    "could not read the package's origin controls ({}): allow codeartifact:DescribePackage on {} to have \
+                     them checked",
+                    err.code().unwrap_or("error"),
+                    settings.package_arn(name)
+                ),
+            ));
+            None
+        }
+    }
+}
