@@ -441,25 +441,7 @@ impl Drop for Copy {
 fn copy_repo(root: &Path, label: &str) -> Result<Copy> {
     let dst = env::temp_dir().join(format!("xtask-bench-{label}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dst);
-    let listed = Command::new("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        .current_dir(root)
-        .output()?;
-    for rel in String::from_utf8(listed.stdout)?.split('\0').filter(|it| !it.is_empty()) {
-        let from = root.join(rel);
-        if from.is_file() {
-            let to = dst.join(rel);
-            fs::create_dir_all(to.parent().context("a path in the repository has a parent")?)?;
-            fs::copy(&from, &to)?;
-        }
-    }
-    for args in [
-        &["init", "-q"][..],
-        &["add", "-A"],
-        &["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-q", "-m", "bench"],
-    ] {
-        timed(Command::new("git").args(args).current_dir(&dst))?;
-    }
+    crate::git::copy_checkout(root, &dst)?;
     Ok(Copy(dst))
 }
 

@@ -1,5 +1,7 @@
 //! The git queries of the release preflight. Read-only: the release never commits,
-//! tags or pushes.
+//! tags or pushes (only `copy_checkout` makes a repository, a throwaway one).
+
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
@@ -66,6 +68,33 @@ pub fn parse_porcelain_z(out: &str) -> Vec<String> {
         }
     }
     paths
+}
+
+/// Copies the files of the checkout at `src` (tracked and new, not ignored) into
+/// `dst`, a fresh repository with one commit of them, at a fixed date and author: a
+/// throwaway copy to release from without touching the real checkout (the
+/// benchmarks and the tests).
+pub fn copy_checkout(src: &Path, dst: &Path) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(src);
+    let listed = read(cmd!(sh, "git ls-files -z --cached --others --exclude-standard")).context("list the files")?;
+    for rel in listed.split('\0').filter(|it| !it.is_empty()) {
+        let from = src.join(rel);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dst.join(rel);
+        std::fs::create_dir_all(to.parent().context("a file of the checkout has a folder")?)?;
+        std::fs::copy(&from, &to).with_context(|| format!("copy {}", from.display()))?;
+    }
+    sh.change_dir(dst);
+    let identity = ["-c", "user.name=xtask", "-c", "user.email=xtask@example.invalid"];
+    let mut env = Env::base();
+    env.set("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z").set("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
+    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["commit", "-q", "-m", "copy"]] {
+        exec::run(cmd!(sh, "git {identity...} {args...}"), &env).capture().exec().context("commit the copy")?;
+    }
+    Ok(())
 }
 
 /// The commit a tag points at, if the tag exists locally.

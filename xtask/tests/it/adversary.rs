@@ -10,9 +10,9 @@ use std::{fs, path::Path};
 use castack::{Fault, Stack, UploadFailure};
 use serde_json::Value;
 
-use crate::{
-    publish::{Creds, ensure_tag, published_files, release, release_env, start_stack, uploads},
-    support::{TempDir, assert_runner_safe, copy_dir, copy_repo, git, secret_forms, text, tools_python},
+use crate::support::{
+    Creds, TempDir, assert_runner_safe, copy_dir, copy_repo, ensure_tag, git, published_files, release, release_env,
+    secret_forms, start_stack, text, tools_python, uploads,
 };
 
 /// Every secret the stack handed out or was given, for the runner check.

@@ -6,10 +6,7 @@ use std::{fs, process::Command};
 
 use castack::{Fault, OriginRestrictions, Restriction};
 
-use crate::{
-    publish::{Creds, release_env, start_stack},
-    support::{self, TempDir, copy_repo, text, xtask},
-};
+use crate::support::{self, Creds, TempDir, copy_repo, release_env, start_stack, text, xtask};
 
 const TARGET: [(&str, &str); 4] = [
     ("AWS_REGION", "us-east-1"),
@@ -184,7 +181,7 @@ fn live_checks_against_the_stack_map_each_problem() {
     let run_check = |extra: &[(&str, &str)]| {
         let mut vars = vars.clone();
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let out = crate::publish::run_xtask(
+        let out = crate::support::run_xtask(
             repo.path(),
             &["check-iam", "--format", "json", "--github-repo", "octo-org/yamause"],
             &vars,
@@ -235,7 +232,7 @@ fn live_checks_against_the_stack_map_each_problem() {
         .inject(Fault::Deny { action: "ListPackageVersionAssets".to_owned(), principal: None }.always())
         .unwrap();
     // The origin check reads the package, which exists once something is published.
-    let released = crate::publish::release(repo.path(), &["v1.0.0"], &vars);
+    let released = crate::support::release(repo.path(), &["v1.0.0"], &vars);
     let _ = released; // refused by origin controls; what matters is check-iam's verdict
     let (report, _) = run_check(&[]);
     let severity =
@@ -254,7 +251,7 @@ fn in_github_actions_the_token_claims_are_shown_never_the_token() {
     let stack = start_stack();
     let repo = copy_repo("claims");
     let vars = release_env(&stack, Creds::GithubOidc, "v1.0.0", &[]);
-    let out = crate::publish::run_xtask(repo.path(), &["check-iam", "--github-repo", "octo-org/yamause"], &vars);
+    let out = crate::support::run_xtask(repo.path(), &["check-iam", "--github-repo", "octo-org/yamause"], &vars);
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
     assert!(
@@ -269,7 +266,7 @@ fn in_github_actions_the_token_claims_are_shown_never_the_token() {
         assert!(!visible.contains(&jwt), "the JWT was printed");
     }
     let vars = release_env(&stack, Creds::GithubNoIdToken, "v1.0.0", &[]);
-    let out = crate::publish::run_xtask(repo.path(), &["check-iam", "--github-repo", "octo-org/yamause"], &vars);
+    let out = crate::support::run_xtask(repo.path(), &["check-iam", "--github-repo", "octo-org/yamause"], &vars);
     let shown = text(&out);
     assert!(!out.status.success());
     assert!(
@@ -329,7 +326,7 @@ iam.put_role_policy(RoleName="ci-publisher", PolicyName="publish", PolicyDocumen
         }
     }
     vars.push(("CARGO_TARGET_DIR".to_owned(), support::repo_root().join("target").display().to_string()));
-    let out = crate::publish::run_xtask(
+    let out = crate::support::run_xtask(
         repo.path(),
         &["check-iam", "--inspect-role", "--format", "json", "--github-repo", "octo-org/yamause"],
         &vars,

@@ -17,10 +17,7 @@ use std::{
 
 use castack::{Fault, Stack, StackConfig, UploadFailure};
 
-use crate::{
-    publish::{Creds, release, release_env},
-    support::{self, ForwardProxy, TempDir, copy_repo, text},
-};
+use crate::support::{self, Creds, ForwardProxy, TempDir, copy_repo, release, release_env, text};
 
 /// Every command line of every process, sampled until stopped.
 struct ProcWatcher {

@@ -5,10 +5,7 @@
 
 use castack::Stack;
 
-use crate::{
-    publish::{Creds, release, release_env, start_stack},
-    support::{ForwardProxy, copy_repo, text},
-};
+use crate::support::{Creds, ForwardProxy, copy_repo, release, release_env, start_stack, text};
 
 const PROXY_USER: &str = "releaser";
 /// With an `@`, so that the URL needs percent-encoding and both forms must be masked.

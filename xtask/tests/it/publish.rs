@@ -2,141 +2,14 @@
 //! the CodeArtifact emulator to real pypiserver, real moto for STS, pip installs of
 //! the result. Each test has its own stack and its own copy of the repository.
 
-use std::{
-    collections::BTreeSet,
-    ffi::OsString,
-    fs,
-    path::Path,
-    process::{Command, Output},
+use std::{collections::BTreeSet, fs, path::Path, process::Command};
+
+use castack::{Fault, UploadFailure};
+
+use crate::support::{
+    self, Creds, TempDir, copy_dir, copy_repo, git, install_and_read_version, published_files, release, release_env,
+    run_xtask, start_stack, text, uploads,
 };
-
-use castack::{Fault, Stack, StackConfig, UploadFailure};
-
-use crate::support::{self, TempDir, copy_dir, copy_repo, git, text};
-
-/// The account and role the stack's moto hands out sessions for.
-fn role_arn(stack: &Stack) -> String {
-    format!("arn:aws:iam::{}:role/{}", stack.config().account, castack::DEFAULT_ROLE)
-}
-
-pub fn start_stack() -> Stack {
-    Stack::start(StackConfig::new(support::tools_python("stack"))).expect("start the local stack")
-}
-
-/// How the release authenticates.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Creds {
-    /// Static throwaway keys in the environment (a laptop, or any CI).
-    Static,
-    /// A GitHub Actions tag push with `id-token: write` and AWS_ROLE_ARN: the OIDC
-    /// exchange.
-    GithubOidc,
-    /// GitHub Actions with AWS_ROLE_ARN but no `id-token: write`.
-    GithubNoIdToken,
-}
-
-/// The environment of a release against `stack`.
-pub fn release_env(stack: &Stack, creds: Creds, tag: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut vars = stack.env();
-    match creds {
-        Creds::Static => vars.extend(stack.credentials_env()),
-        Creds::GithubOidc | Creds::GithubNoIdToken => {
-            if creds == Creds::GithubOidc {
-                vars.extend(stack.oidc_env());
-            }
-            for (k, v) in [
-                ("GITHUB_ACTIONS", "true"),
-                ("CI", "true"),
-                ("GITHUB_REF_TYPE", "tag"),
-                ("GITHUB_REF_NAME", tag),
-                ("GITHUB_RUN_ID", "4242"),
-                ("GITHUB_RUN_ATTEMPT", "1"),
-            ] {
-                vars.push((k.to_owned(), v.to_owned()));
-            }
-            vars.push(("AWS_ROLE_ARN".to_owned(), role_arn(stack)));
-        }
-    }
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    vars
-}
-
-/// Runs `xtask release ARGS` in `repo` with `vars`.
-///
-/// The tag being released is created at `HEAD` first when it does not exist, as a
-/// person or a tag push would have (a real publish requires it; `tag_must_exist`
-/// tests the refusal).
-pub fn release(repo: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
-    let from_args = args.first().filter(|it| !it.starts_with('-')).map(|it| it.to_string());
-    let pushed = vars.iter().any(|(k, v)| k == "GITHUB_REF_TYPE" && v == "tag");
-    let from_push = vars.iter().find(|(k, _)| k == "GITHUB_REF_NAME" && pushed).map(|(_, v)| v.clone());
-    if let Some(tag) = from_args.or(from_push).filter(|it| !it.is_empty()) {
-        ensure_tag(repo, &tag);
-    }
-    let mut all = vec!["release"];
-    all.extend_from_slice(args);
-    run_xtask(repo, &all, vars)
-}
-
-/// Creates `tag` at `HEAD` unless it exists (wherever it points).
-pub fn ensure_tag(repo: &Path, tag: &str) {
-    let exists = Command::new("git")
-        .args(["rev-parse", "-q", "--verify", &format!("refs/tags/{tag}")])
-        .current_dir(repo)
-        .output()
-        .is_ok_and(|it| it.status.success());
-    // A hostile tag is refused by the release before git could see it; never tag one.
-    let plain = tag.chars().all(|c| c.is_ascii_alphanumeric() || "._!+-".contains(c)) && !tag.starts_with('-');
-    if !exists && plain {
-        git(repo, &["tag", tag]);
-    }
-}
-
-/// Runs `xtask ARGS` in `dir` with `vars` (on top of the clean test environment).
-pub fn run_xtask(dir: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
-    let owned: Vec<(String, OsString)> = vars.iter().map(|(k, v)| (k.clone(), OsString::from(v))).collect();
-    let refs: Vec<(&str, &std::ffi::OsStr)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_os_str())).collect();
-    support::xtask(dir, args, &refs)
-}
-
-pub fn uploads(stack: &Stack) -> Vec<String> {
-    stack
-        .emulator()
-        .requests()
-        .into_iter()
-        .filter(|r| r.operation == "pypi-upload" && r.status == 200)
-        .filter_map(|r| r.file)
-        .collect()
-}
-
-pub fn published_files(stack: &Stack) -> BTreeSet<String> {
-    fs::read_dir(stack.package_dir())
-        .unwrap()
-        .map(|it| it.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|it| it.ends_with(".whl") || it.ends_with(".tar.gz"))
-        .collect()
-}
-
-/// Installs `requirement` with pip from the stack's index into a fresh virtual
-/// environment and returns what `yamause.__version__` says.
-pub fn install_and_read_version(stack: &Stack, requirement: &str) -> String {
-    let venv = TempDir::new("install");
-    let python3 = support::tools_python("release");
-    let out = Command::new(&python3).args(["-m", "venv"]).arg(venv.path().join("v")).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let python = venv.path().join("v/bin/python");
-    let token = stack.emulator().issue_token(Some(900)).unwrap();
-    let out = Command::new(&python)
-        .args(["-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", requirement])
-        .env("PIP_INDEX_URL", stack.index_url(&token.value))
-        .env_remove("PIP_FIND_LINKS")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "pip install {requirement} failed:\n{}", text(&out));
-    let out = Command::new(&python).args(["-c", "import yamause; print(yamause.__version__)"]).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 #[test]
 fn github_oidc_release_publishes_verifies_and_installs() {

@@ -22,14 +22,7 @@ use aws_smithy_http_client::tls;
 use castack::{Fault, Stack, StackConfig, UploadFailure};
 use sha2::{Digest, Sha256};
 
-use crate::support::{self, TempDir};
-
-fn start_stack() -> Stack {
-    let started = Instant::now();
-    let stack = Stack::start(StackConfig::new(support::tools_python("stack"))).expect("start the castack stack");
-    eprintln!("stack started in {:.2} s", started.elapsed().as_secs_f64());
-    stack
-}
+use crate::support::{self, TempDir, start_stack};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()

@@ -1,9 +1,12 @@
 //! What the integration tests share: the xtask binary, the pinned tool
-//! environments, and throwaway copies of the repository.
+//! environments, throwaway copies of the repository, the local stack and releases
+//! against it, a real forward proxy, and a model of the GitHub runner's log.
+
+use castack::{Stack, StackConfig};
 
 use std::{
-    collections::HashMap,
-    ffi::OsStr,
+    collections::{BTreeSet, HashMap},
+    ffi::{OsStr, OsString},
     fs,
     path::{Path, PathBuf},
     process::{Command, Output},
@@ -97,21 +100,8 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// repository with one commit, so a test can release it without touching the real
 /// checkout.
 pub fn copy_repo(label: &str) -> TempDir {
-    let src = repo_root();
     let dst = TempDir::new(label);
-    let listed = git(&src, &["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
-    for rel in listed.split('\0').filter(|it| !it.is_empty()) {
-        let from = src.join(rel);
-        if !from.is_file() {
-            continue; // deleted in the working tree
-        }
-        let to = dst.path().join(rel);
-        fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::copy(&from, &to).unwrap();
-    }
-    git(dst.path(), &["init", "-q", "-b", "main"]);
-    git(dst.path(), &["add", "-A"]);
-    git(dst.path(), &["commit", "-q", "-m", "copy"]);
+    xtask::git::copy_checkout(&repo_root(), dst.path()).expect("copy the repository");
     dst
 }
 
@@ -361,4 +351,134 @@ pub fn copy_dir(from: &Path, to: &Path) {
             fs::copy(entry.path(), dest).unwrap();
         }
     }
+}
+
+// Releases against the local stack.
+
+/// The account and role the stack's moto hands out sessions for.
+fn role_arn(stack: &Stack) -> String {
+    format!("arn:aws:iam::{}:role/{}", stack.config().account, castack::DEFAULT_ROLE)
+}
+
+/// A stack of its own for one test (started in a second or two), stopped when dropped.
+pub fn start_stack() -> Stack {
+    let started = std::time::Instant::now();
+    let stack = Stack::start(StackConfig::new(tools_python("stack"))).expect("start the castack stack");
+    eprintln!("stack started in {:.2} s", started.elapsed().as_secs_f64());
+    stack
+}
+
+/// How the release authenticates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Creds {
+    /// Static throwaway keys in the environment (a laptop, or any CI).
+    Static,
+    /// A GitHub Actions tag push with `id-token: write` and AWS_ROLE_ARN: the OIDC
+    /// exchange.
+    GithubOidc,
+    /// GitHub Actions with AWS_ROLE_ARN but no `id-token: write`.
+    GithubNoIdToken,
+}
+
+/// The environment of a release against `stack`.
+pub fn release_env(stack: &Stack, creds: Creds, tag: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut vars = stack.env();
+    match creds {
+        Creds::Static => vars.extend(stack.credentials_env()),
+        Creds::GithubOidc | Creds::GithubNoIdToken => {
+            if creds == Creds::GithubOidc {
+                vars.extend(stack.oidc_env());
+            }
+            for (k, v) in [
+                ("GITHUB_ACTIONS", "true"),
+                ("CI", "true"),
+                ("GITHUB_REF_TYPE", "tag"),
+                ("GITHUB_REF_NAME", tag),
+                ("GITHUB_RUN_ID", "4242"),
+                ("GITHUB_RUN_ATTEMPT", "1"),
+            ] {
+                vars.push((k.to_owned(), v.to_owned()));
+            }
+            vars.push(("AWS_ROLE_ARN".to_owned(), role_arn(stack)));
+        }
+    }
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    vars
+}
+
+/// Runs `xtask release ARGS` in `repo` with `vars`.
+///
+/// The tag being released is created at `HEAD` first when it does not exist, as a
+/// person or a tag push would have (a real publish requires it; `tag_must_exist`
+/// tests the refusal).
+pub fn release(repo: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
+    let from_args = args.first().filter(|it| !it.starts_with('-')).map(|it| it.to_string());
+    let pushed = vars.iter().any(|(k, v)| k == "GITHUB_REF_TYPE" && v == "tag");
+    let from_push = vars.iter().find(|(k, _)| k == "GITHUB_REF_NAME" && pushed).map(|(_, v)| v.clone());
+    if let Some(tag) = from_args.or(from_push).filter(|it| !it.is_empty()) {
+        ensure_tag(repo, &tag);
+    }
+    let mut all = vec!["release"];
+    all.extend_from_slice(args);
+    run_xtask(repo, &all, vars)
+}
+
+/// Creates `tag` at `HEAD` unless it exists (wherever it points).
+pub fn ensure_tag(repo: &Path, tag: &str) {
+    let exists = Command::new("git")
+        .args(["rev-parse", "-q", "--verify", &format!("refs/tags/{tag}")])
+        .current_dir(repo)
+        .output()
+        .is_ok_and(|it| it.status.success());
+    // A hostile tag is refused by the release before git could see it; never tag one.
+    let plain = tag.chars().all(|c| c.is_ascii_alphanumeric() || "._!+-".contains(c)) && !tag.starts_with('-');
+    if !exists && plain {
+        git(repo, &["tag", tag]);
+    }
+}
+
+/// Runs `xtask ARGS` in `dir` with `vars` (on top of the clean test environment).
+pub fn run_xtask(dir: &Path, args: &[&str], vars: &[(String, String)]) -> Output {
+    let owned: Vec<(String, OsString)> = vars.iter().map(|(k, v)| (k.clone(), OsString::from(v))).collect();
+    let refs: Vec<(&str, &std::ffi::OsStr)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_os_str())).collect();
+    xtask(dir, args, &refs)
+}
+
+pub fn uploads(stack: &Stack) -> Vec<String> {
+    stack
+        .emulator()
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "pypi-upload" && r.status == 200)
+        .filter_map(|r| r.file)
+        .collect()
+}
+
+pub fn published_files(stack: &Stack) -> BTreeSet<String> {
+    fs::read_dir(stack.package_dir())
+        .unwrap()
+        .map(|it| it.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|it| it.ends_with(".whl") || it.ends_with(".tar.gz"))
+        .collect()
+}
+
+/// Installs `requirement` with pip from the stack's index into a fresh virtual
+/// environment and returns what `yamause.__version__` says.
+pub fn install_and_read_version(stack: &Stack, requirement: &str) -> String {
+    let venv = TempDir::new("install");
+    let python3 = tools_python("release");
+    let out = Command::new(&python3).args(["-m", "venv"]).arg(venv.path().join("v")).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let python = venv.path().join("v/bin/python");
+    let token = stack.emulator().issue_token(Some(900)).unwrap();
+    let out = Command::new(&python)
+        .args(["-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", requirement])
+        .env("PIP_INDEX_URL", stack.index_url(&token.value))
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pip install {requirement} failed:\n{}", text(&out));
+    let out = Command::new(&python).args(["-c", "import yamause; print(yamause.__version__)"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
