@@ -14,15 +14,20 @@ use std::{fmt, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_codeartifact::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::{
+    interceptors::context::InterceptorContext,
+    retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason},
+};
 
 pub use codeartifact::{Remote, check_endpoint, new_token, remote_assets, token_and_endpoint, version_status};
 pub use explain::explain_codeartifact;
 use explain::explain_sts;
 
 use crate::{
-    github, net, redact,
+    github, limits, net, redact,
     report::{self, Note},
     settings::{self, Settings},
 };
@@ -64,8 +69,64 @@ pub async fn load_config(settings: &Settings) -> Result<SdkConfig> {
 /// comment in `Cargo.toml`; the environment's proxies; `AWS_CA_BUNDLE`), for every
 /// AWS client of the program. The credential providers (SSO, web identity, STS) use
 /// the same client, so they go through the proxy too.
+///
+/// Every call is bounded (`limits`): the connection, each attempt (answer included)
+/// and the whole call with its retries. The SDK's standard retries (three attempts,
+/// exponential backoff with jitter) handle throttling and 5xx; CodeArtifact's
+/// `Retry-After` is honoured too (`RetryAfter`).
 pub fn loader() -> Result<aws_config::ConfigLoader> {
-    Ok(aws_config::defaults(BehaviorVersion::latest()).http_client(net::sdk_http_client()?))
+    let limits = limits::get();
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(limits.connect)
+        .read_timeout(limits.aws_attempt)
+        .operation_attempt_timeout(limits.aws_attempt)
+        .operation_timeout(limits.aws_operation)
+        .build();
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(net::sdk_http_client()?)
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(3)))
+}
+
+/// The CodeArtifact client of a session: the SDK configuration plus `RetryAfter`.
+fn codeartifact_client(config: &SdkConfig) -> aws_sdk_codeartifact::Client {
+    let conf = aws_sdk_codeartifact::config::Builder::from(config).retry_classifier(RetryAfter).build();
+    aws_sdk_codeartifact::Client::from_conf(conf)
+}
+
+/// Attaches the delay of a `Retry-After: SECONDS` header (CodeArtifact's
+/// `ThrottlingException` carries one) to an answer the SDK already found worth
+/// retrying. The SDK reads only `x-amz-retry-after`; it bounds the delay it is given
+/// (between its own backoff and five seconds more), and the operation timeout bounds
+/// the whole call.
+#[derive(Debug)]
+struct RetryAfter;
+
+impl ClassifyRetry for RetryAfter {
+    fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
+        RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(&self, ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        let RetryAction::RetryIndicated(RetryReason::RetryableError { kind, retry_after: None }) = previous else {
+            return RetryAction::NoActionIndicated;
+        };
+        let seconds =
+            ctx.response().and_then(|it| it.headers().get("retry-after")).and_then(|it| it.trim().parse::<u64>().ok());
+        match seconds {
+            Some(s) => RetryAction::retryable_error_with_explicit_delay(*kind, Duration::from_secs(s.min(60))),
+            None => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "Retry-After"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        // After every classifier of the SDK, so that it refines their verdict.
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
 }
 
 /// Finds credentials and says who they belong to. `notes` collects what to print.
@@ -101,7 +162,7 @@ pub async fn authenticate(settings: &Settings, notes: &mut Vec<Note>) -> Result<
             identity.account, settings.domain_owner, identity.arn
         )));
     }
-    let codeartifact = aws_sdk_codeartifact::Client::new(&config);
+    let codeartifact = codeartifact_client(&config);
     Ok(Session { config, codeartifact, identity })
 }
 

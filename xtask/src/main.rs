@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use xshell::Shell;
-use xtask::{flags, net, redact, report};
+use xtask::{flags, limits, net, redact, report};
 
 fn main() -> ExitCode {
     match try_main() {
@@ -25,6 +25,7 @@ fn try_main() -> Result<()> {
     let flags = flags::Xtask::from_env_or_exit();
     // A password in a proxy URL is a secret from the first line the program prints.
     net::register_proxy_credentials();
+    limits::init()?;
     let sh = Shell::new()?;
     match flags.subcommand {
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),

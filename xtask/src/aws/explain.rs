@@ -10,7 +10,7 @@ use aws_sdk_codeartifact::{
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::{
-    github, net, redact,
+    github, limits, net, redact,
     settings::{self, Settings},
 };
 
@@ -22,6 +22,8 @@ struct Failure {
     /// Not a service answer: the request did not get through (DNS, connection,
     /// timeout, a proxy's refusal) or could not be built.
     transport: Option<String>,
+    /// No answer within the deadline (`limits`).
+    timed_out: bool,
 }
 
 impl Failure {
@@ -38,20 +40,28 @@ impl Failure {
                 message: String::new(),
                 request_id: None,
                 transport: Some(net::PROXY_REFUSED.to_owned()),
+                timed_out: false,
             };
         }
+        let timed_out = match err {
+            SdkError::TimeoutError(_) => true,
+            SdkError::DispatchFailure(failure) => failure.is_timeout(),
+            _ => false,
+        };
         match err {
             SdkError::ServiceError(service) => Failure {
                 code: service.err().code().map(str::to_owned),
                 message: service.err().message().unwrap_or_default().to_owned(),
                 request_id: err.request_id().map(str::to_owned),
                 transport: None,
+                timed_out: false,
             },
             other => Failure {
                 code: None,
                 message: String::new(),
                 request_id: None,
                 transport: Some(redact::scrub(&DisplayErrorContext(other).to_string())),
+                timed_out,
             },
         }
     }
@@ -75,7 +85,8 @@ where
     let f = Failure::of(err);
     let rid = f.request_id_text();
     if let Some(transport) = &f.transport {
-        return transport_error(&format!("AWS STS for {op}"), transport, "AWS_ENDPOINT_URL_STS");
+        let host = Host { service: "sts", region: &settings_region(web_identity), var: "AWS_ENDPOINT_URL_STS" };
+        return transport_error(&format!("AWS STS for {op}"), transport, f.timed_out, &host);
     }
     let code = f.code.clone().unwrap_or_default();
     let msg = &f.message;
@@ -135,7 +146,8 @@ where
     let rid = f.request_id_text();
     if let Some(transport) = &f.transport {
         let what = format!("CodeArtifact in {} for {op}", settings.region);
-        return transport_error(&what, transport, "AWS_ENDPOINT_URL_CODEARTIFACT");
+        let host = Host { service: "codeartifact", region: &settings.region, var: "AWS_ENDPOINT_URL_CODEARTIFACT" };
+        return transport_error(&what, transport, f.timed_out, &host);
     }
     let code = f.code.clone().unwrap_or_default();
     let msg = &f.message;
@@ -199,15 +211,48 @@ where
 }
 
 /// A request that got no answer from the service: the network, a proxy, a timeout.
-fn transport_error(what: &str, transport: &str, endpoint_var: &str) -> anyhow::Error {
+fn transport_error(what: &str, transport: &str, timed_out: bool, host: &Host<'_>) -> anyhow::Error {
     if transport == net::PROXY_REFUSED {
         return anyhow::format_err!("could not reach {what}: {transport}");
     }
     let proxies = net::describe_proxies().map(|it| format!(" ({it})")).unwrap_or_default();
+    if timed_out {
+        let limits = limits::get();
+        return anyhow::format_err!(
+            "{what}: {} did not answer within {} (each attempt {}, retries included){proxies}: the service, or a \
+             proxy on the way, stalls. Re-run the release later (it resumes where it stopped); on a slow network \
+             raise XTASK_AWS_TIMEOUT and XTASK_AWS_ATTEMPT_TIMEOUT",
+            host.name(),
+            limits::shown(limits.aws_operation),
+            limits::shown(limits.aws_attempt)
+        );
+    }
     anyhow::format_err!(
-        "could not reach {what}: {transport}: check the network and proxy settings{proxies}, AWS_REGION, and \
-         {endpoint_var} if set"
+        "could not reach {what} at {}: {transport}: check the network and proxy settings{proxies}, AWS_REGION, and \
+         {} if set",
+        host.name(),
+        host.var
     )
+}
+
+/// The host a service call goes to: the endpoint override, or AWS's own.
+struct Host<'a> {
+    service: &'a str,
+    region: &'a str,
+    var: &'a str,
+}
+
+impl Host<'_> {
+    fn name(&self) -> String {
+        let url = std::env::var(self.var).ok().filter(|it| !it.is_empty());
+        let url = url.unwrap_or_else(|| format!("https://{}.{}.amazonaws.com", self.service, self.region));
+        url.split("://").nth(1).unwrap_or(&url).split('/').next().unwrap_or_default().to_owned()
+    }
+}
+
+fn settings_region(web_identity: Option<(&github::Claims, &Settings, &str)>) -> String {
+    let configured = web_identity.map(|(_, settings, _)| settings.region.clone());
+    configured.or_else(|| std::env::var("AWS_REGION").ok()).unwrap_or_else(|| "us-east-1".to_owned())
 }
 
 fn expired_credentials(op: &str, msg: &str, rid: &str) -> anyhow::Error {
