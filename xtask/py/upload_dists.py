@@ -3,10 +3,18 @@ in one interpreter (one Python start-up for all of them).
 
 The repository URL and the credentials come from the environment (TWINE_USERNAME,
 TWINE_PASSWORD, TWINE_REPOSITORY_URL), never from the arguments. A refused file does
-not stop the others. For each file, one JSON line on stdout:
+not stop the others. For each file, as soon as it is done, one JSON line on stdout:
 {"file": NAME, "ok": true} or {"file": NAME, "ok": false, "status": HTTP status or
-null, "kind": "http" | "connection" | "other", "reason": text}. twine's own output
+null, "kind": KIND, "reason": text, "retry_after": seconds or null}, where KIND is
+"http" (an answer with an error status), "timeout" (no answer in time),
+"connection" (no connection, or it broke mid-answer), "invalid" (the file is not a
+readable distribution), "io" (a local file error) or "other" (any other exception,
+named). Lines already printed survive a crash of this process; twine's own output
 goes to stderr.
+
+Every request has a timeout (XTASK_CONNECT_TIMEOUT, XTASK_UPLOAD_TIMEOUT: seconds
+to connect, and of silence on the connection), so a server that stalls ends the
+upload instead of holding the job.
 
 With `--stdin`, the files are read from stdin, one path per line, until it closes:
 the release starts this process while it still verifies the files, so that importing
@@ -20,7 +28,9 @@ import logging
 import os
 import re
 import sys
+import tarfile
 import urllib.parse
+import zipfile
 
 import requests
 import rich
@@ -45,11 +55,60 @@ def scrubbed(text, forms, limit=4000):
     return text[:limit]
 
 
+def seconds(name, default):
+    try:
+        value = float(os.environ.get(name, "") or default)
+        return value if value > 0 else default
+    except ValueError:
+        return default
+
+
+def with_timeouts():
+    """Every request twine sends gets a connect and a read timeout (twine sets none)."""
+    timeout = (seconds("XTASK_CONNECT_TIMEOUT", 5.0), seconds("XTASK_UPLOAD_TIMEOUT", 120.0))
+    original = requests.Session.request
+
+    def request(self, method, url, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = timeout
+        return original(self, method, url, **kwargs)
+
+    requests.Session.request = request
+
+
+def classify(err, forms):
+    """The failure kind of an exception from twine, requests or the file."""
+    text = scrubbed(str(err) or type(err).__name__, forms)
+    if isinstance(err, requests.HTTPError):
+        response = err.response
+        if response is None:
+            return {"kind": "http", "status": None, "reason": text}
+        retry_after = response.headers.get("Retry-After", "")
+        return {
+            "kind": "http",
+            "status": response.status_code,
+            "reason": scrubbed(response.text or response.reason or "", forms),
+            "retry_after": int(retry_after) if retry_after.strip().isdigit() else None,
+        }
+    # Timeout before ConnectionError: ConnectTimeout is both.
+    if isinstance(err, requests.Timeout):
+        return {"kind": "timeout", "status": None, "reason": text}
+    if isinstance(err, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ContentDecodingError, requests.RequestException)):
+        return {"kind": "connection", "status": None, "reason": f"{type(err).__name__}: {text}"}
+    if isinstance(err, (zipfile.BadZipFile, tarfile.TarError, exceptions.InvalidDistribution)):
+        return {"kind": "invalid", "status": None, "reason": f"{type(err).__name__}: {text}"}
+    if isinstance(err, OSError):
+        return {"kind": "io", "status": None, "reason": f"{type(err).__name__}: {text}"}
+    return {"kind": "other", "status": None, "reason": f"{type(err).__name__}: {text}"}
+
+
 def main():
     # No wrapping: rich would split a long line (a URL with the token in it) across
     # lines, and no mask matches half a token.
     rich.reconfigure(stderr=True, no_color=True, highlight=False, soft_wrap=True, width=100000)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    with_timeouts()
     upload_settings = settings.Settings(
         username=os.environ["TWINE_USERNAME"],
         password=os.environ["TWINE_PASSWORD"],
@@ -65,15 +124,8 @@ def main():
         result = {"file": os.path.basename(path), "ok": True}
         try:
             upload(upload_settings, [path])
-        except requests.HTTPError as err:
-            response = err.response
-            reason = (response.text or response.reason or "") if response is not None else str(err)
-            status = getattr(response, "status_code", None)
-            result.update(ok=False, kind="http", status=status, reason=scrubbed(reason, forms))
-        except requests.ConnectionError as err:
-            result.update(ok=False, kind="connection", status=None, reason=scrubbed(str(err), forms))
-        except (exceptions.TwineException, OSError, ValueError) as err:
-            result.update(ok=False, kind="other", status=None, reason=scrubbed(str(err), forms))
+        except Exception as err:  # noqa: BLE001 - every failure becomes a result line
+            result.update(ok=False, **classify(err, forms))
         print(json.dumps(result), flush=True)
 
 

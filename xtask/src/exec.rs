@@ -8,16 +8,14 @@
 
 use std::{
     collections::VecDeque,
-    env,
     ffi::{OsStr, OsString},
     io::{BufRead, BufReader, Read},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     thread,
-    time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
@@ -25,177 +23,10 @@ use xshell::Cmd;
 
 use crate::{redact, report};
 
-/// Variables every child gets from our own environment when they are set: what a
-/// program needs to find itself, write temporary files and decode text.
-const BASE: &[&str] = &[
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    // Windows needs these to start a process at all.
-    "SYSTEMROOT",
-    "SYSTEMDRIVE",
-    "WINDIR",
-    "COMSPEC",
-    "PATHEXT",
-    "USERPROFILE",
-    "APPDATA",
-    "LOCALAPPDATA",
-];
+mod environment;
+mod watch;
 
-/// Variables every child that talks to the network gets: the proxies (both cases, as
-/// curl, requests, pip, uv, npm and the AWS CLI read them) and the trust stores
-/// OpenSSL, rustls-native-certs, uv and Python's requests read.
-const NETWORK: &[&str] = &[
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-];
-
-/// What pip and uv read besides: their own settings (index mirrors, certificates,
-/// timeouts) and the cache locations. Only for installs from hashed locks, where the
-/// index cannot change what gets installed.
-const INSTALLER_PREFIXES: &[&str] = &["PIP_", "UV_", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"];
-
-/// The settings of pip and uv that are about reaching an index, not choosing one:
-/// what an isolated build that installs from the private repository may inherit.
-/// (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL` or `PIP_FIND_LINKS` of the machine would
-/// let the build take its requirements from somewhere else.)
-const INDEX_TRANSPORT: &[&str] = &[
-    "PIP_CERT",
-    "PIP_CLIENT_CERT",
-    "PIP_PROXY",
-    "PIP_TIMEOUT",
-    "PIP_DEFAULT_TIMEOUT",
-    "PIP_RETRIES",
-    "UV_NATIVE_TLS",
-    "UV_HTTP_TIMEOUT",
-    "UV_HTTP_RETRIES",
-];
-
-/// What npm and Node.js read: the extra CA file, the proxy switch of newer Node.js
-/// releases, and npm's own settings (registry, cache, its `cafile`).
-const NPM: &[&str] = &["NODE_EXTRA_CA_CERTS", "NODE_USE_ENV_PROXY"];
-const NPM_PREFIXES: &[&str] = &["npm_config_", "NPM_CONFIG_"];
-
-/// Never inherited, whatever an allow-list or prefix says: the credentials and
-/// settings of a release, which only the program itself (and, set explicitly, the one
-/// child that needs them) may see.
-const NEVER: &[&str] = &[
-    "AWS_",
-    "ACTIONS_",
-    "GITHUB_TOKEN",
-    "GH_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "TWINE_",
-    "UV_PUBLISH_",
-    "CODEARTIFACT_",
-    "XTASK_",
-];
-
-/// The environment of one child: an allow-list of inherited names plus set values.
-#[derive(Default, Clone)]
-pub struct Env {
-    inherit: Vec<String>,
-    inherit_prefixes: Vec<String>,
-    set: Vec<(OsString, OsString)>,
-}
-
-impl Env {
-    /// The base environment only: local programs (git, the interpreter check, the
-    /// offline build, zizmor).
-    pub fn base() -> Env {
-        let mut it = Env::default();
-        it.inherit.extend(BASE.iter().map(|it| it.to_string()));
-        // Python output is piped to us; make its encoding independent of the locale.
-        it.set("PYTHONIOENCODING", "utf-8");
-        it.set("PYTHONDONTWRITEBYTECODE", "1");
-        it
-    }
-
-    /// The base environment plus proxies and trust stores: twine, pip installing the
-    /// release (sandbox).
-    pub fn network() -> Env {
-        let mut it = Env::base();
-        it.inherit.extend(NETWORK.iter().map(|it| it.to_string()));
-        it
-    }
-
-    /// pip and uv installing a hashed lock: the network plus their own settings.
-    pub fn installer() -> Env {
-        let mut it = Env::network();
-        it.inherit_prefixes.extend(INSTALLER_PREFIXES.iter().map(|it| it.to_string()));
-        it
-    }
-
-    /// An isolated build installing its requirements from the private repository:
-    /// the network plus pip's and uv's transport settings, never their index choice.
-    pub fn private_build() -> Env {
-        let mut it = Env::network();
-        it.inherit.extend(INDEX_TRANSPORT.iter().map(|it| it.to_string()));
-        it
-    }
-
-    /// npm: the network plus Node's CA file and npm's settings.
-    pub fn npm() -> Env {
-        let mut it = Env::network();
-        it.inherit.extend(NPM.iter().map(|it| it.to_string()));
-        it.inherit_prefixes.extend(NPM_PREFIXES.iter().map(|it| it.to_string()));
-        it
-    }
-
-    /// Also inherit every variable whose name starts with `prefix` (such as `CARGO`).
-    pub fn inherit_prefix(&mut self, prefix: &str) -> &mut Env {
-        self.inherit_prefixes.push(prefix.to_owned());
-        self
-    }
-
-    /// Sets a variable for the child (also one of the `NEVER` names: setting is
-    /// explicit, as for the token of the uploader).
-    pub fn set(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Env {
-        self.set.push((key.into(), value.into()));
-        self
-    }
-
-    /// The variables as the child will see them.
-    fn resolve(&self) -> Vec<(OsString, OsString)> {
-        self.resolve_from(env::vars_os())
-    }
-
-    fn resolve_from(&self, vars: impl Iterator<Item = (OsString, OsString)>) -> Vec<(OsString, OsString)> {
-        let mut out: Vec<(OsString, OsString)> = Vec::new();
-        for (key, value) in vars {
-            let Some(name) = key.to_str() else { continue };
-            let allowed = self.inherit.iter().any(|it| it == name)
-                || self.inherit_prefixes.iter().any(|it| name.starts_with(it.as_str()));
-            let never = NEVER.iter().any(|it| name.starts_with(it));
-            if allowed && !never {
-                out.push((key, value));
-            }
-        }
-        for (key, value) in &self.set {
-            out.retain(|(k, _)| k != key);
-            out.push((key.clone(), value.clone()));
-        }
-        out
-    }
-}
+pub use environment::Env;
 
 /// A flag that asks running children to stop; shared between the threads of a run.
 #[derive(Clone, Default)]
@@ -283,30 +114,32 @@ impl<'a> Run<'a> {
         if !self.capture {
             report::say(&format!("$ {shown}"));
         }
+        // A process group of its own: stopping the child stops what it started, and
+        // a terminal's Ctrl-C reaches this program alone, which stops it in order.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command.spawn().map_err(|err| {
             let hint = if err.kind() == std::io::ErrorKind::NotFound { ": is it installed and on PATH?" } else { "" };
             anyhow::format_err!("could not start `{shown}`: {err}{hint}")
         })?;
 
+        let activity = watch::Activity::new();
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
-        let stderr = child.stderr.take().map(|it| pump(it, tail.clone(), self.show));
+        let stderr = child.stderr.take().map(|it| pump(it, tail.clone(), self.show, activity.clone()));
         // stdout is either kept whole for the caller or streamed like stderr.
         let capture = self.capture;
         let stdout = child.stdout.take().map(|it| {
-            let tail = tail.clone();
-            let show = self.show;
+            let (tail, show, activity) = (tail.clone(), self.show, activity.clone());
             thread::spawn(move || -> String {
-                let mut raw = String::new();
                 if capture {
-                    let _ = BufReader::new(it).read_to_string(&mut raw);
+                    read_all(it, &activity)
                 } else {
-                    let _ = pump(it, tail, show).join();
+                    pump(it, tail, show, activity).join().map(|()| String::new()).unwrap_or_default()
                 }
-                raw
             })
         });
         let stdin = child.stdin.take();
-        Ok(Running { child, shown, tail, stdout, stderr, stdin, cancel: self.cancel })
+        Ok(Running { child, shown, tail, stdout, stderr, stdin, cancel: self.cancel, activity })
     }
 }
 
@@ -319,6 +152,7 @@ pub struct Running {
     stderr: Option<thread::JoinHandle<()>>,
     stdin: Option<std::process::ChildStdin>,
     cancel: Option<Cancel>,
+    activity: watch::Activity,
 }
 
 impl Running {
@@ -328,31 +162,58 @@ impl Running {
     }
 
     /// Closes stdin, waits for the child, and fails when it failed.
-    pub fn finish(mut self) -> Result<Output> {
+    pub fn finish(self) -> Result<Output> {
+        let (result, stdout) = self.finish_keeping_output();
+        result.map(|()| Output { stdout })
+    }
+
+    /// Like `finish`, but what the child printed on stdout (when captured) comes back
+    /// whether or not it failed: a crashed uploader's results for the files it
+    /// finished are still true.
+    pub fn finish_keeping_output(mut self) -> (Result<()>, String) {
         drop(self.stdin.take());
-        let status = wait(&mut self.child, self.cancel.as_ref());
+        let waited = watch::wait(&mut self.child, self.cancel.as_ref(), &self.activity);
         let stdout = self.stdout.take().map(|it| it.join().unwrap_or_default()).unwrap_or_default();
         if let Some(it) = self.stderr.take() {
             let _ = it.join();
         }
+        (self.outcome(waited), stdout)
+    }
+
+    fn outcome(&self, waited: std::io::Result<Result<ExitStatus, watch::Stopped>>) -> Result<()> {
         let shown = &self.shown;
-        let status = status.with_context(|| format!("wait for `{shown}`"))?;
-        if self.cancel.as_ref().is_some_and(Cancel::is_cancelled) && !status.success() {
-            bail!("`{shown}` was stopped because another part of the release failed");
-        }
-        if !status.success() {
-            let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut msg = format!("`{shown}` failed ({status})");
-            if !tail.is_empty() {
-                msg.push_str("; its last output:");
-                for line in tail.iter() {
-                    msg.push_str("\n    ");
-                    msg.push_str(line);
-                }
+        let status = match waited.with_context(|| format!("wait for `{shown}`"))? {
+            Ok(status) => status,
+            Err(watch::Stopped::Cancelled) => bail!("`{shown}` was stopped because another part of the release failed"),
+            Err(watch::Stopped::Interrupted(signal)) => {
+                return Err(anyhow::Error::new(signal).context(format!("`{shown}` was stopped")));
             }
-            bail!(msg);
+            Err(watch::Stopped::Stalled(idle)) => bail!(
+                "`{shown}` printed nothing and used no CPU for {}, so it was stopped: it is most likely waiting on a \
+                 network that does not answer (check the network and the proxy settings) and a re-run resumes where \
+                 this one stopped; raise XTASK_STALL_TIMEOUT if it is only slow{}",
+                crate::limits::shown(idle),
+                self.tail_text()
+            ),
+        };
+        if !status.success() {
+            bail!("`{shown}` failed ({status}){}", self.tail_text());
         }
-        Ok(Output { stdout })
+        Ok(())
+    }
+
+    /// `; its last output:` and the last lines, for an error message.
+    fn tail_text(&self) -> String {
+        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        if tail.is_empty() {
+            return String::new();
+        }
+        let mut msg = "; its last output:".to_owned();
+        for line in tail.iter() {
+            msg.push_str("\n    ");
+            msg.push_str(line);
+        }
+        msg
     }
 }
 
@@ -361,8 +222,7 @@ impl Drop for Running {
     fn drop(&mut self) {
         drop(self.stdin.take());
         if self.stdout.is_some() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            watch::stop_child(&mut self.child);
         }
     }
 }
@@ -372,7 +232,7 @@ impl Drop for Running {
 /// appended to FILE as one JSON line, so the leak tests can check what each child
 /// was given.
 fn record(command: &Command, vars: &[(OsString, OsString)]) {
-    let Some(path) = env::var_os("XTASK_RECORD_CHILDREN") else { return };
+    let Some(path) = std::env::var_os("XTASK_RECORD_CHILDREN") else { return };
     let mut argv = vec![command.get_program().to_string_lossy().into_owned()];
     argv.extend(command.get_args().map(|it| it.to_string_lossy().into_owned()));
     let names: Vec<String> = vars.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
@@ -383,24 +243,31 @@ fn record(command: &Command, vars: &[(OsString, OsString)]) {
     }
 }
 
-/// Waits for the child, killing it if `cancel` is set meanwhile.
-fn wait(child: &mut Child, cancel: Option<&Cancel>) -> std::io::Result<std::process::ExitStatus> {
-    let Some(cancel) = cancel else { return child.wait() };
+/// Reads a captured stream whole, noting each chunk as a sign of life.
+fn read_all(stream: impl Read, activity: &watch::Activity) -> String {
+    let mut reader = BufReader::new(stream);
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
     loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                activity.touch();
+                raw.extend_from_slice(&buf[..n]);
+            }
         }
-        if cancel.is_cancelled() {
-            let _ = child.kill();
-            return child.wait();
-        }
-        thread::sleep(Duration::from_millis(20));
     }
+    String::from_utf8_lossy(&raw).into_owned()
 }
 
 /// Reads a stream line by line, scrubs each line, keeps the last ones and shows them
 /// when `show` is set.
-fn pump(stream: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>, show: bool) -> thread::JoinHandle<()> {
+fn pump(
+    stream: impl Read + Send + 'static,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    show: bool,
+    activity: watch::Activity,
+) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut buf = Vec::new();
@@ -408,7 +275,7 @@ fn pump(stream: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>, 
             buf.clear();
             match reader.read_until(b'\n', &mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(_) => activity.touch(),
             }
             let line = String::from_utf8_lossy(&buf);
             let line = redact::scrub(line.trim_end_matches(['\n', '\r']));
@@ -427,124 +294,4 @@ fn pump(stream: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>, 
 /// `true` when `program` can be found on `PATH`.
 pub fn on_path(program: impl AsRef<OsStr>) -> bool {
     which::which(program).is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A machine behind a TLS-intercepting proxy, signed in to AWS and in a GitHub job.
-    const MACHINE: &[&str] = &[
-        "PATH",
-        "HOME",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "ALL_PROXY",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-        "NODE_EXTRA_CA_CERTS",
-        "GIT_SSL_CAINFO",
-        "AWS_CA_BUNDLE",
-        "PIP_CERT",
-        "PIP_INDEX_URL",
-        "PIP_FIND_LINKS",
-        "PIP_DEFAULT_TIMEOUT",
-        "UV_NATIVE_TLS",
-        "UV_INDEX_URL",
-        "UV_PUBLISH_TOKEN",
-        "XDG_CACHE_HOME",
-        "npm_config_cache",
-        "NPM_CONFIG_REGISTRY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "ACTIONS_RUNTIME_TOKEN",
-        "GITHUB_TOKEN",
-        "GH_TOKEN",
-        "TWINE_PASSWORD",
-        "CODEARTIFACT_DOMAIN",
-        "PYTHONPATH",
-    ];
-
-    /// The names a child of `env` gets on `MACHINE` (without the two Python settings
-    /// every child gets set).
-    fn names(env: &Env) -> Vec<String> {
-        let vars = MACHINE.iter().map(|it| (OsString::from(it), OsString::from("x")));
-        let mut names: Vec<String> =
-            env.resolve_from(vars).into_iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
-        names.retain(|it| !["PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE"].contains(&it.as_str()));
-        names.sort();
-        names
-    }
-
-    /// The base, the proxies and trust stores, and `extra`, sorted.
-    fn with(extra: &[&str]) -> Vec<String> {
-        let network = [
-            "ALL_PROXY",
-            "CURL_CA_BUNDLE",
-            "HTTPS_PROXY",
-            "NO_PROXY",
-            "REQUESTS_CA_BUNDLE",
-            "SSL_CERT_DIR",
-            "SSL_CERT_FILE",
-            "https_proxy",
-            "no_proxy",
-        ];
-        let mut all: Vec<String> =
-            ["HOME", "PATH"].iter().chain(&network).chain(extra).map(|it| it.to_string()).collect();
-        all.sort();
-        all
-    }
-
-    #[test]
-    fn each_kind_of_child_inherits_what_its_tools_document_and_never_a_secret() {
-        // Local programs: git, the interpreter check, the offline build, zizmor.
-        assert_eq!(names(&Env::base()), ["HOME", "PATH"]);
-        // twine and the sandbox's pip: proxies and the trust stores of requests/OpenSSL.
-        assert_eq!(names(&Env::network()), with(&[]));
-        // pip/uv installing a hashed lock: also their own settings and cache.
-        let installer = [
-            "PIP_CERT",
-            "PIP_DEFAULT_TIMEOUT",
-            "PIP_FIND_LINKS",
-            "PIP_INDEX_URL",
-            "UV_INDEX_URL",
-            "UV_NATIVE_TLS",
-            "XDG_CACHE_HOME",
-        ];
-        assert_eq!(names(&Env::installer()), with(&installer));
-        // An isolated build from the private index: how to reach it, never where else
-        // to look.
-        assert_eq!(names(&Env::private_build()), with(&["PIP_CERT", "PIP_DEFAULT_TIMEOUT", "UV_NATIVE_TLS"]));
-        // npm: Node's CA file and npm's settings.
-        assert_eq!(names(&Env::npm()), with(&["NODE_EXTRA_CA_CERTS", "NPM_CONFIG_REGISTRY", "npm_config_cache"]));
-    }
-
-    #[test]
-    fn no_prefix_reaches_a_secret_but_setting_one_explicitly_does() {
-        let mut env = Env::installer();
-        env.inherit_prefix("AWS_").inherit_prefix("ACTIONS_").inherit_prefix("G").inherit_prefix("T");
-        let got = names(&env);
-        let secrets = [
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-            "GITHUB_TOKEN",
-            "GH_TOKEN",
-            "TWINE_PASSWORD",
-            "UV_PUBLISH_TOKEN",
-        ];
-        for secret in secrets {
-            assert!(!got.iter().any(|it| it == secret), "{secret} was inherited: {got:?}");
-        }
-        env.set("TWINE_PASSWORD", "token");
-        assert!(names(&env).iter().any(|it| it == "TWINE_PASSWORD"));
-    }
 }

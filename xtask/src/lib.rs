@@ -16,6 +16,7 @@ pub mod github;
 pub mod iam_policy;
 #[cfg(feature = "iam")]
 pub mod iam_role;
+pub mod interrupt;
 pub mod limits;
 pub mod lint;
 pub mod manifest;

@@ -87,33 +87,52 @@ pub enum Failure {
     Unauthorized,
     /// 403: the identity may not publish this package (or origin controls block it).
     Forbidden,
-    /// 400 and other client errors, with twine's explanation.
+    /// 429: throttled, with the `Retry-After` seconds when the answer gave them.
+    Throttled(Option<u64>),
+    /// 400 and other client errors, with the answer's explanation.
     Refused(u16, String),
     /// 5xx: worth another attempt.
     Server(u16),
+    /// No answer within `XTASK_UPLOAD_TIMEOUT`: worth another attempt.
+    Timeout,
     /// The connection failed or broke: worth another attempt.
-    Connection,
+    Connection(String),
+    /// The file is not a readable distribution (it changed or broke on disk).
+    Invalid(String),
+    /// The uploader ended (crashed, was killed or stopped) before it reported this
+    /// file: whether it arrived is for the repository to tell.
+    NoResult(String),
     Other(String),
 }
 
 impl Failure {
     pub fn is_transient(&self) -> bool {
-        matches!(self, Failure::Server(_) | Failure::Connection)
+        matches!(
+            self,
+            Failure::Server(_)
+                | Failure::Throttled(_)
+                | Failure::Timeout
+                | Failure::Connection(_)
+                | Failure::NoResult(_)
+        )
     }
 }
 
-/// Maps one upload result (`upload_dists.py`: the HTTP status, or a connection
-/// error) to what it means.
-pub fn classify(kind: &str, status: Option<u16>, reason: &str) -> Failure {
+/// Maps one upload result (`upload_dists.py`: a kind, the HTTP status, the reason,
+/// the `Retry-After` seconds) to what it means.
+pub fn classify(kind: &str, status: Option<u16>, reason: &str, retry_after: Option<u64>) -> Failure {
     match (kind, status) {
         ("http", Some(409)) => Failure::Conflict,
         // pypiserver and some indexes answer a duplicate with 400 "already exists".
         ("http", Some(400)) if reason.to_ascii_lowercase().contains("already exist") => Failure::Conflict,
         ("http", Some(401)) => Failure::Unauthorized,
         ("http", Some(403)) => Failure::Forbidden,
+        ("http", Some(429)) => Failure::Throttled(retry_after),
         ("http", Some(status @ 500..=599)) => Failure::Server(status),
         ("http", Some(status)) => Failure::Refused(status, first_line(reason)),
-        ("connection", _) => Failure::Connection,
+        ("timeout", _) => Failure::Timeout,
+        ("connection", _) => Failure::Connection(first_line(reason)),
+        ("invalid" | "io", _) => Failure::Invalid(first_line(reason)),
         _ => Failure::Other(first_line(reason)),
     }
 }
@@ -143,12 +162,18 @@ impl Uploader {
         env.set("TWINE_USERNAME", "aws").set("TWINE_PASSWORD", token.expose()).set("TWINE_REPOSITORY_URL", endpoint);
         // No keyring lookups: the credentials are all in the environment.
         env.set("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring");
+        // Every request of twine is bounded (`limits`).
+        let limits = crate::limits::get();
+        env.set("XTASK_CONNECT_TIMEOUT", limits.connect.as_secs_f64().to_string())
+            .set("XTASK_UPLOAD_TIMEOUT", limits.upload.as_secs_f64().to_string());
         let running = exec::run(cmd!(sh, "{python} {script} --stdin"), &env).capture().stdin_piped().spawn()?;
         Ok(Uploader { running })
     }
 
-    /// Uploads `dists` and returns each file's outcome.
-    pub fn upload(mut self, dists: &[&Dist]) -> Vec<Result<(), Failure>> {
+    /// Uploads `dists` and returns each file's outcome, as reported the moment it was
+    /// done, and how the uploader ended when that was not normally (a crash, a kill,
+    /// a stall, a signal): files it never reported are `NoResult`.
+    pub fn upload(mut self, dists: &[&Dist]) -> (Vec<Result<(), Failure>>, Option<anyhow::Error>) {
         let paths: String = dists.iter().map(|d| format!("{}\n", d.path.display())).collect();
         let written = match self.running.stdin() {
             Some(stdin) => {
@@ -156,16 +181,16 @@ impl Uploader {
             }
             None => Err("twine has no stdin".to_owned()),
         };
-        let out = written.map_err(anyhow::Error::msg).and_then(|()| self.running.finish());
-        let stdout = match out {
-            Ok(out) => out.stdout,
-            Err(err) => {
-                let failure = Failure::Other(format!("{err:#}"));
-                return dists.iter().map(|_| Err(failure.clone())).collect();
-            }
+        let (ended, stdout) = self.running.finish_keeping_output();
+        let ended = match written {
+            Err(err) => Err(anyhow::Error::msg(err)),
+            Ok(()) => ended,
         };
-        let mut results: Vec<Result<(), Failure>> =
-            dists.iter().map(|_| Err(Failure::Other("twine reported nothing for this file".to_owned()))).collect();
+        let why = match &ended {
+            Err(err) => format!("{err:#}"),
+            Ok(()) => "twine reported nothing for this file".to_owned(),
+        };
+        let mut results: Vec<Result<(), Failure>> = dists.iter().map(|_| Err(Failure::NoResult(why.clone()))).collect();
         for line in stdout.lines() {
             let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };
             let Some(i) = dists.iter().position(|d| value["file"].as_str() == Some(d.file_name.as_str())) else {
@@ -175,10 +200,11 @@ impl Uploader {
                 Ok(())
             } else {
                 let status = value["status"].as_u64().and_then(|it| u16::try_from(it).ok());
-                Err(classify(value["kind"].as_str().unwrap_or(""), status, value["reason"].as_str().unwrap_or("")))
+                let text = |key: &str| value[key].as_str().unwrap_or("").to_owned();
+                Err(classify(&text("kind"), status, &text("reason"), value["retry_after"].as_u64()))
             };
         }
-        results
+        (results, ended.err())
     }
 }
 
@@ -251,12 +277,23 @@ mod tests {
                 "\nInvalid distribution\nmore",
                 Failure::Refused(400, "Invalid distribution".to_owned()),
             ),
-            ("connection", None, "Connection aborted", Failure::Connection),
+            ("connection", None, "Connection aborted", Failure::Connection("Connection aborted".to_owned())),
+            ("timeout", None, "ReadTimeout", Failure::Timeout),
+            (
+                "invalid",
+                None,
+                "BadZipFile: File is not a zip file",
+                Failure::Invalid("BadZipFile: File is not a zip file".to_owned()),
+            ),
+            ("io", None, "FileNotFoundError: x", Failure::Invalid("FileNotFoundError: x".to_owned())),
             ("other", None, "something else\n", Failure::Other("something else".to_owned())),
         ];
         for (kind, status, reason, want) in cases {
-            assert_eq!(classify(kind, status, reason), want, "{kind} {status:?} {reason}");
+            assert_eq!(classify(kind, status, reason, None), want, "{kind} {status:?} {reason}");
         }
+        assert_eq!(classify("http", Some(429), "Too Many Requests", Some(3)), Failure::Throttled(Some(3)));
+        assert!(Failure::Throttled(None).is_transient() && Failure::NoResult(String::new()).is_transient());
+        assert!(!Failure::Invalid(String::new()).is_transient());
     }
 
     #[test]

@@ -80,6 +80,14 @@ struct Ctx<'a> {
     flags: &'a flags::Release,
 }
 
+impl Ctx<'_> {
+    /// Runs an AWS call to its end (each is bounded, see `limits`), or until a signal
+    /// comes.
+    fn block_on<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.runtime.block_on(crate::interrupt::interruptible(work))?
+    }
+}
+
 /// Steps 2 to 9: preflight, stamp, build (with authentication alongside), publish,
 /// confirm.
 fn build_and_publish(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<()> {

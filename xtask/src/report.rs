@@ -179,6 +179,10 @@ impl Steps {
     /// took. In GitHub Actions the step's output is folded into a group.
     pub fn run<T>(&self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let (number, label) = self.label(name);
+        // A signal between steps stops the run before the next one starts.
+        crate::interrupt::check()
+            .with_context(|| format!("step {number}/{} ({name}) did not start", self.names.len()))?;
+        set_current_step(Some(&label));
         if in_github_actions() {
             eprintln!("::group::{}", escape_data(&safe(&label)));
         } else {
@@ -192,6 +196,7 @@ impl Steps {
         }
         let outcome = if res.is_ok() { "done" } else { "FAILED" };
         say(&format!("{label}: {outcome} ({})", seconds(elapsed)));
+        set_current_step(None);
         res.with_context(|| format!("step {number}/{} ({name}) failed", self.names.len()))
     }
 
@@ -204,6 +209,24 @@ impl Steps {
         }
         self.run(name, f)
     }
+}
+
+/// The step running now (the last one started, with authentication alongside the
+/// build), for the message of an interrupted run.
+static CURRENT_STEP: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn set_current_step(label: Option<&str>) {
+    let mut current = CURRENT_STEP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match label {
+        Some(label) => *current = Some(label.to_owned()),
+        None if current.is_some() => *current = None,
+        None => {}
+    }
+}
+
+/// `[8/9] Publish`, when a step is running.
+pub fn current_step() -> Option<String> {
+    CURRENT_STEP.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
 }
 
 /// Text for a cell of a Markdown table in the job summary: inline code, with the

@@ -11,7 +11,7 @@ use futures_util::future::Either;
 use crate::{
     aws::{self, Session},
     exec::Cancel,
-    publish,
+    interrupt, publish,
     redact::Secret,
     report::{self, Note},
     settings::Settings,
@@ -44,6 +44,13 @@ enum Ended {
     /// Stopped because the build failed.
     Stopped,
     Failed(anyhow::Error),
+}
+
+/// Until the build fails (`cancel`) or a signal comes.
+async fn stopped(cancel: &Cancel) {
+    while !cancel.is_cancelled() && interrupt::received().is_none() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Steps 4–7 in the plan's order: the build and authentication, side by side unless
@@ -113,7 +120,7 @@ fn early_listing(ctx: &Ctx<'_>, plan: &Plan, auth: &Auth) -> Option<Early> {
     let settings = plan.settings()?;
     let name = ctx.project.normalized_name();
     let listed = aws::remote_assets(&auth.session, settings, &name, ctx.version.as_str());
-    let remote = ctx.runtime.block_on(listed).ok()?;
+    let remote = ctx.block_on(listed).ok()?;
     Some(Early { token: auth.token.clone(), endpoint: auth.endpoint.clone(), remote })
 }
 
@@ -130,11 +137,7 @@ async fn authenticate(plan: &Plan, cancel: &Cancel) -> (Ended, Vec<Note>) {
     };
     let ended = {
         let work = std::pin::pin!(session(settings, &mut notes));
-        let stopped = std::pin::pin!(async {
-            while !cancel.is_cancelled() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
+        let stopped = std::pin::pin!(stopped(cancel));
         // In a block, so that the losing future (and its borrow of `notes`) is gone after.
         match futures_util::future::select(work, stopped).await {
             Either::Left((Ok(auth), _)) => Ended::Done(Authenticated::Session(Box::new(auth))),
@@ -143,7 +146,10 @@ async fn authenticate(plan: &Plan, cancel: &Cancel) -> (Ended, Vec<Note>) {
                 Ok(none) => Ended::Failed(none.into()),
                 Err(err) => Ended::Failed(err),
             },
-            Either::Right(((), _)) => Ended::Stopped,
+            Either::Right(((), _)) => match interrupt::check() {
+                Err(signal) => Ended::Failed(signal),
+                Ok(()) => Ended::Stopped,
+            },
         }
     };
     if let Ended::Done(Authenticated::Session(auth)) = &ended {

@@ -1,14 +1,14 @@
 //! Step 9, Confirm: the repository holds every file with the same SHA-256 and no
 //! file of the version that this build did not make, and the version is `Published`.
 
-use std::{thread, time::Duration};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use crate::{
     aws::{self, Remote, Session},
     dists::Dist,
-    publish, report,
+    interrupt, publish, report,
     settings::Settings,
 };
 
@@ -17,7 +17,7 @@ use super::{Ctx, summary::Outcome};
 /// The repository holds every file with the same SHA-256, and the version is
 /// `Published`. Listings can lag a moment behind an upload, hence a few tries.
 pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: &[(Dist, Outcome)]) -> Result<()> {
-    let (runtime, version) = (&ctx.runtime, &ctx.version);
+    let version = &ctx.version;
     let name = &ctx.project.normalized_name();
     let expected: Vec<&Dist> =
         outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Uploaded | Outcome::Skipped)).map(|(d, _)| d).collect();
@@ -28,9 +28,9 @@ pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: 
     let mut problems = Vec::new();
     for attempt in 0..5 {
         if attempt > 0 {
-            thread::sleep(Duration::from_secs(1));
+            interrupt::sleep(Duration::from_secs(1))?;
         }
-        let remote = runtime.block_on(aws::remote_assets(session, settings, name, version.as_str()))?;
+        let remote = ctx.block_on(aws::remote_assets(session, settings, name, version.as_str()))?;
         let assets = match remote {
             Remote::Unknown(advice) => {
                 report::warn(&format!("cannot confirm the upload: {advice}"));
@@ -65,7 +65,7 @@ pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: 
     for dist in &expected {
         report::say(&format!("confirmed {} sha256:{}", dist.file_name, dist.sha256));
     }
-    match runtime.block_on(aws::version_status(session, settings, name, version.as_str())) {
+    match ctx.block_on(aws::version_status(session, settings, name, version.as_str())) {
         Ok(status) if status == "Published" => report::say(&format!("{name} {version} is Published")),
         Ok(status) => bail!("{name} {version} is {status:?} in the repository, not Published"),
         Err(err) => report::warn(&format!("could not read the version status: {err:#}")),

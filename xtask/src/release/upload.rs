@@ -3,7 +3,7 @@
 //! that holds another build's files gets nothing more, and the uploads go through one
 //! twine process with bounded retries. Then step 9 and the summary.
 
-use std::{thread, time::Duration};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 
@@ -77,7 +77,7 @@ fn publish(
 ) -> Result<Vec<(Dist, Outcome)>> {
     let version = ctx.version.as_str();
     let name = ctx.project.normalized_name();
-    let remote = ctx.runtime.block_on(aws::remote_assets(&auth.session, settings, &name, version))?;
+    let remote = ctx.block_on(aws::remote_assets(&auth.session, settings, &name, version))?;
     if let Remote::Unknown(advice) = &remote {
         report::warn(advice);
     }
@@ -97,7 +97,7 @@ fn publish(
         })
         .collect();
     let pending: Vec<usize> = (0..dists.len()).filter(|&i| outcomes[i].is_none()).collect();
-    for (i, outcome) in upload_files(ctx, (tools, settings), (dists, &pending), uploader, auth) {
+    for (i, outcome) in upload_files(ctx, (tools, settings), (dists, &pending), uploader, auth)? {
         outcomes[i] = Some(outcome);
     }
     let outcomes: Vec<(Dist, Outcome)> =
@@ -113,16 +113,19 @@ fn publish(
 const RUNS: u64 = 3;
 
 /// Uploads the files `pending` (indices into `dists`), all in one twine process,
-/// then once more for what failed in a way worth retrying: a refused token (after
-/// getting a fresh one, once), connection errors and 5xx (with backoff, `RUNS` runs
-/// in all). One refused file never stops the others.
+/// then again for what failed in a way worth retrying: a refused token (after
+/// getting a fresh one, once), throttling (after `Retry-After`), timeouts, broken
+/// connections, 5xx, and files the uploader never reported because it ended early
+/// (the repository says whether they arrived). `RUNS` runs in all; one refused file
+/// never stops the others. A signal stops the uploads, after saying which files are
+/// done.
 fn upload_files(
     ctx: &Ctx<'_>,
     (tools, settings): (&Tools, &Settings),
     (dists, pending): (&[Dist], &[usize]),
     mut uploader: Option<Uploader>,
     auth: &mut Auth,
-) -> Vec<(usize, Outcome)> {
+) -> Result<Vec<(usize, Outcome)>> {
     let mut done = Vec::new();
     let mut pending = pending.to_vec();
     let mut refreshed = false;
@@ -135,12 +138,13 @@ fn upload_files(
             Some(early) => Ok(early),
             None => Uploader::start(ctx.sh, tools, &ctx.project.root, &auth.endpoint, &auth.token),
         };
-        let results = match started {
+        let (results, ended) = match started {
             Ok(uploader) => uploader.upload(&batch),
-            Err(err) => batch.iter().map(|_| Err(Failure::Other(format!("{err:#}")))).collect(),
+            Err(err) => (batch.iter().map(|_| Err(Failure::Other(format!("{err:#}")))).collect(), None),
         };
+        let results = arrived_anyway(ctx, settings, auth, &batch, results);
         let mut again = Vec::new();
-        let mut token_refused = false;
+        let (mut token_refused, mut wait) = (false, Duration::ZERO);
         for (&i, result) in pending.iter().zip(results) {
             match result {
                 Ok(()) => done.push((i, Outcome::Uploaded)),
@@ -148,23 +152,74 @@ fn upload_files(
                     token_refused = true;
                     again.push(i);
                 }
-                Err(failure) if failure.is_transient() && runs < RUNS => again.push(i),
+                Err(failure) if failure.is_transient() && runs < RUNS => {
+                    wait = wait.max(backoff(&failure, runs));
+                    again.push(i);
+                }
                 Err(failure) => done.push((i, Outcome::Refused(explain(&failure, &dists[i], settings, ctx)))),
             }
+        }
+        if let Some(signal) = ended.filter(|it| it.chain().any(|c| c.is::<crate::interrupt::Interrupted>())) {
+            for (i, outcome) in &done {
+                report::say(&format!("{}: {}", dists[*i].file_name, outcome.describe()));
+            }
+            return Err(signal);
         }
         if token_refused {
             report::say("the repository refused the token (expired?); getting a new one and trying again");
             refreshed = true;
-            match ctx.runtime.block_on(aws::new_token(&auth.session, settings)) {
+            match ctx.block_on(aws::new_token(&auth.session, settings)) {
                 Ok(token) => auth.token = token,
                 Err(err) => done.extend(again.drain(..).map(|i| (i, Outcome::Refused(format!("{err:#}"))))),
             }
         } else if !again.is_empty() {
-            thread::sleep(Duration::from_secs(runs));
+            report::say(&format!("{} file(s) to try again in {}", again.len(), report::seconds(wait)));
+            crate::interrupt::sleep(wait)?;
         }
         pending = again;
     }
-    done
+    Ok(done)
+}
+
+/// How long to wait before the next run: the `Retry-After` of a throttled answer
+/// (at most a minute), else one second more per run.
+fn backoff(failure: &Failure, runs: u64) -> Duration {
+    match failure {
+        Failure::Throttled(Some(seconds)) => Duration::from_secs((*seconds).min(60)),
+        _ => Duration::from_secs(runs),
+    }
+}
+
+/// Files the uploader never reported (it crashed, was killed or stalled): the
+/// repository says whether they arrived before it ended.
+fn arrived_anyway(
+    ctx: &Ctx<'_>,
+    settings: &Settings,
+    auth: &Auth,
+    batch: &[&Dist],
+    results: Vec<Result<(), Failure>>,
+) -> Vec<Result<(), Failure>> {
+    if !results.iter().any(|it| matches!(it, Err(Failure::NoResult(_)))) {
+        return results;
+    }
+    let name = ctx.project.normalized_name();
+    let listed = ctx.block_on(aws::remote_assets(&auth.session, settings, &name, ctx.version.as_str()));
+    let Ok(Remote::Listed(assets)) = listed else { return results };
+    results
+        .into_iter()
+        .zip(batch)
+        .map(|(result, dist)| match result {
+            Err(Failure::NoResult(why)) => match assets.get(&dist.file_name) {
+                Some(sha) if *sha == dist.sha256 => {
+                    report::say(&format!("{} arrived before the uploader ended ({why})", dist.file_name));
+                    Ok(())
+                }
+                Some(_) => Err(Failure::Conflict),
+                None => Err(Failure::NoResult(why)),
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// What a failed upload means and what to do about it.
@@ -191,9 +246,23 @@ fn explain(failure: &Failure, dist: &Dist, settings: &Settings, ctx: &Ctx<'_>) -
             "the repository kept failing ({status}) on {RUNS} runs of twine, each retrying five times: re-run the \
              release later; it resumes where it stopped"
         ),
-        Failure::Connection => format!(
-            "the connection to the repository failed on {RUNS} attempts: check the network and re-run the release; it \
+        Failure::Connection(reason) => format!(
+            "the connection to the repository failed on {RUNS} attempts ({reason}): check the network and the proxy \
+             settings and re-run the release; it resumes where it stopped"
+        ),
+        Failure::Timeout => format!(
+            "the repository did not answer within {} on {RUNS} attempts: it, or a proxy on the way, stalls. Re-run the \
+             release later (it resumes where it stopped); on a slow link raise XTASK_UPLOAD_TIMEOUT",
+            crate::limits::shown(crate::limits::get().upload)
+        ),
+        Failure::Throttled(_) => format!(
+            "the repository kept throttling the upload (429) on {RUNS} attempts: re-run the release in a minute; it \
              resumes where it stopped"
+        ),
+        Failure::Invalid(reason) => format!("twine could not read the file: {reason}"),
+        Failure::NoResult(why) => format!(
+            "the uploader ended before it reported this file, on {RUNS} attempts, and the repository does not hold \
+             it: {why}"
         ),
         Failure::Other(text) => format!("twine failed: {text}"),
     }

@@ -1,0 +1,115 @@
+//! Ctrl-C and SIGTERM. A terminal's Ctrl-C reaches the whole process group, but
+//! `kill`, `timeout`, a supervisor or a cancelled CI step signal this process alone.
+//! Either way the program notes the signal and stops in order: children (each in a
+//! process group of its own, so that their own children go too) are stopped, waits
+//! and sleeps end, files are put back, and the error says what was done and that a
+//! re-run completes the work. No step is left half-done in a way a re-run cannot
+//! repair: builds are reproducible and uploads are checked against the repository.
+
+use std::{
+    fmt,
+    future::Future,
+    sync::atomic::{AtomicI32, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::Result;
+
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+#[cfg(unix)]
+const SIGNALS: [(i32, &str); 2] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")];
+
+/// Installs the handlers; from then on SIGINT and SIGTERM stop the run in order.
+pub fn install() {
+    #[cfg(unix)]
+    for (number, _) in SIGNALS {
+        // SAFETY: the action stores into an atomic, which is async-signal-safe.
+        let installed =
+            unsafe { signal_hook_registry::register(number, move || SIGNAL.store(number, Ordering::SeqCst)) };
+        if let Err(err) = installed {
+            crate::report::warn(&format!(
+                "could not handle signal {number}: {err}; Ctrl-C will stop the program at once"
+            ));
+        }
+    }
+}
+
+/// The error of a run that a signal stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted {
+    pub signal: &'static str,
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stopped by {}", self.signal)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The signal received, if any.
+pub fn received() -> Option<Interrupted> {
+    let number = SIGNAL.load(Ordering::SeqCst);
+    if number == 0 {
+        return None;
+    }
+    #[cfg(unix)]
+    let signal = SIGNALS.iter().find(|(n, _)| *n == number).map_or("a signal", |(_, name)| name);
+    #[cfg(not(unix))]
+    let signal = "a signal";
+    Some(Interrupted { signal })
+}
+
+/// `Err(Interrupted)` once a signal came.
+pub fn check() -> Result<()> {
+    match received() {
+        Some(it) => Err(it.into()),
+        None => Ok(()),
+    }
+}
+
+/// Sleeps `d`, or less when a signal comes.
+pub fn sleep(d: Duration) -> Result<()> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        check()?;
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(20)));
+    }
+    check()
+}
+
+/// Runs `work` until it ends or a signal comes.
+pub async fn interruptible<T>(work: impl Future<Output = T>) -> Result<T> {
+    let stopped = async {
+        while received().is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (work, stopped) = (std::pin::pin!(work), std::pin::pin!(stopped));
+    match futures_util::future::select(work, stopped).await {
+        futures_util::future::Either::Left((out, _)) => Ok(out),
+        futures_util::future::Either::Right(((), _)) => {
+            Err(received().unwrap_or(Interrupted { signal: "a signal" }).into())
+        }
+    }
+}
+
+/// Sends SIGTERM to the process group `pid` leads, then SIGKILL when it has not
+/// ended after `grace` (`ended` tells).
+#[cfg(unix)]
+pub fn stop_group(pid: u32, grace: Duration, mut ended: impl FnMut() -> bool) {
+    let group = -(pid as i32);
+    // SAFETY: kill(2) with a process group id touches no memory of ours.
+    unsafe { libc::kill(group, libc::SIGTERM) };
+    let end = Instant::now() + grace;
+    while Instant::now() < end {
+        if ended() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(group, libc::SIGKILL) };
+}
