@@ -43,7 +43,7 @@ pub use trust::{
     DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DEFAULT_RELEASE_REF, DeploymentPolicy, EnvironmentFacts,
     GITHUB_PROVIDER_HOST, ProviderFacts, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
     analyse_trust, check_environment_protection, check_sub_template, check_tag_ruleset, counter_example_subjects,
-    expected_subject, provider_arn,
+    expected_subject,
 };
 
 /// How bad a finding is. `Error` means the release will not work; `Critical` to

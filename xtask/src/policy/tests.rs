@@ -242,7 +242,7 @@ fn trust_cases() -> Vec<TrustCase> {
         .says("trust.audience", "\"sigstore\""),
         case(
             "provider of another account",
-            trust_principal(json!({"Federated": provider_arn(OTHER_ACCOUNT)})),
+            trust_principal(json!({"Federated": env_ctx().provider_arn(OTHER_ACCOUNT)})),
             &[("trust.provider", Error)],
             Status::Fail,
         )
