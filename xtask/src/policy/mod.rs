@@ -36,8 +36,7 @@ pub use document::{
 pub use generate::{least_privilege_policy, recommended_trust_policy, to_pretty_json};
 pub use glob::{action_matches, glob_match, has_wildcard};
 pub use permission::{
-    NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, ResourcePolicies, SimulatedAction, SimulationRequest,
-    analyse_permissions, normalize_package_name, simulation_requests,
+    NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions, normalize_package_name,
 };
 pub use trust::{
     DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DEFAULT_RELEASE_REF, DeploymentPolicy, EnvironmentFacts,

@@ -6,15 +6,17 @@
 //! The ARNs asked about are the ones CodeArtifact authorises: the domain, the
 //! repository, and the package in the empty-namespace PyPI form
 //! `package/DOMAIN/REPO/pypi//NAME` with the normalized name. P10 (cross-account
-//! resource policies), P11 (origin controls) and P12 (live simulation) need AWS API
-//! facts; `PermissionFacts` carries them, and a missing fact gives an `info`
-//! finding saying what to check by hand.
+//! resource policies) needs the role's account and P11 (origin controls) the
+//! package's origin setting; `PermissionFacts` carries them, and a missing fact
+//! gives an `info` finding saying what to check by hand. The domain and repository
+//! policies that P10 depends on are not read, nor is P12 (a live simulation) run:
+//! both findings say how to check by hand.
 
 use super::{
     Finding, Severity,
     document::{Document, Effect, Names},
     document_findings,
-    eval::{self, Caller, Claim, Outcome, Request, Tri},
+    eval::{self, Claim, Outcome, Request, Tri},
     finish,
     glob::{self, Tok},
 };
@@ -112,20 +114,8 @@ impl NamedPolicy {
 pub struct PermissionFacts {
     /// The release role (its account decides whether the domain is cross-account).
     pub role_arn: Option<String>,
-    /// The domain's and the repository's resource policies (P10).
-    pub resource_policies: Option<ResourcePolicies>,
     /// `originConfiguration.restrictions.publish` of the package (P11).
     pub origin: Option<OriginPublish>,
-    /// The answers of `iam:SimulatePrincipalPolicy` for `simulation_requests` (P12).
-    pub simulation: Option<Vec<SimulatedAction>>,
-}
-
-/// The resource policies of the domain and the repository; `None` when there is
-/// none.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourcePolicies {
-    pub domain: Option<String>,
-    pub repository: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,42 +125,6 @@ pub enum OriginPublish {
     /// The package does not exist in the repository yet (the first publish sets
     /// `publish: ALLOW`).
     NoPackage,
-}
-
-/// One answer of `iam:SimulatePrincipalPolicy`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimulatedAction {
-    pub action: String,
-    pub resource: String,
-    pub allowed: bool,
-    /// `EvalDecision` as AWS returns it (`allowed`, `implicitDeny`, `explicitDeny`).
-    pub decision: String,
-}
-
-/// What to ask `iam:SimulatePrincipalPolicy` (P12).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimulationRequest {
-    pub action: &'static str,
-    pub resource: String,
-    /// Context entries (key, string value).
-    pub context: Vec<(&'static str, String)>,
-}
-
-/// The calls of a release, for a live simulation.
-pub fn simulation_requests(target: &PublishTarget) -> Vec<SimulationRequest> {
-    let plain = |action, resource: String| SimulationRequest { action, resource, context: Vec::new() };
-    vec![
-        plain(GET_AUTHORIZATION_TOKEN, target.domain_arn()),
-        SimulationRequest {
-            action: BEARER_TOKEN,
-            resource: "*".to_owned(),
-            context: vec![("sts:AWSServiceName", SERVICE.to_owned())],
-        },
-        plain(GET_REPOSITORY_ENDPOINT, target.repository_arn()),
-        plain(PUBLISH, target.package_arn()),
-        plain(LIST_ASSETS, target.package_arn()),
-        plain(DESCRIBE_VERSION, target.package_arn()),
-    ]
 }
 
 /// PEP 503 normalization, which CodeArtifact applies to PyPI names in ARNs:
@@ -513,18 +467,13 @@ impl Analysis<'_> {
                 } else {
                     self.why_refused(BEARER_TOKEN, &outcome)
                 };
-                let resource_note = if self.resource_policies_mention(BEARER_TOKEN) {
-                    " The domain or repository policy names it, but there it has no effect."
-                } else {
-                    ""
-                };
                 out.push(Finding::new(
                     "perm.service-bearer-token",
                     Severity::Error,
                     format!(
                         "the role cannot call {BEARER_TOKEN} ({why}); GetAuthorizationToken then fails with \"… is \
                          not authorized to perform: {BEARER_TOKEN} …\". It must be in the role's own permission \
-                         policy, as CodeArtifact resource policies cannot grant it.{resource_note} Add {}",
+                         policy, as CodeArtifact resource policies cannot grant it. Add {}",
                         snippet("BearerTokenForCodeArtifact", &[BEARER_TOKEN], "*", Some(BEARER_CONDITION))
                     ),
                 ));
@@ -557,15 +506,6 @@ impl Analysis<'_> {
                 ),
             ));
         }
-    }
-
-    fn resource_policies_mention(&self, action: &str) -> bool {
-        let Some(policies) = &self.facts.resource_policies else { return false };
-        [&policies.domain, &policies.repository].into_iter().flatten().any(|text| {
-            Document::parse(text)
-                .map(|doc| doc.statements.iter().any(|it| eval::covers_action(&it.action, action)))
-                .unwrap_or(false)
-        })
     }
 
     /// P5.
@@ -874,7 +814,8 @@ impl Analysis<'_> {
     }
 
     /// P10: a domain in another account needs the domain and repository policies to
-    /// grant the role too.
+    /// grant the role too. The analysis does not read those policies, so the finding
+    /// says how to check them.
     fn check_cross_account(&self, out: &mut Vec<Finding>) {
         const ID: &str = "perm.cross-account";
         let t = self.target;
@@ -884,7 +825,7 @@ impl Analysis<'_> {
              get-repository-permissions-policy --domain {} --domain-owner {owner} --repository {}`",
             t.domain, t.domain, t.repository
         );
-        let (Some(role_arn), Some(account)) = (self.facts.role_arn.as_deref(), self.role_account()) else {
+        let Some(account) = self.role_account() else {
             out.push(Finding::new(
                 ID,
                 Severity::Info,
@@ -898,69 +839,15 @@ impl Analysis<'_> {
         if account == owner {
             return;
         }
-        let Some(policies) = &self.facts.resource_policies else {
-            out.push(Finding::new(
-                ID,
-                Severity::Info,
-                format!(
-                    "not checked offline: the role is in account {account} but the domain belongs to {owner}, so the \
-                     domain policy must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {PUBLISH}; \
-                     check with {commands}"
-                ),
-            ));
-            return;
-        };
-        let caller = Caller::Role { arn: role_arn.to_owned(), account: account.to_owned() };
-        let checks = [
-            ("domain policy", &policies.domain, GET_AUTHORIZATION_TOKEN, t.domain_arn()),
-            ("repository policy", &policies.repository, PUBLISH, t.package_arn()),
-        ];
-        for (what, text, action, resource) in checks {
-            let answer = match text {
-                None => Tri::No,
-                Some(text) => match Document::parse(text) {
-                    Err(err) => {
-                        out.push(Finding::new("policy.malformed", Severity::Error, format!("{what}: {err}")));
-                        continue;
-                    }
-                    Ok(doc) => {
-                        let context = self.context(action, None, None);
-                        let request = Request {
-                            action,
-                            resource: Some(glob::literal(&resource)),
-                            caller: Some(&caller),
-                            context: &context,
-                            relax: &[],
-                        };
-                        eval::decide(&[&doc], &request).answer
-                    }
-                },
-            };
-            let statement = format!(
-                "{{\"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{role_arn}\"}}, \"Action\": \"{action}\", \
-                 \"Resource\": \"*\"}}"
-            );
-            match answer {
-                Tri::Yes => {}
-                Tri::Maybe => out.push(Finding::new(
-                    ID,
-                    Severity::Info,
-                    format!(
-                        "could not confirm that the {what} grants {role_arn} {action}: its conditions use keys this \
-                         check cannot evaluate"
-                    ),
-                )),
-                Tri::No => out.push(Finding::new(
-                    ID,
-                    Severity::Error,
-                    format!(
-                        "cross-account domain: the role is in account {account} but the domain belongs to {owner}, and \
-                         the {what} {} {role_arn} {action}; add the statement {statement}",
-                        if text.is_some() { "does not grant" } else { "(there is none) cannot grant" }
-                    ),
-                )),
-            }
-        }
+        out.push(Finding::new(
+            ID,
+            Severity::Info,
+            format!(
+                "not checked offline: the role is in account {account} but the domain belongs to {owner}, so the \
+                 domain policy must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {PUBLISH}; check \
+                 with {commands}"
+            ),
+        ));
     }
 
     /// P11.
@@ -998,31 +885,16 @@ impl Analysis<'_> {
         }
     }
 
-    /// P12.
+    /// P12: a live `iam:SimulatePrincipalPolicy` is not run, so the finding says how
+    /// to run it by hand.
     fn check_simulation(&self, out: &mut Vec<Finding>) {
-        const ID: &str = "perm.simulation";
-        match &self.facts.simulation {
-            None => out.push(Finding::new(
-                ID,
-                Severity::Info,
-                "not checked live: `aws iam simulate-principal-policy --policy-source-arn ROLE_ARN --action-names \
-                 … --resource-arns …` for each call of a release confirms this analysis against the real policies \
-                 (it does not see SCPs, RCPs or resource policies, so \"allowed\" is necessary, not sufficient)",
-            )),
-            Some(answers) => {
-                for answer in answers.iter().filter(|it| !it.allowed) {
-                    out.push(Finding::new(
-                        ID,
-                        Severity::Error,
-                        format!(
-                            "iam:SimulatePrincipalPolicy says {} on {} is {}; the release's call will be refused: \
-                             grant it in the role's permission policy (`cargo xtask iam-policy` prints one)",
-                            answer.action, answer.resource, answer.decision
-                        ),
-                    ));
-                }
-            }
-        }
+        out.push(Finding::new(
+            "perm.simulation",
+            Severity::Info,
+            "not checked live: `aws iam simulate-principal-policy --policy-source-arn ROLE_ARN --action-names \
+             … --resource-arns …` for each call of a release confirms this analysis against the real policies \
+             (it does not see SCPs, RCPs or resource policies, so \"allowed\" is necessary, not sufficient)",
+        ));
     }
 }
 

@@ -788,9 +788,6 @@ fn original_guide() -> String {
 
 fn perm_cases() -> Vec<PermCase> {
     let role_elsewhere = "arn:aws:iam::210987654321:role/release";
-    let grant = |action: &str| {
-        doc(json!([{"Effect": "Allow", "Principal": {"AWS": role_elsewhere}, "Action": action, "Resource": "*"}]))
-    };
     let package_arn =
         |name: &str| format!("arn:aws:codeartifact:eu-central-1:{ACCOUNT}:package/my-company/python-packages/{name}");
     vec![
@@ -1040,46 +1037,8 @@ fn perm_cases() -> Vec<PermCase> {
         )
         .facts(PermissionFacts { role_arn: Some(role_elsewhere.into()), ..PermissionFacts::default() })
         .says("perm.cross-account", "210987654321"),
-        perm(
-            "cross-account role, repository policy missing",
-            minimal(None, &[]),
-            &[("perm.cross-account", Error)],
-            Status::Fail,
-        )
-        .facts(PermissionFacts {
-            role_arn: Some(role_elsewhere.into()),
-            resource_policies: Some(ResourcePolicies { domain: Some(grant("codeartifact:GetAuthorizationToken")), repository: None }),
-            ..PermissionFacts::default()
-        })
-        .says("perm.cross-account", "repository policy"),
-        perm(
-            "cross-account role, both policies grant",
-            minimal(None, &[]),
-            &[("perm.ok", Info)],
-            Status::Pass,
-        )
-        .facts(PermissionFacts {
-            role_arn: Some(role_elsewhere.into()),
-            resource_policies: Some(ResourcePolicies {
-                domain: Some(grant("codeartifact:GetAuthorizationToken")),
-                repository: Some(grant("codeartifact:PublishPackageVersion")),
-            }),
-            ..PermissionFacts::default()
-        })
-        .absent(&["perm.cross-account"]),
         perm("origin controls block publishing", minimal(None, &[]), &[("perm.origin-blocked", Error)], Status::Fail)
             .facts(PermissionFacts { origin: Some(OriginPublish::Block), ..PermissionFacts::default() }),
-        perm("simulation denies publishing", minimal(None, &[]), &[("perm.simulation", Error)], Status::Fail).facts(
-            PermissionFacts {
-                simulation: Some(vec![SimulatedAction {
-                    action: "codeartifact:PublishPackageVersion".into(),
-                    resource: P.into(),
-                    allowed: false,
-                    decision: "implicitDeny".into(),
-                }]),
-                ..PermissionFacts::default()
-            },
-        ),
     ]
 }
 
