@@ -199,6 +199,11 @@ pub fn render_text(findings: &[Finding]) -> String {
     out
 }
 
+/// The values as a comma-separated list of quoted strings, for messages.
+pub(crate) fn quoted(values: &[String]) -> String {
+    values.iter().map(|it| format!("{it:?}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Drops repeated findings and orders the rest from the most to the least severe
 /// (stable, so checks keep their order within a severity).
 pub(crate) fn finish(findings: Vec<Finding>) -> Vec<Finding> {

@@ -2,7 +2,7 @@
 //! the request context a release's call carries, and which statements decide it.
 //! The checks themselves live in the sibling modules, each an `impl Analysis` block.
 
-use super::{BEARER_TOKEN, PermissionFacts, PublishTarget, quoted};
+use super::{BEARER_TOKEN, PermissionFacts, PublishTarget};
 use crate::{
     arn,
     policy::{
@@ -10,6 +10,7 @@ use crate::{
         document::{Document, Effect, Names},
         eval::{self, Claim, Outcome, Request},
         glob::{self, Tok},
+        quoted,
     },
 };
 

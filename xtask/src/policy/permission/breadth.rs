@@ -2,7 +2,7 @@
 //! repositories or domains, Action wildcards that grant writes a release does not
 //! need, and actions that no release role should have at all.
 
-use super::{PUBLISH, analysis::Analysis, quoted};
+use super::{PUBLISH, analysis::Analysis};
 use crate::{
     arn,
     policy::{
@@ -10,6 +10,7 @@ use crate::{
         document::{Effect, Names},
         eval::{Claim, Tri},
         glob::{self, Tok},
+        quoted,
     },
 };
 

@@ -8,9 +8,9 @@
 //! `package/DOMAIN/REPO/pypi//NAME` with the normalized name. P10 (cross-account
 //! resource policies) needs the role's account and P11 (origin controls) the
 //! package's origin setting; `PermissionFacts` carries them, and a missing fact
-//! gives an `info` finding saying what to check by hand. The domain and repository
-//! policies that P10 depends on are not read, nor is P12 (a live simulation) run:
-//! both findings say how to check by hand.
+//! gives an `info` finding saying what to check by hand. The analysis neither reads
+//! the domain and repository policies that P10 depends on nor runs P12 (a live
+//! simulation): those findings say how to do it by hand.
 //!
 //! `analyse_permissions` reads the documents and runs the checks in the order of
 //! this module's parts: `target` (what it is told), `analysis` (the questions every
@@ -141,7 +141,3 @@ fn snippet(sid: &str, actions: &[&str], resource: &str, condition: Option<&str>)
 }
 
 const BEARER_CONDITION: &str = "{\"StringEquals\": {\"sts:AWSServiceName\": \"codeartifact.amazonaws.com\"}}";
-
-fn quoted(values: &[String]) -> String {
-    values.iter().map(|it| format!("{it:?}")).collect::<Vec<_>>().join(", ")
-}

@@ -2,8 +2,8 @@
 //! CodeArtifact authorises it, and, when the grant names another ARN, what is wrong
 //! with it (the `//` of PyPI's empty namespace, a name that is not normalized, …).
 
-use super::{PUBLISH, analysis::Analysis, normalize_package_name, quoted, snippet};
-use crate::policy::{Finding, Severity, eval::Tri, glob};
+use super::{PUBLISH, analysis::Analysis, normalize_package_name, snippet};
+use crate::policy::{Finding, Severity, eval::Tri, glob, quoted};
 
 impl Analysis<'_> {
     /// P6.

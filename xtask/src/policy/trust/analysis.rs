@@ -35,10 +35,6 @@ pub(super) fn github_facing(statement: &Statement) -> bool {
         })
 }
 
-pub(super) fn quoted(values: &[String]) -> String {
-    values.iter().map(|it| format!("{it:?}")).collect::<Vec<_>>().join(", ")
-}
-
 impl<'a> Analysis<'a> {
     pub(super) fn new(doc: &'a Document, ctx: &'a TrustContext, facts: &'a TrustFacts) -> Analysis<'a> {
         Analysis { doc, ctx, facts, template: scenario::template(facts) }

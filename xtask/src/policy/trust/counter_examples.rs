@@ -3,10 +3,10 @@
 //! repository must all be refused. Which kind gets through selects the finding.
 
 use super::{
-    analysis::{Analysis, quoted},
+    analysis::Analysis,
     scenario::{Class, counter_examples},
 };
-use crate::policy::{Finding, Severity, eval::Tri, glob::Tok};
+use crate::policy::{Finding, Severity, eval::Tri, glob::Tok, quoted};
 
 /// A counter-example that the policy does not refuse.
 struct Hit {

@@ -42,7 +42,7 @@ use crate::arn::github_provider_host;
 use self::analysis::Analysis;
 use super::{
     Finding, Severity,
-    document::{Document, Effect},
+    document::Document,
     document_findings,
     eval::{self, Tri},
     finish,

@@ -2,14 +2,11 @@
 //! account with the web-identity action, and nobody else; with the provider facts,
 //! whether that provider exists and accepts the release's audience.
 
-use super::{
-    GITHUB_PROVIDER_HOST, WEB_IDENTITY,
-    analysis::{Analysis, quoted},
-};
+use super::{GITHUB_PROVIDER_HOST, WEB_IDENTITY, analysis::Analysis};
 use crate::policy::{
     Finding, Severity,
-    document::{Names, Principals, Statement},
-    eval,
+    document::{Effect, Names, Principals, Statement},
+    eval, quoted,
 };
 
 impl Analysis<'_> {
@@ -17,7 +14,7 @@ impl Analysis<'_> {
     /// GitHub statement must allow.
     pub(super) fn check_principals(&self, out: &mut Vec<Finding>) {
         let mut trusts_github = false;
-        for statement in self.doc.statements.iter().filter(|it| it.effect == super::Effect::Allow) {
+        for statement in self.doc.statements.iter().filter(|it| it.effect == Effect::Allow) {
             let Some(principals) = &statement.principal else { continue };
             trusts_github |= self.check_statement_principals(statement, principals, out);
             check_broad_actions(statement, out);

@@ -5,10 +5,10 @@
 
 use super::{
     AUD, JOB_WORKFLOW_REF, KEY_PREFIX, SUB,
-    analysis::{Analysis, github_facing, quoted},
+    analysis::{Analysis, github_facing},
     scenario::{Scenario, SubContext},
 };
-use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob};
+use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob, quoted};
 
 impl Analysis<'_> {
     /// The release job's token must be allowed (T8, T11, T15 when it is not).
