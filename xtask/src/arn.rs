@@ -48,8 +48,18 @@ impl Domain<'_> {
     }
 }
 
-/// The host of GitHub's OIDC provider, which IAM uses as its name.
-pub const GITHUB_PROVIDER_HOST: &str = "token.actions.githubusercontent.com";
+/// The host of GitHub's OIDC provider as a macro, so that `concat!` can spell the
+/// condition keys (`token.actions.githubusercontent.com:sub`, …) from this one place.
+macro_rules! github_provider_host {
+    () => {
+        "token.actions.githubusercontent.com"
+    };
+}
+pub(crate) use github_provider_host;
+
+/// The host of GitHub's OIDC provider, which IAM uses as its name and as the prefix of
+/// the condition keys of its tokens.
+pub const GITHUB_PROVIDER_HOST: &str = github_provider_host!();
 
 /// `arn:PARTITION:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`.
 pub fn github_oidc_provider(partition: &str, account: &str) -> String {
@@ -59,6 +69,12 @@ pub fn github_oidc_provider(partition: &str, account: &str) -> String {
 /// `arn:PARTITION:iam::ACCOUNT:role/NAME`.
 pub fn role(partition: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{name}")
+}
+
+/// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`: who a role session is
+/// in AWS's answers.
+pub fn assumed_role(partition: &str, account: &str, role_name: &str, session: &str) -> String {
+    format!("arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}")
 }
 
 /// The parts of an ARN: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
@@ -105,6 +121,7 @@ mod tests {
             "arn:aws-cn:iam::1:oidc-provider/token.actions.githubusercontent.com"
         );
         assert_eq!(role("aws", "1", "release"), "arn:aws:iam::1:role/release");
+        assert_eq!(assumed_role("aws-us-gov", "1", "r", "s"), "arn:aws-us-gov:sts::1:assumed-role/r/s");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::{
-    aws, exec,
+    arn, aws, exec,
     exec::Env,
     flags,
     policy::{
@@ -85,14 +85,22 @@ impl flags::CheckIam {
 
     fn offline(&self, sh: &Shell, project: &Project, findings: &mut Vec<Finding>) -> Result<()> {
         let target = settings::from_env(&project.pyproject);
-        let audience = match &target {
-            Ok(Target::Configured(s)) => s.audience.clone(),
-            _ => policy::DEFAULT_AUDIENCE.to_owned(),
+        let (audience, region_partition) = match &target {
+            Ok(Target::Configured(s)) => (s.audience.clone(), arn::partition(&s.region)),
+            _ => (policy::DEFAULT_AUDIENCE.to_owned(), "aws"),
         };
         if let Some(path) = &self.trust_policy {
             let text = read_policy(path)?;
             let account = self.role_arn.as_deref().and_then(account_of);
-            let ctx = trust_context(sh, self.github_repo.as_deref(), self.environment.as_deref(), account, &audience)?;
+            let partition = self.role_arn.as_deref().and_then(arn::parse).map_or(region_partition, |it| it.partition);
+            let ctx = trust_context(
+                sh,
+                self.github_repo.as_deref(),
+                self.environment.as_deref(),
+                account,
+                partition,
+                &audience,
+            )?;
             findings.extend(policy::analyse_trust(&text, &ctx, &TrustFacts::default()));
         }
         if !self.permission_policy.is_empty() {
@@ -132,6 +140,7 @@ impl flags::CheckIam {
                 self.github_repo.as_deref(),
                 self.environment.as_deref(),
                 account_of(&role_arn),
+                arn::partition(&settings.region),
                 &settings.audience,
             )?;
             let target = PublishTarget::from_settings(&settings, &project.normalized_name());
@@ -251,12 +260,13 @@ fn repo(sh: &Shell, github_repo: Option<&str>) -> Result<RepoRef> {
 
 /// What the release job presents: the repository, its environment (`--environment`,
 /// default `release`; `none` for a tag push without one), the role's account and
-/// the audience.
+/// partition, and the audience.
 pub fn trust_context(
     sh: &Shell,
     github_repo: Option<&str>,
     environment: Option<&str>,
     account: Option<String>,
+    partition: &str,
     audience: &str,
 ) -> Result<TrustContext> {
     let mut ctx = TrustContext::new(repo(sh, github_repo)?);
@@ -266,6 +276,7 @@ pub fn trust_context(
         Some(name) => Some(name.to_owned()),
     };
     ctx.account = account;
+    ctx.partition = partition.to_owned();
     ctx.audience = audience.to_owned();
     ctx.workflow = Some(".github/workflows/release.yml".to_owned());
     Ok(ctx)

@@ -25,7 +25,7 @@ pub async fn inspect_role(
                 ..Default::default()
             };
             findings.extend(policy::analyse_trust(&role.trust_policy, ctx, &facts));
-            let facts = PermissionFacts { role_arn: Some(role_arn.to_owned()), origin, ..Default::default() };
+            let facts = PermissionFacts { role_arn: Some(role_arn.to_owned()), origin };
             findings.extend(policy::analyse_permissions(&role.policies, target, &facts));
         }
         Err(err) => findings.push(Finding::new("iam.read", Severity::Error, format!("{err:#}"))),

@@ -14,6 +14,7 @@ use super::{
     document::{Condition, Document, Effect, Names, OpKind, Principal, Principals, Statement},
     glob::{self, Tok},
 };
+use crate::arn;
 
 /// A three-valued answer, ordered `No < Maybe < Yes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,15 +59,13 @@ impl Claim {
     }
 }
 
-/// Who makes the request, for the `Principal` of trust and resource policies.
+/// Who makes the request, for the `Principal` of trust policies.
 #[derive(Debug, Clone)]
 pub(crate) enum Caller {
     /// A GitHub OIDC token through `AssumeRoleWithWebIdentity`: STS matches the
     /// provider of the role's account (`account`, any account when unknown).
     /// `any_provider` accepts every `Federated` principal, to diagnose a wrong ARN.
     GitHub { account: Option<String>, any_provider: bool },
-    /// An IAM role, for CodeArtifact domain and repository policies.
-    Role { arn: String, account: String },
 }
 
 pub(crate) struct Request<'a> {
@@ -198,29 +197,19 @@ fn principal_entry_matches(entry: &Principal, caller: &Caller) -> bool {
                         || github_provider_account(&entry.value)
                             .is_some_and(|it| account.as_ref().is_none_or(|want| *want == it))))
         }
-        Caller::Role { arn, account } => {
-            let partition = arn.split(':').nth(1).unwrap_or("aws");
-            entry.kind == "AWS"
-                && (entry.value == "*"
-                    || entry.value == *account
-                    || entry.value == format!("arn:{partition}:iam::{account}:root")
-                    || entry.value == *arn)
-        }
     }
 }
 
 /// The account of an ARN of GitHub's OIDC provider
 /// (`arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`, also in
 /// the China and GovCloud partitions); `None` for anything else.
-pub(crate) fn github_provider_account(arn: &str) -> Option<String> {
-    let rest = arn.strip_prefix("arn:")?;
-    let (partition, rest) = rest.split_once(":iam::")?;
-    let (account, rest) = rest.split_once(':')?;
-    let ok = matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
-        && account.len() == 12
-        && account.bytes().all(|it| it.is_ascii_digit())
-        && rest == "oidc-provider/token.actions.githubusercontent.com";
-    ok.then(|| account.to_owned())
+pub(crate) fn github_provider_account(text: &str) -> Option<String> {
+    let parsed = arn::parse(text)?;
+    let ok = matches!(parsed.partition, "aws" | "aws-cn" | "aws-us-gov")
+        && parsed.account.len() == 12
+        && parsed.account.bytes().all(|it| it.is_ascii_digit())
+        && text == arn::github_oidc_provider(parsed.partition, parsed.account);
+    ok.then(|| parsed.account.to_owned())
 }
 
 /// One condition against the context value of its key.

@@ -9,14 +9,15 @@ use serde_json::{Value, json};
 
 use super::{
     permission::PublishTarget,
-    trust::{self, GITHUB_PROVIDER_HOST, TrustContext},
+    trust::{self, TrustContext},
 };
+use crate::arn::GITHUB_PROVIDER_HOST;
 
-/// The recommended trust policy (reference §6): GitHub's provider in `account`,
-/// `StringEquals` on `aud` and on the environment-form `sub` (the immutable
-/// `OWNER@ID/REPO@ID` form when `ctx.repo` has its ids). Without an environment
-/// the job runs on a tag push, and `sub` becomes `StringLike
-/// repo:OWNER/REPO:ref:refs/tags/v*`.
+/// The recommended trust policy (reference §6): GitHub's provider in `account` (in
+/// the context's partition), `StringEquals` on `aud` and on the environment-form
+/// `sub` (the immutable `OWNER@ID/REPO@ID` form when `ctx.repo` has its ids).
+/// Without an environment the job runs on a tag push, and `sub` becomes
+/// `StringLike repo:OWNER/REPO:ref:refs/tags/v*`.
 pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
     let (operator, sub) = trust::recommended_sub(ctx, ctx.repo.has_ids());
     let aud_key = format!("{GITHUB_PROVIDER_HOST}:aud");
@@ -32,7 +33,7 @@ pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Federated": trust::provider_arn(account)},
+            "Principal": {"Federated": ctx.provider_arn(account)},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": Value::Object(condition),
         }],

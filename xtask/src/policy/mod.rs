@@ -36,14 +36,13 @@ pub use document::{
 pub use generate::{least_privilege_policy, recommended_trust_policy, to_pretty_json};
 pub use glob::{action_matches, glob_match, has_wildcard};
 pub use permission::{
-    NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, ResourcePolicies, SimulatedAction, SimulationRequest,
-    analyse_permissions, normalize_package_name, simulation_requests,
+    NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions, normalize_package_name,
 };
 pub use trust::{
     DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DEFAULT_RELEASE_REF, DeploymentPolicy, EnvironmentFacts,
     GITHUB_PROVIDER_HOST, ProviderFacts, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
     analyse_trust, check_environment_protection, check_sub_template, check_tag_ruleset, counter_example_subjects,
-    expected_subject, provider_arn,
+    expected_subject,
 };
 
 /// How bad a finding is. `Error` means the release will not work; `Critical` to
@@ -198,6 +197,11 @@ pub fn render_text(findings: &[Finding]) -> String {
         }
     });
     out
+}
+
+/// The values as a comma-separated list of quoted strings, for messages.
+pub(crate) fn quoted(values: &[String]) -> String {
+    values.iter().map(|it| format!("{it:?}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Drops repeated findings and orders the rest from the most to the least severe

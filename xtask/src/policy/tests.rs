@@ -242,7 +242,7 @@ fn trust_cases() -> Vec<TrustCase> {
         .says("trust.audience", "\"sigstore\""),
         case(
             "provider of another account",
-            trust_principal(json!({"Federated": provider_arn(OTHER_ACCOUNT)})),
+            trust_principal(json!({"Federated": env_ctx().provider_arn(OTHER_ACCOUNT)})),
             &[("trust.provider", Error)],
             Status::Fail,
         )
@@ -788,9 +788,6 @@ fn original_guide() -> String {
 
 fn perm_cases() -> Vec<PermCase> {
     let role_elsewhere = "arn:aws:iam::210987654321:role/release";
-    let grant = |action: &str| {
-        doc(json!([{"Effect": "Allow", "Principal": {"AWS": role_elsewhere}, "Action": action, "Resource": "*"}]))
-    };
     let package_arn =
         |name: &str| format!("arn:aws:codeartifact:eu-central-1:{ACCOUNT}:package/my-company/python-packages/{name}");
     vec![
@@ -1040,46 +1037,8 @@ fn perm_cases() -> Vec<PermCase> {
         )
         .facts(PermissionFacts { role_arn: Some(role_elsewhere.into()), ..PermissionFacts::default() })
         .says("perm.cross-account", "210987654321"),
-        perm(
-            "cross-account role, repository policy missing",
-            minimal(None, &[]),
-            &[("perm.cross-account", Error)],
-            Status::Fail,
-        )
-        .facts(PermissionFacts {
-            role_arn: Some(role_elsewhere.into()),
-            resource_policies: Some(ResourcePolicies { domain: Some(grant("codeartifact:GetAuthorizationToken")), repository: None }),
-            ..PermissionFacts::default()
-        })
-        .says("perm.cross-account", "repository policy"),
-        perm(
-            "cross-account role, both policies grant",
-            minimal(None, &[]),
-            &[("perm.ok", Info)],
-            Status::Pass,
-        )
-        .facts(PermissionFacts {
-            role_arn: Some(role_elsewhere.into()),
-            resource_policies: Some(ResourcePolicies {
-                domain: Some(grant("codeartifact:GetAuthorizationToken")),
-                repository: Some(grant("codeartifact:PublishPackageVersion")),
-            }),
-            ..PermissionFacts::default()
-        })
-        .absent(&["perm.cross-account"]),
         perm("origin controls block publishing", minimal(None, &[]), &[("perm.origin-blocked", Error)], Status::Fail)
             .facts(PermissionFacts { origin: Some(OriginPublish::Block), ..PermissionFacts::default() }),
-        perm("simulation denies publishing", minimal(None, &[]), &[("perm.simulation", Error)], Status::Fail).facts(
-            PermissionFacts {
-                simulation: Some(vec![SimulatedAction {
-                    action: "codeartifact:PublishPackageVersion".into(),
-                    resource: P.into(),
-                    allowed: false,
-                    decision: "implicitDeny".into(),
-                }]),
-                ..PermissionFacts::default()
-            },
-        ),
     ]
 }
 
@@ -1211,6 +1170,74 @@ fn generated_documents_pass_their_own_analysis() {
     assert_eq!(status(&findings), Status::Fail, "{}", render_text(&findings));
     let read = findings.iter().find(|it| it.id == "perm.read-from-repository").expect("perm.read-from-repository");
     assert!(read.message.contains("\"Sid\": \"PrivateBuildDependencies\""), "{}", read.message);
+}
+
+/// China and GovCloud: the generated documents name the partition's ARNs and pass
+/// their own analysis, and the analysis asks and answers in that partition too.
+#[test]
+fn other_partitions_spell_their_own_arns() {
+    for (region, partition) in [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        let ctx = TrustContext { partition: partition.to_owned(), ..env_ctx() };
+        let provider = format!("arn:{partition}:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com");
+        assert_eq!(
+            recommended_trust_policy(&ctx, ACCOUNT)["Statement"][0]["Principal"]["Federated"],
+            provider.as_str()
+        );
+        let tag = TrustContext { environment: None, ..ctx.clone() };
+        let ids = TrustContext { repo: ids_ctx().repo, ..ctx.clone() };
+        for ctx in [ctx.clone(), tag, ids] {
+            let policy = to_pretty_json(&recommended_trust_policy(&ctx, ACCOUNT));
+            let findings = analyse_trust(&policy, &ctx, &TrustFacts::default());
+            assert_eq!(status(&findings), Status::Pass, "{partition}: {}", render_text(&findings));
+        }
+        // What the messages suggest is the provider of the partition.
+        let elsewhere = doc(json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]));
+        let findings = analyse_trust(&elsewhere, &ctx, &TrustFacts::default());
+        let missing = findings.iter().find(|it| it.id == "trust.provider" && it.severity == Error).unwrap();
+        assert!(missing.message.contains(&provider), "{}", missing.message);
+
+        let target = PublishTarget::new(region, "my-company", ACCOUNT, "python-packages", "yamause");
+        let prefix = format!("arn:{partition}:codeartifact:{region}:{ACCOUNT}");
+        assert_eq!(target.package_arn(), format!("{prefix}:package/my-company/python-packages/pypi//yamause"));
+        for target in [target.clone(), PublishTarget { private_dependencies: true, ..target.clone() }] {
+            let policy = to_pretty_json(&least_privilege_policy(&target));
+            let findings = analyse_permissions(&[NamedPolicy::new("p", &policy)], &target, &PermissionFacts::default());
+            assert_eq!(status(&findings), Status::Pass, "{partition}: {}", render_text(&findings));
+        }
+        // The probes for broader grants are ARNs of the partition: a grant in the
+        // commercial partition cannot apply, one in this partition is found.
+        let with = |extra: Value| {
+            let mut policy = least_privilege_policy(&target);
+            policy["Statement"].as_array_mut().unwrap().push(extra);
+            analyse_permissions(&[NamedPolicy::new("p", &policy.to_string())], &target, &PermissionFacts::default())
+        };
+        for (arn_partition, found) in [("aws", false), (partition, true)] {
+            let delete = json!({"Effect": "Allow", "Action": ["codeartifact:DeletePackageVersions",
+                "codeartifact:PublishPackageVersion"], "Resource": format!("arn:{arn_partition}:codeartifact:*")});
+            let findings = with(delete);
+            assert_eq!(findings.iter().any(|it| it.id == "perm.dangerous-action"), found, "{}", render_text(&findings));
+            let broad = findings.iter().find(|it| it.id == "perm.too-broad");
+            assert_eq!(broad.is_some(), found, "{}", render_text(&findings));
+            if let Some(broad) = broad {
+                assert!(
+                    broad.message.contains(&format!("(such as {prefix}:package/other-domain/")),
+                    "{}",
+                    broad.message
+                );
+            }
+        }
+        // AWS names the role session in the partition in its refusal.
+        let role = format!("arn:{partition}:iam::{OTHER_ACCOUNT}:role/release");
+        let facts = PermissionFacts { role_arn: Some(role), ..PermissionFacts::default() };
+        let policy = doc(json!([bearer()]));
+        let findings = analyse_permissions(&[NamedPolicy::new("p", &policy)], &target, &facts);
+        let refused = findings.iter().find(|it| it.id == "perm.get-authorization-token").unwrap();
+        let session = format!("arn:{partition}:sts::{OTHER_ACCOUNT}:assumed-role/release/SESSION");
+        assert!(refused.message.contains(&session), "{}", refused.message);
+        let anonymous = analyse_permissions(&[NamedPolicy::new("p", &policy)], &target, &PermissionFacts::default());
+        let refused = anonymous.iter().find(|it| it.id == "perm.get-authorization-token").unwrap();
+        assert!(refused.message.contains(&format!("arn:{partition}:sts::ACCOUNT:assumed-role/ROLE/SESSION")));
+    }
 }
 
 #[test]

@@ -1,0 +1,143 @@
+//! Permission-policy analysis: the checks P1–P12 of the shared reference, as
+//! questions to an IAM evaluator ("may the role call X on resource R?") over all
+//! the role's permission documents together (attached and inline): allowed when a
+//! statement allows it and none denies it.
+//!
+//! The ARNs asked about are the ones CodeArtifact authorises: the domain, the
+//! repository, and the package in the empty-namespace PyPI form
+//! `package/DOMAIN/REPO/pypi//NAME` with the normalized name. P10 (cross-account
+//! resource policies) needs the role's account and P11 (origin controls) the
+//! package's origin setting; `PermissionFacts` carries them, and a missing fact
+//! gives an `info` finding saying what to check by hand. The analysis neither reads
+//! the domain and repository policies that P10 depends on nor runs P12 (a live
+//! simulation): those findings say how to do it by hand.
+//!
+//! `analyse_permissions` reads the documents and runs the checks in the order of
+//! this module's parts: `target` (what it is told), `analysis` (the questions every
+//! check asks), then the checks: `tokens` (P1–P5), `publish` (P6), `breadth` (P7,
+//! P8), `reads` (P9, safe re-runs) and `outside_policies` (P10–P12).
+
+mod analysis;
+mod breadth;
+mod outside_policies;
+mod publish;
+mod reads;
+mod target;
+mod tokens;
+
+pub use target::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget};
+
+use self::analysis::Analysis;
+use super::{Finding, Severity, document::Document, document_findings, finish};
+
+const GET_AUTHORIZATION_TOKEN: &str = "codeartifact:GetAuthorizationToken";
+const BEARER_TOKEN: &str = "sts:GetServiceBearerToken";
+const GET_REPOSITORY_ENDPOINT: &str = "codeartifact:GetRepositoryEndpoint";
+const PUBLISH: &str = "codeartifact:PublishPackageVersion";
+const LIST_ASSETS: &str = "codeartifact:ListPackageVersionAssets";
+const DESCRIBE_VERSION: &str = "codeartifact:DescribePackageVersion";
+const READ: &str = "codeartifact:ReadFromRepository";
+const SERVICE: &str = "codeartifact.amazonaws.com";
+
+/// PEP 503 normalization, which CodeArtifact applies to PyPI names in ARNs:
+/// lower case, and every run of `-`, `_` and `.` becomes one `-`.
+pub fn normalize_package_name(name: &str) -> String {
+    crate::project::normalize_name(name)
+}
+
+/// Runs every permission check over the role's documents (plain or
+/// percent-encoded JSON each).
+pub fn analyse_permissions(policies: &[NamedPolicy], target: &PublishTarget, facts: &PermissionFacts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let (names, docs) = read_documents(policies, &mut out);
+    let analysis = Analysis { names, docs, target, facts };
+    analysis.check_authorization_token(&mut out);
+    analysis.check_bearer_token(&mut out);
+    analysis.check_repository_endpoint(&mut out);
+    analysis.check_publish(&mut out);
+    analysis.check_too_broad(&mut out);
+    analysis.check_dangerous(&mut out);
+    analysis.check_read(&mut out);
+    analysis.check_safe_rerun(&mut out);
+    analysis.check_cross_account(&mut out);
+    analysis.check_origin(&mut out);
+    analysis.check_simulation(&mut out);
+    if !out.iter().any(|it| it.severity > Severity::Info) {
+        out.push(permissions_ok(target));
+    }
+    finish(out)
+}
+
+/// Parses the documents that are permission policies, with their names; the others,
+/// and statements IAM would refuse, become findings.
+fn read_documents(policies: &[NamedPolicy], out: &mut Vec<Finding>) -> (Vec<String>, Vec<Document>) {
+    let mut names = Vec::new();
+    let mut docs = Vec::new();
+    for policy in policies {
+        let what = format!("permission policy {:?}", policy.name);
+        let doc = match Document::parse(&policy.text) {
+            Ok(doc) => doc,
+            Err(err) => {
+                out.push(Finding::new("policy.malformed", Severity::Error, format!("{what}: {err}")));
+                continue;
+            }
+        };
+        document_findings(&doc, &what, out);
+        if doc.statements.iter().any(|it| it.principal.is_some()) {
+            out.push(Finding::new(
+                "perm.not-a-permission-policy",
+                Severity::Error,
+                format!(
+                    "{what} has a Principal, so it is a trust or resource policy, not a permission policy of the \
+                     role; pass the role's attached and inline policies (`aws iam list-attached-role-policies`, \
+                     `aws iam list-role-policies`)"
+                ),
+            ));
+            continue;
+        }
+        for statement in doc.statements.iter().filter(|it| it.resource.is_none()) {
+            out.push(Finding::new(
+                "policy.malformed",
+                Severity::Error,
+                format!(
+                    "{what}, {}: an identity policy statement needs \"Resource\"; IAM refuses it",
+                    statement.label()
+                ),
+            ));
+        }
+        names.push(policy.name.clone());
+        docs.push(doc);
+    }
+    (names, docs)
+}
+
+/// The passing finding: every call of a release, on its ARN.
+fn permissions_ok(target: &PublishTarget) -> Finding {
+    Finding::new(
+        "perm.ok",
+        Severity::Info,
+        format!(
+            "the permission policies allow every call of a release ({GET_AUTHORIZATION_TOKEN} on {}, {BEARER_TOKEN} \
+             for {SERVICE}, {GET_REPOSITORY_ENDPOINT} on {}, {PUBLISH}, {LIST_ASSETS} and {DESCRIBE_VERSION} on {}) \
+             and nothing this check counts as too broad or dangerous",
+            target.domain_arn(),
+            target.repository_arn(),
+            target.package_arn()
+        ),
+    )
+}
+
+/// A statement to paste into the permission policy.
+fn snippet(sid: &str, actions: &[&str], resource: &str, condition: Option<&str>) -> String {
+    let actions = if actions.len() == 1 {
+        format!("{:?}", actions[0])
+    } else {
+        format!("[{}]", actions.iter().map(|it| format!("{it:?}")).collect::<Vec<_>>().join(", "))
+    };
+    let condition = condition.map(|it| format!(", \"Condition\": {it}")).unwrap_or_default();
+    format!(
+        "{{\"Sid\": \"{sid}\", \"Effect\": \"Allow\", \"Action\": {actions}, \"Resource\": \"{resource}\"{condition}}}"
+    )
+}
+
+const BEARER_CONDITION: &str = "{\"StringEquals\": {\"sts:AWSServiceName\": \"codeartifact.amazonaws.com\"}}";

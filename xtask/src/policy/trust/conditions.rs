@@ -1,0 +1,66 @@
+//! What the conditions of the statements that let GitHub tokens in say on their
+//! own (T1, T6, T7): a subject left unrestricted, wildcards that `StringEquals`
+//! takes literally, and set operators on single-valued claims.
+
+use super::{
+    AUD, GITHUB_PROVIDER_HOST, JOB_WORKFLOW_REF, SUB,
+    analysis::{Analysis, github_facing},
+};
+use crate::policy::{Finding, Severity, document::OpKind, glob};
+
+impl Analysis<'_> {
+    /// T1, T6, T7: what the conditions of GitHub-facing statements say. Returns
+    /// whether some statement leaves the subject unrestricted (T1).
+    pub(super) fn check_conditions(&self, out: &mut Vec<Finding>) -> bool {
+        let mut unrestricted = false;
+        for statement in self.doc.statements.iter().filter(|it| github_facing(it)) {
+            let label = statement.label();
+            let restricts = statement.conditions.iter().any(|it| {
+                let key = it.key_lower();
+                (key == SUB || key == JOB_WORKFLOW_REF) && it.operator.kind.restricts_subject()
+            });
+            if !restricts {
+                unrestricted = true;
+                out.push(Finding::new(
+                    "trust.sub-unrestricted",
+                    Severity::Critical,
+                    format!(
+                        "{label} trusts {GITHUB_PROVIDER_HOST} but does not restrict the subject: any GitHub \
+                         repository can assume the role (IAM refuses such new policies; existing ones keep working). \
+                         Add {}",
+                        self.snippet(self.expected().immutable)
+                    ),
+                ));
+            }
+            for condition in &statement.conditions {
+                let key = condition.key_lower();
+                let op = &condition.operator;
+                let literal_op = matches!(op.kind, OpKind::StringEquals | OpKind::StringEqualsIgnoreCase);
+                for value in condition.values.iter().filter(|it| literal_op && glob::has_wildcard(it)) {
+                    out.push(Finding::new(
+                        "trust.stringequals-wildcard",
+                        Severity::Error,
+                        format!(
+                            "{label}: {} treats \"*\" and \"?\" literally, so {} = {value:?} never matches; use \
+                             StringLike for a pattern, or list the exact values under StringEquals",
+                            op.name, condition.key
+                        ),
+                    ));
+                }
+                if op.set.is_some() && [SUB, AUD, JOB_WORKFLOW_REF].contains(&key.as_str()) {
+                    out.push(Finding::new(
+                        "trust.set-operator",
+                        Severity::Critical,
+                        format!(
+                            "{label}: {} on {}: set operators are meant for multi-valued keys, and ForAllValues is \
+                             even true when the claim is absent or the key misspelled; use plain StringEquals or \
+                             StringLike",
+                            op.name, condition.key
+                        ),
+                    ));
+                }
+            }
+        }
+        unrestricted
+    }
+}

@@ -1,0 +1,185 @@
+//! Trust-policy analysis: the checks T1–T17 of the shared reference, by simulation.
+//!
+//! The policy is evaluated for the token the release job presents (which must be
+//! allowed) and for a fixed set of counter-example tokens (which must not be):
+//! another owner's repository, `OWNER-evil/REPO`, `OWNER/REPO-evil`, `OWNER/other`,
+//! a same-repository pull request, a feature branch and an arbitrary environment,
+//! each also in the immutable `OWNER@ID/REPO@ID` form. Every token carries the
+//! claims that go with its subject (`ref`, `environment`, `repository`,
+//! `job_workflow_ref`, …), so a policy that conditions on those is judged by what
+//! they really restrict. Which counter-example gets through selects the finding.
+//!
+//! T9, T10, T12 (does the provider exist), T14 and T15 (which subject form the
+//! repository emits) need GitHub or AWS API facts; `TrustFacts` carries them, and a
+//! missing fact gives an `info` finding saying what to check by hand.
+//!
+//! `analyse_trust` runs the checks in the order of this module's parts: `context`
+//! (what it is told), `scenario` (the tokens), `analysis` (the questions every check
+//! asks), then the checks: `principals` (T11–T13), `conditions` (T1, T6, T7),
+//! `subject` (T8, T11, T15), `counter_examples` (T2–T5) and `github` (T9, T10, T14);
+//! T16 and T17 are short enough to stay here.
+
+mod analysis;
+mod conditions;
+mod context;
+mod counter_examples;
+mod github;
+mod principals;
+mod scenario;
+mod subject;
+
+pub use context::{
+    DeploymentPolicy, EnvironmentFacts, ProviderFacts, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
+};
+pub use github::{check_environment_protection, check_sub_template, check_tag_ruleset};
+pub(crate) use scenario::recommended_sub;
+
+/// The host of GitHub's OIDC issuer, which is also the name of the IAM provider and
+/// the prefix of the condition keys; `arn` spells it.
+pub use crate::arn::GITHUB_PROVIDER_HOST;
+use crate::arn::github_provider_host;
+
+use self::analysis::Analysis;
+use super::{
+    Finding, Severity,
+    document::Document,
+    document_findings,
+    eval::{self, Tri},
+    finish,
+};
+
+pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
+/// The environment of the project's release job.
+pub const DEFAULT_ENVIRONMENT: &str = "release";
+/// The ref a release job runs on in the simulation: a version tag push.
+pub const DEFAULT_RELEASE_REF: &str = "refs/tags/v1.0.0";
+
+const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
+const ASSUME_ACTIONS: [&str; 3] = ["sts:AssumeRole", WEB_IDENTITY, "sts:AssumeRoleWithSAML"];
+const KEY_PREFIX: &str = concat!(github_provider_host!(), ":");
+const SUB: &str = concat!(github_provider_host!(), ":sub");
+const AUD: &str = concat!(github_provider_host!(), ":aud");
+const JOB_WORKFLOW_REF: &str = concat!(github_provider_host!(), ":job_workflow_ref");
+/// The tag of the counter-examples that push a tag (from the reference's list).
+const COUNTER_TAG: &str = "refs/tags/v1.0.0";
+
+/// The subject of the release job's token, as the simulation builds it (unknown
+/// ids appear as `OWNER_ID`/`REPO_ID`).
+pub fn expected_subject(ctx: &TrustContext, facts: &TrustFacts) -> String {
+    scenario::expected(ctx, facts).sub(&scenario::template(facts)).display()
+}
+
+/// The subjects of the counter-example tokens, which the policy must refuse.
+pub fn counter_example_subjects(ctx: &TrustContext, facts: &TrustFacts) -> Vec<String> {
+    let template = scenario::template(facts);
+    scenario::counter_examples(ctx).iter().map(|(_, it)| it.sub(&template).display()).collect()
+}
+
+/// Runs every trust check on `policy` (plain or percent-encoded JSON).
+pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let doc = match Document::parse(policy) {
+        Ok(doc) => doc,
+        Err(err) => {
+            out.push(Finding::new("policy.malformed", Severity::Error, format!("trust policy: {err}")));
+            return out;
+        }
+    };
+    document_findings(&doc, "trust policy", &mut out);
+    if !is_trust_policy(&doc) {
+        out.push(not_a_trust_policy(&doc));
+        return finish(out);
+    }
+    let analysis = Analysis::new(&doc, ctx, facts);
+    analysis.check_principals(&mut out);
+    analysis.check_provider_facts(&mut out);
+    let unrestricted = analysis.check_conditions(&mut out);
+    let expected = analysis.check_expected(&mut out);
+    let rejected = analysis.check_counter_examples(unrestricted, &mut out);
+    analysis.check_name_reuse(expected, &mut out);
+    analysis.check_audience(expected, &mut out);
+    out.extend(check_environment_protection(ctx, facts.environment.as_ref()));
+    out.extend(check_tag_ruleset(ctx, facts.tag_ruleset));
+    out.extend(check_sub_template(ctx, facts.sub_template.as_ref()));
+    out.extend(colon_in_name(ctx));
+    out.extend(check_session_duration(ctx, facts));
+    if expected == Tri::Yes && !out.iter().any(|it| it.severity > Severity::Info) {
+        out.push(trust_ok(ctx, facts, &rejected));
+    }
+    finish(out)
+}
+
+/// A trust policy has a statement with a principal and an `sts:AssumeRole*` action.
+fn is_trust_policy(doc: &Document) -> bool {
+    doc.statements
+        .iter()
+        .any(|it| it.principal.is_some() && ASSUME_ACTIONS.iter().any(|action| eval::covers_action(&it.action, action)))
+}
+
+fn not_a_trust_policy(doc: &Document) -> Finding {
+    let hint = if doc.statements.iter().any(|it| it.resource.is_some()) {
+        "; it has Resource elements, so it looks like a permission policy: pass the role's trust policy \
+         (`aws iam get-role --role-name ROLE --query Role.AssumeRolePolicyDocument`)"
+    } else {
+        ""
+    };
+    Finding::new(
+        "trust.not-a-trust-policy",
+        Severity::Error,
+        format!(
+            "the document has no statement with a Principal and an sts:AssumeRole* action, so it is not a trust \
+             policy{hint}"
+        ),
+    )
+}
+
+/// T16: an environment name with `:` appears encoded in the sub.
+fn colon_in_name(ctx: &TrustContext) -> Option<Finding> {
+    let env = ctx.environment.as_deref().filter(|it| it.contains(':'))?;
+    Some(Finding::new(
+        "trust.colon-in-name",
+        Severity::Info,
+        format!(
+            "environment {env:?} appears in the sub as {:?}: GitHub encodes \":\" as \"%3A\"; the expected subject \
+             above uses that form, and so must the trust policy",
+            scenario::encode(env)
+        ),
+    ))
+}
+
+/// T17 too: the session the release asks for must fit the role's `MaxSessionDuration`.
+fn check_session_duration(ctx: &TrustContext, facts: &TrustFacts) -> Option<Finding> {
+    let max = facts.max_session_duration.filter(|max| ctx.session_duration > *max)?;
+    Some(Finding::new(
+        "trust.session-duration",
+        Severity::Error,
+        format!(
+            "the release asks STS for a {} s session but the role's MaxSessionDuration is {max} s; STS answers \"The \
+             requested DurationSeconds exceeds the MaxSessionDuration set for this role.\" Raise it: `aws iam \
+             update-role --role-name ROLE --max-session-duration {}`",
+            ctx.session_duration, ctx.session_duration
+        ),
+    ))
+}
+
+/// T17, the passing finding: what was allowed, what was refused, and the session.
+fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String]) -> Finding {
+    let duration = match facts.max_session_duration {
+        Some(max) => {
+            format!("; the role's MaxSessionDuration is {max} s and the release asks for {} s", ctx.session_duration)
+        }
+        None => format!("; the release asks for a {} s session", ctx.session_duration),
+    };
+    Finding::new(
+        "trust.ok",
+        Severity::Info,
+        format!(
+            "the trust policy allows the release job's token (sub {:?}, aud {:?}) and refuses all {} \
+             counter-examples: {}{duration}",
+            expected_subject(ctx, facts),
+            ctx.audience,
+            rejected.len(),
+            rejected.join(", ")
+        ),
+    )
+}

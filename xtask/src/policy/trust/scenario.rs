@@ -1,0 +1,312 @@
+//! The tokens the simulation presents: the release job's (`expected`) and the
+//! counter-examples of the shared reference (`counter_examples`), each a `Scenario`
+//! that knows its subject under a subject template and the other claims of its token.
+//! Parts a job could choose freely (a pull request number, a workflow file name) stay
+//! unknown (`Text`), so a policy is judged for every value they could take.
+
+use super::{COUNTER_TAG, TrustContext, TrustFacts};
+use crate::policy::glob::{self, Tok};
+
+/// The recommended `sub` condition (operator, value): the environment form when the
+/// job has an environment, else the tag-push pattern; immutable ids when asked.
+pub(crate) fn recommended_sub(ctx: &TrustContext, immutable: bool) -> (&'static str, String) {
+    let repo = if immutable { ctx.repo.immutable_name() } else { ctx.repo.full_name() };
+    match &ctx.environment {
+        Some(env) => ("StringEquals", format!("repo:{repo}:environment:{}", encode(env))),
+        None if ctx.release_ref.starts_with("refs/tags/v") => ("StringLike", format!("repo:{repo}:ref:refs/tags/v*")),
+        None => ("StringEquals", format!("repo:{repo}:ref:{}", ctx.release_ref)),
+    }
+}
+
+/// GitHub writes `:` in a value of the sub as `%3A`.
+pub(super) fn encode(value: &str) -> String {
+    value.replace(':', "%3A")
+}
+
+/// The claim keys that make up the subject: the repository's custom template when
+/// it has one, else GitHub's default (`repo`, then the context).
+pub(super) fn template(facts: &TrustFacts) -> Vec<String> {
+    match &facts.sub_template {
+        Some(t) if !t.use_default && !t.include_claim_keys.is_empty() => t.include_claim_keys.clone(),
+        _ => vec!["repo".to_owned(), "context".to_owned()],
+    }
+}
+
+/// A claim value with parts the simulation does not know (`Any`, shown by name).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Text(Vec<Part>);
+
+#[derive(Debug, Clone)]
+enum Part {
+    Lit(String),
+    Any(&'static str),
+    /// Unknown, without `/` (a file name).
+    Segment(&'static str),
+}
+
+impl Text {
+    fn lit(text: impl Into<String>) -> Text {
+        Text(vec![Part::Lit(text.into())])
+    }
+    fn any(name: &'static str) -> Text {
+        Text(vec![Part::Any(name)])
+    }
+    fn known_or(value: &Option<String>, name: &'static str) -> Text {
+        value.as_ref().map(Text::lit).unwrap_or(Text::any(name))
+    }
+    fn then(mut self, other: Text) -> Text {
+        self.0.extend(other.0);
+        self
+    }
+    fn and(self, text: &str) -> Text {
+        self.then(Text::lit(text))
+    }
+    pub(super) fn shape(&self) -> Vec<Tok> {
+        let mut out = Vec::new();
+        for part in &self.0 {
+            match part {
+                Part::Lit(s) => out.extend(glob::literal(s)),
+                Part::Any(_) => out.push(Tok::Star),
+                Part::Segment(_) => out.push(Tok::Segment),
+            }
+        }
+        out
+    }
+    pub(super) fn display(&self) -> String {
+        self.0
+            .iter()
+            .map(|it| match it {
+                Part::Lit(s) => s.as_str(),
+                Part::Any(name) | Part::Segment(name) => name,
+            })
+            .collect()
+    }
+    /// The known text before the first unknown part.
+    fn known_prefix(&self) -> String {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Any(_) | Part::Segment(_) => break,
+            }
+        }
+        out
+    }
+    fn encoded(self) -> Text {
+        Text(
+            self.0
+                .into_iter()
+                .map(|it| match it {
+                    Part::Lit(s) => Part::Lit(encode(&s)),
+                    other => other,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The context part of a default subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum SubContext {
+    Environment(String),
+    PullRequest,
+    Ref(String),
+}
+
+/// A job that requests a token: whose repository, which trigger, which claims.
+#[derive(Debug, Clone)]
+pub(super) struct Scenario {
+    pub(super) owner: String,
+    pub(super) owner_id: Option<String>,
+    pub(super) name: String,
+    pub(super) name_id: Option<String>,
+    pub(super) immutable: bool,
+    pub(super) context: SubContext,
+    /// The ref the job runs on (for an environment job); `None`: any ref.
+    pub(super) job_ref: Option<String>,
+    pub(super) aud: String,
+    pub(super) workflow: Option<String>,
+}
+
+impl Scenario {
+    fn git_ref(&self) -> Text {
+        match &self.context {
+            SubContext::Ref(r) => Text::lit(r),
+            SubContext::PullRequest => Text::lit("refs/pull/").then(Text::any("NUMBER")).and("/merge"),
+            SubContext::Environment(_) => Text::known_or(&self.job_ref, "REF"),
+        }
+    }
+
+    fn repo_part(&self) -> Text {
+        if self.immutable {
+            Text::lit(format!("{}@", self.owner))
+                .then(Text::known_or(&self.owner_id, "OWNER_ID"))
+                .and(&format!("/{}@", self.name))
+                .then(Text::known_or(&self.name_id, "REPO_ID"))
+        } else {
+            Text::lit(format!("{}/{}", self.owner, self.name))
+        }
+    }
+
+    fn context_part(&self) -> Text {
+        match &self.context {
+            SubContext::Environment(env) => Text::lit(format!("environment:{}", encode(env))),
+            SubContext::PullRequest => Text::lit("pull_request"),
+            SubContext::Ref(r) => Text::lit(format!("ref:{r}")),
+        }
+    }
+
+    /// The value of claim `name` in this job's token; `None` when absent.
+    pub(super) fn claim(&self, name: &str) -> Option<Text> {
+        let repository = format!("{}/{}", self.owner, self.name);
+        Some(match name {
+            "aud" => Text::lit(&self.aud),
+            "repository" => Text::lit(repository),
+            "repository_owner" => Text::lit(&self.owner),
+            "repository_id" => Text::known_or(&self.name_id, "REPO_ID"),
+            "repository_owner_id" => Text::known_or(&self.owner_id, "OWNER_ID"),
+            "environment" => match &self.context {
+                SubContext::Environment(env) => Text::lit(env),
+                _ => return None,
+            },
+            "ref" => self.git_ref(),
+            "ref_type" => {
+                let known = self.git_ref().known_prefix();
+                if known.starts_with("refs/tags/") {
+                    Text::lit("tag")
+                } else if known.starts_with("refs/heads/") {
+                    Text::lit("branch")
+                } else {
+                    Text::any("REF_TYPE")
+                }
+            }
+            "event_name" => match self.context {
+                SubContext::PullRequest => Text::lit("pull_request"),
+                _ => Text::any("EVENT"),
+            },
+            "job_workflow_ref" | "workflow_ref" => {
+                let file = match &self.workflow {
+                    Some(path) => Text::lit(path),
+                    None => Text::lit(".github/workflows/").then(Text(vec![Part::Segment("WORKFLOW.yml")])),
+                };
+                Text::lit(format!("{repository}/")).then(file).and("@").then(self.git_ref())
+            }
+            // Claims the simulation does not model (actor, run_id, …) take any value.
+            _ => Text::any("VALUE"),
+        })
+    }
+
+    /// The sub built by `template` (GitHub's `include_claim_keys`).
+    pub(super) fn sub(&self, template: &[String]) -> Text {
+        let mut out = Text::default();
+        for (i, key) in template.iter().enumerate() {
+            if i > 0 {
+                out = out.and(":");
+            }
+            out = match key.as_str() {
+                "repo" => out.and("repo:").then(self.repo_part()),
+                "context" => out.then(self.context_part()),
+                other => out.and(&format!("{other}:")).then(self.claim(other).unwrap_or_default().encoded()),
+            };
+        }
+        out
+    }
+}
+
+/// The release job of `ctx`.
+pub(super) fn expected(ctx: &TrustContext, facts: &TrustFacts) -> Scenario {
+    Scenario {
+        owner: ctx.repo.owner.clone(),
+        owner_id: ctx.repo.owner_id.clone(),
+        name: ctx.repo.name.clone(),
+        name_id: ctx.repo.name_id.clone(),
+        immutable: facts.immutable_subjects.unwrap_or(ctx.repo.has_ids()),
+        context: match &ctx.environment {
+            Some(env) => SubContext::Environment(env.clone()),
+            None => SubContext::Ref(ctx.release_ref.clone()),
+        },
+        job_ref: Some(ctx.release_ref.clone()),
+        aud: ctx.audience.clone(),
+        workflow: ctx.workflow.clone(),
+    }
+}
+
+/// What a counter-example stands for; selects the finding when it gets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Class {
+    AnyRepository,
+    OwnerPrefix,
+    RepoPrefix,
+    OrgWide,
+    SameRepo,
+}
+
+/// The reference's counter-examples, in the name-only and the immutable form. The
+/// other repositories get made-up ids; the release repository keeps its own (or
+/// unknown ones).
+pub(super) fn counter_examples(ctx: &TrustContext) -> Vec<(Class, Scenario)> {
+    let tag = COUNTER_TAG.to_owned();
+    let base = Scenario {
+        owner: ctx.repo.owner.clone(),
+        owner_id: ctx.repo.owner_id.clone(),
+        name: ctx.repo.name.clone(),
+        name_id: ctx.repo.name_id.clone(),
+        immutable: false,
+        context: SubContext::Ref(tag.clone()),
+        job_ref: Some(tag),
+        aud: ctx.audience.clone(),
+        workflow: ctx.workflow.clone(),
+    };
+    let id = |n: &str| Some(n.to_owned());
+    // Made-up names must not be the release repository's own.
+    let pick =
+        |want: &str, taken: &str| if want.eq_ignore_ascii_case(taken) { format!("{want}2") } else { want.into() };
+    let branch = "refs/heads/feature-x".to_owned();
+    let main = "refs/heads/main".to_owned();
+    let mut list = vec![
+        (
+            Class::AnyRepository,
+            Scenario {
+                owner: pick("attacker", &ctx.repo.owner),
+                owner_id: id("66600001"),
+                name: "x".into(),
+                name_id: id("66600002"),
+                context: SubContext::Ref(main.clone()),
+                job_ref: Some(main),
+                ..base.clone()
+            },
+        ),
+        (
+            Class::OwnerPrefix,
+            Scenario {
+                owner: format!("{}-evil", ctx.repo.owner),
+                owner_id: id("66600003"),
+                name_id: id("66600004"),
+                ..base.clone()
+            },
+        ),
+        (
+            Class::RepoPrefix,
+            Scenario { name: format!("{}-evil", ctx.repo.name), name_id: id("66600005"), ..base.clone() },
+        ),
+        (Class::OrgWide, Scenario { name: pick("other", &ctx.repo.name), name_id: id("66600006"), ..base.clone() }),
+        (Class::SameRepo, Scenario { context: SubContext::PullRequest, job_ref: None, ..base.clone() }),
+    ];
+    if !(ctx.environment.is_none() && ctx.release_ref == branch) {
+        list.push((
+            Class::SameRepo,
+            Scenario { context: SubContext::Ref(branch.clone()), job_ref: Some(branch.clone()), ..base.clone() },
+        ));
+    }
+    if ctx.environment.as_deref() != Some("scratch") {
+        // An environment job that an attacker starts from a branch of their own.
+        list.push((
+            Class::SameRepo,
+            Scenario { context: SubContext::Environment("scratch".into()), job_ref: Some(branch), ..base },
+        ));
+    }
+    let immutable: Vec<(Class, Scenario)> =
+        list.iter().map(|(class, it)| (*class, Scenario { immutable: true, ..it.clone() })).collect();
+    list.extend(immutable);
+    list
+}
