@@ -3,8 +3,8 @@
 //! endpoint to pypiserver and STS to moto_server, plays GitHub's OIDC token
 //! endpoint, and takes orders from tests (fault injection, request log, issued
 //! secrets) through this Rust API and a JSON control API under `/_castack/`. The
-//! work is done by the handlers behind [`crate::router`]; this module only starts
-//! the server and hands the levers to tests.
+//! work is done by the handlers behind the router (`router.rs`); this module only
+//! starts the server and hands the levers to tests.
 
 use std::{
     net::{SocketAddr, TcpListener},

@@ -111,8 +111,10 @@ impl UploadFailure {
 }
 
 /// A fault plus which requests it hits: `operation` limits it to one operation
-/// (a CodeArtifact operation name, `pypi-upload`, `pypi-download`, `pypi-index`, or
-/// an STS action name such as `AssumeRoleWithWebIdentity`); `times` is how many
+/// (the text form of an [`Operation`]: a CodeArtifact operation name,
+/// `pypi-upload`, `pypi-download`, `pypi-index`, or an STS action name such as
+/// `AssumeRoleWithWebIdentity`), and requests are matched on the typed
+/// operation that text names; `times` is how many
 /// requests it hits before it is used up (`None`: until reset, allowed only for
 /// faults that answer at once: `Deny*`, `*NotFound`, `Upload`, `Sts`).
 ///
@@ -468,7 +470,7 @@ impl ActiveRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operation::CodeArtifactOp;
+    use crate::operation::{CodeArtifactOp, PypiOp};
 
     #[test]
     fn json_round_trip() {
@@ -531,6 +533,21 @@ mod tests {
                     .then_some(()))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn operation_filters_match_typed_operations() {
+        let mut faults = Faults::default();
+        faults.add(Fault::InternalError.times(1).only("pypi-download"));
+        faults.add(Fault::Throttle { retry_after_seconds: 2 }.times(1).only("GetAuthorizationToken"));
+        let token = Operation::CodeArtifact(CodeArtifactOp::GetAuthorizationToken);
+        // An STS call that names a CodeArtifact operation as its action is no
+        // CodeArtifact operation.
+        assert_eq!(faults.transient(&Operation::Sts(Some("GetAuthorizationToken".into()))), None);
+        assert_eq!(faults.transient(&Operation::Pypi(PypiOp::Index)), None);
+        assert_eq!(faults.transient(&token), Some(Transient::Throttle { retry_after_seconds: 2 }));
+        assert_eq!(faults.transient(&Operation::Pypi(PypiOp::Download)), Some(Transient::InternalError));
+        assert!(faults.list().is_empty());
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Call {
     }
 }
 
+/// Answers a request under `/pypi/`; `entry` gets what the log needs.
 pub(crate) fn handle(state: &State, req: Request, entry: &mut Entry) -> Response {
     let cfg = &state.config;
     let prefix = format!("/pypi/{}/", cfg.repository);

@@ -78,6 +78,8 @@ fn param(form: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Answers an STS call from an injected fault or from moto_server; `entry` gets
+/// what the log needs.
 pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry) -> Response {
     let operation = Operation::Sts(call.action);
     entry.operation = operation.clone();
