@@ -52,6 +52,7 @@ impl Emulator {
         let addr = listener.local_addr()?;
         std::fs::create_dir_all(&config.package_dir)
             .with_context(|| format!("cannot create the package folder {}", config.package_dir.display()))?;
+        // Without /dev/urandom no token can be made: say so now, not in a request.
         util::try_random_bytes(1)?;
         let state = Arc::new(State::new(config, addr));
         // No token yet: the file holds a random password nobody knows.
