@@ -26,6 +26,7 @@ const MAX_ANSWER: u64 = 4 * 1024 * 1024;
 /// Form bodies larger than this are not inspected for `Action=` (an STS request is
 /// at most a few tens of kilobytes: a 20,000-character token plus policies).
 const MAX_FORM: usize = 1024 * 1024;
+
 /// What routing learned about an STS request.
 pub(crate) struct Call {
     /// The `Action` parameter when it is a plain name (the log prints `sts`
