@@ -24,13 +24,14 @@
 //!
 //! Errors are `{"error": "<what to do>"}` with status 400 or 404.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::{
-    emulator::{Restriction, State},
+    config::Restriction,
     faults::Rule,
     http::{Request, Response, lock},
-    sts, util,
+    state::State,
+    util,
 };
 
 pub(crate) fn handle(state: &State, req: &Request) -> Response {
@@ -46,6 +47,11 @@ fn bad(message: impl std::fmt::Display) -> (u16, String) {
     (400, message.to_string())
 }
 
+/// What went wrong inside the emulator (the password file, for tokens).
+fn internal(err: anyhow::Error) -> (u16, String) {
+    (500, format!("{err:#}"))
+}
+
 fn body_json(req: &Request) -> Result<Value, (u16, String)> {
     if req.body.is_empty() {
         return Err(bad("this endpoint needs a JSON body"));
@@ -53,6 +59,7 @@ fn body_json(req: &Request) -> Result<Value, (u16, String)> {
     serde_json::from_slice(&req.body).map_err(|err| bad(format!("the body is not valid JSON: {err}")))
 }
 
+/// One line per endpoint of the table above; the work is in the functions below.
 fn route(state: &State, req: &Request) -> Answer {
     let path = req.path().trim_end_matches('/');
     let method = req.method.as_str();
@@ -63,25 +70,7 @@ fn route(state: &State, req: &Request) -> Answer {
         }
         ("DELETE", "/_castack/requests") => Ok(json!({ "cleared": state.clear_requests() })),
         ("GET", "/_castack/faults") => Ok(faults(state)),
-        ("POST", "/_castack/faults") => {
-            let body = body_json(req)?;
-            let items = match &body {
-                Value::Array(items) => items.clone(),
-                _ => vec![body],
-            };
-            // Parse all first, so a bad entry adds none.
-            let rules = items
-                .iter()
-                .map(Rule::from_json)
-                .collect::<anyhow::Result<Vec<_>>>()
-                .map_err(|err| bad(format!("{err:#}")))?;
-            let mut inner = lock(&state.inner);
-            for rule in rules {
-                inner.faults.add(rule);
-            }
-            drop(inner);
-            Ok(faults(state))
-        }
+        ("POST", "/_castack/faults") => add_faults(state, body_json(req)?),
         ("DELETE", "/_castack/faults") => {
             lock(&state.inner).faults.clear();
             Ok(faults(state))
@@ -90,57 +79,26 @@ fn route(state: &State, req: &Request) -> Answer {
             state.reset();
             Ok(json!({ "reset": true }))
         }
-        ("GET", "/_castack/token") => {
-            let token = state.current_token();
-            Ok(json!({
-                "active": token.is_some(),
-                "expiration": token.map(|it| util::epoch_secs(it.expiration)),
-            }))
-        }
-        ("POST", "/_castack/token/expire") => {
-            let had = state.expire_token().map_err(|err| (500, format!("{err:#}")))?;
-            Ok(json!({ "expired": had }))
-        }
+        ("GET", "/_castack/token") => Ok(token(state)),
+        ("POST", "/_castack/token/expire") => Ok(json!({ "expired": state.expire_token().map_err(internal)? })),
         ("POST", "/_castack/token/rotate") => {
-            let token = state.rotate_token().map_err(|err| (500, format!("{err:#}")))?;
+            let token = state.rotate_token().map_err(internal)?;
             Ok(json!({ "expiration": util::epoch_secs(token.expiration) }))
         }
-        ("GET", "/_castack/oidc/claims") => Ok(json!({ "claims": state.claims_template() })),
+        ("GET", "/_castack/oidc/claims") => Ok(claims(state)),
         ("PUT" | "POST", "/_castack/oidc/claims") => {
-            let Value::Object(claims) = body_json(req)? else {
+            let Value::Object(overrides) = body_json(req)? else {
                 return Err(bad("the claims must be a JSON object; null removes a claim"));
             };
-            state.set_oidc_claims(claims);
-            Ok(json!({ "claims": state.claims_template() }))
+            state.set_oidc_claims(overrides);
+            Ok(claims(state))
         }
         ("DELETE", "/_castack/oidc/claims") => {
             state.reset_oidc_claims();
-            Ok(json!({ "claims": state.claims_template() }))
+            Ok(claims(state))
         }
         ("GET", "/_castack/origin-restrictions") => Ok(restrictions(state)),
-        ("PUT" | "POST", "/_castack/origin-restrictions") => {
-            let body = body_json(req)?;
-            let Some(obj) = body.as_object() else {
-                return Err(bad(r#"send {"publish": "ALLOW"|"BLOCK", "upstream": "ALLOW"|"BLOCK"}"#));
-            };
-            let parse = |key: &str| -> Result<Option<Restriction>, (u16, String)> {
-                match obj.get(key) {
-                    None => Ok(None),
-                    Some(Value::String(text)) => Restriction::parse(text).map(Some).map_err(bad),
-                    Some(_) => Err(bad(format!("{key} must be \"ALLOW\" or \"BLOCK\""))),
-                }
-            };
-            let (publish, upstream) = (parse("publish")?, parse("upstream")?);
-            let mut inner = lock(&state.inner);
-            if let Some(it) = publish {
-                inner.origin.publish = it;
-            }
-            if let Some(it) = upstream {
-                inner.origin.upstream = it;
-            }
-            drop(inner);
-            Ok(restrictions(state))
-        }
+        ("PUT" | "POST", "/_castack/origin-restrictions") => set_restrictions(state, body_json(req)?),
         _ => Err((
             404,
             format!(
@@ -148,6 +106,62 @@ fn route(state: &State, req: &Request) -> Answer {
             ),
         )),
     }
+}
+
+/// Adds one fault or an array of them; all are parsed first, so a bad entry adds
+/// none.
+fn add_faults(state: &State, body: Value) -> Answer {
+    let items = match body {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    let rules =
+        items.iter().map(Rule::from_json).collect::<anyhow::Result<Vec<_>>>().map_err(|err| bad(format!("{err:#}")))?;
+    let mut inner = lock(&state.inner);
+    for rule in rules {
+        inner.faults.add(rule);
+    }
+    drop(inner);
+    Ok(faults(state))
+}
+
+/// Sets either restriction or both; both are parsed first, so a bad value changes
+/// nothing.
+fn set_restrictions(state: &State, body: Value) -> Answer {
+    let Some(obj) = body.as_object() else {
+        return Err(bad(r#"send {"publish": "ALLOW"|"BLOCK", "upstream": "ALLOW"|"BLOCK"}"#));
+    };
+    let (publish, upstream) = (restriction(obj, "publish")?, restriction(obj, "upstream")?);
+    let mut inner = lock(&state.inner);
+    if let Some(it) = publish {
+        inner.origin.publish = it;
+    }
+    if let Some(it) = upstream {
+        inner.origin.upstream = it;
+    }
+    drop(inner);
+    Ok(restrictions(state))
+}
+
+fn restriction(obj: &Map<String, Value>, key: &str) -> Result<Option<Restriction>, (u16, String)> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Value::String(text)) => Restriction::parse(text).map(Some).map_err(bad),
+        Some(_) => Err(bad(format!("{key} must be \"ALLOW\" or \"BLOCK\""))),
+    }
+}
+
+/// Whether a token is active and until when; never the token itself.
+fn token(state: &State) -> Value {
+    let token = state.current_token();
+    json!({
+        "active": token.is_some(),
+        "expiration": token.map(|it| util::epoch_secs(it.expiration)),
+    })
+}
+
+fn claims(state: &State) -> Value {
+    json!({ "claims": state.claims_template() })
 }
 
 fn faults(state: &State) -> Value {
@@ -170,9 +184,9 @@ fn info(state: &State) -> Value {
         "codeartifactEndpoint": base,
         "pypiEndpoint": state.endpoint("pypi"),
         "stsEndpoint": base,
-        "stsUpstream": sts::upstream_text(cfg.sts_upstream),
+        "stsUpstream": cfg.sts_upstream.map(|it| format!("http://{it}")),
         "controlUrl": format!("{base}/_castack"),
         "oidcTokenUrl": format!("{base}/_github/oidc/token?api-version=2.0"),
-        "oidcRequestToken": state.oidc_request_token(),
+        "oidcRequestToken": state.oidc_request_token,
     })
 }

@@ -3,8 +3,12 @@
 //! out after a bounded number of requests (or stay until reset, for faults that
 //! answer at once, so no retry loop can hang on them).
 
+use std::time::Duration;
+
 use anyhow::{bail, format_err};
 use serde_json::{Value, json};
+
+use crate::operation::Operation;
 
 /// Longest delay a `Slow` fault may add to one answer, so no test can hang.
 pub const MAX_DELAY_MS: u64 = 120_000;
@@ -107,8 +111,10 @@ impl UploadFailure {
 }
 
 /// A fault plus which requests it hits: `operation` limits it to one operation
-/// (a CodeArtifact operation name, `pypi-upload`, `pypi-download`, `pypi-index`, or
-/// an STS action name such as `AssumeRoleWithWebIdentity`); `times` is how many
+/// (the text form of an [`Operation`]: a CodeArtifact operation name,
+/// `pypi-upload`, `pypi-download`, `pypi-index`, or an STS action name such as
+/// `AssumeRoleWithWebIdentity`), and requests are matched on the typed
+/// operation that text names; `times` is how many
 /// requests it hits before it is used up (`None`: until reset, allowed only for
 /// faults that answer at once: `Deny*`, `*NotFound`, `Upload`, `Sts`).
 ///
@@ -327,8 +333,48 @@ pub(crate) struct Faults {
 
 struct ActiveRule {
     rule: Rule,
+    /// The rule's operation filter as the typed value requests are matched on.
+    operation: Option<Operation>,
     /// Uploads still to let through before an `Upload` rule starts failing.
     pass_left: u32,
+}
+
+/// The message of a throttled answer, in every protocol's shape.
+pub(crate) const THROTTLED: &str = "Rate exceeded";
+/// The message of an injected internal error, in every protocol's shape.
+pub(crate) const INJECTED_INTERNAL_ERROR: &str = "An internal error occurred (injected by castack)";
+
+/// A transient fault that hit a CodeArtifact or PyPI-endpoint request; the handler
+/// words the answer in its own protocol's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transient {
+    /// 429 with `Retry-After`.
+    Throttle { retry_after_seconds: u32 },
+    /// 500.
+    InternalError,
+}
+
+impl Transient {
+    pub fn status(self) -> u16 {
+        match self {
+            Transient::Throttle { .. } => 429,
+            Transient::InternalError => 500,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Transient::Throttle { .. } => THROTTLED,
+            Transient::InternalError => INJECTED_INTERNAL_ERROR,
+        }
+    }
+
+    pub fn retry_after_seconds(self) -> Option<u32> {
+        match self {
+            Transient::Throttle { retry_after_seconds } => Some(retry_after_seconds),
+            Transient::InternalError => None,
+        }
+    }
 }
 
 impl Faults {
@@ -337,7 +383,8 @@ impl Faults {
             Fault::Upload { pass, .. } => pass,
             _ => 0,
         };
-        self.rules.push(ActiveRule { rule, pass_left });
+        let operation = rule.operation.as_deref().map(Operation::parse);
+        self.rules.push(ActiveRule { rule, operation, pass_left });
     }
 
     pub fn clear(&mut self) {
@@ -349,35 +396,11 @@ impl Faults {
     }
 
     /// Finds the first rule that `select` accepts for `operation` and uses one of
-    /// its counts. `control_plane` says whether `operation` is a CodeArtifact
-    /// operation: rules without an operation filter only hit those, except for the
-    /// kinds that exist for the PyPI endpoint or STS.
-    pub fn take<T>(
-        &mut self,
-        operation: &str,
-        control_plane: bool,
-        mut select: impl FnMut(&Fault) -> Option<T>,
-    ) -> Option<T> {
+    /// its counts.
+    pub fn take<T>(&mut self, operation: &Operation, mut select: impl FnMut(&Fault) -> Option<T>) -> Option<T> {
         for i in 0..self.rules.len() {
             let active = &mut self.rules[i];
-            // Faults without an operation filter hit every CodeArtifact operation; of
-            // them, only those that make sense there also hit the PyPI endpoint or STS
-            // (each caller's `select` picks only its own kinds).
-            let applies = match &active.rule.operation {
-                Some(it) => it == operation,
-                None => {
-                    control_plane
-                        || matches!(
-                            active.rule.fault,
-                            Fault::Deny { .. }
-                                | Fault::Upload { .. }
-                                | Fault::DomainNotFound
-                                | Fault::RepositoryNotFound
-                                | Fault::Sts { .. }
-                        )
-                }
-            };
-            if !applies {
+            if !active.applies_to(operation) {
                 continue;
             }
             let Some(found) = select(&active.rule.fault) else { continue };
@@ -399,11 +422,55 @@ impl Faults {
         }
         None
     }
+
+    /// The delay of a `Slow` rule for `operation`, used up by this call. The caller
+    /// sleeps without holding the lock, so other requests go on meanwhile.
+    pub fn delay(&mut self, operation: &Operation) -> Option<Duration> {
+        self.take(operation, |fault| match fault {
+            Fault::Slow { delay_ms } => Some(Duration::from_millis(*delay_ms)),
+            _ => None,
+        })
+    }
+
+    /// A throttle or, failing that, an internal error for `operation`: the faults
+    /// that hit before validation, as a busy service's front door would.
+    pub fn transient(&mut self, operation: &Operation) -> Option<Transient> {
+        self.take(operation, |fault| match fault {
+            Fault::Throttle { retry_after_seconds } => {
+                Some(Transient::Throttle { retry_after_seconds: *retry_after_seconds })
+            }
+            _ => None,
+        })
+        .or_else(|| self.take(operation, |f| (*f == Fault::InternalError).then_some(Transient::InternalError)))
+    }
+}
+
+impl ActiveRule {
+    /// Rules without an operation filter hit every CodeArtifact operation; of them,
+    /// only those that make sense there also hit the PyPI endpoint or STS (each
+    /// caller's `select` picks only its own kinds).
+    fn applies_to(&self, operation: &Operation) -> bool {
+        match &self.operation {
+            Some(it) => it == operation,
+            None => {
+                operation.is_codeartifact()
+                    || matches!(
+                        self.rule.fault,
+                        Fault::Deny { .. }
+                            | Fault::Upload { .. }
+                            | Fault::DomainNotFound
+                            | Fault::RepositoryNotFound
+                            | Fault::Sts { .. }
+                    )
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operation::{CodeArtifactOp, PypiOp};
 
     #[test]
     fn json_round_trip() {
@@ -443,30 +510,51 @@ mod tests {
     fn sts_faults_hit_sts_actions_only() {
         let mut faults = Faults::default();
         faults.add(Fault::Sts { code: "AccessDenied".into(), message: "m".into(), status: 403 }.times(1));
-        let sts = |f: &mut Faults, op: &str, control_plane: bool| {
-            f.take(op, control_plane, |it| matches!(it, Fault::Sts { .. }).then_some(()))
+        let sts = |f: &mut Faults, action: &str| {
+            f.take(&Operation::Sts(Some(action.to_owned())), |it| matches!(it, Fault::Sts { .. }).then_some(()))
         };
+        let describe_domain = Operation::CodeArtifact(CodeArtifactOp::DescribeDomain);
         // A CodeArtifact caller never selects it; an STS action without a filter meets it.
-        assert!(faults.take("DescribeDomain", true, |it| (*it == Fault::InternalError).then_some(())).is_none());
-        assert!(sts(&mut faults, "GetCallerIdentity", false).is_some());
+        assert!(faults.take(&describe_domain, |it| (*it == Fault::InternalError).then_some(())).is_none());
+        assert!(sts(&mut faults, "GetCallerIdentity").is_some());
         assert!(faults.list().is_empty());
         faults.add(
             Fault::Sts { code: "AccessDenied".into(), message: "m".into(), status: 403 }.always().only("AssumeRole"),
         );
-        assert!(sts(&mut faults, "GetCallerIdentity", false).is_none());
-        assert!(sts(&mut faults, "AssumeRole", false).is_some());
-        assert!(sts(&mut faults, "AssumeRole", false).is_some());
+        assert!(sts(&mut faults, "GetCallerIdentity").is_none());
+        assert!(sts(&mut faults, "AssumeRole").is_some());
+        assert!(sts(&mut faults, "AssumeRole").is_some());
         // Transient kinds reach STS only through an operation filter.
         faults.clear();
         faults.add(Fault::InternalError.times(1));
-        assert!(faults.take("GetCallerIdentity", false, |it| (*it == Fault::InternalError).then_some(())).is_none());
+        assert!(
+            faults
+                .take(&Operation::Sts(Some("GetCallerIdentity".into())), |it| (*it == Fault::InternalError)
+                    .then_some(()))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn operation_filters_match_typed_operations() {
+        let mut faults = Faults::default();
+        faults.add(Fault::InternalError.times(1).only("pypi-download"));
+        faults.add(Fault::Throttle { retry_after_seconds: 2 }.times(1).only("GetAuthorizationToken"));
+        let token = Operation::CodeArtifact(CodeArtifactOp::GetAuthorizationToken);
+        // An STS call that names a CodeArtifact operation as its action is no
+        // CodeArtifact operation.
+        assert_eq!(faults.transient(&Operation::Sts(Some("GetAuthorizationToken".into()))), None);
+        assert_eq!(faults.transient(&Operation::Pypi(PypiOp::Index)), None);
+        assert_eq!(faults.transient(&token), Some(Transient::Throttle { retry_after_seconds: 2 }));
+        assert_eq!(faults.transient(&Operation::Pypi(PypiOp::Download)), Some(Transient::InternalError));
+        assert!(faults.list().is_empty());
     }
 
     #[test]
     fn counts_run_out() {
         let mut faults = Faults::default();
         faults.add(Fault::InternalError.times(2));
-        let hit = |f: &mut Faults| f.take("DescribeDomain", true, |it| (*it == Fault::InternalError).then_some(()));
+        let hit = |f: &mut Faults| f.transient(&Operation::CodeArtifact(CodeArtifactOp::DescribeDomain));
         assert!(hit(&mut faults).is_some());
         assert!(hit(&mut faults).is_some());
         assert!(hit(&mut faults).is_none());

@@ -17,20 +17,35 @@
 //! Signatures of the OIDC JWTs are random bytes: nothing in the stack verifies them
 //! (moto's AssumeRoleWithWebIdentity accepts any token).
 
-mod control;
+// Layers, top to bottom: the public API (the stack and the emulator), the router,
+// the handlers, then what the handlers share (the state and its parts, and small
+// helpers). A module uses only the layers below its own, or at the bottom its
+// neighbours, so there are no import cycles: no handler knows the router.
 mod emulator;
+mod stack;
+
+mod router;
+
+mod codeartifact;
+mod control;
+mod oidc;
+mod proxy;
+mod sts;
+
+mod config;
 mod faults;
+mod forward;
 mod http;
 mod iam;
-mod proxy;
+mod operation;
 pub mod pypi;
-mod stack;
-mod sts;
+mod sigv4;
+mod state;
 mod util;
 
 pub use emulator::{
-    DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE, Emulator, EmulatorConfig,
-    LoggedRequest, OriginRestrictions, Restriction, Token, default_oidc_claims,
+    CodeArtifactOp, DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE, Emulator,
+    EmulatorConfig, LoggedRequest, Operation, OriginRestrictions, PypiOp, Restriction, Token, default_oidc_claims,
 };
 pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
 pub use stack::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};

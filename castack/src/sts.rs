@@ -8,13 +8,16 @@
 //! token, answers carry secret keys and session tokens. The log gets the action
 //! name and, for signed calls, the access key id.
 
-use std::{io::Read, net::SocketAddr, time::Duration};
+use std::io::Read;
 
 use crate::{
-    emulator::{Entry, State},
-    faults::Fault,
-    http::{Body, Request, Response, lock},
-    proxy, util,
+    faults::{Fault, INJECTED_INTERNAL_ERROR, THROTTLED},
+    forward,
+    http::{Body, Request, Response},
+    operation::Operation,
+    sigv4,
+    state::{Entry, State},
+    util,
 };
 
 /// STS query-protocol answers are a few kilobytes; anything far larger is not an
@@ -23,13 +26,12 @@ const MAX_ANSWER: u64 = 4 * 1024 * 1024;
 /// Form bodies larger than this are not inspected for `Action=` (an STS request is
 /// at most a few tens of kilobytes: a 20,000-character token plus policies).
 const MAX_FORM: usize = 1024 * 1024;
-/// The log's operation when an STS request names no (sensible) action.
-const UNKNOWN_ACTION: &str = "sts";
 
 /// What routing learned about an STS request.
 pub(crate) struct Call {
-    /// The `Action` parameter when it is a plain name, else [`UNKNOWN_ACTION`].
-    pub action: String,
+    /// The `Action` parameter when it is a plain name (the log prints `sts`
+    /// without one).
+    pub action: Option<String>,
     /// From the SigV4 `Credential` of a signed call (never the signature).
     pub access_key_id: Option<String>,
 }
@@ -39,27 +41,17 @@ pub(crate) struct Call {
 /// already ruled out CodeArtifact routes, the PyPI endpoint, OIDC and control paths,
 /// so a form body can never steal one of those.
 pub(crate) fn detect(req: &Request) -> Option<Call> {
-    let credential = sigv4_credential(req);
-    let signed_for_sts = credential.as_ref().is_some_and(|(_, service)| service == "sts");
+    let scope = sigv4::parse(req).and_then(|it| it.scope);
+    let signed_for_sts = scope.as_ref().is_some_and(|it| it.service == "sts");
     let action = form_action(req).or_else(|| req.query().and_then(|query| param(query, "Action")));
     if !signed_for_sts && action.is_none() {
         return None;
     }
-    let action = action
-        .filter(|it| (1..=64).contains(&it.len()) && it.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| UNKNOWN_ACTION.to_owned());
-    let access_key_id = credential
-        .map(|(key, _)| key)
+    let action = action.filter(|it| (1..=64).contains(&it.len()) && it.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let access_key_id = scope
+        .map(|it| it.access_key_id.to_owned())
         .filter(|it| (1..=128).contains(&it.len()) && it.bytes().all(|b| b.is_ascii_alphanumeric()));
     Some(Call { action, access_key_id })
-}
-
-/// `(access key id, service)` from a SigV4 `Authorization` header.
-fn sigv4_credential(req: &Request) -> Option<(String, String)> {
-    let params = req.header("authorization")?.strip_prefix("AWS4-HMAC-SHA256 ")?;
-    let credential = params.split(',').find_map(|it| it.trim().strip_prefix("Credential="))?;
-    let parts: Vec<&str> = credential.split('/').collect();
-    (parts.len() == 5 && !parts[0].is_empty()).then(|| (parts[0].to_owned(), parts[3].to_owned()))
 }
 
 /// The `Action` of a `POST` with a URL-encoded form body.
@@ -87,12 +79,14 @@ fn param(form: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Answers an STS call from an injected fault or from moto_server; `entry` gets
+/// what the log needs.
 pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry) -> Response {
-    entry.operation = call.action;
+    let operation = Operation::Sts(call.action);
+    entry.operation = operation.clone();
     entry.access_key_id = call.access_key_id;
-    let action = entry.operation.clone();
     let request_id = util::uuid();
-    if let Some(response) = injected(state, &action, &request_id) {
+    if let Some(response) = injected(state, &operation, &request_id) {
         return response;
     }
     let Some(upstream) = state.config.sts_upstream else {
@@ -104,7 +98,7 @@ pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry
             &request_id,
         );
     };
-    let response = match proxy::forward(req, upstream) {
+    let response = match forward::send(req, upstream) {
         Ok(it) => it,
         Err(err) => {
             return error(
@@ -153,25 +147,16 @@ fn read_answer(body: Body) -> std::io::Result<Vec<u8>> {
 
 /// Injected faults for one STS action: a delay, then an error answer if a rule
 /// asks for one. Throttling and internal errors hit only with `.only(action)`.
-fn injected(state: &State, action: &str, request_id: &str) -> Option<Response> {
-    let delay = lock(&state.inner).faults.take(action, false, |fault| match fault {
-        Fault::Slow { delay_ms } => Some(*delay_ms),
-        _ => None,
-    });
-    if let Some(delay) = delay {
-        std::thread::sleep(Duration::from_millis(delay));
-    }
-    let mut inner = lock(&state.inner);
-    let answer = inner.faults.take(action, false, |fault| match fault {
+fn injected(state: &State, operation: &Operation, request_id: &str) -> Option<Response> {
+    state.injected_delay(operation);
+    // One look over the rules, so the first rule that answers wins, whatever its kind.
+    let answer = state.take_fault(operation, |fault| match fault {
         // What STS answers when it throttles: HTTP 400 with code Throttling.
-        Fault::Throttle { .. } => Some((400, "Throttling".to_owned(), "Rate exceeded".to_owned())),
-        Fault::InternalError => {
-            Some((500, "InternalFailure".to_owned(), "An internal error occurred (injected by castack)".to_owned()))
-        }
+        Fault::Throttle { .. } => Some((400, "Throttling".to_owned(), THROTTLED.to_owned())),
+        Fault::InternalError => Some((500, "InternalFailure".to_owned(), INJECTED_INTERNAL_ERROR.to_owned())),
         Fault::Sts { code, message, status } => Some((*status, code.clone(), message.clone())),
         _ => None,
     });
-    drop(inner);
     answer.map(|(status, code, message)| error(status, &code, &message, request_id))
 }
 
@@ -225,11 +210,6 @@ fn elements(xml: &str, tag: &str) -> Vec<String> {
     out
 }
 
-/// The address the emulator forwards STS to, for `/_castack/info`.
-pub(crate) fn upstream_text(upstream: Option<SocketAddr>) -> Option<String> {
-    upstream.map(|it| format!("http://{it}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,22 +229,22 @@ mod tests {
     fn detection() {
         let form = [("Content-Type", "application/x-www-form-urlencoded")];
         let call = detect(&request("POST", "/", &form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15")).unwrap();
-        assert_eq!(call.action, "AssumeRoleWithWebIdentity");
+        assert_eq!(call.action.as_deref(), Some("AssumeRoleWithWebIdentity"));
         assert_eq!(call.access_key_id, None);
 
         let signed = "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/sts/aws4_request, \
                       SignedHeaders=host, Signature=abc";
         let call = detect(&request("POST", "/", &[("Authorization", signed)], "")).unwrap();
-        assert_eq!((call.action.as_str(), call.access_key_id.as_deref()), ("sts", Some("ASIAEXAMPLE")));
+        assert_eq!((call.action, call.access_key_id.as_deref()), (None, Some("ASIAEXAMPLE")));
         let call = detect(&request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15", &[], "")).unwrap();
-        assert_eq!(call.action, "GetCallerIdentity");
+        assert_eq!(call.action.as_deref(), Some("GetCallerIdentity"));
 
         // Not STS: JSON bodies, CodeArtifact signatures, no Action, odd action names.
         assert!(detect(&request("POST", "/", &[("Content-Type", "application/json")], "Action=X")).is_none());
         let codeartifact = signed.replace("/sts/", "/codeartifact/");
         assert!(detect(&request("POST", "/", &[("Authorization", &codeartifact)], "")).is_none());
         assert!(detect(&request("POST", "/", &form, "Version=2011-06-15")).is_none());
-        assert_eq!(detect(&request("POST", "/", &form, "Action=%3Cscript%3E")).unwrap().action, "sts");
+        assert_eq!(detect(&request("POST", "/", &form, "Action=%3Cscript%3E")).unwrap().action, None);
     }
 
     #[test]

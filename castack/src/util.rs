@@ -54,6 +54,12 @@ pub(crate) fn uuid() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
+/// Compares secrets (tokens, passwords, digests) in time that does not depend on
+/// where they differ, so a caller cannot guess one byte by byte from timings.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Seconds since the epoch, with milliseconds, as the CodeArtifact API sends
 /// timestamps.
 pub(crate) fn epoch_secs(time: SystemTime) -> f64 {

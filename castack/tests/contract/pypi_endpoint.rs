@@ -205,6 +205,6 @@ fn reads_and_missing_repositories() {
     let started = std::time::Instant::now();
     get(&fx, &token, "/pypi/sandbox-repo/packages/x.whl");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
-    let operations: Vec<String> = fx.emulator.requests().into_iter().map(|it| it.operation).collect();
+    let operations: Vec<String> = fx.emulator.requests().into_iter().map(|it| it.operation.to_string()).collect();
     assert_eq!(operations, ["pypi-index", "pypi-index", "pypi-download", "pypi-other", "pypi-download"]);
 }

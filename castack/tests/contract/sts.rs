@@ -313,7 +313,7 @@ fn faults_come_back_in_the_sts_error_shape() {
         client(&fx.emulator).await.get_authorization_token().domain("sandbox-domain").send().await.unwrap();
         assert_eq!(fx.emulator.faults().len(), 1);
     });
-    let operations: Vec<String> = fx.emulator.requests().into_iter().map(|it| it.operation).collect();
+    let operations: Vec<String> = fx.emulator.requests().into_iter().map(|it| it.operation.to_string()).collect();
     assert_eq!(operations.iter().filter(|it| *it == "AssumeRoleWithWebIdentity").count(), 7);
     assert_eq!(operations.last().map(String::as_str), Some("GetAuthorizationToken"));
 }
@@ -414,7 +414,7 @@ fn codeartifact_routes_stay_codeartifact() {
     assert_eq!(answer.status, 502);
 
     let log: Vec<(String, Option<String>)> =
-        fx.emulator.requests().into_iter().map(|it| (it.operation, it.access_key_id)).collect();
+        fx.emulator.requests().into_iter().map(|it| (it.operation.to_string(), it.access_key_id)).collect();
     let key = Some(ACCESS_KEY.to_owned());
     assert_eq!(
         log,

@@ -1,0 +1,240 @@
+//! The CodeArtifact control plane (REST-JSON): each request goes through the steps
+//! CodeArtifact takes, in its order, so a client meets the same error first: the
+//! SigV4 header, transient faults, validation, authorization (injected denials and
+//! the identity policy a test set), the domain and repository, then the answer.
+
+mod error;
+mod packages;
+mod validate;
+
+use serde_json::{Value, json};
+
+use crate::{
+    faults::Fault,
+    http::{Request, Response},
+    operation::{CodeArtifactOp as Op, Operation},
+    pypi, sigv4,
+    state::{DEFAULT_TOKEN_SECONDS, Entry, SESSION_TOKEN_SECONDS, State},
+    util::{self, Query},
+};
+
+use error::ApiError;
+use validate::{Target, parse_duration, validate};
+
+/// Answers a request that is no PyPI, OIDC, STS or control request; `entry` gets
+/// what the log needs.
+pub(crate) fn handle(state: &State, req: &Request, entry: &mut Entry) -> Response {
+    let request_id = util::uuid();
+    let op = Op::route(&req.method, req.path());
+    entry.operation = op.map_or(Operation::Unknown, Operation::CodeArtifact);
+    entry.query = req.query().map(str::to_owned);
+    let result = op
+        .ok_or_else(|| {
+            ApiError::new(
+                404,
+                "UnknownOperationException",
+                format!("No CodeArtifact operation is served at {} {}", req.method, req.path()),
+            )
+        })
+        .and_then(|op| operation(state, req, op, entry));
+    match result {
+        Ok(body) => Response::json(200, &body).with_header("x-amzn-RequestId", &request_id),
+        Err(err) => err.response(&request_id),
+    }
+}
+
+fn operation(state: &State, req: &Request, op: Op, entry: &mut Entry) -> Result<Value, ApiError> {
+    entry.access_key_id = Some(check_sigv4(req, &state.config.region)?);
+    if let Some(fault) = state.transient_fault(&Operation::CodeArtifact(op)) {
+        return Err(ApiError::transient(fault));
+    }
+    let query = Query::parse(req.query()).map_err(|err| ApiError::validation("CANNOT_PARSE", err))?;
+    let target = validate(&query, op, &state.config.account)?;
+    let arns = Arns::new(state, op, &target);
+    if let Some(message) = injected_denial(state, op, &arns.resource).or_else(|| policy_denial(state, op, &arns)) {
+        return Err(ApiError::new(403, "AccessDeniedException", message));
+    }
+    check_exists(state, op, &target)?;
+    match op {
+        Op::GetAuthorizationToken => authorization_token(state, &query),
+        Op::GetRepositoryEndpoint => Ok(json!({ "repositoryEndpoint": state.endpoint(&target.format) })),
+        Op::DescribeDomain => Ok(describe_domain(state, &target, &arns)),
+        Op::DescribeRepository => Ok(describe_repository(state, &target, &arns)),
+        _ => packages::answer(state, op, &target, &query),
+    }
+}
+
+/// Checks that a SigV4 `Authorization` header is complete and scoped to
+/// CodeArtifact in the configured region, and returns the access key id. The
+/// signature itself is not verified.
+fn check_sigv4(req: &Request, region: &str) -> Result<String, ApiError> {
+    let Some(auth) = sigv4::parse(req) else {
+        return Err(match req.header("authorization") {
+            None => ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token"),
+            Some(_) => incomplete_signature(),
+        });
+    };
+    let dated = req.header("x-amz-date").is_some() || req.header("date").is_some();
+    let scope = auth
+        .scope
+        .filter(|it| it.well_formed() && auth.signed_headers && auth.signature && dated)
+        .ok_or_else(incomplete_signature)?;
+    if scope.service != "codeartifact" {
+        return Err(ApiError::new(
+            403,
+            "InvalidSignatureException",
+            "Credential should be scoped to correct service: 'codeartifact'.",
+        ));
+    }
+    if scope.region != region {
+        return Err(ApiError::new(
+            403,
+            "InvalidSignatureException",
+            format!("Credential should be scoped to a valid region. (this endpoint serves {region})"),
+        ));
+    }
+    Ok(scope.access_key_id.to_owned())
+}
+
+fn incomplete_signature() -> ApiError {
+    ApiError::new(
+        403,
+        "IncompleteSignatureException",
+        "The Authorization header must be 'AWS4-HMAC-SHA256 \
+         Credential=<key>/<date>/<region>/codeartifact/aws4_request, SignedHeaders=..., Signature=...' \
+         and the request needs an X-Amz-Date header",
+    )
+}
+
+/// The ARNs an operation touches: `resource` is the one IAM checks the action on.
+struct Arns {
+    domain: String,
+    repository: String,
+    resource: String,
+}
+
+impl Arns {
+    fn new(state: &State, op: Op, target: &Target) -> Arns {
+        let region = &state.config.region;
+        let Target { domain, owner, repository, format, package, .. } = target;
+        let domain_arn = format!("arn:aws:codeartifact:{region}:{owner}:domain/{domain}");
+        let repository_arn = format!("arn:aws:codeartifact:{region}:{owner}:repository/{domain}/{repository}");
+        let resource = match op {
+            Op::GetAuthorizationToken | Op::DescribeDomain => domain_arn.clone(),
+            Op::GetRepositoryEndpoint | Op::DescribeRepository => repository_arn.clone(),
+            _ => format!("arn:aws:codeartifact:{region}:{owner}:package/{domain}/{repository}/{format}//{package}"),
+        };
+        Arns { domain: domain_arn, repository: repository_arn, resource }
+    }
+}
+
+/// The message of an injected `Deny` for this action or, for a token, of an
+/// injected `DenyServiceBearerToken`.
+fn injected_denial(state: &State, op: Op, resource: &str) -> Option<String> {
+    let operation = Operation::CodeArtifact(op);
+    let denied = state.take_fault(&operation, |fault| match fault {
+        Fault::Deny { action, principal } if action == op.as_str() => Some(principal.clone()),
+        _ => None,
+    });
+    if let Some(principal) = denied {
+        return Some(state.deny_message(principal.as_deref(), &format!("codeartifact:{}", op.as_str()), resource));
+    }
+    if op != Op::GetAuthorizationToken {
+        return None;
+    }
+    let principal = state.take_fault(&operation, |fault| match fault {
+        Fault::DenyServiceBearerToken { principal } => Some(principal.clone()),
+        _ => None,
+    })?;
+    // IAM's resource for this action is not documented; the message names the
+    // action, which is what clients should match on.
+    let principal = principal.as_deref().unwrap_or(&state.principal);
+    Some(format!(
+        "User: {principal} is not authorized to perform: sts:GetServiceBearerToken \
+         because no identity-based policy allows the sts:GetServiceBearerToken action"
+    ))
+}
+
+/// The identity policy of the caller, when a test set one: the action on its
+/// resource, and for a token also the bearer token scoped to CodeArtifact.
+fn policy_denial(state: &State, op: Op, arns: &Arns) -> Option<String> {
+    state.policy_denies(&format!("codeartifact:{}", op.as_str()), &arns.resource, &[]).or_else(|| {
+        (op == Op::GetAuthorizationToken)
+            .then(|| {
+                let context = [("sts:AWSServiceName", "codeartifact.amazonaws.com")];
+                state.policy_denies("sts:GetServiceBearerToken", "*", &context)
+            })
+            .flatten()
+    })
+}
+
+/// The domain (and the repository, for operations that name one) must be the
+/// configured one, and not made to disappear by a fault.
+fn check_exists(state: &State, op: Op, target: &Target) -> Result<(), ApiError> {
+    let cfg = &state.config;
+    let operation = Operation::CodeArtifact(op);
+    let domain_gone = state.take_fault(&operation, |f| (*f == Fault::DomainNotFound).then_some(())).is_some();
+    let repository_gone = op.has_repository()
+        && state.take_fault(&operation, |f| (*f == Fault::RepositoryNotFound).then_some(())).is_some();
+    if domain_gone || target.domain != cfg.domain || target.owner != cfg.account {
+        return Err(ApiError::not_found(
+            "domain",
+            &target.domain,
+            format!("Domain '{}' owned by account {} was not found.", target.domain, target.owner),
+        ));
+    }
+    if op.has_repository() && (repository_gone || target.repository != cfg.repository) {
+        return Err(ApiError::not_found(
+            "repository",
+            &target.repository,
+            format!("Repository '{}' was not found in domain '{}'.", target.repository, target.domain),
+        ));
+    }
+    Ok(())
+}
+
+fn authorization_token(state: &State, query: &Query) -> Result<Value, ApiError> {
+    let seconds = match query.get("duration") {
+        None => DEFAULT_TOKEN_SECONDS,
+        Some(_) => match parse_duration(query)? {
+            0 => SESSION_TOKEN_SECONDS,
+            it => it,
+        },
+    };
+    let token = state.issue_token(seconds).map_err(|err| ApiError::internal(format!("{err:#}")))?;
+    Ok(json!({
+        "authorizationToken": token.value,
+        "expiration": util::epoch_secs(token.expiration),
+    }))
+}
+
+fn describe_domain(state: &State, target: &Target, arns: &Arns) -> Value {
+    let cfg = &state.config;
+    let size: u64 = pypi::scan(&cfg.package_dir).iter().map(|it| it.size).sum();
+    json!({ "domain": {
+        "name": target.domain,
+        "owner": target.owner,
+        "arn": arns.domain,
+        "status": "Active",
+        "createdTime": util::epoch_secs(state.created),
+        "encryptionKey": state.encryption_key,
+        "repositoryCount": 1,
+        "assetSizeBytes": size,
+        "s3BucketArn": format!("arn:aws:s3:::assets-{}-{}", cfg.account, cfg.region),
+    }})
+}
+
+fn describe_repository(state: &State, target: &Target, arns: &Arns) -> Value {
+    let cfg = &state.config;
+    json!({ "repository": {
+        "name": target.repository,
+        "administratorAccount": cfg.account,
+        "domainName": target.domain,
+        "domainOwner": target.owner,
+        "arn": arns.repository,
+        "description": "castack sandbox repository (pypiserver behind a CodeArtifact emulator)",
+        "upstreams": [],
+        "externalConnections": [],
+        "createdTime": util::epoch_secs(state.created),
+    }})
+}

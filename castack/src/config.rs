@@ -1,0 +1,189 @@
+//! The emulator's configuration: what it serves (account, region, domain,
+//! repository, the package folder and the servers behind it), the origin
+//! restrictions it reports, the OIDC claims it issues, and the CodeArtifact name
+//! rules the configuration must follow.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::bail;
+use serde_json::{Map, Value, json};
+
+/// The account that owns the emulated domain unless configured otherwise: the
+/// account of the AWS documentation examples, chosen to differ from moto's default
+/// account (123456789012) so a test can tell the two apart.
+pub const DEFAULT_ACCOUNT: &str = "111122223333";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_DOMAIN: &str = "sandbox-domain";
+pub const DEFAULT_REPOSITORY: &str = "sandbox-repo";
+/// The role name in the default principal of AccessDenied messages.
+pub const DEFAULT_ROLE: &str = "ci-publisher";
+
+/// A package origin restriction value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restriction {
+    Allow,
+    Block,
+}
+
+impl Restriction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restriction::Allow => "ALLOW",
+            Restriction::Block => "BLOCK",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Restriction> {
+        match text {
+            "ALLOW" => Ok(Restriction::Allow),
+            "BLOCK" => Ok(Restriction::Block),
+            _ => bail!("origin restriction must be \"ALLOW\" or \"BLOCK\", not {text:?}"),
+        }
+    }
+}
+
+/// `originConfiguration.restrictions` that DescribePackage reports for every
+/// package. `publish: Block` also makes the PyPI endpoint refuse uploads (403), as
+/// CodeArtifact does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OriginRestrictions {
+    pub publish: Restriction,
+    pub upstream: Restriction,
+}
+
+/// A repository without upstreams: publishing allowed, upstream blocked.
+impl Default for OriginRestrictions {
+    fn default() -> OriginRestrictions {
+        OriginRestrictions { publish: Restriction::Allow, upstream: Restriction::Block }
+    }
+}
+
+/// What the emulator serves.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub account: String,
+    pub region: String,
+    pub domain: String,
+    pub repository: String,
+    /// pypiserver's package folder: the source of every package, version and asset
+    /// answer. Created if missing.
+    pub package_dir: PathBuf,
+    /// pypiserver's password file; the current token is written into it (hashed)
+    /// as the password of user `aws`. `None`: no file (no pypiserver behind).
+    pub htpasswd: Option<PathBuf>,
+    /// pypiserver's address; `None` makes the PyPI endpoint answer 502.
+    pub upstream: Option<SocketAddr>,
+    /// moto_server's address, where STS requests are forwarded; `None` makes them
+    /// answer 502 (injected STS faults still answer).
+    pub sts_upstream: Option<SocketAddr>,
+    pub origin: OriginRestrictions,
+    /// Principal ARN in AccessDenied messages; default
+    /// `arn:aws:sts::<account>:assumed-role/ci-publisher/castack`.
+    pub principal: Option<String>,
+    /// The bearer token the fake OIDC endpoint wants (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`);
+    /// `None`: a random one.
+    pub oidc_request_token: Option<String>,
+    /// Claims that replace or add to [`default_oidc_claims`]; `null` removes one.
+    pub oidc_claims: Map<String, Value>,
+    /// Port to listen on; `None`: a free one.
+    pub port: Option<u16>,
+    /// Print one line per request to stderr (the binary does).
+    pub echo_requests: bool,
+}
+
+impl EmulatorConfig {
+    pub fn new(package_dir: impl Into<PathBuf>) -> EmulatorConfig {
+        EmulatorConfig {
+            account: DEFAULT_ACCOUNT.to_owned(),
+            region: DEFAULT_REGION.to_owned(),
+            domain: DEFAULT_DOMAIN.to_owned(),
+            repository: DEFAULT_REPOSITORY.to_owned(),
+            package_dir: package_dir.into(),
+            htpasswd: None,
+            upstream: None,
+            sts_upstream: None,
+            origin: OriginRestrictions::default(),
+            principal: None,
+            oidc_request_token: None,
+            oidc_claims: Map::new(),
+            port: None,
+            echo_requests: false,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        if !valid_domain(&self.domain) {
+            bail!("domain {:?} is not a valid CodeArtifact domain name ([a-z][a-z0-9-]{{0,48}}[a-z0-9])", self.domain);
+        }
+        if !valid_account(&self.account) {
+            bail!("account {:?} must be 12 digits", self.account);
+        }
+        if !valid_repository(&self.repository) {
+            bail!(
+                "repository {:?} is not a valid CodeArtifact repository name ([A-Za-z0-9][A-Za-z0-9._-]{{1,99}})",
+                self.repository
+            );
+        }
+        if self.region.is_empty()
+            || !self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            bail!("region {:?} does not look like an AWS region such as us-east-1", self.region);
+        }
+        Ok(())
+    }
+}
+
+/// The claims of every JWT the fake OIDC endpoint issues, before the per-token
+/// `aud`, `iat`, `nbf`, `exp` and `jti`: a release job of `octo-org/yamause` in the
+/// environment `release`, run from `main`. GitHub sends ids as strings; so does
+/// castack.
+pub fn default_oidc_claims() -> Map<String, Value> {
+    let claims = json!({
+        "iss": "https://token.actions.githubusercontent.com",
+        "sub": "repo:octo-org/yamause:environment:release",
+        "repository": "octo-org/yamause",
+        "repository_owner": "octo-org",
+        "repository_id": "100000001",
+        "repository_owner_id": "100000000",
+        "repository_visibility": "private",
+        "ref": "refs/heads/main",
+        "ref_type": "branch",
+        "sha": "0000000000000000000000000000000000000000",
+        "environment": "release",
+        "event_name": "workflow_dispatch",
+        "actor": "octocat",
+        "actor_id": "1",
+        "workflow": "release",
+        "workflow_ref": "octo-org/yamause/.github/workflows/release.yml@refs/heads/main",
+        "job_workflow_ref": "octo-org/yamause/.github/workflows/release.yml@refs/heads/main",
+        "run_id": "1",
+        "run_number": "1",
+        "run_attempt": "1",
+        "runner_environment": "github-hosted",
+    });
+    match claims {
+        Value::Object(map) => map,
+        _ => unreachable!(),
+    }
+}
+
+/// CodeArtifact's domain names: `[a-z][a-z0-9-]{0,48}[a-z0-9]`.
+pub(crate) fn valid_domain(it: &str) -> bool {
+    let b = it.as_bytes();
+    (2..=50).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-'
+}
+
+pub(crate) fn valid_account(it: &str) -> bool {
+    it.len() == 12 && it.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// CodeArtifact's repository names: `[A-Za-z0-9][A-Za-z0-9._-]{1,99}`.
+pub(crate) fn valid_repository(it: &str) -> bool {
+    let b = it.as_bytes();
+    (2..=100).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+}

@@ -1,0 +1,63 @@
+//! GitHub's OIDC token endpoint, as a runner job with `id-token: write` sees it:
+//! `GET /_github/oidc/token?api-version=2.0&audience=…` with
+//! `Authorization: bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>` answers
+//! `{"value": "<JWT>"}`. The JWTs carry the configured claims; their signature is
+//! random bytes, because nothing in the stack verifies it (moto's
+//! AssumeRoleWithWebIdentity accepts any web identity token).
+
+use serde_json::{Value, json};
+
+use crate::{
+    http::{Request, Response},
+    state::State,
+    util::{self, Query},
+};
+
+/// Answers a request under `/_github/oidc/`.
+pub(crate) fn handle(state: &State, req: &Request) -> Response {
+    let error = |status, message: &str| Response::json(status, &json!({ "message": message }));
+    if req.path() != "/_github/oidc/token" || req.method != "GET" {
+        return error(404, "unknown OIDC path: the token endpoint is GET /_github/oidc/token");
+    }
+    let Some(authorization) = req.header("authorization") else {
+        return error(401, "missing Authorization: bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>");
+    };
+    let (scheme, token) = authorization.split_once(' ').unwrap_or((authorization, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return error(401, "the Authorization scheme must be bearer");
+    }
+    if !util::constant_time_eq(token.trim().as_bytes(), state.oidc_request_token.as_bytes()) {
+        return error(403, "the bearer token is not this job's ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    }
+    let query = match Query::parse(req.query()) {
+        Ok(it) => it,
+        Err(err) => return error(400, &err),
+    };
+    let audience = query.get("audience").filter(|it| !it.is_empty());
+    Response::json(200, &json!({ "value": mint_jwt(state, audience) }))
+}
+
+/// A JWT with the configured claims for `audience` (default: the `aud` claim, else
+/// `sts.amazonaws.com`), remembered as issued for leak tests.
+pub(crate) fn mint_jwt(state: &State, audience: Option<&str>) -> String {
+    let mut claims = state.claims_template();
+    let audience = audience
+        .map(str::to_owned)
+        .or_else(|| claims.get("aud").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "sts.amazonaws.com".to_owned());
+    let iat = util::now_secs();
+    claims.insert("aud".into(), json!(audience));
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("nbf".into(), json!(iat.saturating_sub(600)));
+    claims.insert("exp".into(), json!(iat + 300));
+    claims.insert("jti".into(), json!(util::uuid()));
+    let header = r#"{"alg":"RS256","typ":"JWT","kid":"castack"}"#;
+    let jwt = format!(
+        "{}.{}.{}",
+        util::b64url(header.as_bytes()),
+        util::b64url(Value::Object(claims).to_string().as_bytes()),
+        util::b64url(&util::random_bytes(256))
+    );
+    state.record_oidc_token(jwt.clone());
+    jwt
+}
