@@ -66,11 +66,6 @@ pub fn github_oidc_provider(partition: &str, account: &str) -> String {
     format!("arn:{partition}:iam::{account}:oidc-provider/{GITHUB_PROVIDER_HOST}")
 }
 
-/// `arn:PARTITION:iam::ACCOUNT:role/NAME`.
-pub fn role(partition: &str, account: &str, name: &str) -> String {
-    format!("arn:{partition}:iam::{account}:role/{name}")
-}
-
 /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`: who a role session is
 /// in AWS's answers.
 pub fn assumed_role(partition: &str, account: &str, role_name: &str, session: &str) -> String {
@@ -120,7 +115,6 @@ mod tests {
             github_oidc_provider("aws-cn", "1"),
             "arn:aws-cn:iam::1:oidc-provider/token.actions.githubusercontent.com"
         );
-        assert_eq!(role("aws", "1", "release"), "arn:aws:iam::1:role/release");
         assert_eq!(assumed_role("aws-us-gov", "1", "r", "s"), "arn:aws-us-gov:sts::1:assumed-role/r/s");
     }
 

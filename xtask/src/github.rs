@@ -168,8 +168,9 @@ impl Claims {
 /// An STS session name that says which run published: `gha-<run id>-<attempt>`,
 /// checked against the pattern STS enforces.
 pub fn session_name() -> Result<String> {
-    let run_id = env::var("GITHUB_RUN_ID").unwrap_or_default();
-    let attempt = env::var("GITHUB_RUN_ATTEMPT").unwrap_or_default();
+    let ci = crate::ci::context();
+    let run_id = ci.run_id.clone().unwrap_or_default();
+    let attempt = ci.run_attempt.clone().unwrap_or_default();
     let name = if run_id.is_empty() { "yamause-release".to_owned() } else { format!("gha-{run_id}-{attempt}") };
     let name: String = name.trim_end_matches('-').chars().take(64).collect();
     let valid = name.len() >= 2

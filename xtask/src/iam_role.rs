@@ -6,7 +6,10 @@ use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::policy::{GITHUB_PROVIDER_HOST, NamedPolicy, ProviderFacts};
+use crate::{
+    arn,
+    policy::{NamedPolicy, ProviderFacts},
+};
 
 /// What IAM says about the release role.
 pub struct Role {
@@ -81,8 +84,10 @@ pub async fn read(config: &SdkConfig, role_arn: &str) -> Result<Role> {
     let mut provider = ProviderFacts { exists: false, client_ids: Vec::new() };
     let providers =
         iam.list_open_id_connect_providers().send().await.map_err(|e| explain("ListOpenIDConnectProviders", e))?;
-    let account = role_arn.split(':').nth(4).unwrap_or_default();
-    let wanted = format!("arn:aws:iam::{account}:oidc-provider/{GITHUB_PROVIDER_HOST}");
+    // The provider in the role's own account and partition.
+    let parsed = arn::parse(role_arn);
+    let (partition, account) = parsed.as_ref().map_or(("aws", ""), |it| (it.partition, it.account));
+    let wanted = arn::github_oidc_provider(partition, account);
     for p in providers.open_id_connect_provider_list() {
         if p.arn() == Some(wanted.as_str()) {
             let got = iam.get_open_id_connect_provider().open_id_connect_provider_arn(&wanted).send().await;

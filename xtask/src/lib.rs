@@ -1,35 +1,92 @@
-//! The modules of the xtask, as a library so that the integration tests in
-//! `tests/it` can check the pure parts (PEP 440, stamping, policy analysis) directly.
-//! The binary is `main.rs`.
+//! The modules of the xtask. `main` parses the flags, makes the one `Shell` of the
+//! run and hands it to the command; each command lives in the module of its name
+//! (see `cargo xtask --help`). The binary (`main.rs`) only calls `main`.
+//!
+//! Everything is crate-private, so the compiler reports what nothing uses; the
+//! integration tests in `tests/it` reach only the items exported at the end.
 
-pub mod arn;
-pub mod aws;
-pub mod bench;
-pub mod check_iam;
-pub mod ci;
-pub mod dists;
-pub mod exec;
-pub mod flags;
-pub mod fsutil;
-pub mod git;
-pub mod github;
-pub mod iam_policy;
+mod arn;
+mod aws;
+mod bench;
+mod check_iam;
+mod ci;
+mod dists;
+mod exec;
+mod flags;
+mod fsutil;
+mod git;
+mod github;
+mod iam_policy;
 #[cfg(feature = "iam")]
-pub mod iam_role;
-pub mod interrupt;
-pub mod limits;
-pub mod lint;
-pub mod manifest;
-pub mod net;
-pub mod policy;
-pub mod private_build;
-pub mod project;
-pub mod publish;
-pub mod python;
-pub mod redact;
-pub mod release;
-pub mod report;
-pub mod sandbox;
-pub mod settings;
-pub mod stamp;
-pub mod version;
+mod iam_role;
+mod interrupt;
+mod limits;
+mod lint;
+mod manifest;
+mod net;
+mod policy;
+mod private_build;
+mod project;
+mod publish;
+mod python;
+mod redact;
+mod release;
+mod report;
+mod sandbox;
+mod settings;
+mod stamp;
+mod version;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xshell::Shell;
+
+/// For the tests: throwaway copies of the repository to release from.
+pub use git::copy_checkout;
+/// For the PEP 440 differential test.
+pub use version::{Version, parse as parse_version};
+
+/// The program: flags, the one `Shell` of the run, the command; an error is printed
+/// with its fix, and a signal's with what a re-run does.
+pub fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match err.chain().find_map(|it| it.downcast_ref::<interrupt::Interrupted>()).copied() {
+            Some(signal) => {
+                let during = report::current_step().map(|it| format!(" during {it}")).unwrap_or_default();
+                report::error(&err.context(format!(
+                    "{signal}{during}: the programs it ran were stopped and the version file put back. Run the same \
+                     command again to finish: a release rebuilds identical files, skips what is already published and \
+                     uploads the rest"
+                )));
+                // 128 + the signal number, as a shell reports a process a signal ended.
+                ExitCode::from(if signal.signal == "SIGINT" { 130 } else { 143 })
+            }
+            None => {
+                report::error(&err);
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn try_main() -> Result<()> {
+    // Before any secret exists: no same-user process may read this one's memory.
+    redact::protect_memory();
+    interrupt::install();
+    let flags = flags::Xtask::from_env_or_exit();
+    // A password in a proxy URL is a secret from the first line the program prints.
+    net::register_proxy_credentials();
+    limits::init()?;
+    let sh = Shell::new()?;
+    match flags.subcommand {
+        flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Bench(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::CheckIam(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Sandbox(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Tools(cmd) => cmd.run(&sh),
+    }
+}

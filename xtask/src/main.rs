@@ -1,52 +1,6 @@
-//! `cargo xtask`: the release tooling of the yamause Python package.
-//!
-//! `main` parses the flags, makes the one `Shell` of the run and hands it to the
-//! command; each command lives in the module of its name. See `cargo xtask --help`.
+//! `cargo xtask`: the release tooling of the yamause Python package. Everything
+//! happens in the library (`xtask::main`), so that its items can stay crate-private.
 
-use std::process::ExitCode;
-
-use anyhow::Result;
-use xshell::Shell;
-use xtask::{flags, interrupt, limits, net, redact, report};
-
-fn main() -> ExitCode {
-    match try_main() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => match err.chain().find_map(|it| it.downcast_ref::<interrupt::Interrupted>()).copied() {
-            Some(signal) => {
-                let during = report::current_step().map(|it| format!(" during {it}")).unwrap_or_default();
-                report::error(&err.context(format!(
-                    "{signal}{during}: the programs it ran were stopped and the version file put back. Run the same \
-                     command again to finish: a release rebuilds identical files, skips what is already published and \
-                     uploads the rest"
-                )));
-                // 128 + the signal number, as a shell reports a process a signal ended.
-                ExitCode::from(if signal.signal == "SIGINT" { 130 } else { 143 })
-            }
-            None => {
-                report::error(&err);
-                ExitCode::FAILURE
-            }
-        },
-    }
-}
-
-fn try_main() -> Result<()> {
-    // Before any secret exists: no same-user process may read this one's memory.
-    redact::protect_memory();
-    interrupt::install();
-    let flags = flags::Xtask::from_env_or_exit();
-    // A password in a proxy URL is a secret from the first line the program prints.
-    net::register_proxy_credentials();
-    limits::init()?;
-    let sh = Shell::new()?;
-    match flags.subcommand {
-        flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Bench(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::CheckIam(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Sandbox(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Tools(cmd) => cmd.run(&sh),
-    }
+fn main() -> std::process::ExitCode {
+    xtask::main()
 }

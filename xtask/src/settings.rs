@@ -40,7 +40,6 @@ pub const ALL: [Key; 8] = [REGION, DOMAIN, DOMAIN_OWNER, REPOSITORY, ROLE_ARN, A
 pub enum Origin {
     Env,
     Pyproject,
-    Default,
 }
 
 /// A setting's value and where it came from.
@@ -213,7 +212,6 @@ fn origin_text(origin: Origin) -> &'static str {
     match origin {
         Origin::Env => "from the environment",
         Origin::Pyproject => "from pyproject.toml",
-        Origin::Default => "the default",
     }
 }
 

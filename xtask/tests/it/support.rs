@@ -101,7 +101,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// checkout.
 pub fn copy_repo(label: &str) -> TempDir {
     let dst = TempDir::new(label);
-    xtask::git::copy_checkout(&repo_root(), dst.path()).expect("copy the repository");
+    xtask::copy_checkout(&repo_root(), dst.path()).expect("copy the repository");
     dst
 }
 

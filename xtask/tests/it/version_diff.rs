@@ -216,7 +216,7 @@ fn agrees_with_packaging() {
     let mut disagreements = Vec::new();
     let mut valid = 0;
     for (input, want) in inputs.iter().zip(&verdicts) {
-        let ours = xtask::version::parse(input).ok().map(|it| it.as_str().to_owned());
+        let ours = xtask::parse_version(input).ok().map(|it| it.as_str().to_owned());
         valid += usize::from(want.is_some());
         if &ours != want {
             disagreements.push(format!("{input:?}: packaging {want:?}, ours {ours:?}"));

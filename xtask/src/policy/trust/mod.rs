@@ -28,9 +28,11 @@ mod principals;
 mod scenario;
 mod subject;
 
-pub use context::{
-    DeploymentPolicy, EnvironmentFacts, ProviderFacts, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
-};
+#[cfg(any(test, feature = "iam"))]
+pub use context::ProviderFacts;
+#[cfg(test)]
+pub use context::RefRule;
+pub use context::{DeploymentPolicy, EnvironmentFacts, RefKind, RepoRef, SubTemplate, TrustContext, TrustFacts};
 pub use github::{check_environment_protection, check_sub_template, check_tag_ruleset};
 pub(crate) use scenario::recommended_sub;
 
@@ -70,6 +72,7 @@ pub fn expected_subject(ctx: &TrustContext, facts: &TrustFacts) -> String {
 }
 
 /// The subjects of the counter-example tokens, which the policy must refuse.
+#[cfg(test)]
 pub fn counter_example_subjects(ctx: &TrustContext, facts: &TrustFacts) -> Vec<String> {
     let template = scenario::template(facts);
     scenario::counter_examples(ctx).iter().map(|(_, it)| it.sub(&template).display()).collect()
