@@ -38,6 +38,11 @@ pub enum Fault {
     /// The answer is delayed by `delay_ms` (at most [`MAX_DELAY_MS`]), then given
     /// normally.
     Slow { delay_ms: u64 },
+    /// The request is read and then nothing is answered: the connection stays open
+    /// and silent until the client gives up (closes it) or `max_ms` (at most
+    /// [`MAX_DELAY_MS`]) pass, then it is closed without an answer. Nothing is
+    /// stored. What a stalled service or proxy does.
+    Stall { max_ms: u64 },
     /// Uploads to the PyPI endpoint: the first `pass` uploads go through, the
     /// following ones fail as `failure` says (the rule's `times` counts failures).
     Upload { pass: u32, failure: UploadFailure },
@@ -158,7 +163,7 @@ impl Rule {
 impl From<Fault> for Rule {
     fn from(fault: Fault) -> Rule {
         let times = match fault {
-            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } => Some(1),
+            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } | Fault::Stall { .. } => Some(1),
             _ => None,
         };
         Rule { fault, operation: None, times }
@@ -168,11 +173,16 @@ impl From<Fault> for Rule {
 impl Rule {
     pub(crate) fn validate(&self) -> anyhow::Result<()> {
         match &self.fault {
-            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } if self.times.is_none() => {
+            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } | Fault::Stall { .. }
+                if self.times.is_none() =>
+            {
                 bail!("a {} fault needs a count (`times`), so that retries end and tests cannot hang", self.kind())
             }
             Fault::Slow { delay_ms } if *delay_ms > MAX_DELAY_MS => {
                 bail!("delay_ms {delay_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter delay")
+            }
+            Fault::Stall { max_ms } if *max_ms > MAX_DELAY_MS => {
+                bail!("max_ms {max_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter stall")
             }
             Fault::Deny { action, .. } if action.is_empty() || action.contains(':') => {
                 bail!("deny needs an action name without the service prefix, such as GetAuthorizationToken")
@@ -200,6 +210,7 @@ impl Rule {
             Fault::Throttle { .. } => "throttle",
             Fault::InternalError => "internal-error",
             Fault::Slow { .. } => "slow",
+            Fault::Stall { .. } => "stall",
             Fault::Upload { .. } => "upload",
             Fault::Sts { .. } => "sts",
         }
@@ -227,6 +238,9 @@ impl Rule {
             }
             Fault::Slow { delay_ms } => {
                 obj.insert("delayMs".into(), json!(delay_ms));
+            }
+            Fault::Stall { max_ms } => {
+                obj.insert("maxMs".into(), json!(max_ms));
             }
             Fault::Upload { pass, failure } => {
                 obj.insert("pass".into(), json!(pass));
@@ -294,6 +308,9 @@ impl Rule {
             "internal-error" => Fault::InternalError,
             "slow" => Fault::Slow {
                 delay_ms: number("delayMs")?.ok_or_else(|| format_err!("a slow fault needs \"delayMs\""))?,
+            },
+            "stall" => Fault::Stall {
+                max_ms: number("maxMs")?.ok_or_else(|| format_err!("a stall fault needs \"maxMs\""))?,
             },
             "upload" => Fault::Upload {
                 pass: small("pass")?.unwrap_or(0),
@@ -421,6 +438,14 @@ impl Faults {
             return Some(found);
         }
         None
+    }
+
+    /// The bound of a `Stall` rule for `operation`, used up by this call.
+    pub fn stall(&mut self, operation: &Operation) -> Option<Duration> {
+        self.take(operation, |fault| match fault {
+            Fault::Stall { max_ms } => Some(Duration::from_millis(*max_ms)),
+            _ => None,
+        })
     }
 
     /// The delay of a `Slow` rule for `operation`, used up by this call. The caller

@@ -30,6 +30,11 @@ const MAX_HEADERS: usize = 100;
 const MAX_BODY: usize = 256 * 1024 * 1024;
 /// A keep-alive connection that stays silent this long is closed, so threads end.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that takes no part of an answer for this long is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; one more waits in the listen queue until one ends,
+/// so a flood cannot start a thread per connection without end.
+const MAX_CONNECTIONS: usize = 256;
 
 /// One parsed request, its body read completely.
 pub(crate) struct Request {
@@ -83,6 +88,9 @@ pub(crate) enum After {
     /// Send nothing and close the connection: the client sees the connection drop
     /// while it waits for the answer.
     Drop,
+    /// Send nothing and keep the connection open until the client closes it or the
+    /// time is up, then close it: a stalled server.
+    Stall(Duration),
 }
 
 pub(crate) struct Response {
@@ -116,6 +124,16 @@ impl Response {
 
     pub fn json(status: u16, value: &serde_json::Value) -> Response {
         Response::new(status, "application/json", value.to_string())
+    }
+
+    pub fn stalled(max: Duration) -> Response {
+        Response {
+            status: 0,
+            reason: None,
+            headers: Vec::new(),
+            body: Body::Bytes(Vec::new()),
+            after: After::Stall(max),
+        }
     }
 
     pub fn dropped() -> Response {
@@ -190,11 +208,25 @@ fn accept_loop(
     connections: Arc<Mutex<HashMap<u64, TcpStream>>>,
 ) {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    // A failing accept (out of file descriptors, say) is retried after a pause that
+    // grows to a second, instead of spinning on the error.
+    let mut backoff = Duration::from_millis(10);
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(_) => {
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(10);
+        while lock(&connections).len() >= MAX_CONNECTIONS && !stop.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(5));
+        }
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         if let Ok(clone) = stream.try_clone() {
             lock(&connections).insert(id, clone);
@@ -216,6 +248,7 @@ fn accept_loop(
 
 fn serve_connection(stream: TcpStream, id: u64, handler: &Handler, stop: &AtomicBool) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
@@ -239,6 +272,11 @@ fn serve_connection(stream: TcpStream, id: u64, handler: &Handler, stop: &Atomic
                 let _ = writer.shutdown(Shutdown::Both);
                 return;
             }
+            After::Stall(max) => {
+                wait_for_close(reader.get_mut(), max, stop);
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
             After::KeepAlive => {}
         }
         if stop.load(Ordering::SeqCst) {
@@ -247,6 +285,22 @@ fn serve_connection(stream: TcpStream, id: u64, handler: &Handler, stop: &Atomic
         match write_response(&mut writer, response, head_only, !keep || http10) {
             Ok(kept) if kept && keep && !http10 => {}
             _ => return,
+        }
+    }
+}
+
+/// Holds a connection silent until the peer closes it (a read sees the end), `max`
+/// passes, or the server stops.
+fn wait_for_close(stream: &mut TcpStream, max: Duration, stop: &AtomicBool) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let end = std::time::Instant::now() + max;
+    let mut buf = [0u8; 1024];
+    while std::time::Instant::now() < end && !stop.load(Ordering::SeqCst) {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
         }
     }
 }

@@ -19,6 +19,9 @@ pub(crate) fn handle(state: &State, req: &Request) -> Response {
     if req.path() != "/_github/oidc/token" || req.method != "GET" {
         return error(404, "unknown OIDC path: the token endpoint is GET /_github/oidc/token");
     }
+    if let Some(stalled) = state.injected_stall(&crate::operation::Operation::Oidc) {
+        return stalled;
+    }
     let Some(authorization) = req.header("authorization") else {
         return error(401, "missing Authorization: bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>");
     };

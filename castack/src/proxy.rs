@@ -108,6 +108,9 @@ pub(crate) fn handle(state: &State, req: Request, entry: &mut Entry) -> Response
     if !(path.starts_with(&prefix) || path == prefix.trim_end_matches('/')) {
         return Response::text(404, format!("No repository is served here; this endpoint serves {prefix}"));
     }
+    if let Some(stalled) = state.injected_stall(&operation) {
+        return stalled;
+    }
     if let Some(fault) = state.transient_fault(&operation) {
         return transient_answer(fault);
     }

@@ -43,7 +43,7 @@ pub(crate) fn handle(state: &State, req: Request) -> Response {
     } else {
         response.with_header("x-amzn-RequestId", util::uuid())
     };
-    let status = if response.after == http::After::Drop { 0 } else { response.status };
+    let status = if response.after == http::After::KeepAlive { response.status } else { 0 };
     state.record(LoggedRequest {
         time: SystemTime::now(),
         method,

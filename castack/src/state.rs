@@ -380,6 +380,13 @@ impl State {
         lock(&self.inner).faults.take(operation, select)
     }
 
+    /// A `Stall` fault for `operation`, if one hits: the handler answers
+    /// `Response::stalled` at once, before anything is stored or forwarded.
+    pub(crate) fn injected_stall(&self, operation: &Operation) -> Option<crate::http::Response> {
+        let stall = lock(&self.inner).faults.stall(operation);
+        stall.map(crate::http::Response::stalled)
+    }
+
     /// Sleeps as long as a `Slow` fault for `operation` says, without holding the
     /// lock, so other requests are answered meanwhile.
     pub(crate) fn injected_delay(&self, operation: &Operation) {

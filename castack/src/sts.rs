@@ -86,6 +86,9 @@ pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry
     entry.operation = operation.clone();
     entry.access_key_id = call.access_key_id;
     let request_id = util::uuid();
+    if let Some(stalled) = state.injected_stall(&operation) {
+        return stalled;
+    }
     if let Some(response) = injected(state, &operation, &request_id) {
         return response;
     }

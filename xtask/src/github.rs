@@ -47,8 +47,8 @@ pub async fn request_id_token(audience: &str) -> Result<Secret> {
     // The same trust store and proxies as the AWS calls (`net`).
     let connector = net::connector(
         HttpConnectorSettings::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(Duration::from_secs(10))
+            .connect_timeout(crate::limits::get().connect)
+            .read_timeout(crate::limits::get().aws_attempt)
             .build(),
     )?;
     let mut last_error = None;
@@ -59,19 +59,29 @@ pub async fn request_id_token(audience: &str) -> Result<Secret> {
         let mut request = Request::get(&url).context("build the ID token request")?;
         request.headers_mut().insert("authorization", format!("bearer {}", bearer.expose()));
         request.headers_mut().insert("accept", "application/json");
-        let response = match connector.call(request).await {
-            Ok(it) => it,
-            Err(err) => {
-                last_error = Some(format!("could not reach the GitHub OIDC token endpoint: {err}"));
+        // The whole exchange, body included, within one attempt's limit.
+        let limit = crate::limits::get().aws_attempt;
+        let answer = async {
+            let response = connector
+                .call(request)
+                .await
+                .map_err(|err| format!("could not reach the GitHub OIDC token endpoint: {err}"))?;
+            let status = response.status().as_u16();
+            let body = ByteStream::new(response.into_body()).collect().await;
+            let body = body.map_err(|err| format!("reading the ID token response failed: {err}"))?;
+            Ok::<_, String>((status, body.into_bytes().to_vec()))
+        };
+        let (status, body) = match tokio::time::timeout(limit, answer).await {
+            Ok(Ok(it)) => it,
+            Ok(Err(err)) => {
+                last_error = Some(err);
                 continue;
             }
-        };
-        let status = response.status().as_u16();
-        let body = ByteStream::new(response.into_body()).collect().await.map(|it| it.into_bytes().to_vec());
-        let body = match body {
-            Ok(body) => body,
-            Err(err) => {
-                last_error = Some(format!("reading the ID token response failed: {err}"));
+            Err(_) => {
+                last_error = Some(format!(
+                    "the GitHub OIDC token endpoint did not answer within {} (XTASK_AWS_ATTEMPT_TIMEOUT)",
+                    crate::limits::shown(limit)
+                ));
                 continue;
             }
         };

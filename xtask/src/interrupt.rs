@@ -113,3 +113,51 @@ pub fn stop_group(pid: u32, grace: Duration, mut ended: impl FnMut() -> bool) {
     // SAFETY: as above.
     unsafe { libc::kill(group, libc::SIGKILL) };
 }
+
+/// The child gets SIGTERM when this process dies, however it dies (SIGKILL
+/// included): a stack or a release started for it never outlives it. Linux only
+/// (`PR_SET_PDEATHSIG`, prctl(2)); elsewhere the signal handlers still stop it.
+pub fn die_with_parent(command: &mut std::process::Command) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs between fork and exec and calls only prctl(2), which
+    // is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
+
+/// Waits for `child`; when a signal comes, passes SIGTERM on to it and waits up to
+/// `grace` for it to stop (then SIGKILL). Returns the child's status and the signal,
+/// if one came.
+pub fn wait_passing_on(
+    child: &mut std::process::Child,
+    grace: Duration,
+) -> std::io::Result<(std::process::ExitStatus, Option<Interrupted>)> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, received()));
+        }
+        if let Some(signal) = received() {
+            #[cfg(unix)]
+            {
+                // SAFETY: kill(2) touches no memory of ours.
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+                let end = Instant::now() + grace;
+                while Instant::now() < end {
+                    if let Some(status) = child.try_wait()? {
+                        return Ok((status, Some(signal)));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            let _ = child.kill();
+            return Ok((child.wait()?, Some(signal)));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

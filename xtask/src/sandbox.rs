@@ -25,7 +25,7 @@ use xshell::{Shell, cmd};
 
 use crate::{
     exec::{self, Env},
-    flags, project,
+    flags, interrupt, project,
     python::{self, Lock},
     redact::{self, Secret},
     report,
@@ -39,17 +39,25 @@ impl flags::Sandbox {
         let root = project::find_root()?;
         let python = python::ensure(sh, &root, Lock::Stack)?.python;
         report::say("starting the local stack; the `export` lines below point another shell at it; Ctrl-C stops it");
-        // In the foreground with the terminal's stdio: Ctrl-C reaches the stack, which
-        // stops its servers before it exits.
-        // Stopped by Ctrl-C only: whatever stdin is (a closed one in CI), it is not the
-        // stop signal here.
-        let status = Command::new(cargo())
+        // In the foreground with the terminal's stdio. Whatever stdin is (a closed one
+        // in CI), it is not the stop signal here: SIGINT or SIGTERM is, whether a
+        // terminal sends it to the group or `kill` to this process alone; it is passed
+        // on to the stack, which stops its servers before it exits. The stack also
+        // stops when this process dies (`die_with_parent`).
+        let mut command = Command::new(cargo());
+        command
             .args(["run", "--locked", "--quiet", "--package", "castack", "--", "--ignore-stdin"])
             .arg("--python")
             .arg(&python)
-            .current_dir(&root)
-            .status()
-            .context("run the stack with cargo")?;
+            .current_dir(&root);
+        interrupt::die_with_parent(&mut command);
+        let mut child = command.spawn().context("run the stack with cargo")?;
+        let (status, signal) =
+            interrupt::wait_passing_on(&mut child, Duration::from_secs(15)).context("wait for the stack")?;
+        if let Some(signal) = signal {
+            report::say(&format!("{signal}: the stack stopped ({status})"));
+            return Ok(());
+        }
         if !status.success() && status.code().is_some() {
             bail!("the stack stopped with {status}");
         }
@@ -122,15 +130,16 @@ pub fn start_stack(sh: &Shell, root: &Path) -> Result<Stack> {
         .exec()
         .context("build the local stack (castack)")?;
     let binary = project::target_dir(root).join("debug").join(if cfg!(windows) { "castack.exe" } else { "castack" });
-    let mut child = Command::new(&binary)
+    let mut command = Command::new(&binary);
+    command
         .arg("--python")
         .arg(&python)
         .current_dir(root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
+        .stderr(Stdio::piped());
+    interrupt::die_with_parent(&mut command);
+    let mut child = command.spawn().with_context(|| format!("start {}", binary.display()))?;
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().context("the stack's stdout")?;
     let stderr = child.stderr.take().context("the stack's stderr")?;
@@ -238,7 +247,14 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
     child.current_dir(&root);
     // The sandbox release is a local release, not a GitHub Actions run.
     child.env_remove("ACTIONS_ID_TOKEN_REQUEST_URL").env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-    let status = child.status().context("run the release against the stack")?;
+    interrupt::die_with_parent(&mut child);
+    let mut running = child.spawn().context("run the release against the stack")?;
+    // A signal reaches the release (which stops in order) and then the stack (dropped).
+    let (status, signal) =
+        interrupt::wait_passing_on(&mut running, Duration::from_secs(30)).context("wait for the release")?;
+    if let Some(signal) = signal {
+        return Err(anyhow::Error::new(signal).context("the release against the local stack"));
+    }
     if !status.success() {
         bail!("the release against the local stack failed ({status}); the messages above say why");
     }

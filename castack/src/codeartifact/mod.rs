@@ -28,6 +28,9 @@ pub(crate) fn handle(state: &State, req: &Request, entry: &mut Entry) -> Respons
     let op = Op::route(&req.method, req.path());
     entry.operation = op.map_or(Operation::Unknown, Operation::CodeArtifact);
     entry.query = req.query().map(str::to_owned);
+    if let Some(stalled) = op.and_then(|op| state.injected_stall(&Operation::CodeArtifact(op))) {
+        return stalled;
+    }
     let result = op
         .ok_or_else(|| {
             ApiError::new(

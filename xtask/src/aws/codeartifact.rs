@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use aws_sdk_codeartifact::{
     error::ProvideErrorMetadata,
     types::{HashAlgorithm, PackageFormat, PackageVersionStatus},
@@ -100,10 +100,15 @@ pub enum Remote {
 }
 
 /// `ListPackageVersionAssets` for `name` (normalized) and `version`, all pages.
+///
+/// Bounded: at most `XTASK_MAX_PAGES` pages, and a token the service hands out twice
+/// is an error (a loop that would never end).
 pub async fn remote_assets(session: &Session, settings: &Settings, name: &str, version: &str) -> Result<Remote> {
     let mut assets = BTreeMap::new();
     let mut next: Option<String> = None;
-    loop {
+    let mut seen: Vec<String> = Vec::new();
+    let max_pages = crate::limits::get().max_pages;
+    for _ in 0..max_pages {
         let result = session
             .codeartifact
             .list_package_version_assets()
@@ -142,11 +147,21 @@ pub async fn remote_assets(session: &Session, settings: &Settings, name: &str, v
             assets.insert(asset.name().to_owned(), sha.to_ascii_lowercase());
         }
         match out.next_token() {
-            Some(token) if !token.is_empty() => next = Some(token.to_owned()),
-            _ => break,
+            Some(token) if seen.iter().any(|it| it == token) => bail!(
+                "ListPackageVersionAssets of {name} {version} handed out the same page token twice: the listing would \
+                 never end. Re-run the release; if it happens again, the repository's listing is broken (AWS support)"
+            ),
+            Some(token) if !token.is_empty() => {
+                seen.push(token.to_owned());
+                next = Some(token.to_owned());
+            }
+            _ => return Ok(Remote::Listed(assets)),
         }
     }
-    Ok(Remote::Listed(assets))
+    bail!(
+        "ListPackageVersionAssets of {name} {version} did not end after {max_pages} pages: raise XTASK_MAX_PAGES if the \
+         version really has that many files"
+    )
 }
 
 /// `DescribePackageVersion`: the status of the version (`Published`, `Unfinished` …).

@@ -72,7 +72,7 @@ impl Build<'_> {
         let sh = Shell::new()?;
         sh.change_dir(&project.root);
         let tools = steps.run_unless(cancel, step::TOOLS, || python::ensure(&sh, &project.root, Lock::Release))?;
-        steps.run_unless(cancel, step::BUILD, || {
+        let built = steps.run_unless(cancel, step::BUILD, || {
             report::say(&format!("SOURCE_DATE_EPOCH={} (commit time of HEAD {})", checkout.head_time, checkout.head));
             match (index, &self.checked.build_lock) {
                 (Some(index), Some(lock)) => {
@@ -80,7 +80,13 @@ impl Build<'_> {
                 }
                 _ => dists::build(&sh, &tools, project, &self.out, &checkout.head_time, cancel),
             }
-        })?;
+        });
+        if built.is_err() {
+            // A stopped or failed build may have left half a file: nothing of it is
+            // kept (a re-run builds it again, byte for byte).
+            let _ = std::fs::remove_dir_all(&self.out);
+        }
+        built?;
         let mut collected = None;
         let mut uploader = None;
         if let Some(Early { token, endpoint, remote }) = early.and_then(|(rx, _)| rx.try_recv().ok()) {
