@@ -196,7 +196,10 @@ impl Steps {
         }
         let outcome = if res.is_ok() { "done" } else { "FAILED" };
         say(&format!("{label}: {outcome} ({})", seconds(elapsed)));
-        set_current_step(None);
+        // A failed step stays the current one: the run's error is about it.
+        if res.is_ok() {
+            set_current_step(None);
+        }
         res.with_context(|| format!("step {number}/{} ({name}) failed", self.names.len()))
     }
 

@@ -126,6 +126,14 @@ where
         ("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException", _) => {
             expired_credentials(op, msg, &rid)
         }
+        ("Throttling" | "ThrottlingException" | "RequestLimitExceeded", _) => anyhow::format_err!(
+            "AWS STS throttled {op} even after retries: {msg}{rid}\nRe-run the release in a minute; it resumes where it \
+             stopped"
+        ),
+        ("InternalFailure" | "InternalError" | "ServiceUnavailable", _) => anyhow::format_err!(
+            "AWS STS failed on {op} even after retries ({code}): {msg}{rid}\nRe-run the release later; it resumes where \
+             it stopped"
+        ),
         _ => anyhow::format_err!("{op} failed: {code}: {msg}{rid}"),
     }
 }

@@ -190,8 +190,9 @@ fn backoff(failure: &Failure, runs: u64) -> Duration {
     }
 }
 
-/// Files the uploader never reported (it crashed, was killed or stalled): the
-/// repository says whether they arrived before it ended.
+/// Files whose upload ended without a clear answer (the uploader crashed, was
+/// killed or stalled; the answer timed out; the connection broke, possibly after the
+/// file was stored): the repository says whether they arrived.
 fn arrived_anyway(
     ctx: &Ctx<'_>,
     settings: &Settings,
@@ -199,7 +200,10 @@ fn arrived_anyway(
     batch: &[&Dist],
     results: Vec<Result<(), Failure>>,
 ) -> Vec<Result<(), Failure>> {
-    if !results.iter().any(|it| matches!(it, Err(Failure::NoResult(_)))) {
+    let unclear = |it: &Result<(), Failure>| {
+        matches!(it, Err(Failure::NoResult(_) | Failure::Timeout | Failure::Connection(_) | Failure::Server(_)))
+    };
+    if !results.iter().any(unclear) {
         return results;
     }
     let name = ctx.project.normalized_name();
@@ -209,13 +213,13 @@ fn arrived_anyway(
         .into_iter()
         .zip(batch)
         .map(|(result, dist)| match result {
-            Err(Failure::NoResult(why)) => match assets.get(&dist.file_name) {
+            Err(failure) if unclear(&Err(failure.clone())) => match assets.get(&dist.file_name) {
                 Some(sha) if *sha == dist.sha256 => {
-                    report::say(&format!("{} arrived before the uploader ended ({why})", dist.file_name));
+                    report::say(&format!("{} arrived although its upload ended without an answer", dist.file_name));
                     Ok(())
                 }
                 Some(_) => Err(Failure::Conflict),
-                None => Err(Failure::NoResult(why)),
+                None => Err(failure),
             },
             other => other,
         })

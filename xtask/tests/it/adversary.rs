@@ -12,24 +12,8 @@ use serde_json::Value;
 
 use crate::support::{
     Creds, TempDir, assert_runner_safe, copy_dir, copy_repo, ensure_tag, git, published_files, release, release_env,
-    secret_forms, start_stack, text, tools_python, uploads,
+    stack_secrets, start_stack, text, tools_python, uploads,
 };
-
-/// Every secret the stack handed out or was given, for the runner check.
-fn stack_secrets(stack: &Stack) -> Vec<String> {
-    let mut secrets = vec![stack.emulator().oidc_request_token().to_owned(), castack::SECRET_ACCESS_KEY.to_owned()];
-    secrets.extend(stack.emulator().issued_tokens());
-    secrets.extend(stack.emulator().issued_oidc_tokens());
-    secrets.extend(stack.issued_sts_secrets());
-    let basic: Vec<String> = stack
-        .emulator()
-        .issued_tokens()
-        .iter()
-        .map(|it| base64_simd::STANDARD.encode_to_string(format!("aws:{it}")))
-        .collect();
-    secrets.extend(basic);
-    secret_forms(&secrets)
-}
 
 /// A `--build-only` artifact of v1.0.0 and the environment of the publish job that
 /// gets it (GitHub Actions, OIDC, `GITHUB_SHA` the commit built).

@@ -7,6 +7,7 @@ mod support;
 
 mod adversary;
 mod check_iam;
+mod faults;
 mod leak;
 mod proxy;
 mod publish;

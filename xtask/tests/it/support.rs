@@ -482,3 +482,17 @@ pub fn install_and_read_version(stack: &Stack, requirement: &str) -> String {
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// Every secret the stack handed out or was given (the OIDC request token, the
+/// static key, CodeArtifact tokens and their Basic form, JWTs, STS sessions), in
+/// every form the release masks.
+pub fn stack_secrets(stack: &Stack) -> Vec<String> {
+    let emulator = stack.emulator();
+    let mut secrets = vec![emulator.oidc_request_token().to_owned(), castack::SECRET_ACCESS_KEY.to_owned()];
+    let tokens = emulator.issued_tokens();
+    secrets.extend(tokens.iter().map(|it| base64_simd::STANDARD.encode_to_string(format!("aws:{it}"))));
+    secrets.extend(tokens);
+    secrets.extend(emulator.issued_oidc_tokens());
+    secrets.extend(stack.issued_sts_secrets());
+    secret_forms(&secrets)
+}

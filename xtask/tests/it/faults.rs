@@ -1,0 +1,448 @@
+//! The fault matrix: every fault of a broken network or service, at the step it
+//! hits, end to end on the local stack. For each the release must end within its
+//! bound (short deadlines are set through the overrides, so that the whole matrix
+//! takes minutes), either recover or fail with a message that names the step and the
+//! fix, print no secret, and a re-run after the fault is lifted must publish exactly
+//! the files the build made. The table of what each fault did is printed at the end.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use castack::{Fault, Rule, Stack, UploadFailure};
+
+use crate::support::{
+    Creds, TempDir, assert_runner_safe, copy_repo, ensure_tag, release, release_env, stack_secrets, start_stack, text,
+    xtask_command,
+};
+
+/// The deadlines of the matrix: a stall ends in seconds, not minutes.
+const LIMITS: [(&str, &str); 5] = [
+    ("XTASK_CONNECT_TIMEOUT", "1"),
+    ("XTASK_AWS_ATTEMPT_TIMEOUT", "1"),
+    ("XTASK_AWS_TIMEOUT", "3"),
+    ("XTASK_UPLOAD_TIMEOUT", "2"),
+    ("XTASK_STALL_TIMEOUT", "10"),
+];
+
+/// What a fault must lead to.
+enum Expect {
+    /// The release absorbs it (retries, a fresh token, the repository's word).
+    Recovered,
+    /// The release fails, and its output holds each of these.
+    Fails(&'static [&'static str]),
+}
+
+struct Case {
+    fault: &'static str,
+    step: &'static str,
+    rules: Vec<Rule>,
+    expect: Expect,
+    /// The release must end within this.
+    bound: Duration,
+}
+
+fn case(fault: &'static str, step: &'static str, rules: Vec<Rule>, expect: Expect, bound_s: u64) -> Case {
+    Case { fault, step, rules, expect, bound: Duration::from_secs(bound_s) }
+}
+
+fn stall(times: u32, only: &str) -> Rule {
+    Fault::Stall { max_ms: 20_000 }.times(times).only(only)
+}
+
+/// A connection closed without an answer at once.
+fn reset(times: u32, only: &str) -> Rule {
+    Fault::Stall { max_ms: 0 }.times(times).only(only)
+}
+
+fn throttle(times: u32, only: &str) -> Rule {
+    Fault::Throttle { retry_after_seconds: 1 }.times(times).only(only)
+}
+
+fn internal(times: u32, only: &str) -> Rule {
+    Fault::InternalError.times(times).only(only)
+}
+
+fn upload(times: u32, failure: UploadFailure) -> Rule {
+    Fault::Upload { pass: 0, failure }.times(times)
+}
+
+const AUTH: &str = "step 7/9 (Authenticate) failed";
+const PUBLISH: &str = "step 8/9 (Publish) failed";
+const TIMEOUT: &str = "did not answer within";
+
+fn cases() -> Vec<Case> {
+    use Expect::*;
+    let sts = "GetCallerIdentity";
+    let token = "GetAuthorizationToken";
+    let endpoint = "GetRepositoryEndpoint";
+    // Listing runs three times a release (early, Publish, Confirm), each call with
+    // three attempts: six hits reach Publish.
+    let listing = "ListPackageVersionAssets";
+    vec![
+        case(
+            "stall",
+            "STS",
+            vec![stall(5, sts)],
+            Fails(&[AUTH, "AWS STS for GetCallerIdentity", TIMEOUT, "XTASK_AWS_TIMEOUT"]),
+            20,
+        ),
+        case(
+            "500 ×3",
+            "STS",
+            vec![internal(3, sts)],
+            Fails(&[AUTH, "AWS STS failed on GetCallerIdentity even after retries", "Re-run"]),
+            20,
+        ),
+        case(
+            "throttle ×3",
+            "STS",
+            vec![throttle(3, sts)],
+            Fails(&[AUTH, "AWS STS throttled GetCallerIdentity", "Re-run"]),
+            25,
+        ),
+        case(
+            "reset",
+            "STS",
+            vec![reset(5, sts)],
+            Fails(&[AUTH, "could not reach AWS STS for GetCallerIdentity", "check the network"]),
+            20,
+        ),
+        case("stall", "token", vec![stall(5, token)], Fails(&[AUTH, "for GetAuthorizationToken", TIMEOUT]), 20),
+        case(
+            "slow beyond the deadline",
+            "token",
+            vec![Fault::Slow { delay_ms: 4_000 }.times(3).only(token)],
+            Fails(&[AUTH, TIMEOUT]),
+            25,
+        ),
+        // The SDK's standard retries, `Retry-After` honoured, absorb three.
+        case("throttle ×3", "token", vec![throttle(3, token)], Recovered, 25),
+        case(
+            "throttle ×6",
+            "token",
+            vec![throttle(6, token)],
+            Fails(&[AUTH, "GetAuthorizationToken was throttled even after retries", "Re-run"]),
+            25,
+        ),
+        case(
+            "500 ×3",
+            "token",
+            vec![internal(3, token)],
+            Fails(&[AUTH, "CodeArtifact failed on GetAuthorizationToken even after retries"]),
+            20,
+        ),
+        case("stall", "endpoint", vec![stall(5, endpoint)], Fails(&[AUTH, "for GetRepositoryEndpoint", TIMEOUT]), 20),
+        case(
+            "reset",
+            "endpoint",
+            vec![reset(5, endpoint)],
+            Fails(&[AUTH, "could not reach CodeArtifact", "GetRepositoryEndpoint"]),
+            20,
+        ),
+        case("stall", "listing", vec![stall(6, listing)], Fails(&[PUBLISH, "ListPackageVersionAssets", TIMEOUT]), 30),
+        case(
+            "throttle ×6",
+            "listing",
+            vec![throttle(6, listing)],
+            Fails(&[PUBLISH, "ListPackageVersionAssets was throttled even after retries"]),
+            40,
+        ),
+        case("500 ×3", "listing", vec![internal(3, listing)], Recovered, 25),
+        case(
+            "stall",
+            "upload",
+            vec![stall(10, "pypi-upload")],
+            Fails(&["2 of 2 file(s) were not published", "NOT published", TIMEOUT, "XTASK_UPLOAD_TIMEOUT"]),
+            40,
+        ),
+        case("500 ×3", "upload", vec![upload(3, UploadFailure::InternalError)], Recovered, 60),
+        case("throttle ×3", "upload", vec![throttle(3, "pypi-upload")], Recovered, 30),
+        case("reset ×3", "upload", vec![upload(3, UploadFailure::Reset)], Recovered, 30),
+        case("reset-after-store ×2", "upload", vec![upload(2, UploadFailure::ResetAfterStore)], Recovered, 30),
+        case("expire-token", "upload", vec![upload(1, UploadFailure::ExpireToken)], Recovered, 30),
+    ]
+}
+
+/// The files of `version` the repository holds, with their SHA-256.
+fn published(stack: &Stack, version: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(stack.package_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with(&format!("yamause-{version}-")) || name == format!("yamause-{version}.tar.gz") {
+            out.insert(name, sha256(&path));
+        }
+    }
+    out
+}
+
+/// The files the build of `version` made, with their SHA-256.
+fn built(repo: &Path, version: &str) -> BTreeMap<String, String> {
+    let dir = repo.join("target/dist").join(version);
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name != "manifest.json" {
+            out.insert(name, sha256(&path));
+        }
+    }
+    out
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(fs::read(path).unwrap()))
+}
+
+fn env_of(stack: &Stack) -> Vec<(String, String)> {
+    let mut vars = release_env(stack, Creds::Static, "", &[("GITHUB_ACTIONS", "true"), ("CI", "true")]);
+    vars.extend(LIMITS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    vars
+}
+
+#[test]
+fn every_fault_ends_in_bounded_time_with_a_message_and_a_rerun_completes() {
+    let stack = start_stack();
+    let repo = copy_repo("faults");
+    let vars = env_of(&stack);
+    let mut table =
+        vec![format!("| fault | step | outcome | ended after | re-run |"), "|---|---|---|---:|---|".to_owned()];
+    let mut problems = Vec::new();
+    for (n, case) in cases().into_iter().enumerate() {
+        let version = format!("1.0.{n}");
+        stack.emulator().reset();
+        for rule in &case.rules {
+            stack.emulator().inject(rule.clone()).unwrap();
+        }
+        let started = Instant::now();
+        let out = release(repo.path(), &[&format!("v{version}")], &vars);
+        let took = started.elapsed();
+        let log = text(&out);
+        let name = format!("{} at {}", case.fault, case.step);
+        assert_runner_safe(&name, &log, &stack_secrets(&stack));
+        let outcome = match (&case.expect, out.status.success()) {
+            (Expect::Recovered, true) => "recovered".to_owned(),
+            (Expect::Fails(needles), false) => {
+                for needle in *needles {
+                    if !log.contains(needle) {
+                        problems.push(format!("{name}: the output lacks {needle:?}:\n{log}"));
+                    }
+                }
+                "failed, with the step and the fix".to_owned()
+            }
+            (Expect::Recovered, false) => {
+                problems.push(format!("{name}: expected to recover, but failed:\n{log}"));
+                "FAILED".to_owned()
+            }
+            (Expect::Fails(_), true) => {
+                let served: Vec<String> =
+                    stack.emulator().requests().iter().map(|r| format!("{} {}", r.operation, r.status)).collect();
+                problems.push(format!("{name}: expected to fail, but succeeded ({served:?}):\n{log}"));
+                "SUCCEEDED".to_owned()
+            }
+        };
+        if took > case.bound {
+            problems.push(format!("{name}: took {:.1} s, bound {} s", took.as_secs_f64(), case.bound.as_secs()));
+        }
+        // The fault lifted, a re-run completes and the repository holds exactly the
+        // files of the build.
+        stack.emulator().reset();
+        let again = release(repo.path(), &[&format!("v{version}")], &vars);
+        let rerun = if again.status.success() && published(&stack, &version) == built(repo.path(), &version) {
+            "completes"
+        } else {
+            problems.push(format!("{name}: the re-run did not complete:\n{}", text(&again)));
+            "FAILED"
+        };
+        table.push(format!("| {} | {} | {outcome} | {:.1} s | {rerun} |", case.fault, case.step, took.as_secs_f64()));
+    }
+    eprintln!("\nfault matrix (deadlines: {LIMITS:?}):\n{}\n", table.join("\n"));
+    assert!(problems.is_empty(), "{}\n\n{}", table.join("\n"), problems.join("\n\n"));
+}
+
+/// The pid of the running uploader (`upload_dists.py`), if any.
+fn uploader_pid() -> Option<u32> {
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("upload_dists.py") {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_killed_uploader_and_an_interrupted_release_lose_nothing() {
+    let stack = start_stack();
+    let repo = copy_repo("killed");
+    // On a laptop: the version file is stamped for the build only.
+    let mut vars = env_of(&stack);
+    vars.retain(|(k, _)| k != "GITHUB_ACTIONS" && k != "CI");
+
+    // twine killed in the middle of the batch: the first upload is slow, the
+    // uploader is killed while it waits; the repository says what arrived and the
+    // release completes.
+    stack.emulator().inject(Fault::Slow { delay_ms: 1_500 }.times(1).only("pypi-upload")).unwrap();
+    ensure_tag(repo.path(), "v2.0.0");
+    let running = spawn_release(repo.path(), "v2.0.0", &vars);
+    wait_for(Duration::from_secs(60), || running.said("  │ Uploading yamause-2.0.0").then_some(()))
+        .expect("an upload started");
+    let pid = uploader_pid().expect("the uploader runs");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    let (status, log) = running.finish();
+    assert!(status.success(), "{log}");
+    // The killed uploader's files came back as unreported and were tried again.
+    assert!(log.contains("the uploader ended before") || log.contains("file(s) to try again"), "{log}");
+    assert_eq!(published(&stack, "2.0.0"), built(repo.path(), "2.0.0"), "{log}");
+
+    // SIGINT to the release alone while it uploads: it stops its children, says what
+    // was done and what a re-run does, leaves the tree clean; the re-run completes.
+    stack.emulator().reset();
+    stack.emulator().inject(Fault::Slow { delay_ms: 5_000 }.times(1).only("pypi-upload")).unwrap();
+    ensure_tag(repo.path(), "v2.1.0");
+    let running = spawn_release(repo.path(), "v2.1.0", &vars);
+    let release_pid = running.child.id();
+    wait_for(Duration::from_secs(60), || running.said("  │ Uploading yamause-2.1.0").then_some(()))
+        .expect("an upload started");
+    let started = Instant::now();
+    let _ = Command::new("kill").args(["-INT", &release_pid.to_string()]).status();
+    let (status, log) = running.finish();
+    assert!(started.elapsed() < Duration::from_secs(10), "the release took {:?} to stop", started.elapsed());
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("stopped by SIGINT during [8/9] Publish"), "{log}");
+    assert!(log.contains("Run the same command again to finish"), "{log}");
+    assert!(
+        wait_for(Duration::from_secs(5), || uploader_pid().is_none().then_some(())).is_some(),
+        "twine outlived the release"
+    );
+    let status = crate::support::git(repo.path(), &["status", "--porcelain"]);
+    assert_eq!(status, "", "the interrupted release left files in the tree");
+    let leftovers: Vec<String> = fs::read_dir(repo.path().join("target/dist/2.1.0"))
+        .unwrap()
+        .map(|it| it.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|it| !(it.ends_with(".whl") || it.ends_with(".tar.gz") || it == "manifest.json"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files in the dist folder: {leftovers:?}");
+    stack.emulator().reset();
+    let out = release(repo.path(), &["v2.1.0"], &vars);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(published(&stack, "2.1.0"), built(repo.path(), "2.1.0"));
+}
+
+/// A release running in the background, its output collected as it comes.
+struct Running {
+    child: std::process::Child,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    fn said(&self, needle: &str) -> bool {
+        self.output.lock().unwrap().contains(needle)
+    }
+
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        let output = self.output.lock().unwrap().clone();
+        (status, output)
+    }
+}
+
+fn spawn_release(repo: &Path, tag: &str, vars: &[(String, String)]) -> Running {
+    let owned: Vec<(String, std::ffi::OsString)> = vars.iter().map(|(k, v)| (k.clone(), v.into())).collect();
+    let refs: Vec<(&str, &std::ffi::OsStr)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_os_str())).collect();
+    let mut child = xtask_command(repo, &["release", tag, "-v"], &refs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the release");
+    let stderr = child.stderr.take().unwrap();
+    let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = output.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut out = sink.lock().unwrap();
+            out.push_str(&line);
+            out.push('\n');
+        }
+    });
+    Running { child, output, reader }
+}
+
+fn wait_for<T>(within: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if let Some(it) = probe() {
+            return Some(it);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn sigterm_to_the_sandbox_alone_stops_the_whole_stack() {
+    let scratch = TempDir::new("sandbox-term");
+    let target = crate::support::repo_root().join("target");
+    let mut child =
+        xtask_command(&crate::support::repo_root(), &["sandbox"], &[("CARGO_TARGET_DIR", target.as_os_str())])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the sandbox");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let ready = line.contains("castack ready");
+            lines.push(line);
+            if ready {
+                let _ = tx.send(lines.clone());
+            }
+        }
+    });
+    let exports = rx.recv_timeout(Duration::from_secs(240)).expect("the sandbox printed its exports");
+    let state: String = exports
+        .iter()
+        .find_map(|it| it.strip_prefix("export AWS_CONFIG_FILE="))
+        .map(|it| it.trim_matches('\'').trim_end_matches("/aws/config").to_owned())
+        .expect("the state folder of the stack");
+    let running = || processes_with(&state);
+    assert!(!running().is_empty(), "no server of the stack runs from {state}");
+    let started = Instant::now();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20), "the sandbox took {:?} to stop", started.elapsed());
+    assert!(
+        wait_for(Duration::from_secs(10), || running().is_empty().then_some(())).is_some(),
+        "servers of the stack outlived the sandbox ({status}): {:?}",
+        running()
+    );
+    drop(scratch);
+}
+
+/// Processes whose command line or working folder names `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmdline = String::from_utf8_lossy(&fs::read(entry.path().join("cmdline")).unwrap_or_default()).into_owned();
+        let cwd = fs::read_link(entry.path().join("cwd")).map(|it| it.display().to_string()).unwrap_or_default();
+        if cmdline.contains(needle) || cwd.starts_with(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
