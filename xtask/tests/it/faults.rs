@@ -16,7 +16,7 @@ use std::{
 use castack::{Fault, Rule, Stack, UploadFailure};
 
 use crate::support::{
-    Creds, TempDir, assert_runner_safe, copy_repo, ensure_tag, release, release_env, stack_secrets, start_stack, text,
+    Creds, assert_runner_safe, copy_repo, ensure_tag, release, release_env, stack_secrets, start_stack, text,
     xtask_command,
 };
 
@@ -392,14 +392,52 @@ fn wait_for<T>(within: Duration, mut probe: impl FnMut() -> Option<T>) -> Option
 
 #[test]
 fn sigterm_to_the_sandbox_alone_stops_the_whole_stack() {
-    let scratch = TempDir::new("sandbox-term");
     let target = crate::support::repo_root().join("target");
     let mut child =
         xtask_command(&crate::support::repo_root(), &["sandbox"], &[("CARGO_TARGET_DIR", target.as_os_str())])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start the sandbox");
+    let exports = ready_exports(&mut child);
+    let state = state_folder(&exports);
+    let running = || processes_with(&state);
+    assert!(!running().is_empty(), "no server of the stack runs from {state}");
+    let started = Instant::now();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20), "the sandbox took {:?} to stop", started.elapsed());
+    assert!(
+        wait_for(Duration::from_secs(10), || running().is_empty().then_some(())).is_some(),
+        "servers of the stack outlived the sandbox ({status}): {:?}",
+        running()
+    );
+}
+
+#[test]
+fn the_stack_of_a_sandbox_that_is_killed_stops_too() {
+    let target = crate::support::repo_root().join("target");
+    let mut child =
+        xtask_command(&crate::support::repo_root(), &["sandbox"], &[("CARGO_TARGET_DIR", target.as_os_str())])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the sandbox");
+    let exports = ready_exports(&mut child);
+    let state = state_folder(&exports);
+    assert!(!processes_with(&state).is_empty(), "no server of the stack runs from {state}");
+    // SIGKILL: no handler runs; the stack learns from the kernel that its parent died.
+    let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+    let _ = child.wait();
+    assert!(
+        wait_for(Duration::from_secs(15), || processes_with(&state).is_empty().then_some(())).is_some(),
+        "servers of the stack outlived the killed sandbox: {:?}",
+        processes_with(&state)
+    );
+}
+
+/// The `export` lines of a sandbox, once it says it is ready.
+fn ready_exports(child: &mut std::process::Child) -> Vec<String> {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -413,24 +451,16 @@ fn sigterm_to_the_sandbox_alone_stops_the_whole_stack() {
             }
         }
     });
-    let exports = rx.recv_timeout(Duration::from_secs(240)).expect("the sandbox printed its exports");
-    let state: String = exports
+    rx.recv_timeout(Duration::from_secs(240)).expect("the sandbox printed its exports")
+}
+
+/// The stack's own folder (its servers run there), from `AWS_CONFIG_FILE`.
+fn state_folder(exports: &[String]) -> String {
+    exports
         .iter()
         .find_map(|it| it.strip_prefix("export AWS_CONFIG_FILE="))
         .map(|it| it.trim_matches('\'').trim_end_matches("/aws/config").to_owned())
-        .expect("the state folder of the stack");
-    let running = || processes_with(&state);
-    assert!(!running().is_empty(), "no server of the stack runs from {state}");
-    let started = Instant::now();
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(20), "the sandbox took {:?} to stop", started.elapsed());
-    assert!(
-        wait_for(Duration::from_secs(10), || running().is_empty().then_some(())).is_some(),
-        "servers of the stack outlived the sandbox ({status}): {:?}",
-        running()
-    );
-    drop(scratch);
+        .expect("the state folder of the stack")
 }
 
 /// Processes whose command line or working folder names `needle`.
@@ -445,4 +475,45 @@ fn processes_with(needle: &str) -> Vec<u32> {
         }
     }
     out
+}
+
+#[test]
+fn a_child_that_hangs_is_stopped_by_the_watchdog() {
+    let repo = copy_repo("hanging-build");
+    // A build hook that waits forever, printing nothing and using no CPU: what a
+    // build does that waits on a network that never answers.
+    fs::write(
+        repo.path().join("hatch_build.py"),
+        "import time\nfrom hatchling.builders.hooks.plugin.interface import BuildHookInterface\n\n\
+         class CustomBuildHook(BuildHookInterface):\n    def initialize(self, version, build_data):\n        \
+         time.sleep(600)\n",
+    )
+    .unwrap();
+    let mut pyproject = fs::read_to_string(repo.path().join("pyproject.toml")).unwrap();
+    pyproject.push_str("\n[tool.hatch.build.hooks.custom]\n");
+    fs::write(repo.path().join("pyproject.toml"), pyproject).unwrap();
+    crate::support::git(repo.path(), &["add", "-A"]);
+    crate::support::git(repo.path(), &["commit", "-q", "-m", "a build hook that hangs"]);
+    let started = Instant::now();
+    let out = crate::support::xtask(
+        repo.path(),
+        &["release", "v1.0.0", "--build-only"],
+        &[("XTASK_STALL_TIMEOUT", std::ffi::OsStr::new("2"))],
+    );
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(started.elapsed() < Duration::from_secs(30), "the hanging build took {:?} to stop", started.elapsed());
+    assert!(log.contains("step 5/6 (Build) failed"), "{log}");
+    assert!(log.contains("printed nothing and used no CPU for 2"), "{log}");
+    assert!(log.contains("XTASK_STALL_TIMEOUT"), "{log}");
+    // Nothing of the stopped build is kept, and no process of it is left.
+    assert!(!repo.path().join("target/dist/1.0.0").exists());
+    let left = processes_with(&repo.path().display().to_string());
+    assert!(
+        wait_for(Duration::from_secs(5), || processes_with(&repo.path().display().to_string())
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "processes of the build were left: {left:?}"
+    );
 }
