@@ -55,6 +55,9 @@ pub fn check_interpreter(sh: &Shell) -> Result<String> {
 pub enum Lock {
     /// build, hatchling, twine, packaging: what a release runs.
     Release,
+    /// twine and packaging alone: what `release --publish-only` runs (the publish
+    /// job installs nothing that builds).
+    Publish,
     /// pypiserver and moto_server: the local CodeArtifact-compatible stack.
     Stack,
     /// zizmor and uv: developer tools.
@@ -64,11 +67,12 @@ pub enum Lock {
 }
 
 impl Lock {
-    const ALL: [Lock; 4] = [Lock::Release, Lock::Stack, Lock::Dev, Lock::Bench];
+    const ALL: [Lock; 5] = [Lock::Release, Lock::Publish, Lock::Stack, Lock::Dev, Lock::Bench];
 
     fn name(self) -> &'static str {
         match self {
             Lock::Release => "release",
+            Lock::Publish => "publish",
             Lock::Stack => "stack",
             Lock::Dev => "dev",
             Lock::Bench => "bench",
@@ -175,4 +179,49 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
     }
     fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
     Ok(Tools { python })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    /// Requirement blocks of a lock file: the pin (`name==version`) and its hashes
+    /// (comments dropped), by package name.
+    fn pins(lock: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut current: Option<(String, String)> = None;
+        for line in lock.lines() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if line.starts_with(char::is_whitespace) {
+                let (_, block) = current.as_mut().expect("a hash line follows a requirement");
+                block.push_str(trimmed.trim_end_matches(['\\', ' ']));
+                continue;
+            }
+            out.extend(current.take());
+            // The pin without its environment markers, which differ between locks
+            // resolved for different sets of packages and do not change the file.
+            let pin = trimmed.split([' ', ';']).next().unwrap();
+            let name = pin.split('=').next().unwrap().to_owned();
+            current = Some((name, pin.to_owned()));
+        }
+        out.extend(current);
+        out
+    }
+
+    /// The publish job checks files with the same twine and packaging as the build
+    /// job: every pin of publish.txt is in release.txt, with the same hashes.
+    #[test]
+    fn the_publish_lock_is_a_subset_of_the_release_lock() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        let (publish, release) = (pins(&read("publish.txt")), pins(&read("release.txt")));
+        assert!(publish.contains_key("twine") && publish.contains_key("packaging"), "{publish:?}");
+        assert!(!publish.contains_key("build") && !publish.contains_key("hatchling"), "publishing installs no builder");
+        for (name, block) in &publish {
+            assert_eq!(release.get(name), Some(block), "{name} is pinned differently in publish.txt and release.txt");
+        }
+    }
 }

@@ -28,7 +28,7 @@ use super::{
 /// Python tools, Check artifacts, Authenticate, Publish, Confirm.
 pub fn publish_only(ctx: &Ctx<'_>, plan: &Plan, dir: &Path) -> Result<()> {
     let (sh, project, version) = (ctx.sh, ctx.project, &ctx.version);
-    let tools = ctx.steps.run(step::TOOLS, || python::ensure(sh, &project.root, Lock::Release))?;
+    let tools = ctx.steps.run(step::TOOLS, || python::ensure(sh, &project.root, Lock::Publish))?;
     let dists = ctx.steps.run(step::CHECK_ARTIFACTS, || check(sh, &tools, project, version, dir))?;
     let auth = auth::alone(ctx, plan)?;
     upload::publish_and_confirm(ctx, plan, Built { tools, dists, uploader: None }, auth)
