@@ -23,6 +23,8 @@
 // neighbours, so there are no import cycles: no handler knows the router.
 mod emulator;
 mod stack;
+// A local runner of the project's GitHub Actions workflows (independent of the stack).
+pub mod workflow;
 
 mod router;
 

@@ -17,4 +17,5 @@ mod stack;
 mod tidy;
 mod tools;
 mod version_diff;
+mod workflow_run;
 mod workflows;

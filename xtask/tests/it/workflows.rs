@@ -77,12 +77,25 @@ fn the_release_workflow_keeps_its_hardened_shape() {
 
     let build = job(&yaml, "build");
     assert!(build.contains("contents: read") && !build.contains("id-token"), "build job:\n{build}");
-    assert!(build.contains("run: cargo xtask release --build-only"));
+    // One compile: the build job records the binary's hash in the compile step's
+    // output, before the build runs, and the publish job runs that binary.
+    let compile = build.find("cargo build --locked --package xtask --bin xtask").expect("the build job compiles xtask");
+    let recorded = build.find("echo \"sha256=$sum\" >> \"$GITHUB_OUTPUT\"").expect("the hash is a step output");
+    let built = build.find("release --build-only").expect("the build job builds");
+    assert!(compile < recorded && recorded < built, "the hash is recorded after the build ran:\n{build}");
+    assert!(build.contains("xtask-sha256: ${{ steps.compile.outputs.sha256 }}"), "build job:\n{build}");
     assert!(build.contains("timeout-minutes:"));
     let publish = job(&yaml, "publish");
     assert!(publish.contains("needs: build") && publish.contains("environment: release"), "publish job:\n{publish}");
     assert!(publish.contains("id-token: write") && publish.contains("contents: read"));
-    assert!(publish.contains("run: cargo xtask release --publish-only dist"));
+    let code = |text: &str| -> String {
+        text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
+    };
+    assert!(!code(publish).contains("cargo"), "the publish job invokes cargo:\n{publish}");
+    let checked = publish.find("sha256sum --check --strict").expect("the publish job checks the binary");
+    let published = publish.find("release --publish-only dist").expect("the publish job publishes");
+    assert!(checked < published, "the binary runs before it is checked:\n{publish}");
+    assert!(publish.contains("XTASK_SHA256: ${{ needs.build.outputs.xtask-sha256 }}"), "publish job:\n{publish}");
     assert!(publish.contains("timeout-minutes:"));
     for name in
         ["AWS_ROLE_ARN", "AWS_REGION", "CODEARTIFACT_DOMAIN", "CODEARTIFACT_DOMAIN_OWNER", "CODEARTIFACT_REPOSITORY"]
