@@ -4,7 +4,8 @@
 //! A tool environment is a virtual environment under the target directory, one per
 //! lock file. It is created the first time, reused while the lock file and the
 //! interpreter stay the same, and rebuilt when either changes. It is never the user's
-//! own environment. `uv` is used when it is on `PATH`, else `python3 -m venv` + pip.
+//! own environment. `uv` is used when it is on `PATH`, else `python3 -m venv` + pip
+//! (the interpreter's own pip when it is recent enough, see [`Installer`]).
 
 use std::{
     fs::{self, File},
@@ -32,22 +33,36 @@ const INSTALL_HINT: &str = "install Python 3.9 or newer with its venv module (De
 
 /// Checks that `python3` exists and is new enough; returns its version, e.g. `3.11.7`.
 pub fn check_interpreter(sh: &Shell) -> Result<String> {
-    static CHECKED: OnceLock<String> = OnceLock::new();
-    if let Some(version) = CHECKED.get() {
-        return Ok(version.clone());
+    Ok(probe(sh)?.python.clone())
+}
+
+/// What one run of the interpreter tells: its version, and the version of its own
+/// pip (`None` without one).
+struct Probe {
+    python: String,
+    pip: Option<String>,
+}
+
+fn probe(sh: &Shell) -> Result<&'static Probe> {
+    static CHECKED: OnceLock<Probe> = OnceLock::new();
+    if let Some(probe) = CHECKED.get() {
+        return Ok(probe);
     }
-    let probe = "import sys; print('%d.%d.%d' % sys.version_info[:3])";
+    // importlib.metadata reads pip's version without importing pip.
+    let probe = "import sys\nprint('%d.%d.%d' % sys.version_info[:3])\ntry:\n    from importlib.metadata import version\n    print(version('pip'))\nexcept Exception:\n    print('-')\n";
     let out = exec::run(cmd!(sh, "{PYTHON} -c {probe}"), &Env::base())
         .capture()
         .exec()
         .with_context(|| format!("run {PYTHON}: {INSTALL_HINT}"))?;
-    let version = out.stdout.trim().to_owned();
+    let mut lines = out.stdout.lines().map(str::trim);
+    let version = lines.next().unwrap_or_default().to_owned();
+    let pip = lines.next().filter(|it| !it.is_empty() && *it != "-").map(str::to_owned);
     let mut parts = version.split('.').map(|it| it.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     if (major, minor) < MIN_PYTHON {
         bail!("{PYTHON} is Python {version}, older than 3.9: {INSTALL_HINT}");
     }
-    Ok(CHECKED.get_or_init(|| version).clone())
+    Ok(CHECKED.get_or_init(|| Probe { python: version, pip }))
 }
 
 /// One lock file of pinned, hashed Python tools under `xtask/tools/`.
@@ -100,6 +115,46 @@ impl crate::flags::Tools {
     }
 }
 
+/// How a tool environment is made, fastest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Installer {
+    /// `uv venv` + `uv pip install`, when uv is on PATH.
+    Uv,
+    /// `venv --without-pip` + the base interpreter's pip with `--python` (pip 22.3
+    /// or newer): creating an environment with its own pip takes seconds.
+    BasePip,
+    /// `venv` + the environment's own pip.
+    VenvPip,
+}
+
+impl Installer {
+    fn choose(sh: &Shell) -> Installer {
+        if exec::on_path("uv") {
+            return Installer::Uv;
+        }
+        match probe(sh) {
+            Ok(Probe { pip: Some(pip), .. }) if pip_supports_python_option(pip) => Installer::BasePip,
+            _ => Installer::VenvPip,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Installer::Uv => "uv",
+            Installer::BasePip => "venv + the interpreter's pip",
+            Installer::VenvPip => "venv + pip",
+        }
+    }
+}
+
+/// Whether pip `version` (`24.0`, `22.3.1`) is 22.3 or newer, the first with
+/// `--python`.
+fn pip_supports_python_option(version: &str) -> bool {
+    let mut parts = version.split('.').map(|it| it.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (22, 3)
+}
+
 /// A provisioned tool environment.
 pub struct Tools {
     pub python: PathBuf,
@@ -122,7 +177,6 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
     let dir = tools_root.join(lock.name());
     let python = dir.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
     let interpreter = check_interpreter(sh)?;
-    let use_uv = exec::on_path("uv");
     let base = which::which(PYTHON).with_context(|| format!("find {PYTHON} on PATH: {INSTALL_HINT}"))?;
     // The stamp says what the environment was made from. It is written last, so an
     // environment whose provisioning was interrupted has none and is made again.
@@ -139,12 +193,13 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
         report::say(&format!("reusing the {} tools in {}", lock.name(), dir.display()));
         return Ok(Tools { python });
     }
+    let installer = Installer::choose(sh);
     report::say(&format!(
         "provisioning the {} tools from {} into {} (with {})",
         lock.name(),
         lock_file.strip_prefix(root).unwrap_or(&lock_file).display(),
         dir.display(),
-        if use_uv { "uv" } else { "venv + pip" }
+        installer.describe()
     ));
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("remove the outdated {}", dir.display()))?;
@@ -153,29 +208,44 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
     // every file is still checked against the hashes of the lock.
     let env = Env::installer();
     // Wheels only: installing a tool never runs a package's own build code.
-    if use_uv {
-        exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)
+    match installer {
+        Installer::Uv => {
+            exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)
+                .exec()
+                .context("create the tool environment with uv")?;
+            exec::run(
+                cmd!(
+                    sh,
+                    "uv pip install --python {python} --require-hashes --no-deps --only-binary :all: -r {lock_file}"
+                ),
+                &env,
+            )
             .exec()
-            .context("create the tool environment with uv")?;
-        exec::run(
-            cmd!(sh, "uv pip install --python {python} --require-hashes --no-deps --only-binary :all: -r {lock_file}"),
-            &env,
-        )
-        .exec()
-        .context("install the pinned tools with uv")?;
-    } else {
-        exec::run(cmd!(sh, "{base} -m venv {dir}"), &env)
+            .context("install the pinned tools with uv")?;
+        }
+        Installer::BasePip | Installer::VenvPip => {
+            let without_pip = (installer == Installer::BasePip).then_some("--without-pip");
+            exec::run(cmd!(sh, "{base} -m venv {without_pip...} {dir}"), &env)
+                .exec()
+                .with_context(|| format!("create the tool environment: {INSTALL_HINT}"))?;
+            // `--python`: the base interpreter's pip installs into the environment.
+            let (pip_python, target) = match installer {
+                Installer::BasePip => (&base, Some(["--python".as_ref(), python.as_os_str()])),
+                _ => (&python, None),
+            };
+            let target = target.into_iter().flatten();
+            // No `.pyc` compiled up front: what a tool imports is compiled when it is
+            // first imported, and installing the rest of them costs seconds.
+            exec::run(
+                cmd!(
+                    sh,
+                    "{pip_python} -m pip {target...} install --disable-pip-version-check --no-input --no-compile --require-hashes --no-deps --only-binary :all: -r {lock_file}"
+                ),
+                &env,
+            )
             .exec()
-            .with_context(|| format!("create the tool environment: {INSTALL_HINT}"))?;
-        exec::run(
-            cmd!(
-                sh,
-                "{python} -m pip install --disable-pip-version-check --no-input --require-hashes --no-deps --only-binary :all: -r {lock_file}"
-            ),
-            &env,
-        )
-        .exec()
-        .context("install the pinned tools with pip")?;
+            .context("install the pinned tools with pip")?;
+        }
     }
     fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
     Ok(Tools { python })
@@ -209,6 +279,16 @@ mod tests {
         }
         out.extend(current);
         out
+    }
+
+    #[test]
+    fn reads_the_pip_version() {
+        assert!(super::pip_supports_python_option("24.0"));
+        assert!(super::pip_supports_python_option("22.3"));
+        assert!(super::pip_supports_python_option("100.0.1"));
+        assert!(!super::pip_supports_python_option("22.2.2"));
+        assert!(!super::pip_supports_python_option("9.0.1"));
+        assert!(!super::pip_supports_python_option(""));
     }
 
     /// The publish job checks files with the same twine and packaging as the build

@@ -430,9 +430,8 @@ fn private_build_dependencies_come_from_the_repository() {
     let stack = start_stack();
     let repo = copy_repo("private-deps");
     // The repository offers the build backend (as an upstream of PyPI would).
-    let python = support::tools_python("release");
     let lock = support::repo_root().join("xtask/tools/release.txt");
-    let out = Command::new(&python)
+    let out = Command::new(support::pip_python())
         .args(["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--require-hashes"])
         .args(["--disable-pip-version-check", "-d"])
         .arg(stack.package_dir())

@@ -275,10 +275,10 @@ fn wrong_or_expired_tokens_are_refused() {
 
     let out = twine_upload(tmp.path(), &endpoint, &token, &files[..1]);
     assert!(out.status.success(), "{}", support::text(&out));
-    let release_python = support::tools_python("release");
+    let pip_python = support::pip_python();
     let download = |token: &str| {
         run(
-            python_cmd(&release_python, tmp.path())
+            python_cmd(&pip_python, tmp.path())
                 .args(["-m", "pip", "download", "--no-deps", "--no-cache-dir", "-d"])
                 .arg(tmp.path().join("downloads"))
                 .arg("castack-demo==1.0.0")

@@ -55,6 +55,26 @@ pub fn tools_python(lock: &str) -> PathBuf {
     python
 }
 
+/// A Python with pip of its own, for tests that run pip themselves (the tool
+/// environments have none: the interpreter's pip installs into them). Made once,
+/// next to the tool environments.
+pub fn pip_python() -> PathBuf {
+    static MADE: OnceLock<PathBuf> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = tools_dir().join("test-pip");
+        let python = dir.join("bin/python");
+        let ready = dir.join("ready");
+        if !ready.exists() {
+            let _ = fs::remove_dir_all(&dir);
+            let out = Command::new("python3").args(["-m", "venv"]).arg(&dir).output().expect("run python3");
+            assert!(out.status.success(), "python3 -m venv failed (install python3-venv):\n{}", text(&out));
+            fs::write(&ready, "").unwrap();
+        }
+        python
+    })
+    .clone()
+}
+
 /// A temporary directory, removed when dropped.
 pub struct TempDir(PathBuf);
 

@@ -47,12 +47,38 @@ fn every_tool_lock_provisions_cold_with_only_the_environments_trust() {
     assert!(log.contains("provisioning the dev tools") && log.contains("npm ci"), "{log}");
     assert!(log.contains("2 workflow file(s)"), "{log}");
 
-    for lock in ["release", "stack"] {
+    for lock in ["release", "publish", "stack"] {
         let out = xtask(repo.path(), &["tools", lock], &refs);
         let log = text(&out);
         assert!(out.status.success(), "cold `xtask tools {lock}` failed:\n{log}");
         assert!(log.contains(&format!("provisioning the {lock} tools")), "{log}");
+        // With an interpreter whose pip has `--python`, environments get no pip of
+        // their own (which takes seconds to install).
+        if interpreter_pip_has_python_option() {
+            assert!(log.contains("(with venv + the interpreter's pip)"), "{log}");
+        }
     }
+
+    // An interpreter without pip of its own (as some distributions ship python3):
+    // each environment gets its own pip instead.
+    let bare = scratch.path().join("bare-python");
+    let out = Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&bare).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let path = std::env::join_paths(
+        std::iter::once(bare.join("bin")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let bare_tools = scratch.path().join("bare-tools");
+    let mut bare_refs = refs.clone();
+    bare_refs.retain(|(k, _)| *k != "XTASK_TOOLS_DIR");
+    bare_refs.push(("XTASK_TOOLS_DIR", bare_tools.as_os_str()));
+    bare_refs.push(("PATH", path.as_os_str()));
+    let out = xtask(repo.path(), &["tools", "publish"], &bare_refs);
+    let log = text(&out);
+    assert!(out.status.success() && log.contains("(with venv + pip)"), "cold `xtask tools publish`:\n{log}");
+    let python = String::from_utf8(out.stdout).unwrap();
+    let check = Command::new(python.trim()).args(["-c", "import twine, packaging"]).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
     // The same with uv (the pinned one of the dev tools, first on PATH).
     let dev_bin = tools.join("dev/bin");
@@ -72,4 +98,13 @@ fn every_tool_lock_provisions_cold_with_only_the_environments_trust() {
     let python = String::from_utf8(out.stdout).unwrap();
     let check = Command::new(python.trim()).args(["-c", "import build, hatchling, twine, packaging"]).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+/// Whether the machine's python3 has pip 22.3 or newer (the first with `--python`).
+fn interpreter_pip_has_python_option() -> bool {
+    let out = Command::new("python3").args(["-m", "pip", "--version"]).output().unwrap();
+    let version = String::from_utf8_lossy(&out.stdout);
+    let number = version.strip_prefix("pip ").and_then(|it| it.split_whitespace().next()).unwrap_or("0");
+    let mut parts = number.split('.').map(|it| it.parse::<u32>().unwrap_or(0));
+    out.status.success() && (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (22, 3)
 }
