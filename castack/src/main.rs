@@ -95,6 +95,9 @@ fn run(flags: flags::Castack) -> anyhow::Result<()> {
     vars.extend(stack.credentials_env());
     vars.extend(stack.oidc_env());
     vars.push(("CASTACK_CONTROL_URL".to_owned(), stack.emulator().control_url()));
+    // The role a GitHub OIDC token can assume (a workflow's `AWS_ROLE_ARN`).
+    let role = format!("arn:aws:iam::{}:role/{}", stack.config().account, castack::DEFAULT_ROLE);
+    vars.push(("CASTACK_ROLE_ARN".to_owned(), role));
     vars.push(("CASTACK_PYPI_ENDPOINT".to_owned(), stack.pypi_endpoint()));
     for (name, value) in vars {
         writeln!(out, "export {name}={}", castack::shell_quote(&value))?;

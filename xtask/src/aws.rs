@@ -9,6 +9,7 @@
 
 mod codeartifact;
 mod explain;
+pub mod sso;
 
 use std::{fmt, time::Duration};
 

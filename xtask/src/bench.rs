@@ -9,7 +9,9 @@
 //!   `get-repository-endpoint`, on the local stack;
 //! - `release`: a full release vs the original guide's sequence (AWS CLI for token
 //!   and endpoint, `python -m build`, `twine upload`), on the local stack;
-//! - `rerun`: a re-run of a published version (must upload nothing) vs the build alone.
+//! - `rerun`: a re-run of a published version (must upload nothing) vs the build alone;
+//! - `ci`: `release.yml` run cold, job by job, vs the original guide's single job
+//!   (see `ci.rs`). `release` and `rerun` are the warm figures.
 
 use std::{
     env, fs,
@@ -20,6 +22,8 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use xshell::Shell;
+
+mod ci;
 
 use crate::{
     flags, project,
@@ -35,14 +39,15 @@ pub enum BenchName {
     Release,
     Rerun,
     Compile,
+    Ci,
     All,
     /// The measured side of `auth`, run as a process of its own (not for people).
     AuthProbe,
 }
 
 impl BenchName {
-    const EACH: [BenchName; 5] =
-        [BenchName::Startup, BenchName::Auth, BenchName::Release, BenchName::Rerun, BenchName::Compile];
+    const EACH: [BenchName; 6] =
+        [BenchName::Startup, BenchName::Auth, BenchName::Release, BenchName::Rerun, BenchName::Compile, BenchName::Ci];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +56,7 @@ impl BenchName {
             BenchName::Release => "release",
             BenchName::Rerun => "rerun",
             BenchName::Compile => "compile",
+            BenchName::Ci => "ci",
             BenchName::All => "all",
             BenchName::AuthProbe => "auth-probe",
         }
@@ -80,7 +86,8 @@ impl flags::Bench {
         let runs = self.runs.unwrap_or(5).max(1);
         let cores = std::thread::available_parallelism().map(|it| it.get()).unwrap_or(1);
         report::say(&format!("benchmarks on {cores} core(s), medians of {runs} run(s); ratios are ours / baseline"));
-        let needs_stack = names.iter().any(|it| [BenchName::Auth, BenchName::Release, BenchName::Rerun].contains(it));
+        let needs_stack =
+            names.iter().any(|it| [BenchName::Auth, BenchName::Release, BenchName::Rerun, BenchName::Ci].contains(it));
         let stack = if needs_stack { Some(crate::sandbox::start_stack(sh, &root)?) } else { None };
         let bench = Bench { root: root.clone(), runs, stack };
         let mut results = Vec::new();
@@ -92,6 +99,7 @@ impl flags::Bench {
                 BenchName::Rerun if names.contains(&BenchName::Release) => continue,
                 BenchName::Release | BenchName::Rerun => bench.release_and_rerun(sh, &names)?,
                 BenchName::Compile => bench.compile(self.compile_runs.unwrap_or(1).max(1))?,
+                BenchName::Ci => bench.ci(sh, self.compile_runs.unwrap_or(1).max(1))?,
                 BenchName::All | BenchName::AuthProbe => continue,
             };
             for line in &lines {

@@ -66,6 +66,9 @@ impl flags::CheckIam {
         let format = self.format.unwrap_or(Format::Text);
         let mut findings = Vec::new();
         let offline = self.trust_policy.is_some() || !self.permission_policy.is_empty();
+        if !offline {
+            crate::aws::sso::ensure_supported()?;
+        }
         if offline {
             self.offline(sh, &project, &mut findings)?;
         } else {

@@ -136,7 +136,7 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((size, format!("{:x}", hasher.finalize())))
+    Ok((size, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// The distribution name and version a file name carries, for names that follow the

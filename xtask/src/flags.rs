@@ -77,13 +77,14 @@ xflags::xflags! {
 
         /// Measure, side by side in one run: compile (cold build vs default features),
         /// startup, auth (token + endpoint vs the AWS CLI), release (vs the original
-        /// guide's shell steps) and rerun (vs the build alone), on the local stack.
+        /// guide's shell steps), rerun (vs the build alone) and ci (release.yml run
+        /// cold vs the guide's single job), on the local stack.
         cmd bench {
-            /// One benchmark: compile, startup, auth, release, rerun or all (default).
+            /// One benchmark: compile, startup, auth, release, rerun, ci or all (default).
             optional name: BenchName
             /// Runs per measurement (the median is reported); default 5.
             optional --runs n: usize
-            /// Cold builds per side for `compile`; default 1 (each takes minutes).
+            /// Cold runs per side for `compile` and `ci`; default 1 (each takes minutes).
             optional --compile-runs n: usize
         }
 

@@ -55,6 +55,9 @@ impl flags::Release {
         if self.sandbox {
             return crate::sandbox::release(sh, &self);
         }
+        if !self.build_only {
+            aws::sso::ensure_supported()?;
+        }
         let root = project::find_root()?;
         sh.change_dir(&root);
         let project = Project::load(&root)?;

@@ -135,10 +135,9 @@ with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
     assert!(out.status.success(), "{}", text(&out));
 }
 
-fn sha256_hex(path: &Path) -> (u64, String) {
-    use sha2::Digest;
+fn size_and_sha256(path: &Path) -> (u64, String) {
     let data = fs::read(path).unwrap();
-    (data.len() as u64, format!("{:x}", sha2::Sha256::digest(&data)))
+    (data.len() as u64, crate::support::sha256_hex(&data))
 }
 
 #[test]
@@ -161,7 +160,7 @@ fn tampered_artifacts_are_refused_before_authenticate() {
     // twine would send 9.9.9 and the repository would file it there.
     let wheel = dir.join("yamause-1.0.0-py3-none-any.whl");
     rewrite_wheel_version(&wheel);
-    let (size, sha) = sha256_hex(&wheel);
+    let (size, sha) = size_and_sha256(&wheel);
     edit_manifest(&dir, |m| {
         for file in m["files"].as_array_mut().unwrap() {
             if file["file"] == "yamause-1.0.0-py3-none-any.whl" {
@@ -303,7 +302,7 @@ fn two_tags_of_one_version_cannot_mix_two_builds() {
     assert!(out.status.success(), "{}", text(&out));
     let first = published_files(&stack);
     let first_hashes: Vec<(u64, String)> =
-        first.iter().map(|name| sha256_hex(&stack.package_dir().join(name))).collect();
+        first.iter().map(|name| size_and_sha256(&stack.package_dir().join(name))).collect();
     // …then another commit under the other tag of the same version is refused, file
     // by file, and the repository still holds the first build only.
     fs::write(repo.path().join("yamause/extra.py"), "X = 1\n").unwrap();
@@ -316,7 +315,8 @@ fn two_tags_of_one_version_cannot_mix_two_builds() {
     assert!(log.contains("whose canonical tag is v1.0.0rc1"), "{log}");
     assert!(log.contains("differs from the file already published"), "{log}");
     assert_eq!(published_files(&stack), first);
-    let hashes: Vec<(u64, String)> = first.iter().map(|name| sha256_hex(&stack.package_dir().join(name))).collect();
+    let hashes: Vec<(u64, String)> =
+        first.iter().map(|name| size_and_sha256(&stack.package_dir().join(name))).collect();
     assert_eq!(hashes, first_hashes, "a published file changed");
 
     // A file of the version that no build of this commit makes (another build's

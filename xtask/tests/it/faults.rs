@@ -175,7 +175,7 @@ fn published(stack: &Stack, version: &str) -> BTreeMap<String, String> {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.starts_with(&format!("yamause-{version}-")) || name == format!("yamause-{version}.tar.gz") {
-            out.insert(name, sha256(&path));
+            out.insert(name, crate::support::sha256_file(&path));
         }
     }
     out
@@ -189,15 +189,10 @@ fn built(repo: &Path, version: &str) -> BTreeMap<String, String> {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name != "manifest.json" {
-            out.insert(name, sha256(&path));
+            out.insert(name, crate::support::sha256_file(&path));
         }
     }
     out
-}
-
-fn sha256(path: &Path) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(fs::read(path).unwrap()))
 }
 
 fn env_of(stack: &Stack) -> Vec<(String, String)> {

@@ -114,7 +114,7 @@ fn a_changed_file_is_refused_with_both_hashes_and_the_others_are_handled() {
     let out = release(repo.path(), &["v1.0.0", "--allow-dirty"], &vars);
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
-    let remote = format!("{:x}", sha256(&published_sdist));
+    let remote = support::sha256_hex(&published_sdist);
     assert!(
         log.contains("yamause-1.0.0.tar.gz differs from the file already published")
             && log.contains(&format!("published sha256:{remote}")),
@@ -124,11 +124,6 @@ fn a_changed_file_is_refused_with_both_hashes_and_the_others_are_handled() {
     // The wheel was still uploaded, and the sdist was never sent.
     assert_eq!(uploads(&stack), ["yamause-1.0.0-py3-none-any.whl"], "{log}");
     assert!(log.contains("1 of 2 file(s) were not published"), "{log}");
-}
-
-fn sha256(data: &[u8]) -> impl std::fmt::LowerHex {
-    use sha2::Digest;
-    sha2::Sha256::digest(data)
 }
 
 #[test]

@@ -348,3 +348,60 @@ fn tools_are_provisioned_with_uv_when_it_is_on_path() {
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 }
+
+/// A laptop whose AWS profile signs in through IAM Identity Center (SSO): the
+/// release binary leaves SSO out (CI never needs it), so the command runs again from
+/// a build with the `sso` feature, through cargo; run without cargo, it says how.
+/// (cargo is a recording stand-in here: the real build takes minutes, and
+/// `.ci/run` compiles the feature with clippy.)
+#[test]
+fn an_sso_profile_runs_the_command_again_with_sso_support() {
+    let repo = copy_repo("sso");
+    let scratch = TempDir::new("sso");
+    let config = scratch.path().join("config");
+    fs::write(
+        &config,
+        "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Dev\n\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\n\
+         [profile publisher]\nrole_arn = arn:aws:iam::111122223333:role/p\nsource_profile = dev\n",
+    )
+    .unwrap();
+    let vars =
+        |profile: &'static str| vec![("AWS_CONFIG_FILE", config.as_os_str()), ("AWS_PROFILE", OsStr::new(profile))];
+
+    let out = xtask(repo.path(), &["release", "v1.0.0", "--dry-run"], &vars("publisher"));
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("the AWS profile `dev` signs in through IAM Identity Center (SSO)"), "{log}");
+    assert!(log.contains("run it as `cargo xtask …`"), "{log}");
+    assert_eq!(about(repo.path()), about(&support::repo_root()), "the version file changed");
+
+    let args_file = scratch.path().join("cargo-args");
+    let cargo = scratch.path().join("cargo");
+    fs::write(&cargo, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nexit 7\n", args_file.display())).unwrap();
+    fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut with_cargo = vars("dev");
+    with_cargo.push(("CARGO", cargo.as_os_str()));
+    let out = xtask(repo.path(), &["release", "v1.0.0", "--dry-run"], &with_cargo);
+    assert_eq!(out.status.code(), Some(7), "the exit status of the rerun is passed on:\n{}", text(&out));
+    let args = fs::read_to_string(&args_file).expect("cargo was run");
+    let root = repo.path().display();
+    assert_eq!(
+        args,
+        format!(
+            "run\n--locked\n--quiet\n--package\nxtask\n--features\nsso\n--manifest-path\n{root}/Cargo.toml\n\
+             --target-dir\n{root}/target/sso\n--\nrelease\nv1.0.0\n--dry-run\n"
+        )
+    );
+
+    // Keys in the environment come first: no SSO, no rerun.
+    fs::remove_file(&args_file).unwrap();
+    with_cargo.push(("AWS_ACCESS_KEY_ID", OsStr::new("AKIDEXAMPLE")));
+    with_cargo.push(("AWS_SECRET_ACCESS_KEY", OsStr::new("not-a-secret")));
+    let out = xtask(repo.path(), &["release", "v1.0.0", "--dry-run"], &with_cargo);
+    assert!(
+        !args_file.exists() && text(&out).contains("Preflight"),
+        "cargo ran for a build without SSO:\n{}",
+        text(&out)
+    );
+}

@@ -20,7 +20,6 @@ use aws_sdk_codeartifact::types::{HashAlgorithm, PackageFormat};
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_smithy_http_client::tls;
 use castack::{Fault, Stack, StackConfig, UploadFailure};
-use sha2::{Digest, Sha256};
 
 use crate::support::{self, TempDir, start_stack};
 
@@ -182,10 +181,6 @@ fn twine_upload(home: &Path, endpoint: &str, token: &str, files: &[PathBuf]) -> 
     )
 }
 
-fn sha256_file(path: &Path) -> String {
-    Sha256::digest(fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn twine_upload_pip_install_and_listing() {
     let stack = start_stack();
@@ -247,7 +242,7 @@ fn twine_upload_pip_install_and_listing() {
             let name = file.file_name().unwrap().to_string_lossy();
             let asset =
                 assets.assets().iter().find(|it| it.name() == name).unwrap_or_else(|| panic!("{name} not listed"));
-            assert_eq!(asset.hashes().unwrap()[&HashAlgorithm::Sha256], sha256_file(file), "{name}");
+            assert_eq!(asset.hashes().unwrap()[&HashAlgorithm::Sha256], support::sha256_file(file), "{name}");
             assert_eq!(asset.size(), Some(fs::metadata(file).unwrap().len() as i64));
         }
     });
@@ -312,7 +307,7 @@ fn identical_reupload_is_accepted_and_different_content_conflicts() {
     let tmp = TempDir::new("stack-reupload");
     let first = build_demo(tmp.path(), "a");
     let second = build_demo(tmp.path(), "b");
-    assert_ne!(sha256_file(&first[0]), sha256_file(&second[0]), "the rebuilt wheel must differ");
+    assert_ne!(support::sha256_file(&first[0]), support::sha256_file(&second[0]), "the rebuilt wheel must differ");
     let (token, endpoint) = token_and_endpoint(&stack);
 
     assert!(twine_upload(tmp.path(), &endpoint, &token, &first).status.success());
@@ -328,7 +323,7 @@ fn identical_reupload_is_accepted_and_different_content_conflicts() {
     let out = twine_upload(tmp.path(), &endpoint, &token, &second[..1]);
     assert!(!out.status.success());
     assert!(support::text(&out).contains("409 Conflict"), "{}", support::text(&out));
-    assert_eq!(sha256_file(&stored), sha256_file(&first[0]));
+    assert_eq!(support::sha256_file(&stored), support::sha256_file(&first[0]));
 }
 
 #[test]

@@ -75,6 +75,17 @@ pub fn pip_python() -> PathBuf {
     .clone()
 }
 
+/// SHA-256 of `data`, lowercase hex (as manifests, CodeArtifact and pip write it).
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of the file at `path`, lowercase hex.
+pub fn sha256_file(path: &Path) -> String {
+    sha256_hex(&fs::read(path).unwrap_or_else(|err| panic!("read {}: {err}", path.display())))
+}
+
 /// A temporary directory, removed when dropped.
 pub struct TempDir(PathBuf);
 
