@@ -46,7 +46,7 @@ impl flags::Sandbox {
         // stops when this process dies (`die_with_parent`).
         let mut command = Command::new(cargo());
         command
-            .args(["run", "--locked", "--quiet", "--package", "castack", "--", "--ignore-stdin"])
+            .args(["run", "--locked", "--quiet", "--package", "castack", "--bin", "castack", "--", "--ignore-stdin"])
             .arg("--python")
             .arg(&python)
             .current_dir(&root);
@@ -126,7 +126,7 @@ fn cargo() -> OsString {
 pub fn start_stack(sh: &Shell, root: &Path) -> Result<Stack> {
     let python = python::ensure(sh, root, Lock::Stack)?.python;
     let cargo = cargo();
-    exec::run(cmd!(sh, "{cargo} build --locked --quiet --package castack"), &cargo_env())
+    exec::run(cmd!(sh, "{cargo} build --locked --quiet --package castack --bin castack"), &cargo_env())
         .exec()
         .context("build the local stack (castack)")?;
     let binary = project::target_dir(root).join("debug").join(if cfg!(windows) { "castack.exe" } else { "castack" });

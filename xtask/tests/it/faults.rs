@@ -120,8 +120,9 @@ fn cases() -> Vec<Case> {
             Fails(&[AUTH, TIMEOUT]),
             25,
         ),
-        // The SDK's standard retries, `Retry-After` honoured, absorb three.
-        case("throttle ×3", "token", vec![throttle(3, token)], Recovered, 25),
+        // The SDK's standard retries (three attempts), `Retry-After` honoured, absorb
+        // two: a third is one too many (a run under load showed it), see ×6 below.
+        case("throttle ×2", "token", vec![throttle(2, token)], Recovered, 25),
         case(
             "throttle ×6",
             "token",
