@@ -204,6 +204,13 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("remove the outdated {}", dir.display()))?;
     }
+    install(sh, installer, &base, &dir, &python, &lock_file)?;
+    fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
+    Ok(Tools { python })
+}
+
+/// Makes the environment `dir` (interpreter `python`) from `lock_file` with `installer`.
+fn install(sh: &Shell, installer: Installer, base: &Path, dir: &Path, python: &Path, lock_file: &Path) -> Result<()> {
     // Installers need the network and honour the user's index and proxy settings;
     // every file is still checked against the hashes of the lock.
     let env = Env::installer();
@@ -230,8 +237,8 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
                 .with_context(|| format!("create the tool environment: {INSTALL_HINT}"))?;
             // `--python`: the base interpreter's pip installs into the environment.
             let (pip_python, target) = match installer {
-                Installer::BasePip => (&base, Some(["--python".as_ref(), python.as_os_str()])),
-                _ => (&python, None),
+                Installer::BasePip => (base, Some(["--python".as_ref(), python.as_os_str()])),
+                _ => (python, None),
             };
             let target = target.into_iter().flatten();
             // No `.pyc` compiled up front: what a tool imports is compiled when it is
@@ -247,8 +254,7 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
             .context("install the pinned tools with pip")?;
         }
     }
-    fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
-    Ok(Tools { python })
+    Ok(())
 }
 
 #[cfg(test)]
