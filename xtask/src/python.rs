@@ -306,6 +306,8 @@ mod tests {
         let (publish, release) = (pins(&read("publish.txt")), pins(&read("release.txt")));
         assert!(publish.contains_key("twine") && publish.contains_key("packaging"), "{publish:?}");
         assert!(!publish.contains_key("build") && !publish.contains_key("hatchling"), "publishing installs no builder");
+        // Nor keyring's tree (twine runs without it; publish-overrides.txt).
+        assert!(!publish.contains_key("cryptography") && !publish.contains_key("secretstorage"), "{publish:?}");
         for (name, block) in &publish {
             assert_eq!(release.get(name), Some(block), "{name} is pinned differently in publish.txt and release.txt");
         }
