@@ -5,29 +5,32 @@
 //! between jobs) fails here, not first on GitHub, and `cargo xtask bench ci` times
 //! the very file that CI runs.
 //!
-//! Modelled: `run:` steps (`bash --noprofile --norc -eo pipefail`), step `env:`
-//! with `${{ secrets.* }}`, `${{ needs.*.outputs.* }}`, `${{ steps.*.outputs.* }}`
-//! and `${{ github.* }}` resolved; `GITHUB_OUTPUT` (a file per step, `KEY=VALUE`
-//! and `KEY<<EOF` forms), `GITHUB_ENV`, `GITHUB_STEP_SUMMARY`; job `outputs:`;
-//! `ACTIONS_ID_TOKEN_REQUEST_*` only in a job with `id-token: write`. Actions:
-//! `actions/checkout` (a clone at the event's commit), `actions/upload-artifact` and
-//! `actions/download-artifact` (folders copied; like the real zip, a download
-//! loses the executable bit). Anything else in a workflow is an error, never
-//! silently skipped; so is an expression that names an output no step set (GitHub
-//! gives an empty string there: here a misspelt name is found at once).
+//! Modelled: `run:` steps (GitHub's `bash -e {0}`, or with `shell: bash` its
+//! `bash --noprofile --norc -eo pipefail {0}`, also from `defaults:`), each in its
+//! own process group, killed whole at the job's `timeout-minutes`; step `env:` with
+//! `${{ secrets.* }}`, `${{ needs.*.outputs.* }}`, `${{ steps.*.outputs.* }}`,
+//! `${{ github.ref_name }}` and `${{ runner.temp }}` resolved; `GITHUB_OUTPUT`
+//! (a file per step under `$RUNNER_TEMP/_runner_file_commands`, `KEY=VALUE` and
+//! `KEY<<EOF` forms), `GITHUB_ENV`, `GITHUB_STEP_SUMMARY`, `GITHUB_JOB`; job
+//! `outputs:`; `ACTIONS_ID_TOKEN_REQUEST_*` only in a job with `id-token: write`.
+//! Actions (`actions.rs`): `actions/checkout`, `actions/upload-artifact` and
+//! `actions/download-artifact`. Anything else in a workflow is an error, never
+//! silently skipped (`parse.rs`); so is an expression that names an output no step
+//! set (GitHub gives an empty string there: here a misspelt name is found at once).
 
 use std::{
     collections::BTreeMap,
     fs,
-    io::Read,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail, format_err};
 
+mod actions;
 mod parse;
+mod process;
 
 /// A parsed workflow: its jobs in file order.
 #[derive(Debug, Clone)]
@@ -54,6 +57,16 @@ pub struct Step {
     pub kind: StepKind,
     /// `env:` of the step: name → value (may hold expressions).
     pub env: Vec<(String, String)>,
+    pub shell: Shell,
+}
+
+/// How a `run:` script is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// No `shell:` anywhere: `bash -e {0}`.
+    Default,
+    /// `shell: bash`: `bash --noprofile --norc -eo pipefail {0}`.
+    Bash,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +109,9 @@ pub struct StepPlace<'a> {
     /// `GITHUB_WORKSPACE` and `RUNNER_TEMP` of the job.
     pub workspace: &'a Path,
     pub temp: &'a Path,
+    /// The run's artifact store, one folder per artifact name: build code that got
+    /// hold of the job's runtime token could replace an artifact.
+    pub artifacts: &'a Path,
 }
 
 /// What a run did.
@@ -110,6 +126,8 @@ pub struct JobReport {
     pub steps: Vec<StepReport>,
     pub outputs: BTreeMap<String, String>,
     pub success: bool,
+    /// Not run, because a job it needs failed or was skipped.
+    pub skipped: bool,
 }
 
 #[derive(Debug)]
@@ -133,6 +151,9 @@ impl RunReport {
     pub fn log(&self) -> String {
         let mut out = String::new();
         for job in &self.jobs {
+            if job.skipped {
+                out.push_str(&format!("=== {} (skipped: a job it needs did not succeed)\n", job.id));
+            }
             for step in &job.steps {
                 let status = if step.success { "ok" } else { "FAILED" };
                 out.push_str(&format!(
@@ -146,7 +167,7 @@ impl RunReport {
 }
 
 /// Runs the workflow's jobs for `event`, in `needs:` order; a job whose needs
-/// failed does not run.
+/// did not succeed is skipped.
 pub fn run(workflow: &Workflow, config: &RunConfig<'_>, event: &Event) -> Result<RunReport> {
     let mut report = RunReport::default();
     let artifacts = config.scratch.join("artifacts");
@@ -159,6 +180,7 @@ pub fn run(workflow: &Workflow, config: &RunConfig<'_>, event: &Event) -> Result
             .context("the jobs' `needs:` form a cycle or name a job that does not exist")?;
         let job = pending.remove(ready);
         if job.needs.iter().any(|need| !report.job(need).is_some_and(|it| it.success)) {
+            report.jobs.push(JobReport { id: job.id.clone(), skipped: true, ..Default::default() });
             continue;
         }
         let done = run_job(job, config, event, &report, &artifacts)?;
@@ -186,6 +208,7 @@ fn run_job(job: &Job, config: &RunConfig<'_>, event: &Event, done: &RunReport, a
     fs::create_dir_all(&temp)?;
     let mut env = config.runner_env.clone();
     env.extend(github_env(config, event, &workspace, &temp));
+    env.push(("GITHUB_JOB".to_owned(), job.id.clone()));
     if job.id_token {
         env.extend(config.oidc.iter().cloned());
     }
@@ -210,7 +233,8 @@ fn run_job(job: &Job, config: &RunConfig<'_>, event: &Event, done: &RunReport, a
             output,
         });
         if let Some(hook) = config.after_step {
-            hook(&StepPlace { job: &job.id, step: &step.name, workspace: &state.workspace, temp: &state.temp });
+            let (workspace, temp) = (&state.workspace, &state.temp);
+            hook(&StepPlace { job: &job.id, step: &step.name, workspace, temp, artifacts });
         }
         if !success {
             report.success = false;
@@ -286,8 +310,9 @@ impl JobRun<'_> {
     }
 
     fn run_step(&mut self, n: usize, step: &Step, script: &str, deadline: Instant) -> Result<String> {
-        // The runner's own files live next to RUNNER_TEMP, not in it, as on GitHub.
-        let files = self.temp.with_extension(format!("step-{n}"));
+        // The runner's file commands live in RUNNER_TEMP, as on GitHub (where build
+        // code can see them too).
+        let files = self.temp.join("_runner_file_commands").join(format!("step-{n}"));
         fs::create_dir_all(&files)?;
         let (output_file, env_file, summary) = (files.join("output"), files.join("env"), files.join("summary"));
         let script_file = files.join("script.sh");
@@ -296,13 +321,17 @@ impl JobRun<'_> {
         }
         fs::write(&script_file, script)?;
         let mut cmd = Command::new("bash");
-        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]).arg(&script_file).current_dir(&self.workspace);
+        match step.shell {
+            Shell::Default => cmd.arg("-e"),
+            Shell::Bash => cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]),
+        };
+        cmd.arg(&script_file).current_dir(&self.workspace);
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         for (name, value) in &step.env {
             cmd.env(name, self.resolve(value)?);
         }
         cmd.env("GITHUB_OUTPUT", &output_file).env("GITHUB_ENV", &env_file).env("GITHUB_STEP_SUMMARY", &summary);
-        let output = run_bounded(cmd, deadline)?;
+        let output = process::run_bounded(cmd, deadline)?;
         if let Some(id) = &step.id {
             let outputs = parse_outputs(&fs::read_to_string(&output_file)?)?;
             self.steps.insert(id.clone(), outputs);
@@ -313,95 +342,6 @@ impl JobRun<'_> {
         }
         Ok(output)
     }
-
-    fn use_action(
-        &mut self,
-        action: &str,
-        with: &BTreeMap<String, String>,
-        config: &RunConfig<'_>,
-        artifacts: &Path,
-    ) -> Result<String> {
-        let with = |key: &str| -> Result<String> { self.resolve(with.get(key).map(String::as_str).unwrap_or("")) };
-        match action {
-            "actions/checkout" => checkout(&config.repo, &config.sha, &self.workspace),
-            "actions/upload-artifact" => {
-                let (name, path) = (with("name")?, with("path")?);
-                let source = self.workspace.join(path.trim_end_matches('/'));
-                let target = artifacts.join(&name);
-                if target.exists() && with("overwrite")? != "true" {
-                    bail!("an artifact named {name} exists already in this run (upload-artifact v4 refuses it)");
-                }
-                let _ = fs::remove_dir_all(&target);
-                fs::create_dir_all(&target)?;
-                let copied = copy_into(&source, &target)?;
-                if copied == 0 && with("if-no-files-found")? == "error" {
-                    bail!("no files were found at {path}");
-                }
-                Ok(format!("uploaded {copied} file(s) as {name}"))
-            }
-            "actions/download-artifact" => {
-                let (name, path) = (with("name")?, with("path")?);
-                let source = artifacts.join(&name);
-                if !source.exists() {
-                    bail!("no artifact named {name} in this run");
-                }
-                let target = self.workspace.join(path);
-                fs::create_dir_all(&target)?;
-                let copied = copy_into(&source, &target)?;
-                Ok(format!("downloaded {copied} file(s) of {name}"))
-            }
-            other => bail!("the action {other} is not modelled by this runner"),
-        }
-    }
-}
-
-/// `actions/checkout`: a fresh clone at `sha`, tags included.
-fn checkout(repo: &Path, sha: &str, workspace: &Path) -> Result<String> {
-    let git = |args: &[&str], dir: &Path| -> Result<()> {
-        let out = Command::new("git").args(args).current_dir(dir).output().context("run git")?;
-        if !out.status.success() {
-            bail!("git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(())
-    };
-    let source = repo.display().to_string();
-    git(&["clone", "-q", "--no-local", &source, "."], workspace)?;
-    git(&["-c", "advice.detachedHead=false", "checkout", "-q", sha], workspace)?;
-    Ok(format!("checked out {sha}"))
-}
-
-/// Copies `source` (a file, or a folder's contents) into `target`; returns the
-/// number of files. Like the real artifact zip, the executable bit is not kept.
-fn copy_into(source: &Path, target: &Path) -> Result<usize> {
-    if source.is_file() {
-        let to = target.join(source.file_name().context("a file has a name")?);
-        fs::copy(source, &to)?;
-        set_plain(&to)?;
-        return Ok(1);
-    }
-    let mut count = 0;
-    for entry in fs::read_dir(source).with_context(|| format!("read {}", source.display()))? {
-        let entry = entry?;
-        let to = target.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            fs::create_dir_all(&to)?;
-            count += copy_into(&entry.path(), &to)?;
-        } else {
-            fs::copy(entry.path(), &to)?;
-            set_plain(&to)?;
-            count += 1;
-        }
-    }
-    Ok(count)
-}
-
-fn set_plain(path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o644))?;
-    }
-    Ok(())
 }
 
 /// `KEY=VALUE` lines and `KEY<<DELIMITER` … `DELIMITER` blocks.
@@ -431,35 +371,6 @@ pub fn parse_outputs(text: &str) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// Runs `cmd`, its output captured (stdout and stderr in one), stopped at `deadline`.
-fn run_bounded(mut cmd: Command, deadline: Instant) -> Result<String> {
-    let (reader, writer) = std::io::pipe()?;
-    cmd.stdin(Stdio::null()).stdout(writer.try_clone()?).stderr(writer);
-    let mut child = cmd.spawn().context("start bash")?;
-    drop(cmd);
-    let collector = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = { reader }.read_to_string(&mut text);
-        text
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the job's timeout-minutes ran out");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = collector.join().unwrap_or_default();
-    if !status.success() {
-        bail!("the step failed ({status}):\n{output}");
-    }
-    Ok(output)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,5 +382,176 @@ mod tests {
         assert_eq!(outputs["b"], "x\ny");
         assert_eq!(outputs["c"], "with=equals");
         assert!(parse_outputs("garbage\n").is_err());
+    }
+
+    /// A one-commit repository tagged `v1` and a scratch folder, removed at the end.
+    struct Sandbox {
+        dir: PathBuf,
+        sha: String,
+    }
+
+    impl Sandbox {
+        fn new() -> Sandbox {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let dir = std::env::temp_dir().join(format!("castack-workflow-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            let repo = dir.join("repo");
+            fs::create_dir_all(&repo).unwrap();
+            fs::write(repo.join("a.txt"), "a\n").unwrap();
+            let git = |args: &[&str]| {
+                let out = Command::new("git")
+                    .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                    .args(args)
+                    .current_dir(&repo)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                String::from_utf8(out.stdout).unwrap()
+            };
+            git(&["init", "-q", "-b", "main"]);
+            git(&["add", "-A"]);
+            git(&["commit", "-qm", "one"]);
+            fs::write(repo.join("b.txt"), "b\n").unwrap();
+            git(&["add", "-A"]);
+            git(&["commit", "-qm", "two"]);
+            git(&["tag", "v1"]);
+            git(&["tag", "other"]);
+            let sha = git(&["rev-parse", "HEAD"]).trim().to_owned();
+            Sandbox { dir, sha }
+        }
+
+        fn run(&self, yaml: &str, event: Event, hook: Option<&dyn Fn(&StepPlace<'_>)>) -> RunReport {
+            let config = RunConfig {
+                repo: self.dir.join("repo"),
+                sha: self.sha.clone(),
+                scratch: self.dir.join("scratch"),
+                secrets: [("S".to_owned(), "secret-value".to_owned())].into(),
+                runner_env: vec![("PATH".to_owned(), std::env::var("PATH").unwrap())],
+                oidc: vec![("ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(), "http://127.0.0.1:9/token".to_owned())],
+                after_step: hook,
+            };
+            run(&Workflow::parse(yaml).unwrap(), &config, &event).unwrap()
+        }
+    }
+
+    impl Drop for Sandbox {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    const HAND_OFF: &str = r#"
+jobs:
+  first:
+    outputs:
+      value: ${{ steps.set.outputs.value }}
+    steps:
+      - uses: actions/checkout@x
+      - id: set
+        run: |
+          echo "value=from-first" >> "$GITHUB_OUTPUT"
+          echo "job $GITHUB_JOB ref $GITHUB_REF tags $(git tag | tr '\n' ' ')commits $(git rev-list --count HEAD)"
+          mkdir out && echo hi > out/file && echo hidden > out/.hidden && chmod +x out/file
+      - uses: actions/upload-artifact@x
+        with:
+          name: out
+          path: out/
+  second:
+    needs: first
+    permissions:
+      id-token: write
+    steps:
+      - uses: actions/download-artifact@x
+        with:
+          name: out
+          path: got
+      - env:
+          VALUE: ${{ needs.first.outputs.value }}
+          SECRET: ${{ secrets.S }}
+        run: |
+          echo "value $VALUE secret $SECRET oidc ${ACTIONS_ID_TOKEN_REQUEST_URL:-none}"
+          ls -A got | tr '\n' ' '
+          test ! -x got/file && echo "not executable"
+"#;
+
+    #[test]
+    fn runs_jobs_in_order_and_hands_outputs_and_artifacts_on() {
+        let sandbox = Sandbox::new();
+        let report = sandbox.run(HAND_OFF, Event::TagPush("v1".to_owned()), None);
+        let log = report.log();
+        assert!(report.success(), "{log}");
+        // The event's commit alone, with its tag only, as actions/checkout fetches it.
+        assert!(log.contains("job first ref refs/tags/v1 tags v1 commits 1"), "{log}");
+        assert!(log.contains("value from-first secret secret-value oidc http://127.0.0.1:9/token"), "{log}");
+        // upload-artifact leaves dotfiles out; a download loses the executable bit.
+        assert!(log.contains("\nfile not executable\n") && !log.contains(".hidden"), "{log}");
+
+        let report = sandbox.run(HAND_OFF, Event::Dispatch("main".to_owned()), None);
+        assert!(report.log().contains("job first ref refs/heads/main tags commits 1"), "{}", report.log());
+    }
+
+    #[test]
+    fn a_failed_job_skips_what_needs_it_and_the_hook_sees_each_step() {
+        let sandbox = Sandbox::new();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let hook = |place: &StepPlace<'_>| seen.lock().unwrap().push(format!("{}/{}", place.job, place.step));
+        let yaml = "jobs:
+  a:
+    steps:
+      - name: fails
+        run: exit 3
+  b:
+    needs: a
+    steps:
+      - run: echo b
+  c:
+    needs: b
+    steps:
+      - run: echo c
+";
+        let report = sandbox.run(yaml, Event::Dispatch("main".to_owned()), Some(&hook));
+        assert!(!report.success());
+        assert!(report.job("b").unwrap().skipped && report.job("c").unwrap().skipped, "{report:?}");
+        assert_eq!(*seen.lock().unwrap(), ["a/fails"]);
+    }
+
+    #[test]
+    fn shells_are_githubs_and_a_timeout_kills_the_whole_step() {
+        let sandbox = Sandbox::new();
+        // `bash -e {0}` by default: a failure inside a pipe goes unnoticed, as on
+        // GitHub; `shell: bash` adds pipefail.
+        let pipe = "jobs:
+  a:
+    steps:
+      - run: false | true
+";
+        assert!(sandbox.run(pipe, Event::Dispatch("main".to_owned()), None).success());
+        let pipefail = "defaults:
+  run:
+    shell: bash
+jobs:
+  a:
+    steps:
+      - run: false | true
+";
+        assert!(!sandbox.run(pipefail, Event::Dispatch("main".to_owned()), None).success());
+
+        let marker = sandbox.dir.join("still-running");
+        let slow = format!(
+            "jobs:
+  a:
+    timeout-minutes: 0.02
+    steps:
+      - run: (sleep 3 && touch '{}') & sleep 30
+",
+            marker.display()
+        );
+        let started = Instant::now();
+        let report = sandbox.run(&slow, Event::Dispatch("main".to_owned()), None);
+        assert!(!report.success() && report.log().contains("timeout-minutes ran out"), "{}", report.log());
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!marker.exists(), "a process of the stopped step lived on");
     }
 }

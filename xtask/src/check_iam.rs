@@ -20,7 +20,7 @@ mod codeartifact;
 mod github_checks;
 mod role;
 
-use std::{env, fs, path::PathBuf, process::Command};
+use std::{env, fs, path::PathBuf};
 
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
@@ -57,8 +57,12 @@ impl std::str::FromStr for Format {
 
 impl flags::CheckIam {
     pub fn run(self, sh: &Shell) -> Result<()> {
+        // The IAM client costs about a minute of compile time on a 2-core runner, so
+        // the release binary leaves it out and role inspection runs from a build
+        // with it.
         if self.inspect_role && !cfg!(feature = "iam") {
-            return reexec_with_iam();
+            let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            return crate::rerun::with_feature(cargo, "iam", "role inspection needs the IAM client");
         }
         let root = project::find_root()?;
         sh.change_dir(&root);
@@ -283,29 +287,6 @@ pub fn trust_context(
     ctx.audience = audience.to_owned();
     ctx.workflow = Some(".github/workflows/release.yml".to_owned());
     Ok(ctx)
-}
-
-/// The GitHub side of the chain, in Actions: the token can be had, and its claims.
-/// The IAM client is not part of the release binary (it costs about a minute of
-/// compile time on a 2-core runner): role inspection re-runs `check-iam` from a build
-/// with the `iam` feature. That build has a target folder of its own, so switching
-/// between the two never rebuilds the release binary.
-fn reexec_with_iam() -> Result<()> {
-    let root = project::find_root()?;
-    report::say(
-        "role inspection needs the IAM client: building xtask with `--features iam` (a few minutes the first time)",
-    );
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["run", "--locked", "--quiet", "--package", "xtask", "--features", "iam", "--manifest-path"])
-        .arg(root.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(project::target_dir(&root).join("iam"))
-        .arg("--")
-        .args(env::args_os().skip(1))
-        .status()
-        .context("run cargo to build xtask with the iam feature")?;
-    std::process::exit(status.code().unwrap_or(1));
 }
 
 fn read_policy(path: &PathBuf) -> Result<String> {

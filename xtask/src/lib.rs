@@ -32,6 +32,7 @@ mod python;
 mod redact;
 mod release;
 mod report;
+mod rerun;
 mod sandbox;
 mod settings;
 mod stamp;

@@ -204,7 +204,18 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("remove the outdated {}", dir.display()))?;
     }
-    install(sh, installer, &base, &dir, &python, &lock_file)?;
+    if let Err(err) = install(sh, installer, &base, &dir, &python, &lock_file) {
+        if installer != Installer::BasePip {
+            return Err(err);
+        }
+        // The interpreter's pip said it could, and could not (a broken or half
+        // removed pip): the environment gets a pip of its own instead.
+        report::warn(&format!(
+            "{err:#}\nthe interpreter's pip failed; trying again with a pip of the environment's own"
+        ));
+        fs::remove_dir_all(&dir).with_context(|| format!("remove the half-made {}", dir.display()))?;
+        install(sh, Installer::VenvPip, &base, &dir, &python, &lock_file)?;
+    }
     fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
     Ok(Tools { python })
 }

@@ -55,14 +55,16 @@ impl flags::Release {
         if self.sandbox {
             return crate::sandbox::release(sh, &self);
         }
-        if !self.build_only {
-            aws::sso::ensure_supported()?;
-        }
         let root = project::find_root()?;
         sh.change_dir(&root);
         let project = Project::load(&root)?;
         // The settings are checked before any network call (and before any build).
         let plan = Plan::decide(&self, &project)?;
+        // Then whether this build can sign in with the active profile (it may run the
+        // command again from one that can).
+        if !self.build_only {
+            aws::sso::ensure_supported()?;
+        }
         let steps = Steps::new(&plan.steps());
         let (version, tag) = steps.run(step::VERSION, || tag::resolve(&project, tag))?;
         let ctx = Ctx { sh, project: &project, version, steps, runtime: aws::runtime()?, flags: &self };

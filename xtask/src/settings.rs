@@ -32,6 +32,10 @@ pub const AUDIENCE: Key = Key { env: "GITHUB_OIDC_AUDIENCE", toml: "oidc-audienc
 pub const TOKEN_DURATION: Key = Key { env: "CODEARTIFACT_TOKEN_DURATION", toml: "token-duration" };
 pub const PRIVATE_DEPS: Key = Key { env: "CODEARTIFACT_PRIVATE_DEPENDENCIES", toml: "private-dependencies" };
 
+/// The five settings of the setup guide, which release.yml passes from repository
+/// secrets.
+pub const WORKFLOW_SECRETS: [Key; 5] = [ROLE_ARN, REGION, DOMAIN, DOMAIN_OWNER, REPOSITORY];
+
 /// Every setting, in the order the README's table lists them.
 pub const ALL: [Key; 8] = [REGION, DOMAIN, DOMAIN_OWNER, REPOSITORY, ROLE_ARN, AUDIENCE, TOKEN_DURATION, PRIVATE_DEPS];
 

@@ -7,14 +7,14 @@
 //! build with the feature (as `check-iam --inspect-role` does for the IAM client),
 //! in a target folder of its own so that neither build undoes the other.
 
-use std::{borrow::Cow, env, process::Command};
+use std::{borrow::Cow, env};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use aws_config::profile::ProfileSet;
 use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 
-use crate::{project, report};
+use crate::report;
 
 /// Runs the current command again from a build with the `sso` feature when the
 /// credentials would come from an SSO profile and this build has no SSO support.
@@ -36,21 +36,8 @@ pub fn ensure_supported() -> Result<()> {
              SSO support by itself, or build it with `cargo build -p xtask --features sso`"
         );
     };
-    let root = project::find_root()?;
-    report::say(&format!(
-        "the AWS profile `{profile}` signs in through IAM Identity Center (SSO): building xtask with `--features sso` \
-         (a few minutes the first time)"
-    ));
-    let status = Command::new(cargo)
-        .args(["run", "--locked", "--quiet", "--package", "xtask", "--features", "sso", "--manifest-path"])
-        .arg(root.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(project::target_dir(&root).join("sso"))
-        .arg("--")
-        .args(env::args_os().skip(1))
-        .status()
-        .context("run cargo to build xtask with the sso feature")?;
-    std::process::exit(status.code().unwrap_or(1));
+    let why = format!("the AWS profile `{profile}` signs in through IAM Identity Center (SSO)");
+    crate::rerun::with_feature(cargo, "sso", &why)
 }
 
 /// The profile whose credentials come through SSO, when the SDK's default chain

@@ -23,12 +23,8 @@ use xshell::Shell;
 use super::{Bench, median, ratio, secs, timed};
 use crate::{
     python::{self, Lock},
-    redact,
+    redact, settings,
 };
-
-/// The settings the workflow reads as repository secrets.
-const SECRETS: [&str; 5] =
-    ["AWS_ROLE_ARN", "AWS_REGION", "CODEARTIFACT_DOMAIN", "CODEARTIFACT_DOMAIN_OWNER", "CODEARTIFACT_REPOSITORY"];
 
 /// One measured phase.
 struct Phase {
@@ -103,8 +99,8 @@ impl Bench {
         let mut cmd = self.cold(runner);
         cmd.arg("--workflow").arg(repo.join(".github/workflows/release.yml"));
         cmd.arg("--repo").arg(&repo).arg("--scratch").arg(dir.join("scratch")).args(["--tag", tag]);
-        for name in SECRETS {
-            cmd.args(["--secret", name]);
+        for key in settings::WORKFLOW_SECRETS {
+            cmd.args(["--secret", key.env]);
         }
         // As on GitHub: the role comes from a secret, the keys from OIDC alone.
         cmd.env("AWS_ROLE_ARN", self.var("CASTACK_ROLE_ARN")?);

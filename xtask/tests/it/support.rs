@@ -13,6 +13,11 @@ use std::{
     sync::{Mutex, OnceLock},
 };
 
+/// The five settings of the setup guide, which release.yml passes from repository
+/// secrets.
+pub const WORKFLOW_SECRETS: [&str; 5] =
+    ["AWS_ROLE_ARN", "AWS_REGION", "CODEARTIFACT_DOMAIN", "CODEARTIFACT_DOMAIN_OWNER", "CODEARTIFACT_REPOSITORY"];
+
 /// The repository this test binary was built from.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()

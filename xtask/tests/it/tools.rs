@@ -80,6 +80,34 @@ fn every_tool_lock_provisions_cold_with_only_the_environments_trust() {
     let check = Command::new(python.trim()).args(["-c", "import twine, packaging"]).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
+    // An interpreter whose pip says it is recent and then fails: the environment is
+    // made again with a pip of its own.
+    let broken = scratch.path().join("broken-python");
+    let out = Command::new("python3").args(["-m", "venv"]).arg(&broken).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let pip_main = std::fs::read_dir(broken.join("lib"))
+        .unwrap()
+        .map(|it| it.unwrap().path().join("site-packages/pip/__main__.py"))
+        .find(|it| it.is_file())
+        .expect("the venv has pip");
+    std::fs::write(&pip_main, "raise SystemExit('this pip is broken')\n").unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(broken.join("bin")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let broken_tools = scratch.path().join("broken-tools");
+    let mut broken_refs = refs.clone();
+    broken_refs.retain(|(k, _)| *k != "XTASK_TOOLS_DIR");
+    broken_refs.push(("XTASK_TOOLS_DIR", broken_tools.as_os_str()));
+    broken_refs.push(("PATH", path.as_os_str()));
+    let out = xtask(repo.path(), &["tools", "publish"], &broken_refs);
+    let log = text(&out);
+    assert!(out.status.success(), "`xtask tools publish` with a broken pip:\n{log}");
+    assert!(
+        log.contains("this pip is broken") && log.contains("trying again with a pip of the environment's own"),
+        "{log}"
+    );
+
     // The same with uv (the pinned one of the dev tools, first on PATH).
     let dev_bin = tools.join("dev/bin");
     let path = std::env::join_paths(

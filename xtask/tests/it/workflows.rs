@@ -75,31 +75,42 @@ fn the_release_workflow_keeps_its_hardened_shape() {
     }
     assert_eq!(yaml.matches("persist-credentials: false").count(), yaml.matches("actions/checkout@").count());
 
-    let build = job(&yaml, "build");
-    assert!(build.contains("contents: read") && !build.contains("id-token"), "build job:\n{build}");
-    // One compile: the build job records the binary's hash in the compile step's
-    // output, before the build runs, and the publish job runs that binary.
-    let compile = build.find("cargo build --locked --package xtask --bin xtask").expect("the build job compiles xtask");
-    let recorded = build.find("echo \"sha256=$sum\" >> \"$GITHUB_OUTPUT\"").expect("the hash is a step output");
-    let built = build.find("release --build-only").expect("the build job builds");
-    assert!(compile < recorded && recorded < built, "the hash is recorded after the build ran:\n{build}");
-    assert!(build.contains("xtask-sha256: ${{ steps.compile.outputs.sha256 }}"), "build job:\n{build}");
-    assert!(build.contains("timeout-minutes:"));
-    let publish = job(&yaml, "publish");
-    assert!(publish.contains("needs: build") && publish.contains("environment: release"), "publish job:\n{publish}");
-    assert!(publish.contains("id-token: write") && publish.contains("contents: read"));
     let code = |text: &str| -> String {
         text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
     };
-    assert!(!code(publish).contains("cargo"), "the publish job invokes cargo:\n{publish}");
-    let checked = publish.find("sha256sum --check --strict").expect("the publish job checks the binary");
-    let published = publish.find("release --publish-only dist").expect("the publish job publishes");
-    assert!(checked < published, "the binary runs before it is checked:\n{publish}");
-    assert!(publish.contains("XTASK_SHA256: ${{ needs.build.outputs.xtask-sha256 }}"), "publish job:\n{publish}");
-    assert!(publish.contains("timeout-minutes:"));
-    for name in
-        ["AWS_ROLE_ARN", "AWS_REGION", "CODEARTIFACT_DOMAIN", "CODEARTIFACT_DOMAIN_OWNER", "CODEARTIFACT_REPOSITORY"]
+    // One compile: the compile job records the binary's hash as its output and runs
+    // nothing else; the other jobs check the binary against it before running it,
+    // and run no cargo.
+    let compile = job(&yaml, "compile");
+    assert!(compile.contains("contents: read") && !compile.contains("id-token"), "compile job:\n{compile}");
+    let built = compile.find("cargo build --locked --package xtask --bin xtask").expect("the compile job compiles");
+    let recorded = compile.find("echo \"sha256=$sum\" >> \"$GITHUB_OUTPUT\"").expect("the hash is a step output");
+    assert!(built < recorded, "compile job:\n{compile}");
+    assert!(compile.contains("xtask-sha256: ${{ steps.compile.outputs.sha256 }}"), "compile job:\n{compile}");
+    assert!(!code(compile).contains("xtask release"), "the compile job runs the release:\n{compile}");
+    let build = job(&yaml, "build");
+    assert!(build.contains("contents: read") && !build.contains("id-token"), "build job:\n{build}");
+    assert!(build.contains("needs: compile"), "build job:\n{build}");
+    let publish = job(&yaml, "publish");
+    assert!(publish.contains("needs: [compile, build]") && publish.contains("environment: release"), "{publish}");
+    assert!(publish.contains("id-token: write") && publish.contains("contents: read"));
+    let check_step = |job: &str| -> String {
+        let start = job.find("      - name: Check the release tool").expect("a check step");
+        let rest = &job[start..];
+        rest[..rest[8..].find("\n      - ").map_or(rest.len(), |i| i + 8)].to_owned()
+    };
+    assert_eq!(check_step(build), check_step(publish), "the two jobs check the binary differently");
+    for (name, text, runs) in
+        [("build", build, "release --build-only"), ("publish", publish, "release --publish-only dist")]
     {
+        assert!(!code(text).contains("cargo"), "the {name} job invokes cargo:\n{text}");
+        let checked = text.find("sha256sum --check --strict").expect("the job checks the binary");
+        let used = text.find(runs).expect("the job runs the binary");
+        assert!(checked < used, "the {name} job runs the binary before it is checked:\n{text}");
+        assert!(text.contains("XTASK_SHA256: ${{ needs.compile.outputs.xtask-sha256 }}"), "{name} job:\n{text}");
+        assert!(text.contains("timeout-minutes:"));
+    }
+    for name in crate::support::WORKFLOW_SECRETS {
         assert!(publish.contains(&format!("{name}: ${{{{ secrets.{name} }}}}")), "{name} is not passed through env:");
     }
 }
