@@ -22,12 +22,14 @@
 // helpers). A module uses only the layers below its own, or at the bottom its
 // neighbours, so there are no import cycles: no handler knows the router.
 mod emulator;
+mod owner;
 mod stack;
 
 mod router;
 
 mod codeartifact;
 mod control;
+mod index;
 mod oidc;
 mod proxy;
 mod sts;
@@ -41,6 +43,7 @@ mod operation;
 pub mod pypi;
 mod sigv4;
 mod state;
+mod store;
 mod util;
 
 pub use emulator::{
@@ -48,5 +51,5 @@ pub use emulator::{
     EmulatorConfig, LoggedRequest, Operation, OriginRestrictions, PypiOp, Restriction, Token, default_oidc_claims,
 };
 pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
-pub use stack::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
+pub use stack::{ACCESS_KEY_ID, DEFAULT_STACK_LATENCY, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
 pub use util::shell_quote;

@@ -127,8 +127,8 @@ pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry
         // AssumeRole* and GetSessionToken answers carry credentials; keep the secret
         // parts (never the access key id, which is no secret) for leak tests.
         let text = String::from_utf8_lossy(&body);
-        let mut secrets = elements(&text, "SecretAccessKey");
-        secrets.extend(elements(&text, "SessionToken"));
+        let mut secrets = util::xml_elements(&text, "SecretAccessKey");
+        secrets.extend(util::xml_elements(&text, "SessionToken"));
         state.record_sts_secrets(secrets);
     }
     Response { body: Body::Bytes(body), ..response }
@@ -191,27 +191,6 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-fn xml_unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
-}
-
-/// The non-empty texts of every `<tag>…</tag>` in `xml` (moto writes plain
-/// elements without attributes or CDATA).
-fn elements(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some(start) = rest.find(&open) {
-        let after = &rest[start + open.len()..];
-        let Some(end) = after.find(&close) else { break };
-        let value = xml_unescape(after[..end].trim());
-        if !value.is_empty() {
-            out.push(value);
-        }
-        rest = &after[end + close.len()..];
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
@@ -254,9 +233,9 @@ mod tests {
     fn secrets_and_errors() {
         let xml = "<Credentials><AccessKeyId>ASIA1</AccessKeyId><SecretAccessKey> s&amp;1 </SecretAccessKey>\
                    <SessionToken>tok/+=</SessionToken></Credentials><SessionToken></SessionToken>";
-        assert_eq!(elements(xml, "SecretAccessKey"), ["s&1"]);
-        assert_eq!(elements(xml, "SessionToken"), ["tok/+="]);
-        assert!(elements("<SessionToken>unclosed", "SessionToken").is_empty());
+        assert_eq!(util::xml_elements(xml, "SecretAccessKey"), ["s&1"]);
+        assert_eq!(util::xml_elements(xml, "SessionToken"), ["tok/+="]);
+        assert!(util::xml_elements("<SessionToken>unclosed", "SessionToken").is_empty());
 
         let response = error(403, "AccessDenied", "a <b> & \"c\"", "rid");
         let Body::Bytes(body) = response.body else { panic!() };
