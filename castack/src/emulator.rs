@@ -246,7 +246,11 @@ impl Emulator {
     /// [`crate::MAX_DELAY_MS`]); [`Emulator::reset`] restores the configured one.
     pub fn set_publish_latency(&self, latency: Duration) -> anyhow::Result<()> {
         if latency > Duration::from_millis(crate::MAX_DELAY_MS) {
-            anyhow::bail!("a publish latency of {} ms is above the limit of {} ms", latency.as_millis(), crate::MAX_DELAY_MS);
+            anyhow::bail!(
+                "a publish latency of {} ms is above the limit of {} ms",
+                latency.as_millis(),
+                crate::MAX_DELAY_MS
+            );
         }
         lock(&self.state.store).set_latency(latency);
         Ok(())

@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(negotiate(Some("text/html")), Some(Format::Html("text/html")));
         assert_eq!(negotiate(Some("application/vnd.pypi.simple.latest+html")), Some(Format::Html(HTML_V1)));
         assert_eq!(negotiate(Some("application/vnd.pypi.simple.latest+json")), Some(Format::Json));
-        assert_eq!(negotiate(Some("text/html, application/vnd.pypi.simple.v1+json;q=0.5")), Some(Format::Html("text/html")));
+        assert_eq!(
+            negotiate(Some("text/html, application/vnd.pypi.simple.v1+json;q=0.5")),
+            Some(Format::Html("text/html"))
+        );
         assert_eq!(negotiate(Some("application/json")), None);
         assert_eq!(negotiate(Some("application/vnd.pypi.simple.v1+json;q=0")), None);
     }

@@ -46,7 +46,12 @@ impl std::fmt::Debug for Session {
 
 /// Assumes `arn:aws:iam::<account>:role/ci-publisher` through moto's STS at
 /// `moto`, signing (in shape: moto does not verify signatures) with `access_key_id`.
-pub(crate) fn assume_role(moto: SocketAddr, region: &str, account: &str, access_key_id: &str) -> anyhow::Result<Session> {
+pub(crate) fn assume_role(
+    moto: SocketAddr,
+    region: &str,
+    account: &str,
+    access_key_id: &str,
+) -> anyhow::Result<Session> {
     let role = format!("arn:aws:iam::{account}:role/{DEFAULT_ROLE}");
     let body = format!(
         "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName={SESSION_NAME}&DurationSeconds={SESSION_SECONDS}",

@@ -191,7 +191,6 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
