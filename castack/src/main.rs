@@ -99,26 +99,7 @@ fn run(flags: flags::Castack) -> anyhow::Result<()> {
     eprintln!("castack: starting pypiserver and moto_server with {}", config.python.display());
     let stack = castack::Stack::start(config)?;
 
-    let mut out = std::io::stdout().lock();
-    for name in castack::UNSET_VARS {
-        writeln!(out, "unset {name}")?;
-    }
-    let mut vars = stack.env();
-    vars.push(("AWS_DEFAULT_REGION".to_owned(), stack.config().region.clone()));
-    if flags.cross_account {
-        vars.extend(stack.cross_account_credentials_env());
-    } else {
-        vars.extend(stack.credentials_env());
-    }
-    vars.extend(stack.oidc_env());
-    vars.push(("CASTACK_CONTROL_URL".to_owned(), stack.emulator().control_url()));
-    vars.push(("CASTACK_PYPI_ENDPOINT".to_owned(), stack.pypi_endpoint()));
-    for (name, value) in vars {
-        writeln!(out, "export {name}={}", castack::shell_quote(&value))?;
-    }
-    writeln!(out, "# castack ready")?;
-    out.flush()?;
-    drop(out);
+    print_env(&stack, flags.cross_account)?;
     eprintln!(
         "castack: ready; CodeArtifact {} (domain {}, repository {}), STS {} (forwarded to moto), IAM {}, \
          control API {}; callers are {}",
@@ -147,5 +128,29 @@ fn run(flags: flags::Castack) -> anyhow::Result<()> {
     eprintln!("castack: stopping ({why})");
     drop(stack);
     eprintln!("castack: stopped");
+    Ok(())
+}
+
+/// The shell lines for clients of `stack` on stdout, then the ready line.
+fn print_env(stack: &castack::Stack, cross_account: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for name in castack::UNSET_VARS {
+        writeln!(out, "unset {name}")?;
+    }
+    let mut vars = stack.env();
+    vars.push(("AWS_DEFAULT_REGION".to_owned(), stack.config().region.clone()));
+    if cross_account {
+        vars.extend(stack.cross_account_credentials_env());
+    } else {
+        vars.extend(stack.credentials_env());
+    }
+    vars.extend(stack.oidc_env());
+    vars.push(("CASTACK_CONTROL_URL".to_owned(), stack.emulator().control_url()));
+    vars.push(("CASTACK_PYPI_ENDPOINT".to_owned(), stack.pypi_endpoint()));
+    for (name, value) in vars {
+        writeln!(out, "export {name}={}", castack::shell_quote(&value))?;
+    }
+    writeln!(out, "# castack ready")?;
+    out.flush()?;
     Ok(())
 }

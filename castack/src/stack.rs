@@ -142,41 +142,7 @@ impl Stack {
         // pypiserver needs the password file when it starts; the emulator rewrites it.
         fs::write(&htpasswd, format!("aws:{{SHA}}{}\n", util::b64std(&util::random_bytes(20))))?;
 
-        let pypi_spec = ServiceSpec {
-            name: "pypiserver",
-            module: "pypiserver",
-            probe: format!("/pypi/{}/simple/", config.repository),
-            args: Box::new({
-                let (htpasswd, packages, repo) = (htpasswd.clone(), packages.clone(), config.repository.clone());
-                move |port| {
-                    [
-                        "run",
-                        "-i",
-                        "127.0.0.1",
-                        "-p",
-                        &port.to_string(),
-                        "-P",
-                        &htpasswd.to_string_lossy(),
-                        "-a",
-                        "update,download,list",
-                        "--disable-fallback",
-                        "--hash-algo",
-                        "sha256",
-                        "--server-base-url",
-                        &format!("/pypi/{repo}/"),
-                        &packages.to_string_lossy(),
-                    ]
-                    .map(str::to_owned)
-                    .to_vec()
-                }
-            }),
-        };
-        let moto_spec = ServiceSpec {
-            name: "moto_server",
-            module: "moto.server",
-            probe: "/moto-api/".to_owned(),
-            args: Box::new(|port| ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned).to_vec()),
-        };
+        let (pypi_spec, moto_spec) = (pypiserver_spec(&config, &htpasswd, &packages), moto_spec());
         // Both start at once (moto's imports take a few seconds), then each is awaited.
         let pypiserver = pypi_spec.spawn(&config, &state, config.pypiserver_port)?;
         let moto = moto_spec.spawn(&config, &state, config.moto_port)?;
@@ -333,6 +299,47 @@ impl Stack {
     /// Path of the log file of `pypiserver` or `moto_server` (stdout and stderr).
     pub fn log_file(&self, service: &str) -> PathBuf {
         self.state.path.join("logs").join(format!("{service}.log"))
+    }
+}
+
+/// pypiserver on loopback with the password file, authentication for every read,
+/// no fallback to PyPI, SHA-256 links, and CodeArtifact's URL layout.
+fn pypiserver_spec(config: &StackConfig, htpasswd: &Path, packages: &Path) -> ServiceSpec {
+    let (htpasswd, packages, repo) = (htpasswd.to_path_buf(), packages.to_path_buf(), config.repository.clone());
+    ServiceSpec {
+        name: "pypiserver",
+        module: "pypiserver",
+        probe: format!("/pypi/{repo}/simple/"),
+        args: Box::new(move |port| {
+            [
+                "run",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-P",
+                &htpasswd.to_string_lossy(),
+                "-a",
+                "update,download,list",
+                "--disable-fallback",
+                "--hash-algo",
+                "sha256",
+                "--server-base-url",
+                &format!("/pypi/{repo}/"),
+                &packages.to_string_lossy(),
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        }),
+    }
+}
+
+fn moto_spec() -> ServiceSpec {
+    ServiceSpec {
+        name: "moto_server",
+        module: "moto.server",
+        probe: "/moto-api/".to_owned(),
+        args: Box::new(|port| ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned).to_vec()),
     }
 }
 

@@ -51,8 +51,22 @@ fn static_credentials_release_publishes() {
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("through the AWS credential chain (Environment"), "{log}");
+    // Keys of the domain owner's account: no cross-account note.
+    assert!(log.contains(&format!("authenticated as {}", stack.caller_arn())), "{log}");
+    assert!(!log.contains("is not the domain owner"), "{log}");
+    // The listing lagged the upload (the stack's publishing latency), and Confirm
+    // asked again until it showed both files.
+    assert!(log.contains("as uploaded yet (its listings can lag an upload); checking again in 1 s"), "{log}");
+    assert!(log.contains("yamause 2.1.0rc1 is Published"), "{log}");
     assert_eq!(uploads(&stack).len(), 2, "{log}");
     assert_eq!(install_and_read_version(&stack, "yamause==2.1.0rc1"), "2.1.0rc1");
+
+    // The cross-account caller (moto's default account) is told what a
+    // cross-account domain needs, and still publishes.
+    let out = release(repo.path(), &["v2.1.0rc2"], &release_env(&stack, Creds::CrossAccount, "", &[]));
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("note: the caller's account 123456789012 is not the domain owner 111122223333"), "{log}");
 }
 
 #[test]
