@@ -36,7 +36,7 @@ mod flags {
             /// Port of the emulator (default: a free one).
             optional --port port: u16
             /// How long an upload stays out of listings, the index and downloads,
-            /// in milliseconds (CodeArtifact's publishing latency; default 500).
+            /// in milliseconds (CodeArtifact's publishing latency; default 1200).
             optional --latency-ms latency_ms: u64
             /// Print the throwaway static keys, which moto files under its default
             /// account 123456789012, instead of a session of the role in the domain

@@ -58,10 +58,12 @@ pub const UNSET_VARS: &[&str] = &[
 ];
 
 /// The publishing latency of a stack unless configured otherwise: small, so a
-/// release waits at most a second more, and not zero, so every release against the
-/// stack meets a listing that lags its upload, as on CodeArtifact, and exercises its
-/// retries.
-pub const DEFAULT_STACK_LATENCY: Duration = Duration::from_millis(500);
+/// release waits about a second more, and not zero, so a release against the stack
+/// meets a listing that lags its upload, as on CodeArtifact, and exercises its
+/// retries. Longer than the moment between an upload's answer and the release's
+/// first listing (the uploader's exit; 500 ms was seen to be too short on a loaded
+/// machine), and shorter than the second the release waits before it asks again.
+pub const DEFAULT_STACK_LATENCY: Duration = Duration::from_millis(1_200);
 
 /// What to start. [`StackConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]

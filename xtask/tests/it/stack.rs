@@ -264,6 +264,9 @@ fn twine_upload_pip_install_and_listing() {
 #[test]
 fn wrong_or_expired_tokens_are_refused() {
     let stack = start_stack();
+    // This test is about tokens: pip reads the index right after twine's upload, which
+    // the publishing latency would hide for a moment.
+    stack.emulator().set_publish_latency(Duration::ZERO).unwrap();
     let tmp = TempDir::new("stack-refused");
     let files = build_demo(tmp.path(), "a");
     let (token, endpoint) = token_and_endpoint(&stack);
