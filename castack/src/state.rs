@@ -402,20 +402,21 @@ impl State {
         stall.map(crate::http::Response::stalled)
     }
 
-    /// Sleeps as long as a `Slow` fault for `operation` says, without holding the
-    /// lock, so other requests are answered meanwhile.
-    pub(crate) fn injected_delay(&self, operation: &Operation) {
-        let delay = lock(&self.inner).faults.delay(operation);
+    /// The delay, then the throttle or internal error, that a CodeArtifact or
+    /// PyPI-endpoint request meets before anything else; the sleep holds no lock, so
+    /// other requests are answered meanwhile. Both are taken when the
+    /// request arrives: a request held back by a `Slow` fault must not use up a fault
+    /// that a test adds while it waits (for its next case, after the client gave up).
+    pub(crate) fn transient_fault(&self, operation: &Operation) -> Option<Transient> {
+        let (delay, transient) = {
+            let mut inner = lock(&self.inner);
+            let delay = inner.faults.delay(operation);
+            (delay, inner.faults.transient(operation))
+        };
         if let Some(delay) = delay {
             std::thread::sleep(delay);
         }
-    }
-
-    /// The delay, then the throttle or internal error, that a CodeArtifact or
-    /// PyPI-endpoint request meets before anything else.
-    pub(crate) fn transient_fault(&self, operation: &Operation) -> Option<Transient> {
-        self.injected_delay(operation);
-        lock(&self.inner).faults.transient(operation)
+        transient
     }
 
     /// The denial message when the identity policy a test set refuses `action` on

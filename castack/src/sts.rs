@@ -149,9 +149,14 @@ fn read_answer(body: Body) -> std::io::Result<Vec<u8>> {
 }
 
 /// Injected faults for one STS action: a delay, then an error answer if a rule
-/// asks for one. Throttling and internal errors hit only with `.only(action)`.
+/// asks for one. Throttling and internal errors hit only with `.only(action)`. The
+/// answer is chosen when the request arrives, before the delay, so a request held
+/// back does not use up a rule added while it waits.
 fn injected(state: &State, operation: &Operation, request_id: &str) -> Option<Response> {
-    state.injected_delay(operation);
+    let delay = state.take_fault(operation, |fault| match fault {
+        Fault::Slow { delay_ms } => Some(std::time::Duration::from_millis(*delay_ms)),
+        _ => None,
+    });
     // One look over the rules, so the first rule that answers wins, whatever its kind.
     let answer = state.take_fault(operation, |fault| match fault {
         // What STS answers when it throttles: HTTP 400 with code Throttling.
@@ -160,6 +165,9 @@ fn injected(state: &State, operation: &Operation, request_id: &str) -> Option<Re
         Fault::Sts { code, message, status } => Some((*status, code.clone(), message.clone())),
         _ => None,
     });
+    if let Some(delay) = delay {
+        std::thread::sleep(delay);
+    }
     answer.map(|(status, code, message)| error(status, &code, &message, request_id))
 }
 
