@@ -3,7 +3,7 @@
 //! restrictions it reports, the OIDC claims it issues, and the CodeArtifact name
 //! rules the configuration must follow.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::bail;
 use serde_json::{Map, Value, json};
@@ -77,6 +77,11 @@ pub struct EmulatorConfig {
     /// answer 502 (injected STS faults still answer).
     pub sts_upstream: Option<SocketAddr>,
     pub origin: OriginRestrictions,
+    /// How long an upload stays out of the listings, the simple index and downloads
+    /// after it was stored: CodeArtifact's publishing latency (see `store.rs`).
+    /// Zero (the default here): visible at once; [`crate::StackConfig::new`] sets a
+    /// small one. At most [`crate::MAX_DELAY_MS`].
+    pub publish_latency: Duration,
     /// Principal ARN in AccessDenied messages; default
     /// `arn:aws:sts::<account>:assumed-role/ci-publisher/castack`.
     pub principal: Option<String>,
@@ -103,6 +108,7 @@ impl EmulatorConfig {
             upstream: None,
             sts_upstream: None,
             origin: OriginRestrictions::default(),
+            publish_latency: Duration::ZERO,
             principal: None,
             oidc_request_token: None,
             oidc_claims: Map::new(),
@@ -122,6 +128,13 @@ impl EmulatorConfig {
             bail!(
                 "repository {:?} is not a valid CodeArtifact repository name ([A-Za-z0-9][A-Za-z0-9._-]{{1,99}})",
                 self.repository
+            );
+        }
+        if self.publish_latency > Duration::from_millis(crate::faults::MAX_DELAY_MS) {
+            bail!(
+                "publish_latency {} ms is above the limit of {} ms; use a shorter one",
+                self.publish_latency.as_millis(),
+                crate::faults::MAX_DELAY_MS
             );
         }
         if self.region.is_empty()

@@ -12,7 +12,7 @@
 //! | `GET /_castack/faults` | | `{"faults": [fault…]}` |
 //! | `POST /_castack/faults` | a fault object, or an array of them | `{"faults": [fault…]}` (all active) |
 //! | `DELETE /_castack/faults` | | `{"faults": []}` |
-//! | `POST /_castack/reset` | | `{"reset": true}`: faults, log, claims, restrictions |
+//! | `POST /_castack/reset` | | `{"reset": true}`: faults, log, claims, restrictions, latency |
 //! | `GET /_castack/token` | | `{"active": bool, "expiration": epoch or null}` (never the token) |
 //! | `POST /_castack/token/expire` | | `{"expired": bool}` (whether one was active) |
 //! | `POST /_castack/token/rotate` | | `{"expiration": epoch}` |
@@ -21,14 +21,18 @@
 //! | `DELETE /_castack/oidc/claims` | | `{"claims": {…}}` back to the configuration |
 //! | `GET /_castack/origin-restrictions` | | `{"publish": "ALLOW", "upstream": "BLOCK"}` |
 //! | `PUT`/`POST /_castack/origin-restrictions` | `{"publish": …, "upstream": …}` (either) | the new value |
+//! | `GET /_castack/latency` | | `{"publishLatencyMs": n}`: how long uploads stay out of listings |
+//! | `PUT`/`POST /_castack/latency` | `{"publishLatencyMs": n}` (at most `MAX_DELAY_MS`) | the new value |
 //!
 //! Errors are `{"error": "<what to do>"}` with status 400 or 404.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
 use crate::{
     config::Restriction,
-    faults::Rule,
+    faults::{MAX_DELAY_MS, Rule},
     http::{Request, Response, lock},
     state::State,
     util,
@@ -99,6 +103,8 @@ fn route(state: &State, req: &Request) -> Answer {
         }
         ("GET", "/_castack/origin-restrictions") => Ok(restrictions(state)),
         ("PUT" | "POST", "/_castack/origin-restrictions") => set_restrictions(state, body_json(req)?),
+        ("GET", "/_castack/latency") => Ok(latency(state)),
+        ("PUT" | "POST", "/_castack/latency") => set_latency(state, body_json(req)?),
         _ => Err((
             404,
             format!(
@@ -141,6 +147,21 @@ fn set_restrictions(state: &State, body: Value) -> Answer {
     }
     drop(inner);
     Ok(restrictions(state))
+}
+
+/// Sets the publishing latency for uploads from now on.
+fn set_latency(state: &State, body: Value) -> Answer {
+    let ms = body
+        .get("publishLatencyMs")
+        .and_then(Value::as_u64)
+        .filter(|it| *it <= MAX_DELAY_MS)
+        .ok_or_else(|| bad(format!(r#"send {{"publishLatencyMs": n}} with n between 0 and {MAX_DELAY_MS}"#)))?;
+    lock(&state.store).set_latency(Duration::from_millis(ms));
+    Ok(latency(state))
+}
+
+fn latency(state: &State) -> Value {
+    json!({ "publishLatencyMs": lock(&state.store).latency().as_millis() as u64 })
 }
 
 fn restriction(obj: &Map<String, Value>, key: &str) -> Result<Option<Restriction>, (u16, String)> {
@@ -188,5 +209,6 @@ fn info(state: &State) -> Value {
         "controlUrl": format!("{base}/_castack"),
         "oidcTokenUrl": format!("{base}/_github/oidc/token?api-version=2.0"),
         "oidcRequestToken": state.oidc_request_token,
+        "publishLatencyMs": lock(&state.store).latency().as_millis() as u64,
     })
 }

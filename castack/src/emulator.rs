@@ -9,6 +9,7 @@
 use std::{
     net::{SocketAddr, TcpListener},
     sync::Arc,
+    time::Duration,
 };
 
 use anyhow::Context;
@@ -161,8 +162,9 @@ impl Emulator {
         self.state.clear_requests();
     }
 
-    /// Faults, request log, OIDC claims and origin restrictions back to the start
-    /// configuration. The current token stays valid.
+    /// Faults, request log, OIDC claims, origin restrictions and publishing latency
+    /// back to the start configuration. The current token stays valid, and what the
+    /// repository holds stays as it is.
     pub fn reset(&self) {
         self.state.reset();
     }
@@ -223,9 +225,34 @@ impl Emulator {
     }
 
     /// The `SecretAccessKey` and `SessionToken` values of every successful STS
-    /// answer the emulator forwarded (AssumeRoleWithWebIdentity, AssumeRole, …),
-    /// oldest first. For leak tests; in memory only.
+    /// answer the emulator forwarded (AssumeRoleWithWebIdentity, AssumeRole, …), and
+    /// of the stack's own session of the domain owner's role, oldest first. For leak
+    /// tests; in memory only.
     pub fn issued_sts_secrets(&self) -> Vec<String> {
         self.state.issued_sts_secrets()
+    }
+
+    /// Adds secrets the stack obtained from moto itself (not through the emulator).
+    pub(crate) fn record_issued_sts_secrets(&self, secrets: Vec<String>) {
+        self.state.record_sts_secrets(secrets);
+    }
+
+    /// How long an upload stays out of listings, the index and downloads now.
+    pub fn publish_latency(&self) -> Duration {
+        lock(&self.state.store).latency()
+    }
+
+    /// Sets the publishing latency for uploads from now on (at most
+    /// [`crate::MAX_DELAY_MS`]); [`Emulator::reset`] restores the configured one.
+    pub fn set_publish_latency(&self, latency: Duration) -> anyhow::Result<()> {
+        if latency > Duration::from_millis(crate::MAX_DELAY_MS) {
+            anyhow::bail!(
+                "a publish latency of {} ms is above the limit of {} ms",
+                latency.as_millis(),
+                crate::MAX_DELAY_MS
+            );
+        }
+        lock(&self.state.store).set_latency(latency);
+        Ok(())
     }
 }

@@ -46,6 +46,12 @@ pub enum Fault {
     /// Uploads to the PyPI endpoint: the first `pass` uploads go through, the
     /// following ones fail as `failure` says (the rule's `times` counts failures).
     Upload { pass: u32, failure: UploadFailure },
+    /// An upload that publishes slowly: it is stored and answered at once, but stays
+    /// out of listings, the index and downloads for `delay_ms` (at most
+    /// [`MAX_DELAY_MS`]) instead of the publishing latency, as CodeArtifact says
+    /// publishing "can sometimes take longer". Hits uploads only (the rule's
+    /// `times` counts uploads).
+    Lag { delay_ms: u64 },
     /// An STS error answer in STS's XML shape (`ErrorResponse`/`Error`/`Code`,
     /// `Message`; `Type` `Sender` below 500, `Receiver` from 500), instead of
     /// forwarding to moto. It hits the STS action named by the rule's
@@ -121,7 +127,7 @@ impl UploadFailure {
 /// `AssumeRoleWithWebIdentity`), and requests are matched on the typed
 /// operation that text names; `times` is how many
 /// requests it hits before it is used up (`None`: until reset, allowed only for
-/// faults that answer at once: `Deny*`, `*NotFound`, `Upload`, `Sts`).
+/// faults that answer at once: `Deny*`, `*NotFound`, `Upload`, `Lag`, `Sts`).
 ///
 /// STS requests meet `Sts` faults, and `Throttle`, `InternalError` and `Slow` only
 /// when `operation` names their action (answered in STS's shape: 400 `Throttling`,
@@ -159,11 +165,15 @@ impl Rule {
 }
 
 /// A bare fault hits every matching request until reset for the immediate faults,
-/// and exactly once for `Throttle`, `InternalError` and `Slow`.
+/// and exactly once for `Throttle`, `InternalError`, `Slow`, `Stall` and `Lag`.
 impl From<Fault> for Rule {
     fn from(fault: Fault) -> Rule {
         let times = match fault {
-            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } | Fault::Stall { .. } => Some(1),
+            Fault::Throttle { .. }
+            | Fault::InternalError
+            | Fault::Slow { .. }
+            | Fault::Stall { .. }
+            | Fault::Lag { .. } => Some(1),
             _ => None,
         };
         Rule { fault, operation: None, times }
@@ -183,6 +193,9 @@ impl Rule {
             }
             Fault::Stall { max_ms } if *max_ms > MAX_DELAY_MS => {
                 bail!("max_ms {max_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter stall")
+            }
+            Fault::Lag { delay_ms } if *delay_ms > MAX_DELAY_MS => {
+                bail!("delay_ms {delay_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter lag")
             }
             Fault::Deny { action, .. } if action.is_empty() || action.contains(':') => {
                 bail!("deny needs an action name without the service prefix, such as GetAuthorizationToken")
@@ -212,6 +225,7 @@ impl Rule {
             Fault::Slow { .. } => "slow",
             Fault::Stall { .. } => "stall",
             Fault::Upload { .. } => "upload",
+            Fault::Lag { .. } => "lag",
             Fault::Sts { .. } => "sts",
         }
     }
@@ -236,7 +250,7 @@ impl Rule {
             Fault::Throttle { retry_after_seconds } => {
                 obj.insert("retryAfterSeconds".into(), json!(retry_after_seconds));
             }
-            Fault::Slow { delay_ms } => {
+            Fault::Slow { delay_ms } | Fault::Lag { delay_ms } => {
                 obj.insert("delayMs".into(), json!(delay_ms));
             }
             Fault::Stall { max_ms } => {
@@ -268,6 +282,7 @@ impl Rule {
     /// `{"kind": "throttle", "times": 2, "retryAfterSeconds": 1}`,
     /// `{"kind": "internal-error", "times": 1}`, `{"kind": "slow", "times": 1, "delayMs": 500}`,
     /// `{"kind": "upload", "pass": 1, "failure": "reset", "times": 1}`,
+    /// `{"kind": "lag", "times": 1, "delayMs": 3000}`,
     /// `{"kind": "sts", "code": "AccessDenied", "message": "…", "status": 403,
     /// "operation": "AssumeRoleWithWebIdentity"}` (`status` defaults to 400); every
     /// kind takes optional `"operation"` and `"times"`.
@@ -312,6 +327,9 @@ impl Rule {
             "stall" => Fault::Stall {
                 max_ms: number("maxMs")?.ok_or_else(|| format_err!("a stall fault needs \"maxMs\""))?,
             },
+            "lag" => Fault::Lag {
+                delay_ms: number("delayMs")?.ok_or_else(|| format_err!("a lag fault needs \"delayMs\""))?,
+            },
             "upload" => Fault::Upload {
                 pass: small("pass")?.unwrap_or(0),
                 failure: UploadFailure::parse(&text("failure")?.unwrap_or_else(|| "forbidden".into()))?,
@@ -329,7 +347,7 @@ impl Rule {
             },
             other => bail!(
                 "unknown fault kind {other:?}: use deny, deny-service-bearer-token, domain-not-found, \
-                 repository-not-found, throttle, internal-error, slow, upload or sts"
+                 repository-not-found, throttle, internal-error, slow, stall, upload, lag or sts"
             ),
         };
         let mut rule = Rule::from(fault);
@@ -483,6 +501,7 @@ impl ActiveRule {
                         self.rule.fault,
                         Fault::Deny { .. }
                             | Fault::Upload { .. }
+                            | Fault::Lag { .. }
                             | Fault::DomainNotFound
                             | Fault::RepositoryNotFound
                             | Fault::Sts { .. }
@@ -504,6 +523,7 @@ mod tests {
             Fault::Throttle { retry_after_seconds: 3 }.times(2).only("DescribeDomain"),
             Fault::Upload { pass: 1, failure: UploadFailure::ResetAfterStore }.times(1),
             Fault::Slow { delay_ms: 10 }.times(1),
+            Fault::Lag { delay_ms: 2_000 }.times(2),
             Fault::Upload { pass: 0, failure: UploadFailure::ExpireToken }.times(1),
             Fault::Sts { code: "AccessDenied".into(), message: "Not <authorized> & \"x\"".into(), status: 403 }
                 .times(2)
@@ -516,6 +536,8 @@ mod tests {
         }
         assert!(Rule::from_json(&json!({"kind": "throttle", "times": null})).is_err());
         assert!(Rule::from_json(&json!({"kind": "slow", "times": 1, "delayMs": 10_000_000})).is_err());
+        assert!(Rule::from_json(&json!({"kind": "lag", "delayMs": 10_000_000})).is_err());
+        assert_eq!(Rule::from_json(&json!({"kind": "lag", "delayMs": 5})).unwrap().times, Some(1));
         assert!(Rule::from_json(&json!({"kind": "nope"})).is_err());
         let sts = Rule::from_json(&json!({"kind": "sts", "code": "ExpiredTokenException", "message": "m"})).unwrap();
         assert_eq!(sts.fault, Fault::Sts { code: "ExpiredTokenException".into(), message: "m".into(), status: 400 });

@@ -5,23 +5,28 @@
 //! - [`Emulator`]: an in-process HTTP server on 127.0.0.1 that speaks the
 //!   CodeArtifact control plane (REST-JSON, SigV4 header checked, signature not
 //!   verified), forwards the PyPI endpoint `/pypi/<repo>/` to pypiserver with
-//!   CodeArtifact's re-upload rules, forwards STS (AWS query protocol) to
+//!   CodeArtifact's re-upload rules and answer texts, files uploads by their upload
+//!   form and publishes them with a latency, answers the index's project pages
+//!   itself (HTML or PEP 691 JSON), forwards STS (AWS query protocol) to
 //!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint, injects
 //!   faults, logs requests and remembers the secrets it saw issued (for leak
 //!   tests). Needs no Python: without pypiserver behind it, the control plane still
 //!   answers from a package folder on disk.
 //! - [`Stack`]: real pypiserver and real moto_server (STS, IAM) as child processes
 //!   plus an emulator in front of pypiserver and of moto's STS, in a private
-//!   temporary folder; everything stops when it is dropped.
+//!   temporary folder, with a session of the release role in the domain owner's
+//!   account for its clients; everything stops when it is dropped.
 //!
 //! Signatures of the OIDC JWTs are random bytes: nothing in the stack verifies them
 //! (moto's AssumeRoleWithWebIdentity accepts any token).
 
-// Layers, top to bottom: the public API (the stack and the emulator), the router,
-// the handlers, then what the handlers share (the state and its parts, and small
-// helpers). A module uses only the layers below its own, or at the bottom its
+// Layers, top to bottom: the public API (the stack with its caller session, and
+// the emulator), the router, the handlers (with the index pages the PyPI handler
+// serves), then what the handlers share (the state and its parts, such as the
+// store, and small helpers). A module uses only the layers below its own, or at the bottom its
 // neighbours, so there are no import cycles: no handler knows the router.
 mod emulator;
+mod owner;
 mod stack;
 // A local runner of the project's GitHub Actions workflows (independent of the stack).
 pub mod workflow;
@@ -30,6 +35,7 @@ mod router;
 
 mod codeartifact;
 mod control;
+mod index;
 mod oidc;
 mod proxy;
 mod sts;
@@ -43,6 +49,7 @@ mod operation;
 pub mod pypi;
 mod sigv4;
 mod state;
+mod store;
 mod util;
 
 pub use emulator::{
@@ -50,5 +57,5 @@ pub use emulator::{
     EmulatorConfig, LoggedRequest, Operation, OriginRestrictions, PypiOp, Restriction, Token, default_oidc_claims,
 };
 pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
-pub use stack::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
+pub use stack::{ACCESS_KEY_ID, DEFAULT_STACK_LATENCY, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
 pub use util::shell_quote;

@@ -35,6 +35,13 @@ mod flags {
             optional --repository repository: String
             /// Port of the emulator (default: a free one).
             optional --port port: u16
+            /// How long an upload stays out of listings, the index and downloads,
+            /// in milliseconds (CodeArtifact's publishing latency; default 1200).
+            optional --latency-ms latency_ms: u64
+            /// Print the throwaway static keys, which moto files under its default
+            /// account 123456789012, instead of a session of the role in the domain
+            /// owner's account: a cross-account caller.
+            optional --cross-account
             /// Keep running at stdin EOF (stop with Ctrl-C or SIGTERM only).
             optional --ignore-stdin
             /// Do not log each request to stderr.
@@ -68,7 +75,10 @@ fn run(flags: flags::Castack) -> anyhow::Result<()> {
     })
     .context("cannot install the Ctrl-C/SIGTERM handler")?;
 
-    let mut config = castack::StackConfig::new(flags.python);
+    // The servers run in the stack's own folder: a relative interpreter path would
+    // not be found from there.
+    let python = std::path::absolute(&flags.python).context("cannot resolve the --python path")?;
+    let mut config = castack::StackConfig::new(python);
     if let Some(it) = flags.account {
         config.account = it;
     }
@@ -82,38 +92,24 @@ fn run(flags: flags::Castack) -> anyhow::Result<()> {
         config.repository = it;
     }
     config.emulator_port = flags.port;
+    if let Some(ms) = flags.latency_ms {
+        config.publish_latency = std::time::Duration::from_millis(ms);
+    }
     config.echo_requests = !flags.quiet;
     eprintln!("castack: starting pypiserver and moto_server with {}", config.python.display());
     let stack = castack::Stack::start(config)?;
 
-    let mut out = std::io::stdout().lock();
-    for name in castack::UNSET_VARS {
-        writeln!(out, "unset {name}")?;
-    }
-    let mut vars = stack.env();
-    vars.push(("AWS_DEFAULT_REGION".to_owned(), stack.config().region.clone()));
-    vars.extend(stack.credentials_env());
-    vars.extend(stack.oidc_env());
-    vars.push(("CASTACK_CONTROL_URL".to_owned(), stack.emulator().control_url()));
-    // The role a GitHub OIDC token can assume (a workflow's `AWS_ROLE_ARN`).
-    let role = format!("arn:aws:iam::{}:role/{}", stack.config().account, castack::DEFAULT_ROLE);
-    vars.push(("CASTACK_ROLE_ARN".to_owned(), role));
-    vars.push(("CASTACK_PYPI_ENDPOINT".to_owned(), stack.pypi_endpoint()));
-    for (name, value) in vars {
-        writeln!(out, "export {name}={}", castack::shell_quote(&value))?;
-    }
-    writeln!(out, "# castack ready")?;
-    out.flush()?;
-    drop(out);
+    print_env(&stack, flags.cross_account)?;
     eprintln!(
         "castack: ready; CodeArtifact {} (domain {}, repository {}), STS {} (forwarded to moto), IAM {}, \
-         control API {}",
+         control API {}; callers are {}",
         stack.codeartifact_url(),
         stack.config().domain,
         stack.config().repository,
         stack.sts_url(),
         stack.moto_url(),
         stack.emulator().control_url(),
+        if flags.cross_account { "moto's default account 123456789012 (cross-account)" } else { stack.caller_arn() },
     );
 
     let stdin = std::io::stdin();
@@ -132,5 +128,32 @@ fn run(flags: flags::Castack) -> anyhow::Result<()> {
     eprintln!("castack: stopping ({why})");
     drop(stack);
     eprintln!("castack: stopped");
+    Ok(())
+}
+
+/// The shell lines for clients of `stack` on stdout, then the ready line.
+fn print_env(stack: &castack::Stack, cross_account: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for name in castack::UNSET_VARS {
+        writeln!(out, "unset {name}")?;
+    }
+    let mut vars = stack.env();
+    vars.push(("AWS_DEFAULT_REGION".to_owned(), stack.config().region.clone()));
+    if cross_account {
+        vars.extend(stack.cross_account_credentials_env());
+    } else {
+        vars.extend(stack.credentials_env());
+    }
+    vars.extend(stack.oidc_env());
+    vars.push(("CASTACK_CONTROL_URL".to_owned(), stack.emulator().control_url()));
+    // The role a GitHub OIDC token can assume (a workflow's `AWS_ROLE_ARN`).
+    let role = format!("arn:aws:iam::{}:role/{}", stack.config().account, castack::DEFAULT_ROLE);
+    vars.push(("CASTACK_ROLE_ARN".to_owned(), role));
+    vars.push(("CASTACK_PYPI_ENDPOINT".to_owned(), stack.pypi_endpoint()));
+    for (name, value) in vars {
+        writeln!(out, "export {name}={}", castack::shell_quote(&value))?;
+    }
+    writeln!(out, "# castack ready")?;
+    out.flush()?;
     Ok(())
 }

@@ -3,11 +3,17 @@
 //! from pypiserver:
 //!
 //! - re-uploading a file name that exists with identical content is accepted (200)
-//!   without touching the file; different content is 409 Conflict (pypiserver would
-//!   answer twine with 400);
-//! - `publish: BLOCK` origin restrictions refuse uploads (403);
-//! - injected faults (denied actions, missing repository, broken uploads, a token
-//!   that expires in the middle of a release).
+//!   without touching the file; different content is 409 Conflict with
+//!   CodeArtifact's body `Asset 'NAME' already exists.` (pypiserver would answer
+//!   twine with 400 and its own text);
+//! - `publish: BLOCK` origin restrictions refuse uploads (403) with CodeArtifact's
+//!   words `This package is configured to block new versions`;
+//! - a stored upload is filed under the name and version of its upload form, and
+//!   stays out of the index and downloads for the publishing latency (`store.rs`);
+//! - project pages of the simple index are answered in HTML or JSON by `Accept`
+//!   (PEP 691, `index.rs`), where pypiserver only knows HTML;
+//! - injected faults (denied actions, missing repository, throttling, broken and
+//!   slowly publishing uploads, a token that expires in the middle of a release).
 //!
 //! Authentication stays pypiserver's job: requests without the current token are
 //! forwarded untouched and pypiserver refuses them. The shortcuts above are taken
@@ -17,6 +23,7 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use crate::{
@@ -24,6 +31,7 @@ use crate::{
     faults::{Fault, Transient, UploadFailure},
     forward,
     http::{Body, Request, Response, lock},
+    index,
     operation::{Operation, PypiOp},
     pypi,
     state::{Entry, State},
@@ -48,6 +56,9 @@ struct Upload {
     sha256: String,
     /// The `name` field: the project name as the uploader wrote it.
     project: Option<String>,
+    /// The `version` field, which twine reads from METADATA: the version the upload
+    /// is filed under, whatever the file name says.
+    version: Option<String>,
 }
 
 fn parse_upload(req: &Request) -> Option<Upload> {
@@ -62,6 +73,7 @@ fn parse_upload(req: &Request) -> Option<Upload> {
         file_name: content.file_name.clone()?,
         sha256: pypi::sha256_hex(content.data),
         project: field("name").and_then(|it| String::from_utf8(it.data.to_vec()).ok()),
+        version: field("version").and_then(|it| String::from_utf8(it.data.to_vec()).ok()),
     })
 }
 
@@ -129,8 +141,34 @@ pub(crate) fn handle(state: &State, req: Request, entry: &mut Entry) -> Response
     }
     match call.upload {
         Some(ref upload) if authenticated => publish(state, &req, &call, upload),
+        None if authenticated => read(state, &req, call.op, &prefix),
         _ => forward_or_502(&req, cfg.upstream),
     }
+}
+
+/// An authenticated read: project pages of the index from the store, downloads of
+/// files the publishing latency still hides refused as absent, the rest forwarded.
+fn read(state: &State, req: &Request, op: PypiOp, prefix: &str) -> Response {
+    let path = req.path();
+    match op {
+        PypiOp::Index if req.method == "GET" => {
+            let project = path
+                .strip_prefix(&format!("{prefix}simple/"))
+                .and_then(|rest| rest.strip_suffix('/'))
+                .filter(|it| !it.is_empty() && !it.contains('/'));
+            if let Some(project) = project {
+                return index::project_page(state, prefix, project, req.header("accept"));
+            }
+        }
+        PypiOp::Download => {
+            let file = path.rsplit('/').next().unwrap_or_default();
+            if lock(&state.store).pending(&util::percent_decode(file).unwrap_or_default()) {
+                return Response::text(404, format!("Not Found ({file} does not exist)"));
+            }
+        }
+        _ => {}
+    }
+    forward_or_502(req, state.config.upstream)
 }
 
 /// An injected throttle or internal error, as plain text.
@@ -172,10 +210,16 @@ fn denial(state: &State, call: &Call) -> Option<String> {
 /// CodeArtifact's re-upload rules, then pypiserver stores it.
 fn publish(state: &State, req: &Request, call: &Call, upload: &Upload) -> Response {
     if lock(&state.inner).origin.publish == Restriction::Block {
+        // The first words are CodeArtifact's (cdklabs/publib
+        // `src/codeartifact/staging/pip.ts` matches on them); the rest is castack's.
+        // Neither the full text nor the status is documented; castack answers 403.
         let name = upload.project.as_deref().map(pypi::normalize_name).unwrap_or_default();
         return Response::text(
             403,
-            format!("Publishing to package '{name}' is blocked by its origin configuration (publish: BLOCK)"),
+            format!(
+                "This package is configured to block new versions from being published directly \
+                 (package '{name}': origin controls publish: BLOCK)"
+            ),
         );
     }
     let failure = state.take_fault(&Operation::Pypi(call.op), |fault| match fault {
@@ -183,16 +227,31 @@ fn publish(state: &State, req: &Request, call: &Call, upload: &Upload) -> Respon
         _ => None,
     });
     if let Some(failure) = failure {
-        return failed_upload(state, req, call, failure);
+        return failed_upload(state, req, call, upload, failure);
     }
     if let Some(existing) = existing_file(&state.config.package_dir, &upload.file_name) {
         return reupload(&existing, upload);
     }
-    forward_or_502(req, state.config.upstream)
+    store(state, req, upload)
+}
+
+/// pypiserver stores the upload; once it has, the store files it by its form, hidden
+/// for the publishing latency or for an injected `Lag`.
+fn store(state: &State, req: &Request, upload: &Upload) -> Response {
+    let response = forward_or_502(req, state.config.upstream);
+    if (200..300).contains(&response.status) {
+        let lag = state.take_fault(&Operation::Pypi(PypiOp::Upload), |fault| match fault {
+            Fault::Lag { delay_ms } => Some(Duration::from_millis(*delay_ms)),
+            _ => None,
+        });
+        let (project, version) = (upload.project.as_deref(), upload.version.as_deref());
+        lock(&state.store).file(&upload.file_name, project, version, lag.unwrap_or_default());
+    }
+    response
 }
 
 /// The answer of an upload that an injected `Upload` fault breaks.
-fn failed_upload(state: &State, req: &Request, call: &Call, failure: UploadFailure) -> Response {
+fn failed_upload(state: &State, req: &Request, call: &Call, upload: &Upload, failure: UploadFailure) -> Response {
     match failure {
         UploadFailure::Forbidden => Response::text(403, "Upload refused (injected by castack)"),
         UploadFailure::InternalError => {
@@ -219,7 +278,7 @@ fn failed_upload(state: &State, req: &Request, call: &Call, failure: UploadFailu
             .with_header("WWW-Authenticate", r#"Basic realm="pypi""#)
         }
         UploadFailure::InternalErrorAfterStore | UploadFailure::ResetAfterStore => {
-            let response = forward_or_502(req, state.config.upstream);
+            let response = store(state, req, upload);
             if !(200..300).contains(&response.status) {
                 return response;
             }
@@ -258,14 +317,9 @@ fn reupload(existing: &Path, upload: &Upload) -> Response {
     if util::constant_time_eq(on_disk.as_bytes(), upload.sha256.as_bytes()) {
         return Response::text(200, format!("{} already exists with the same content", upload.file_name));
     }
-    Response::text(
-        409,
-        format!(
-            "Conflict: asset '{}' already exists with different content (SHA-256 {on_disk} in the \
-             repository, {} uploaded). Assets cannot be overwritten; publish a new version.",
-            upload.file_name, upload.sha256
-        ),
-    )
+    // CodeArtifact's body, as astral-sh/uv#16029 shows it; the status is documented
+    // ("HTTP 409 conflict", packages-overview.md, "Overwriting package assets").
+    Response::text(409, format!("Asset '{}' already exists.", upload.file_name))
 }
 
 /// The stored file called `file_name`, if any (uploads land at the top of the

@@ -1,5 +1,6 @@
 //! The full stack: real pypiserver and real moto_server as child processes on free
-//! loopback ports, the emulator in front of pypiserver and of moto's STS, and a
+//! loopback ports, the emulator in front of pypiserver and of moto's STS, a session
+//! of the release role in the domain owner's account for clients (`owner.rs`), and a
 //! private state folder (package folder, password file, logs) that disappears with
 //! the stack. IAM calls go to moto directly: nothing in the stack needs to see them.
 
@@ -21,11 +22,13 @@ use crate::{
         DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, Emulator, EmulatorConfig,
         OriginRestrictions,
     },
-    util,
+    owner, util,
 };
 
 /// Throwaway static credentials for clients of the stack. Nothing checks them; they
 /// exist so an SDK signs its requests without finding a person's real credentials.
+/// moto files them under its default account 123456789012, not the domain owner's:
+/// the cross-account caller ([`Stack::cross_account_credentials_env`]).
 pub const ACCESS_KEY_ID: &str = "AKIACASTACKEXAMPLE01";
 pub const SECRET_ACCESS_KEY: &str = "castack/throwaway/secret/not/a/real/key0";
 
@@ -54,6 +57,14 @@ pub const UNSET_VARS: &[&str] = &[
     "TWINE_REPOSITORY_URL",
 ];
 
+/// The publishing latency of a stack unless configured otherwise: small, so a
+/// release waits about a second more, and not zero, so a release against the stack
+/// meets a listing that lags its upload, as on CodeArtifact, and exercises its
+/// retries. Longer than the moment between an upload's answer and the release's
+/// first listing (the uploader's exit; 500 ms was seen to be too short on a loaded
+/// machine), and shorter than the second the release waits before it asks again.
+pub const DEFAULT_STACK_LATENCY: Duration = Duration::from_millis(1_200);
+
 /// What to start. [`StackConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
 pub struct StackConfig {
@@ -65,6 +76,9 @@ pub struct StackConfig {
     pub domain: String,
     pub repository: String,
     pub origin: OriginRestrictions,
+    /// See [`EmulatorConfig::publish_latency`]; [`StackConfig::new`] sets
+    /// [`DEFAULT_STACK_LATENCY`].
+    pub publish_latency: Duration,
     /// See [`EmulatorConfig::oidc_request_token`].
     pub oidc_request_token: Option<String>,
     /// See [`EmulatorConfig::oidc_claims`].
@@ -89,6 +103,7 @@ impl StackConfig {
             domain: DEFAULT_DOMAIN.to_owned(),
             repository: DEFAULT_REPOSITORY.to_owned(),
             origin: OriginRestrictions::default(),
+            publish_latency: DEFAULT_STACK_LATENCY,
             oidc_request_token: None,
             oidc_claims: Map::new(),
             pypiserver_port: None,
@@ -109,6 +124,7 @@ pub struct Stack {
     moto: Service,
     state: StateDir,
     config: StackConfig,
+    owner: owner::Session,
 }
 
 impl Stack {
@@ -128,41 +144,7 @@ impl Stack {
         // pypiserver needs the password file when it starts; the emulator rewrites it.
         fs::write(&htpasswd, format!("aws:{{SHA}}{}\n", util::b64std(&util::random_bytes(20))))?;
 
-        let pypi_spec = ServiceSpec {
-            name: "pypiserver",
-            module: "pypiserver",
-            probe: format!("/pypi/{}/simple/", config.repository),
-            args: Box::new({
-                let (htpasswd, packages, repo) = (htpasswd.clone(), packages.clone(), config.repository.clone());
-                move |port| {
-                    [
-                        "run",
-                        "-i",
-                        "127.0.0.1",
-                        "-p",
-                        &port.to_string(),
-                        "-P",
-                        &htpasswd.to_string_lossy(),
-                        "-a",
-                        "update,download,list",
-                        "--disable-fallback",
-                        "--hash-algo",
-                        "sha256",
-                        "--server-base-url",
-                        &format!("/pypi/{repo}/"),
-                        &packages.to_string_lossy(),
-                    ]
-                    .map(str::to_owned)
-                    .to_vec()
-                }
-            }),
-        };
-        let moto_spec = ServiceSpec {
-            name: "moto_server",
-            module: "moto.server",
-            probe: "/moto-api/".to_owned(),
-            args: Box::new(|port| ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned).to_vec()),
-        };
+        let (pypi_spec, moto_spec) = (pypiserver_spec(&config, &htpasswd, &packages), moto_spec());
         // Both start at once (moto's imports take a few seconds), then each is awaited.
         let pypiserver = pypi_spec.spawn(&config, &state, config.pypiserver_port)?;
         let moto = moto_spec.spawn(&config, &state, config.moto_port)?;
@@ -179,16 +161,21 @@ impl Stack {
             upstream: Some(SocketAddr::from(([127, 0, 0, 1], pypiserver.port))),
             sts_upstream: Some(SocketAddr::from(([127, 0, 0, 1], moto.port))),
             origin: config.origin,
+            publish_latency: config.publish_latency,
             principal: None,
             oidc_request_token: config.oidc_request_token.clone(),
             oidc_claims: config.oidc_claims.clone(),
             port: config.emulator_port,
             echo_requests: config.echo_requests,
         })?;
+        let moto_addr = SocketAddr::from(([127, 0, 0, 1], moto.port));
+        let owner = owner::assume_role(moto_addr, &config.region, &config.account, ACCESS_KEY_ID)
+            .context("cannot mint the session of the domain owner's role")?;
+        emulator.record_issued_sts_secrets(vec![owner.secret_access_key.clone(), owner.session_token.clone()]);
         if config.echo_requests {
             eprintln!("castack: stack up in {:.1} s", started.elapsed().as_secs_f64());
         }
-        Ok(Stack { emulator, pypiserver, moto, state, config })
+        Ok(Stack { emulator, pypiserver, moto, state, config, owner })
     }
 
     /// The emulator, for fault injection, the request log and tokens.
@@ -225,12 +212,32 @@ impl Stack {
         pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect()
     }
 
-    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (throwaway, static).
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` of a
+    /// session of the release role in the domain owner's account
+    /// (`arn:aws:sts::<account>:assumed-role/ci-publisher/castack`), minted by moto
+    /// when the stack started: caller and domain in one account, as a newcomer's own
+    /// setup has them.
     pub fn credentials_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID".to_owned(), self.owner.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), self.owner.secret_access_key.clone()),
+            ("AWS_SESSION_TOKEN".to_owned(), self.owner.session_token.clone()),
+        ]
+    }
+
+    /// The throwaway static keys ([`ACCESS_KEY_ID`], [`SECRET_ACCESS_KEY`]), which
+    /// moto files under its default account 123456789012: a caller outside the
+    /// domain owner's account, for tests of the cross-account case.
+    pub fn cross_account_credentials_env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), SECRET_ACCESS_KEY.to_owned()),
         ]
+    }
+
+    /// The ARN of the caller of [`Stack::credentials_env`].
+    pub fn caller_arn(&self) -> &str {
+        &self.owner.arn
     }
 
     /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
@@ -294,6 +301,47 @@ impl Stack {
     /// Path of the log file of `pypiserver` or `moto_server` (stdout and stderr).
     pub fn log_file(&self, service: &str) -> PathBuf {
         self.state.path.join("logs").join(format!("{service}.log"))
+    }
+}
+
+/// pypiserver on loopback with the password file, authentication for every read,
+/// no fallback to PyPI, SHA-256 links, and CodeArtifact's URL layout.
+fn pypiserver_spec(config: &StackConfig, htpasswd: &Path, packages: &Path) -> ServiceSpec {
+    let (htpasswd, packages, repo) = (htpasswd.to_path_buf(), packages.to_path_buf(), config.repository.clone());
+    ServiceSpec {
+        name: "pypiserver",
+        module: "pypiserver",
+        probe: format!("/pypi/{repo}/simple/"),
+        args: Box::new(move |port| {
+            [
+                "run",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-P",
+                &htpasswd.to_string_lossy(),
+                "-a",
+                "update,download,list",
+                "--disable-fallback",
+                "--hash-algo",
+                "sha256",
+                "--server-base-url",
+                &format!("/pypi/{repo}/"),
+                &packages.to_string_lossy(),
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        }),
+    }
+}
+
+fn moto_spec() -> ServiceSpec {
+    ServiceSpec {
+        name: "moto_server",
+        module: "moto.server",
+        probe: "/moto-api/".to_owned(),
+        args: Box::new(|port| ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned).to_vec()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The state every handler shares: the configuration, the current token and
 //! pypiserver's password file, the fault rules, origin restrictions, OIDC claim
-//! overrides and identity policy a test set, the request log, and the secrets the
-//! stack has issued (for leak tests). Handlers depend on this module; it depends on
+//! overrides and identity policy a test set, what the repository holds (the filings
+//! of uploads and the publishing latency, `store.rs`), the request log, and the
+//! secrets the stack has issued (for leak tests). Handlers depend on this module; it depends on
 //! no handler, so the routing stays on top and nothing loops back to it.
 
 use std::{
@@ -19,6 +20,8 @@ use crate::{
     http::lock,
     iam::IdentityPolicy,
     operation::Operation,
+    pypi::DistFile,
+    store::Store,
     util,
 };
 
@@ -115,6 +118,8 @@ pub(crate) struct State {
     pub oidc_request_token: String,
     pub encryption_key: String,
     pub inner: Mutex<Inner>,
+    /// What the repository holds: filings of uploads, publishing latency.
+    pub store: Mutex<Store>,
     log: Mutex<Vec<LoggedRequest>>,
     issued: Mutex<Issued>,
 }
@@ -167,6 +172,7 @@ impl State {
                 oidc_claims: config.oidc_claims.clone(),
                 identity_policy: None,
             }),
+            store: Mutex::new(Store::new(config.publish_latency)),
             log: Mutex::new(Vec::new()),
             issued: Mutex::default(),
             config,
@@ -177,8 +183,9 @@ impl State {
         format!("http://{}/{format}/{}/", self.addr, self.config.repository)
     }
 
-    /// Faults, request log, identity policy, OIDC claims and origin restrictions
-    /// back to the start configuration. The token stays.
+    /// Faults, request log, identity policy, OIDC claims, origin restrictions and
+    /// publishing latency back to the start configuration. The token stays, and so
+    /// does what the repository holds.
     pub(crate) fn reset(&self) {
         {
             let mut inner = lock(&self.inner);
@@ -187,7 +194,15 @@ impl State {
             inner.origin = self.config.origin;
             inner.oidc_claims = self.config.oidc_claims.clone();
         }
+        lock(&self.store).set_latency(self.config.publish_latency);
         lock(&self.log).clear();
+    }
+
+    /// The distribution files listings and the index show now: filed by their upload
+    /// form, without those still within the publishing latency.
+    pub(crate) fn visible_files(&self) -> Vec<DistFile> {
+        let filings = lock(&self.store).snapshot();
+        filings.visible(&self.config.package_dir)
     }
 
     // -- Request log -----------------------------------------------------------
@@ -387,20 +402,21 @@ impl State {
         stall.map(crate::http::Response::stalled)
     }
 
-    /// Sleeps as long as a `Slow` fault for `operation` says, without holding the
-    /// lock, so other requests are answered meanwhile.
-    pub(crate) fn injected_delay(&self, operation: &Operation) {
-        let delay = lock(&self.inner).faults.delay(operation);
+    /// The delay, then the throttle or internal error, that a CodeArtifact or
+    /// PyPI-endpoint request meets before anything else; the sleep holds no lock, so
+    /// other requests are answered meanwhile. Both are taken when the
+    /// request arrives: a request held back by a `Slow` fault must not use up a fault
+    /// that a test adds while it waits (for its next case, after the client gave up).
+    pub(crate) fn transient_fault(&self, operation: &Operation) -> Option<Transient> {
+        let (delay, transient) = {
+            let mut inner = lock(&self.inner);
+            let delay = inner.faults.delay(operation);
+            (delay, inner.faults.transient(operation))
+        };
         if let Some(delay) = delay {
             std::thread::sleep(delay);
         }
-    }
-
-    /// The delay, then the throttle or internal error, that a CodeArtifact or
-    /// PyPI-endpoint request meets before anything else.
-    pub(crate) fn transient_fault(&self, operation: &Operation) -> Option<Transient> {
-        self.injected_delay(operation);
-        lock(&self.inner).faults.transient(operation)
+        transient
     }
 
     /// The denial message when the identity policy a test set refuses `action` on

@@ -127,8 +127,8 @@ pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry
         // AssumeRole* and GetSessionToken answers carry credentials; keep the secret
         // parts (never the access key id, which is no secret) for leak tests.
         let text = String::from_utf8_lossy(&body);
-        let mut secrets = elements(&text, "SecretAccessKey");
-        secrets.extend(elements(&text, "SessionToken"));
+        let mut secrets = util::xml_elements(&text, "SecretAccessKey");
+        secrets.extend(util::xml_elements(&text, "SessionToken"));
         state.record_sts_secrets(secrets);
     }
     Response { body: Body::Bytes(body), ..response }
@@ -149,9 +149,14 @@ fn read_answer(body: Body) -> std::io::Result<Vec<u8>> {
 }
 
 /// Injected faults for one STS action: a delay, then an error answer if a rule
-/// asks for one. Throttling and internal errors hit only with `.only(action)`.
+/// asks for one. Throttling and internal errors hit only with `.only(action)`. The
+/// answer is chosen when the request arrives, before the delay, so a request held
+/// back does not use up a rule added while it waits.
 fn injected(state: &State, operation: &Operation, request_id: &str) -> Option<Response> {
-    state.injected_delay(operation);
+    let delay = state.take_fault(operation, |fault| match fault {
+        Fault::Slow { delay_ms } => Some(std::time::Duration::from_millis(*delay_ms)),
+        _ => None,
+    });
     // One look over the rules, so the first rule that answers wins, whatever its kind.
     let answer = state.take_fault(operation, |fault| match fault {
         // What STS answers when it throttles: HTTP 400 with code Throttling.
@@ -160,6 +165,9 @@ fn injected(state: &State, operation: &Operation, request_id: &str) -> Option<Re
         Fault::Sts { code, message, status } => Some((*status, code.clone(), message.clone())),
         _ => None,
     });
+    if let Some(delay) = delay {
+        std::thread::sleep(delay);
+    }
     answer.map(|(status, code, message)| error(status, &code, &message, request_id))
 }
 
@@ -187,28 +195,6 @@ fn xml_escape(text: &str) -> String {
             '\'' => out.push_str("&apos;"),
             c => out.push(c),
         }
-    }
-    out
-}
-
-fn xml_unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
-}
-
-/// The non-empty texts of every `<tag>…</tag>` in `xml` (moto writes plain
-/// elements without attributes or CDATA).
-fn elements(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some(start) = rest.find(&open) {
-        let after = &rest[start + open.len()..];
-        let Some(end) = after.find(&close) else { break };
-        let value = xml_unescape(after[..end].trim());
-        if !value.is_empty() {
-            out.push(value);
-        }
-        rest = &after[end + close.len()..];
     }
     out
 }
@@ -254,9 +240,9 @@ mod tests {
     fn secrets_and_errors() {
         let xml = "<Credentials><AccessKeyId>ASIA1</AccessKeyId><SecretAccessKey> s&amp;1 </SecretAccessKey>\
                    <SessionToken>tok/+=</SessionToken></Credentials><SessionToken></SessionToken>";
-        assert_eq!(elements(xml, "SecretAccessKey"), ["s&1"]);
-        assert_eq!(elements(xml, "SessionToken"), ["tok/+="]);
-        assert!(elements("<SessionToken>unclosed", "SessionToken").is_empty());
+        assert_eq!(util::xml_elements(xml, "SecretAccessKey"), ["s&1"]);
+        assert_eq!(util::xml_elements(xml, "SessionToken"), ["tok/+="]);
+        assert!(util::xml_elements("<SessionToken>unclosed", "SessionToken").is_empty());
 
         let response = error(403, "AccessDenied", "a <b> & \"c\"", "rid");
         let Body::Bytes(body) = response.body else { panic!() };

@@ -1,5 +1,5 @@
 //! Small helpers shared by the emulator modules: randomness, base64, percent
-//! decoding, query strings and clock values.
+//! decoding, query strings, clock values and XML elements.
 
 use std::{
     fs,
@@ -145,6 +145,29 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", random_hex(4)));
     fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
+fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+/// The non-empty texts of every `<tag>…</tag>` in `xml`: what the STS proxy keeps of
+/// moto's answers and the stack reads of its own AssumeRole (moto writes plain
+/// elements without attributes or CDATA).
+pub(crate) fn xml_elements(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        let value = xml_unescape(after[..end].trim());
+        if !value.is_empty() {
+            out.push(value);
+        }
+        rest = &after[end + close.len()..];
+    }
+    out
 }
 
 /// Single-quotes `value` for POSIX shells.

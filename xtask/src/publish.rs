@@ -87,6 +87,10 @@ pub enum Failure {
     Unauthorized,
     /// 403: the identity may not publish this package (or origin controls block it).
     Forbidden,
+    /// The package's origin controls block direct publishing (`publish: BLOCK`):
+    /// CodeArtifact's refusal says "This package is configured to block new
+    /// versions". No fresh token changes that.
+    Blocked,
     /// 429: throttled, with the `Retry-After` seconds when the answer gave them.
     Throttled(Option<u64>),
     /// 400 and other client errors, with the answer's explanation.
@@ -121,6 +125,11 @@ impl Failure {
 /// Maps one upload result (`upload_dists.py`: a kind, the HTTP status, the reason,
 /// the `Retry-After` seconds) to what it means.
 pub fn classify(kind: &str, status: Option<u16>, reason: &str, retry_after: Option<u64>) -> Failure {
+    // CodeArtifact's words for an origin-control refusal, whatever the status (it is
+    // not documented; cdklabs/publib matches on the same words).
+    if kind == "http" && reason.to_ascii_lowercase().contains("configured to block new versions") {
+        return Failure::Blocked;
+    }
     match (kind, status) {
         ("http", Some(409)) => Failure::Conflict,
         // pypiserver and some indexes answer a duplicate with 400 "already exists".
@@ -267,6 +276,14 @@ mod tests {
     fn classifies_upload_results() {
         let cases = [
             ("http", Some(409), "Conflict", Failure::Conflict),
+            // CodeArtifact's body for a conflicting re-upload.
+            ("http", Some(409), "Asset 'yamause-1.0.0.tar.gz' already exists.", Failure::Conflict),
+            (
+                "http",
+                Some(403),
+                "This package is configured to block new versions from being published",
+                Failure::Blocked,
+            ),
             ("http", Some(400), "Package 'a' already exists!", Failure::Conflict),
             ("http", Some(401), "", Failure::Unauthorized),
             ("http", Some(403), "", Failure::Forbidden),

@@ -267,10 +267,18 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
     install_and_check(sh, &root, &stack, &token, &endpoint)
 }
 
-/// A token and the endpoint from the stack, with its throwaway credentials.
+/// A token and the endpoint from the stack, with the credentials it printed.
 async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
-    let creds =
-        Credentials::new(stack.var("AWS_ACCESS_KEY_ID")?, stack.var("AWS_SECRET_ACCESS_KEY")?, None, None, "sandbox");
+    // A session of the role in the domain owner's account (the stack prints its
+    // token), or the static cross-account keys (none).
+    let session = stack.var("AWS_SESSION_TOKEN").ok().map(str::to_owned);
+    let creds = Credentials::new(
+        stack.var("AWS_ACCESS_KEY_ID")?,
+        stack.var("AWS_SECRET_ACCESS_KEY")?,
+        session,
+        None,
+        "sandbox",
+    );
     let config = crate::aws::loader()?
         .region(Region::new(stack.var("AWS_REGION")?.to_owned()))
         .credentials_provider(creds)

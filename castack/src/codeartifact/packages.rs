@@ -1,11 +1,12 @@
 //! The package operations (DescribePackage, ListPackageVersions,
 //! DescribePackageVersion, ListPackageVersionAssets), answered from pypiserver's
-//! package folder: what is on disk is what CodeArtifact would have stored, so the
-//! answers never disagree with what the PyPI endpoint serves.
+//! package folder as the store files it (`store.rs`): each upload under the name
+//! and version of its upload form, and only once the publishing latency has
+//! passed. What is on disk is what CodeArtifact would have stored, so the answers
+//! never disagree with what the PyPI endpoint serves.
 
 use std::{
     collections::BTreeMap,
-    path::Path,
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -54,8 +55,8 @@ impl PackageView {
     }
 }
 
-fn load_package(dir: &Path, package: &str) -> Option<PackageView> {
-    let files: Vec<pypi::DistFile> = pypi::scan(dir).into_iter().filter(|it| it.package == package).collect();
+fn load_package(state: &State, package: &str) -> Option<PackageView> {
+    let files: Vec<pypi::DistFile> = state.visible_files().into_iter().filter(|it| it.package == package).collect();
     let display_name = files.iter().min_by_key(|it| it.modified)?.project.clone();
     let mut by_version: BTreeMap<String, Vec<pypi::DistFile>> = BTreeMap::new();
     for file in files {
@@ -78,7 +79,7 @@ pub(crate) fn answer(state: &State, op: Op, target: &Target, query: &Query) -> R
     if target.format != "pypi" {
         return Err(package_not_found(target));
     }
-    let package = load_package(&state.config.package_dir, &target.package).ok_or_else(|| package_not_found(target))?;
+    let package = load_package(state, &target.package).ok_or_else(|| package_not_found(target))?;
     match op {
         Op::DescribePackage => Ok(describe_package(state, target)),
         Op::ListPackageVersions => list_versions(&package, target, query),

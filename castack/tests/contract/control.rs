@@ -163,6 +163,26 @@ fn tokens_claims_restrictions_and_reset_over_http() {
     assert_eq!(claims["claims"]["sub"], "repo:octo-org/yamause:environment:release");
 }
 
+/// The publishing latency as a lever: read, set (bounded), shown in `info`, and
+/// back to the configured value on reset.
+#[test]
+fn publish_latency_over_http() {
+    let fx = fixture_with(|config| config.publish_latency = std::time::Duration::from_millis(40));
+    assert_eq!(control(&fx.emulator, "GET", "/latency", None).json(), json!({"publishLatencyMs": 40}));
+    let set = control(&fx.emulator, "PUT", "/latency", Some(json!({"publishLatencyMs": 2500})));
+    assert_eq!(set.json(), json!({"publishLatencyMs": 2500}));
+    assert_eq!(fx.emulator.publish_latency(), std::time::Duration::from_millis(2500));
+    assert_eq!(control(&fx.emulator, "GET", "/info", None).json()["publishLatencyMs"], 2500);
+    for bad in [json!({"publishLatencyMs": 10_000_000}), json!({"publishLatencyMs": -1}), json!({"ms": 1})] {
+        assert_eq!(control(&fx.emulator, "PUT", "/latency", Some(bad.clone())).status, 400, "{bad}");
+    }
+    let lag = control(&fx.emulator, "POST", "/faults", Some(json!({"kind": "lag", "delayMs": 3000})));
+    assert_eq!(lag.json()["faults"][0], json!({"kind": "lag", "delayMs": 3000, "times": 1}));
+    control(&fx.emulator, "POST", "/reset", None);
+    assert_eq!(fx.emulator.publish_latency(), std::time::Duration::from_millis(40));
+    assert!(fx.emulator.faults().is_empty());
+}
+
 pub fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))

@@ -393,3 +393,21 @@ fn unknown_operation() {
     assert_eq!(fx.emulator.requests()[0].operation, "unknown");
     assert_eq!(fx.emulator.requests()[0].status, 404);
 }
+
+/// A request held back by a `Slow` fault meets the faults that were there when it
+/// arrived, not one a test adds while it waits (a test's next case, after the
+/// client gave up): otherwise what a case sees would depend on the timing of the
+/// one before.
+#[test]
+fn a_slow_request_does_not_use_up_a_fault_added_while_it_waits() {
+    let fx = fixture();
+    fx.emulator.inject(Fault::Slow { delay_ms: 600 }.times(1).only("DescribeDomain")).unwrap();
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| raw(&fx.emulator, "GET", "/v1/domain?domain=sandbox-domain", true).status);
+        std::thread::sleep(Duration::from_millis(200));
+        fx.emulator.inject(Fault::Throttle { retry_after_seconds: 1 }.times(1).only("DescribeDomain")).unwrap();
+        assert_eq!(slow.join().unwrap(), 200);
+    });
+    assert_eq!(raw(&fx.emulator, "GET", "/v1/domain?domain=sandbox-domain", true).status, 429);
+    assert!(fx.emulator.faults().is_empty());
+}

@@ -1,6 +1,8 @@
 //! Contract tests of the castack emulator, driven with the real AWS SDK for Rust
-//! and raw HTTP. They need no Python: the emulator serves a package folder of
-//! fixture files, with no pypiserver behind it. One test crate, one module per area.
+//! and raw HTTP. Most need no Python: the emulator serves a package folder of
+//! fixture files, with no pypiserver behind it. Those of `stack` need real
+//! pypiserver, moto and pip (the stack tools, provisioned on first use; see
+//! `support::stack_python`). One test crate, one module per area.
 
 mod binary;
 mod control;
@@ -8,6 +10,8 @@ mod faults;
 mod oidc;
 mod operations;
 mod pypi_endpoint;
+mod real_service;
+mod stack;
 mod sts;
 mod support;
 mod wire;

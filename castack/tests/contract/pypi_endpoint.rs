@@ -6,56 +6,9 @@ use castack::{Fault, OriginRestrictions, Restriction, UploadFailure};
 
 use crate::{control::base64_basic, support::*};
 
-/// A twine-style upload request for `file_name` with `content`.
+/// A twine-style upload of `file_name` with `content`, filed as `Demo_Pkg` 1.0.0.
 fn upload(fx: &Fixture, password: Option<&str>, file_name: &str, content: &[u8]) -> Option<Raw> {
-    let boundary = "castackboundary0123456789";
-    let mut body = Vec::new();
-    let mut field = |name: &str, value: &str| {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    };
-    field(":action", "file_upload");
-    field("protocol_version", "1");
-    field("name", "Demo_Pkg");
-    field("version", "1.0.0");
-    field("sha256_digest", "ignored-the-emulator-hashes-the-content");
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{file_name}\"\r\n\
-             Content-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut head = format!(
-        "POST /pypi/sandbox-repo/ HTTP/1.1\r\nHost: x\r\nUser-Agent: twine/6.2.0\r\n\
-         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(password) = password {
-        head.push_str(&format!("Authorization: Basic {}\r\n", base64_basic("aws", password)));
-    }
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(fx.emulator.addr()).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    stream.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes()).unwrap();
-    stream.write_all(&body).unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    if answer.is_empty() {
-        return None; // closed without an answer
-    }
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Some(Raw { status, headers, body: body.to_owned() })
+    twine_upload(fx.emulator.addr(), password, (file_name, "Demo_Pkg", "1.0.0"), content)
 }
 
 fn get(fx: &Fixture, password: &str, path: &str) -> Raw {
@@ -75,10 +28,14 @@ fn reupload_rules() {
     assert_eq!(upload(&fx, Some(&token), WHEEL_100, b"wheel 1.0.0").unwrap().status, 200);
     let after = std::fs::metadata(fx.dir.path().join("packages").join(WHEEL_100)).unwrap().modified().unwrap();
     assert_eq!(before, after);
-    // Different content: 409, even for twine (pypiserver would say 400).
+    // Different content: 409 with CodeArtifact's body, even for twine (pypiserver
+    // would say 400 and its own words). Real behaviour: "Trying to republish the
+    // same asset name with different content will result in an HTTP 409 conflict
+    // error" (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-publishing-overwrite-assets);
+    // the body as CodeArtifact sends it: https://github.com/astral-sh/uv/issues/16029.
     let answer = upload(&fx, Some(&token), WHEEL_100, b"tampered").unwrap();
     assert_eq!(answer.status, 409);
-    assert!(answer.body.contains(WHEEL_100_SHA256), "{}", answer.body);
+    assert_eq!(answer.body.trim_end(), format!("Asset '{WHEEL_100}' already exists."));
     // A new file is pypiserver's business (502: there is none here).
     assert_eq!(upload(&fx, Some(&token), "demo_pkg-1.2.0-py3-none-any.whl", b"new").unwrap().status, 502);
     // Without the right token the emulator takes no shortcut: pypiserver decides.

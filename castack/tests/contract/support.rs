@@ -210,6 +210,86 @@ fn parse_answer(answer: &[u8]) -> Raw {
     Raw { status, headers, body: body.to_owned() }
 }
 
+/// A twine-style upload to `addr`: the form of `twine upload` (`:action`, `name`
+/// and `version` as twine reads them from METADATA, `content`), with twine's
+/// User-Agent and HTTP Basic user `aws`. `None` when the connection closed without
+/// an answer.
+pub fn twine_upload(
+    addr: std::net::SocketAddr,
+    password: Option<&str>,
+    (file_name, name, version): (&str, &str, &str),
+    content: &[u8],
+) -> Option<Raw> {
+    let boundary = "castackboundary0123456789";
+    let mut body = Vec::new();
+    let mut field = |key: &str, value: &str| {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{key}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    };
+    field(":action", "file_upload");
+    field("protocol_version", "1");
+    field("name", name);
+    field("version", version);
+    field("sha256_digest", "ignored-the-emulator-hashes-the-content");
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut head = format!(
+        "POST /pypi/sandbox-repo/ HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: twine/6.2.0\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(password) = password {
+        head.push_str(&format!("Authorization: Basic {}\r\n", crate::control::base64_basic("aws", password)));
+    }
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (!answer.is_empty()).then(|| parse_answer(&answer))
+}
+
+/// The Python of the stack tools (pypiserver, moto, pip): `CASTACK_PYTHON` when
+/// set, else the one `cargo xtask tools stack` provisions (and prints) in the
+/// workspace's `target/pytools`, which the xtask tests share. Provisioning needs
+/// python3 with venv and access to PyPI; when it fails the test fails and says so,
+/// it is never skipped.
+pub fn stack_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Some(python) = std::env::var_os("CASTACK_PYTHON").filter(|it| !it.is_empty()) {
+                return PathBuf::from(python);
+            }
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let out = std::process::Command::new(cargo)
+                .args(["run", "--locked", "--quiet", "--package", "xtask", "--", "tools", "stack"])
+                .current_dir(&root)
+                .env("XTASK_TOOLS_DIR", root.join("target/pytools"))
+                .output()
+                .expect("run `cargo xtask tools stack`");
+            assert!(
+                out.status.success(),
+                "provisioning the stack tools (pypiserver, moto) with `cargo xtask tools stack` failed; it needs \
+                 python3 (3.10+) with venv and access to PyPI, or set CASTACK_PYTHON to an interpreter that has \
+                 them:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        })
+        .clone()
+}
+
 pub fn epoch(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).unwrap().as_secs()
 }

@@ -15,7 +15,9 @@ use crate::{
 use super::{Ctx, summary::Outcome};
 
 /// The repository holds every file with the same SHA-256, and the version is
-/// `Published`. Listings can lag a moment behind an upload, hence a few tries.
+/// `Published`. Listings can lag behind an upload: CodeArtifact says publishing
+/// "can sometimes take longer" than a second and to retry "up to three times"
+/// (User Guide, "Publishing latency"), hence five tries a second apart.
 pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: &[(Dist, Outcome)]) -> Result<()> {
     let version = &ctx.version;
     let name = &ctx.project.normalized_name();
@@ -57,6 +59,14 @@ pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: 
         }
         if problems.is_empty() {
             break;
+        }
+        if attempt < 4 {
+            report::say(&format!(
+                "the repository does not list {} of {} file(s) as uploaded yet (its listings can lag an upload); \
+                 checking again in 1 s",
+                problems.len(),
+                expected.len()
+            ));
         }
     }
     if !problems.is_empty() {

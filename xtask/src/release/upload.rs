@@ -240,6 +240,18 @@ fn explain(failure: &Failure, dist: &Dist, settings: &Settings, ctx: &Ctx<'_>) -
              publishing (`publish: BLOCK`); `cargo xtask check-iam` checks both",
             settings.package_arn(&project::normalize_name(dist.file_name.split('-').next().unwrap_or_default()))
         ),
+        Failure::Blocked => {
+            let name = ctx.project.normalized_name();
+            format!(
+                "the repository refuses new versions of {name}: its origin controls block direct publishing \
+                 (`publish: BLOCK`, the default when the package's first version came from an upstream such as \
+                 PyPI, so {name} there may be someone else's). If {name} is yours, allow publishing: `aws \
+                 codeartifact put-package-origin-configuration --domain {} --domain-owner {} --repository {} \
+                 --format pypi --package {name} --restrictions publish=ALLOW,upstream=BLOCK`; `cargo xtask \
+                 check-iam` shows the setting",
+                settings.domain, settings.domain_owner, settings.repository
+            )
+        }
         Failure::Refused(407, _) => crate::net::PROXY_REFUSED.to_owned(),
         Failure::Refused(402, _) => {
             "the repository refused the upload (402): a CodeArtifact quota was exceeded (asset size or count)"

@@ -202,6 +202,8 @@ fn live_checks_against_the_stack_map_each_problem() {
     ] {
         assert!(found.contains(&id.to_owned()), "{id} missing:\n{report:#}");
     }
+    // The stack's caller is the domain owner's role: no cross-account finding.
+    assert!(!found.contains(&"perm.cross-account".to_owned()), "{report:#}");
     assert!(out.status.success(), "{}", text(&out));
     // The token is never printed.
     let token = stack.emulator().current_token().unwrap().value;
@@ -317,7 +319,9 @@ iam.put_role_policy(RoleName="ci-publisher", PolicyName="publish", PolicyDocumen
     let out = Command::new(support::tools_python("stack")).args(["-c", &script]).output().unwrap();
     assert!(out.status.success(), "setting up moto's IAM failed:\n{}", text(&out));
 
-    let mut vars = release_env(&stack, Creds::Static, "", &[]);
+    // The role lives in moto's default account, where IAM calls with the static keys
+    // land: the cross-account caller.
+    let mut vars = release_env(&stack, Creds::CrossAccount, "", &[]);
     vars.push(("AWS_ROLE_ARN".to_owned(), format!("arn:aws:iam::{account}:role/ci-publisher")));
     // Keep the cargo of this test run for the build with the `iam` feature.
     for key in ["CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
@@ -335,7 +339,7 @@ iam.put_role_policy(RoleName="ci-publisher", PolicyName="publish", PolicyDocumen
     let found = ids(&report);
     // Provider present; the broad subject; the publish ARN without the `//` of PyPI's
     // empty namespace; no safe re-run actions.
-    for id in ["trust.broad-subject", "perm.publish-resource", "perm.safe-rerun"] {
+    for id in ["trust.broad-subject", "perm.publish-resource", "perm.safe-rerun", "perm.cross-account"] {
         assert!(found.contains(&id.to_owned()), "{id} missing:\n{report:#}");
     }
     assert!(

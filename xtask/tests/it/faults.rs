@@ -121,8 +121,15 @@ fn cases() -> Vec<Case> {
             25,
         ),
         // The SDK's standard retries (three attempts), `Retry-After` honoured, absorb
-        // two: a third is one too many (a run under load showed it), see ×6 below.
+        // two; a third throttled answer is the "throttled even after retries" case.
         case("throttle ×2", "token", vec![throttle(2, token)], Recovered, 25),
+        case(
+            "throttle ×3",
+            "token",
+            vec![throttle(3, token)],
+            Fails(&[AUTH, "GetAuthorizationToken was throttled even after retries", "Re-run"]),
+            25,
+        ),
         case(
             "throttle ×6",
             "token",

@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeSet, fs, path::Path, process::Command};
 
-use castack::{Fault, UploadFailure};
+use castack::{Fault, OriginRestrictions, Restriction, UploadFailure};
 
 use crate::support::{
     self, Creds, TempDir, copy_dir, copy_repo, git, install_and_read_version, published_files, release, release_env,
@@ -51,8 +51,71 @@ fn static_credentials_release_publishes() {
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("through the AWS credential chain (Environment"), "{log}");
+    // Keys of the domain owner's account: no cross-account note.
+    assert!(log.contains(&format!("authenticated as {}", stack.caller_arn())), "{log}");
+    assert!(!log.contains("is not the domain owner"), "{log}");
+    assert!(log.contains("yamause 2.1.0rc1 is Published"), "{log}");
     assert_eq!(uploads(&stack).len(), 2, "{log}");
     assert_eq!(install_and_read_version(&stack, "yamause==2.1.0rc1"), "2.1.0rc1");
+
+    // The cross-account caller (moto's default account) is told what a
+    // cross-account domain needs, and still publishes.
+    let out = release(repo.path(), &["v2.1.0rc2"], &release_env(&stack, Creds::CrossAccount, "", &[]));
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("note: the caller's account 123456789012 is not the domain owner 111122223333"), "{log}");
+}
+
+/// CodeArtifact's publishing "can sometimes take longer" than its usual second
+/// (User Guide, "Publishing latency"): Confirm asks again while the listing lags,
+/// and when it lags beyond Confirm's tries the release says what is missing; a
+/// re-run, once the files show, skips them and confirms.
+#[test]
+fn confirm_waits_for_a_listing_that_lags_and_reports_one_that_lags_too_long() {
+    let stack = start_stack();
+    let repo = copy_repo("lagging");
+    let vars = release_env(&stack, Creds::Static, "", &[]);
+    stack.emulator().inject(Fault::Lag { delay_ms: 2_500 }.times(2)).unwrap();
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.matches("checking again in 1 s").count() >= 2, "{log}");
+    assert!(log.contains("yamause 1.0.0 is Published"), "{log}");
+
+    stack.emulator().inject(Fault::Lag { delay_ms: 10_000 }.times(2)).unwrap();
+    let out = release(repo.path(), &["v1.1.0"], &vars);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("step 9/9 (Confirm) failed"), "{log}");
+    assert!(log.contains("yamause-1.1.0-py3-none-any.whl is not in the repository"), "{log}");
+    // Nothing was lost: the files are stored, and show once the lag is over.
+    assert_eq!(uploads(&stack).iter().filter(|it| it.contains("1.1.0")).count(), 2, "{log}");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let out = release(repo.path(), &["v1.1.0"], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert_eq!(log.matches("already published with the same SHA-256; skipped").count(), 2, "{log}");
+}
+
+/// A package whose origin controls block publishing (`publish: BLOCK`) is refused
+/// in CodeArtifact's words ("This package is configured to block new versions"):
+/// the release names the setting and how to change it, and does not take the
+/// refusal for an expired token.
+#[test]
+fn origin_controls_that_block_publishing_are_named() {
+    let stack = start_stack();
+    let repo = copy_repo("origin-blocked");
+    stack
+        .emulator()
+        .set_origin_restrictions(OriginRestrictions { publish: Restriction::Block, upstream: Restriction::Allow });
+    let out = release(repo.path(), &["v1.0.0"], &release_env(&stack, Creds::Static, "", &[]));
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("its origin controls block direct publishing (`publish: BLOCK`"), "{log}");
+    assert!(log.contains("put-package-origin-configuration --domain sandbox-domain"), "{log}");
+    assert!(log.contains("--package yamause --restrictions publish=ALLOW,upstream=BLOCK"), "{log}");
+    assert!(!log.contains("getting a new one"), "a refusal by origin controls is no expired token:\n{log}");
+    assert!(uploads(&stack).is_empty(), "{log}");
 }
 
 #[test]
@@ -392,8 +455,11 @@ fn a_token_that_expires_during_the_uploads_is_replaced() {
     assert!(stack.emulator().issued_tokens().len() >= 2);
 }
 
-/// hatchling and its dependencies.
-const HATCHLING: [&str; 6] = ["hatchling", "packaging", "pathspec", "pluggy", "trove-classifiers", "tomli"];
+/// hatchling and its dependencies, and a distribution with a dotted name
+/// (`backports.tarfile`, needed by twine on Python < 3.12), which pip once failed to
+/// find through the stack's index ("from versions: none").
+const HATCHLING: [&str; 7] =
+    ["hatchling", "packaging", "pathspec", "pluggy", "trove-classifiers", "tomli", "backports-tarfile"];
 
 /// The entries of the hashed lock at `path` for `names` (an entry is a line that
 /// starts a requirement and the indented lines after it).

@@ -407,8 +407,12 @@ pub fn start_stack() -> Stack {
 /// How the release authenticates.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Creds {
-    /// Static throwaway keys in the environment (a laptop, or any CI).
+    /// Keys in the environment (a laptop, or any CI): a session of the release role
+    /// in the domain owner's account, which the stack minted when it started.
     Static,
+    /// The stack's throwaway static keys, which moto files under its default
+    /// account 123456789012: a caller outside the domain owner's account.
+    CrossAccount,
     /// A GitHub Actions tag push with `id-token: write` and AWS_ROLE_ARN: the OIDC
     /// exchange.
     GithubOidc,
@@ -421,6 +425,7 @@ pub fn release_env(stack: &Stack, creds: Creds, tag: &str, extra: &[(&str, &str)
     let mut vars = stack.env();
     match creds {
         Creds::Static => vars.extend(stack.credentials_env()),
+        Creds::CrossAccount => vars.extend(stack.cross_account_credentials_env()),
         Creds::GithubOidc | Creds::GithubNoIdToken => {
             if creds == Creds::GithubOidc {
                 vars.extend(stack.oidc_env());
