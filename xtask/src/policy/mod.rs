@@ -20,6 +20,7 @@ mod document;
 mod eval;
 mod generate;
 mod glob;
+mod json;
 mod permission;
 mod trust;
 
@@ -219,15 +220,19 @@ pub(crate) fn finish(findings: Vec<Finding>) -> Vec<Finding> {
     out
 }
 
-/// The `policy.malformed` and `policy.unknown-operator` findings of a parsed
-/// document. `what` names the document in messages.
-pub(crate) fn document_findings(doc: &Document, what: &str, out: &mut Vec<Finding>) {
+/// The `policy.malformed`, `policy.unknown-operator` and duplicate-key findings of a
+/// parsed document. `what` names the document in messages; `duplicate_id` is the
+/// analysis' own id for a repeated key (`trust.duplicate-key`, `perm.duplicate-key`).
+pub(crate) fn document_findings(doc: &Document, what: &str, duplicate_id: &'static str, out: &mut Vec<Finding>) {
     for problem in &doc.problems {
         out.push(Finding::new(
             "policy.malformed",
             Severity::Error,
             format!("{what}: {problem}; IAM refuses such a statement, so fix or remove it"),
         ));
+    }
+    for duplicate in &doc.duplicates {
+        out.push(duplicate_key(duplicate, what, duplicate_id));
     }
     for statement in &doc.statements {
         for condition in &statement.conditions {
@@ -248,4 +253,27 @@ pub(crate) fn document_findings(doc: &Document, what: &str, out: &mut Vec<Findin
             }
         }
     }
+}
+
+/// A key written twice in one object: both values, and the merged one to write.
+fn duplicate_key(duplicate: &json::Duplicate, what: &str, id: &'static str) -> Finding {
+    let shown = |value: &Value| {
+        let text = value.to_string();
+        if text.chars().count() > 240 { format!("{}…", text.chars().take(240).collect::<String>()) } else { text }
+    };
+    Finding::new(
+        id,
+        Severity::Error,
+        format!(
+            "{what}: the key {:?} appears twice in {} (first {}, then {}); JSON readers silently keep one of the \
+             two, so the document does not say what it seems to. Write it once with both values merged: {:?}: {} \
+             (the other checks read the document merged like that)",
+            duplicate.key,
+            duplicate.place(),
+            shown(&duplicate.first),
+            shown(&duplicate.second),
+            duplicate.key,
+            shown(&duplicate.merged)
+        ),
+    )
 }

@@ -622,6 +622,31 @@ fn trust_cases() -> Vec<TrustCase> {
         }),
         case("session longer than the role allows", sub_equals(ENV_SUB), &[("trust.session-duration", Error)], Status::Fail)
             .facts(TrustFacts { max_session_duration: Some(1800), ..TrustFacts::default() }),
+        case(
+            "two StringEquals blocks in one Condition",
+            // As written: the second block replaces the first in any JSON reader.
+            format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}},
+                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{
+                "StringEquals": {{"{AUD}": "sts.amazonaws.com"}}, "StringEquals": {{"{SUB}": "{ENV_SUB}"}}}}}}]}}"#
+            ),
+            &[("trust.duplicate-key", Error)],
+            Status::Fail,
+        )
+        // The other checks read the two blocks merged: aud is pinned.
+        .absent(&["trust.audience", "trust.subject-mismatch"])
+        .says("trust.duplicate-key", "Statement[0].Condition"),
+        case(
+            "two Action keys in the GitHub statement",
+            format!(
+                r#"{{"Statement": {{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:TagSession",
+                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{"StringEquals": {{"{AUD}": "sts.amazonaws.com",
+                "{SUB}": "{ENV_SUB}"}}}}}}}}"#
+            ),
+            &[("trust.duplicate-key", Error)],
+            Status::Fail,
+        )
+        .says("trust.duplicate-key", r#"["sts:TagSession","sts:AssumeRoleWithWebIdentity"]"#),
     ]
 }
 
@@ -1039,6 +1064,17 @@ fn perm_cases() -> Vec<PermCase> {
         .says("perm.cross-account", "210987654321"),
         perm("origin controls block publishing", minimal(None, &[]), &[("perm.origin-blocked", Error)], Status::Fail)
             .facts(PermissionFacts { origin: Some(OriginPublish::Block), ..PermissionFacts::default() }),
+        perm(
+            "two Action keys in one statement",
+            minimal(None, &[]).replacen(
+                r#""Action":"codeartifact:GetAuthorizationToken""#,
+                r#""Action":"codeartifact:GetAuthorizationToken","Action":"codeartifact:GetRepositoryEndpoint""#,
+                1,
+            ),
+            &[("perm.duplicate-key", Error)],
+            Status::Fail,
+        )
+        .says("perm.duplicate-key", "Statement[1]"),
     ]
 }
 
@@ -1113,6 +1149,7 @@ const ALL_IDS: &[&str] = &[
     "trust.colon-in-name",
     "trust.session-duration",
     "trust.ok",
+    "trust.duplicate-key",
     "perm.not-a-permission-policy",
     "perm.get-authorization-token",
     "perm.service-bearer-token",
@@ -1128,6 +1165,7 @@ const ALL_IDS: &[&str] = &[
     "perm.cross-account",
     "perm.origin-blocked",
     "perm.simulation",
+    "perm.duplicate-key",
     "perm.ok",
 ];
 
@@ -1423,6 +1461,13 @@ fn truncated_and_garbled_documents_never_panic() {
         original_guide(),
         trust_with(
             json!({"ForAllValues:StringLike": {SUB: "*"}, "Null": {AUD: "false"}, "NumericLessThan": {"x": "y"}}),
+        ),
+        // Repeated keys at every level, for the reader that reports them.
+        format!(
+            r#"{{"Version": "1", "Version": "2", "Statement": [{{"Effect": "Allow", "Effect": "Deny",
+            "Principal": {{"Federated": "{PROVIDER}", "Federated": ["x", "{PROVIDER}"]}}, "Action": "sts:*",
+            "Action": ["sts:AssumeRoleWithWebIdentity"], "Condition": {{"StringLike": {{"{SUB}": "repo:*"}},
+            "StringLike": {{"{SUB}": ["{ENV_SUB}"], "{AUD}": 1}}}}}}]}}"#
         ),
     ];
     let noise = ["", "{", "}", "[", "]", "\"", ":", ",", "*", "?", "%", "%7B", "null", "1e999", "\\u0000", "é", "${*}"];

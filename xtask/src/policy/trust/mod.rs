@@ -88,7 +88,7 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
             return out;
         }
     };
-    document_findings(&doc, "trust policy", &mut out);
+    document_findings(&doc, "trust policy", "trust.duplicate-key", &mut out);
     if !is_trust_policy(&doc) {
         out.push(not_a_trust_policy(&doc));
         return finish(out);
