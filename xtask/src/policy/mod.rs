@@ -21,6 +21,7 @@ mod eval;
 mod generate;
 mod glob;
 mod json;
+mod lang;
 mod permission;
 mod trust;
 

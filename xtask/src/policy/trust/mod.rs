@@ -25,8 +25,10 @@ mod context;
 mod counter_examples;
 mod github;
 mod principals;
+mod probes;
 mod scenario;
 mod subject;
+mod subjects;
 
 #[cfg(any(test, feature = "iam"))]
 pub use context::ProviderFacts;
@@ -75,7 +77,7 @@ pub fn expected_subject(ctx: &TrustContext, facts: &TrustFacts) -> String {
 #[cfg(test)]
 pub fn counter_example_subjects(ctx: &TrustContext, facts: &TrustFacts) -> Vec<String> {
     let template = scenario::template(facts);
-    scenario::counter_examples(ctx).iter().map(|(_, it)| it.sub(&template).display()).collect()
+    scenario::counter_examples(ctx, "").iter().map(|(_, it)| it.sub(&template).display()).collect()
 }
 
 /// Runs every trust check on `policy` (plain or percent-encoded JSON).
@@ -98,7 +100,9 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
     analysis.check_provider_facts(&mut out);
     let unrestricted = analysis.check_conditions(&mut out);
     let expected = analysis.check_expected(&mut out);
-    let rejected = analysis.check_counter_examples(unrestricted, &mut out);
+    let proof = analysis.prove_subjects();
+    let tried = analysis.check_counter_examples(unrestricted, &proof, &mut out);
+    analysis.check_boundaries(&tried.blamed, &mut out);
     analysis.check_name_reuse(expected, &mut out);
     analysis.check_audience(expected, &mut out);
     out.extend(check_environment_protection(ctx, facts.environment.as_ref()));
@@ -107,7 +111,7 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
     out.extend(colon_in_name(ctx));
     out.extend(check_session_duration(ctx, facts));
     if expected == Tri::Yes && !out.iter().any(|it| it.severity > Severity::Info) {
-        out.push(trust_ok(ctx, facts, &rejected));
+        out.push(trust_ok(ctx, facts, &tried.rejected, &proof));
     }
     finish(out)
 }
@@ -165,20 +169,37 @@ fn check_session_duration(ctx: &TrustContext, facts: &TrustFacts) -> Option<Find
     ))
 }
 
-/// T17, the passing finding: what was allowed, what was refused, and the session.
-fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String]) -> Finding {
+/// T17, the passing finding: what was proven or tried, and the session.
+fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String], proof: &subjects::Proof) -> Finding {
     let duration = match facts.max_session_duration {
         Some(max) => {
             format!("; the role's MaxSessionDuration is {max} s and the release asks for {} s", ctx.session_duration)
         }
         None => format!("; the release asks for a {} s session", ctx.session_duration),
     };
+    let context = match &ctx.environment {
+        Some(env) => format!("environment {env:?}"),
+        None => format!("pushes of {}", if ctx.release_ref.starts_with("refs/tags/v") { "v* tags" } else { "its ref" }),
+    };
+    let how = if proof.proven {
+        format!(
+            "its sub conditions admit nothing but subjects of {} for {context} (proven on the grammar of GitHub's \
+             subjects, in the name-only and the immutable form)",
+            ctx.repo.full_name()
+        )
+    } else {
+        let example = proof.offending.iter().find_map(|(v, w)| w.as_ref().map(|w| format!(" ({v:?} admits {w:?})")));
+        format!(
+            "its sub conditions alone admit more{}, but its other conditions refuse every token tried",
+            example.unwrap_or_default()
+        )
+    };
     Finding::new(
         "trust.ok",
         Severity::Info,
         format!(
-            "the trust policy allows the release job's token (sub {:?}, aud {:?}) and refuses all {} \
-             counter-examples: {}{duration}",
+            "the trust policy allows the release job's token (sub {:?}, aud {:?}); {how}; it refuses all {} tokens of \
+             other repositories and contexts tried: {}{duration}",
             expected_subject(ctx, facts),
             ctx.audience,
             rejected.len(),

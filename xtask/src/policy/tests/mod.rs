@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 use super::*;
 
+mod patterns;
+
 const ACCOUNT: &str = "123456789012";
 const OTHER_ACCOUNT: &str = "210987654321";
 const PROVIDER: &str = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
@@ -120,7 +122,15 @@ use Severity::*;
 /// Ids that must not appear in a passing or merely broad policy.
 const BREAKAGE: &[&str] = &["trust.subject-mismatch", "trust.provider", "trust.audience", "trust.name-only-subject"];
 
+/// Every trust case: this table, the pattern analysis (`patterns`) and the
+/// policies of public examples (`public`).
 fn trust_cases() -> Vec<TrustCase> {
+    let mut cases = base_trust_cases();
+    cases.extend(patterns::cases());
+    cases
+}
+
+fn base_trust_cases() -> Vec<TrustCase> {
     let protected = EnvironmentFacts {
         exists: true,
         required_reviewers: 1,
@@ -1150,6 +1160,8 @@ const ALL_IDS: &[&str] = &[
     "trust.session-duration",
     "trust.ok",
     "trust.duplicate-key",
+    "trust.wildcard-boundary",
+    "trust.foreign-repository",
     "perm.not-a-permission-policy",
     "perm.get-authorization-token",
     "perm.service-bearer-token",
