@@ -2,11 +2,14 @@
 //! `check-iam` feeds it the documents and the facts it gathered, `iam-policy` prints
 //! the documents it generates.
 //!
-//! The analysis does not match policy text. It normalises every statement
-//! (`document`) and evaluates requests by IAM's rules (`eval`, `glob`), then asks
-//! concrete questions. Trust (`trust`): is the token the release job presents
-//! allowed, and is each of a fixed set of counter-example tokens (another owner's
-//! repository, `OWNER/REPO-evil`, a pull request, a feature branch, …) refused?
+//! The analysis does not match policy text. It reads the JSON noting keys written
+//! twice (`json`), normalises every statement (`document`) and evaluates requests by
+//! IAM's rules (`eval`, `glob`), then asks concrete questions. Trust (`trust`): is
+//! the token the release job presents allowed, does every subject the `sub`
+//! conditions admit belong to the release repository and its release context
+//! (proved on the grammar of GitHub's subjects, `lang`), and is every token of
+//! another repository or context that the policy's own patterns, the repositories it
+//! names and the reference's counter-examples describe refused?
 //! Permissions (`permission`): can the role call each API a release needs on the
 //! exact ARN CodeArtifact authorises, and nothing dangerous besides? The checks carry
 //! the numbers of the T1–T17 and P1–P12 checklists in the shared reference

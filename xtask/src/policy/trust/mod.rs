@@ -1,13 +1,16 @@
-//! Trust-policy analysis: the checks T1–T17 of the shared reference, by simulation.
+//! Trust-policy analysis: the checks T1–T17 of the shared reference.
 //!
-//! The policy is evaluated for the token the release job presents (which must be
-//! allowed) and for a fixed set of counter-example tokens (which must not be):
-//! another owner's repository, `OWNER-evil/REPO`, `OWNER/REPO-evil`, `OWNER/other`,
-//! a same-repository pull request, a feature branch and an arbitrary environment,
-//! each also in the immutable `OWNER@ID/REPO@ID` form. Every token carries the
-//! claims that go with its subject (`ref`, `environment`, `repository`,
-//! `job_workflow_ref`, …), so a policy that conditions on those is judged by what
-//! they really restrict. Which counter-example gets through selects the finding.
+//! The `sub` conditions are proved on the grammar of GitHub's subjects
+//! (`subjects`): every subject they admit must be the configured repository's, in
+//! either form, for the release environment (or `v*` tags without one). What is not
+//! proven becomes tokens (`probes`): counter-examples the proof found in the
+//! policy's own patterns, the repositories its other claims name, and the
+//! reference's fixed counter-examples (another owner's repository, `OWNER-evil/REPO`,
+//! `OWNER/REPO-evil`, `OWNER/other`, a pull request, a feature branch, another
+//! environment), each in both forms. Every token carries the claims that go with its
+//! subject (`ref`, `environment`, `repository`, `job_workflow_ref`, …), so the whole
+//! policy, Deny statements and other claims included, decides; which kind gets
+//! through selects the finding.
 //!
 //! T9, T10, T12 (does the provider exist), T14 and T15 (which subject form the
 //! repository emits) need GitHub or AWS API facts; `TrustFacts` carries them, and a
@@ -16,8 +19,8 @@
 //! `analyse_trust` runs the checks in the order of this module's parts: `context`
 //! (what it is told), `scenario` (the tokens), `analysis` (the questions every check
 //! asks), then the checks: `principals` (T11–T13), `conditions` (T1, T6, T7),
-//! `subject` (T8, T11, T15), `counter_examples` (T2–T5) and `github` (T9, T10, T14);
-//! T16 and T17 are short enough to stay here.
+//! `subject` (T8, T11, T15), `subjects` and `probes` with `counter_examples` (T2–T5)
+//! and `github` (T9, T10, T14); T16 and T17 are short enough to stay here.
 
 mod analysis;
 mod conditions;
