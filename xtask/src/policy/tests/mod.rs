@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 
 mod patterns;
+mod public;
 
 const ACCOUNT: &str = "123456789012";
 const OTHER_ACCOUNT: &str = "210987654321";
@@ -127,6 +128,7 @@ const BREAKAGE: &[&str] = &["trust.subject-mismatch", "trust.provider", "trust.a
 fn trust_cases() -> Vec<TrustCase> {
     let mut cases = base_trust_cases();
     cases.extend(patterns::cases());
+    cases.extend(public::cases());
     cases
 }
 
