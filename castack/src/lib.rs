@@ -6,7 +6,8 @@
 //!   CodeArtifact control plane (REST-JSON, SigV4 header checked, signature not
 //!   verified), forwards the PyPI endpoint `/pypi/<repo>/` to pypiserver with
 //!   CodeArtifact's re-upload rules, forwards STS (AWS query protocol) to
-//!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint, injects
+//!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint and the
+//!   parts of GitHub's REST API that `check-iam` reads, injects
 //!   faults, logs requests and remembers the secrets it saw issued (for leak
 //!   tests). Needs no Python: without pypiserver behind it, the control plane still
 //!   answers from a package folder on disk.
@@ -28,6 +29,7 @@ mod router;
 
 mod codeartifact;
 mod control;
+mod github_api;
 mod oidc;
 mod proxy;
 mod sts;
@@ -35,6 +37,7 @@ mod sts;
 mod config;
 mod faults;
 mod forward;
+mod github_repo;
 mod http;
 mod iam;
 mod operation;
@@ -48,5 +51,6 @@ pub use emulator::{
     EmulatorConfig, LoggedRequest, Operation, OriginRestrictions, PypiOp, Restriction, Token, default_oidc_claims,
 };
 pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
+pub use github_repo::{Deployment, GithubEndpoint, GithubEnvironment, GithubRepo, GithubRuleset, RefType};
 pub use stack::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
 pub use util::shell_quote;

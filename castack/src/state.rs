@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     config::{DEFAULT_ROLE, EmulatorConfig, OriginRestrictions, default_oidc_claims},
     faults::{Fault, Faults, Transient},
+    github_repo::GithubRepo,
     http::lock,
     iam::IdentityPolicy,
     operation::Operation,
@@ -113,6 +114,8 @@ pub(crate) struct State {
     /// The principal AccessDenied messages name unless a fault names another.
     pub principal: String,
     pub oidc_request_token: String,
+    /// The bearer token of the fake GitHub API when the settings name none.
+    pub github_token: String,
     pub encryption_key: String,
     pub inner: Mutex<Inner>,
     log: Mutex<Vec<LoggedRequest>>,
@@ -128,6 +131,8 @@ pub(crate) struct Inner {
     /// The identity policy of the caller, when a test set one: every CodeArtifact
     /// action (and the bearer token) is then checked against it.
     pub identity_policy: Option<IdentityPolicy>,
+    /// What the fake GitHub REST API serves.
+    pub github: GithubRepo,
 }
 
 /// Secrets the stack handed out, for tests that prove none of them leaks into
@@ -154,11 +159,14 @@ impl State {
             .clone()
             .unwrap_or_else(|| format!("arn:aws:sts::{}:assumed-role/{DEFAULT_ROLE}/castack", config.account));
         let oidc_request_token = config.oidc_request_token.clone().unwrap_or_else(|| util::random_hex(24));
+        // Shaped like a GitHub token, so output scrubbing is tried on a realistic one.
+        let github_token = format!("ghp_{}", util::random_hex(18));
         State {
             addr,
             created: SystemTime::now(),
             principal,
             oidc_request_token,
+            github_token,
             encryption_key: format!("arn:aws:kms:{}:{}:key/{}", config.region, config.account, util::uuid()),
             inner: Mutex::new(Inner {
                 faults: Faults::default(),
@@ -166,6 +174,7 @@ impl State {
                 origin: config.origin,
                 oidc_claims: config.oidc_claims.clone(),
                 identity_policy: None,
+                github: config.github.clone(),
             }),
             log: Mutex::new(Vec::new()),
             issued: Mutex::default(),
@@ -177,8 +186,8 @@ impl State {
         format!("http://{}/{format}/{}/", self.addr, self.config.repository)
     }
 
-    /// Faults, request log, identity policy, OIDC claims and origin restrictions
-    /// back to the start configuration. The token stays.
+    /// Faults, request log, identity policy, OIDC claims, origin restrictions and
+    /// the GitHub repository back to the start configuration. The token stays.
     pub(crate) fn reset(&self) {
         {
             let mut inner = lock(&self.inner);
@@ -186,6 +195,7 @@ impl State {
             inner.identity_policy = None;
             inner.origin = self.config.origin;
             inner.oidc_claims = self.config.oidc_claims.clone();
+            inner.github = self.config.github.clone();
         }
         lock(&self.log).clear();
     }
@@ -332,6 +342,19 @@ impl State {
         };
         let line = format!("aws:{{SHA}}{}\n", util::b64std(&Sha1::digest(password.as_bytes())));
         util::write_atomic(path, line.as_bytes()).context("cannot update pypiserver's password file")
+    }
+
+    // -- The fake GitHub API ------------------------------------------------------
+
+    /// The repository the fake GitHub API serves, and the token it accepts.
+    pub(crate) fn github_repo(&self) -> (GithubRepo, String) {
+        let repo = lock(&self.inner).github.clone();
+        let token = repo.token.clone().unwrap_or_else(|| self.github_token.clone());
+        (repo, token)
+    }
+
+    pub(crate) fn set_github_repo(&self, repo: GithubRepo) {
+        lock(&self.inner).github = repo;
     }
 
     // -- OIDC claims -------------------------------------------------------------
