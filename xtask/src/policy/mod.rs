@@ -40,15 +40,16 @@ pub use generate::{least_privilege_policy, recommended_trust_policy, to_pretty_j
 pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions};
 #[cfg(any(test, feature = "iam"))]
 pub use trust::ProviderFacts;
-pub use trust::{DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, RepoRef, TrustContext, TrustFacts, analyse_trust};
+pub use trust::{
+    DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DeploymentPolicy, EnvironmentFacts, GithubGaps, RefKind, RefRule, RepoRef,
+    SubTemplate, TrustContext, TrustFacts, analyse_trust, check_github, ref_pattern_matches,
+};
 
-// What the table tests in `tests.rs` reach besides.
+// What the table tests in `tests/` reach besides.
 #[cfg(test)]
 use {
     permission::normalize_package_name,
-    trust::{
-        DeploymentPolicy, EnvironmentFacts, RefKind, RefRule, SubTemplate, counter_example_subjects, expected_subject,
-    },
+    trust::{counter_example_subjects, expected_subject},
 };
 
 /// How bad a finding is. `Error` means the release will not work; `Critical` to

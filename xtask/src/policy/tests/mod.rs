@@ -593,9 +593,49 @@ fn base_trust_cases() -> Vec<TrustCase> {
             ]),
             ..protected.clone()
         })),
-        case("environment well protected", sub_equals(ENV_SUB), &[("trust.ok", Info)], Status::Pass)
-            .facts(with_env(protected.clone()))
-            .absent(&["trust.environment-protection"]),
+        case(
+            "environment well protected",
+            sub_equals(ENV_SUB),
+            &[("trust.ok", Info), ("trust.environment-protection.ok", Info)],
+            Status::Pass,
+        )
+        .facts(with_env(protected.clone()))
+        .absent(&["trust.environment-protection"])
+        .says("trust.environment-protection.ok", "tags \"v*\""),
+        case(
+            "GitHub facts missing for a reason",
+            sub_equals(ENV_SUB),
+            &[("trust.environment-protection", Info), ("trust.sub-template", Info)],
+            Status::Pass,
+        )
+        .facts(TrustFacts {
+            github_gaps: GithubGaps {
+                environment: Some("the token lacks `actions: read`".into()),
+                ..GithubGaps::default()
+            },
+            ..TrustFacts::default()
+        })
+        .says("trust.environment-protection", "not checked: the token lacks `actions: read`"),
+        case(
+            "tag push with a tag ruleset, default template",
+            recommended_trust_policy(&tag_ctx(), ACCOUNT).to_string(),
+            &[("trust.ok", Info), ("trust.tag-ruleset.ok", Info), ("trust.sub-template.ok", Info)],
+            Status::Pass,
+        )
+        .ctx(tag_ctx())
+        .facts(TrustFacts {
+            tag_ruleset: Some(true),
+            sub_template: Some(SubTemplate { use_default: true, include_claim_keys: Vec::new() }),
+            ..TrustFacts::default()
+        }),
+        case(
+            "environment job without a tag ruleset",
+            sub_equals(ENV_SUB),
+            &[("trust.tag-ruleset", Low)],
+            Status::Warn,
+        )
+        .facts(TrustFacts { tag_ruleset: Some(false), ..TrustFacts::default() })
+        .says("trust.tag-ruleset", "waits for the reviewers"),
         case(
             "tag push without a tag ruleset",
             recommended_trust_policy(&tag_ctx(), ACCOUNT).to_string(),
@@ -1162,6 +1202,9 @@ const ALL_IDS: &[&str] = &[
     "trust.session-duration",
     "trust.ok",
     "trust.duplicate-key",
+    "trust.environment-protection.ok",
+    "trust.tag-ruleset.ok",
+    "trust.sub-template.ok",
     "trust.wildcard-boundary",
     "trust.foreign-repository",
     "perm.not-a-permission-policy",

@@ -35,10 +35,10 @@ mod subjects;
 
 #[cfg(any(test, feature = "iam"))]
 pub use context::ProviderFacts;
-#[cfg(test)]
-pub use context::RefRule;
-pub use context::{DeploymentPolicy, EnvironmentFacts, RefKind, RepoRef, SubTemplate, TrustContext, TrustFacts};
-pub use github::{check_environment_protection, check_sub_template, check_tag_ruleset};
+pub use context::{
+    DeploymentPolicy, EnvironmentFacts, GithubGaps, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
+};
+pub use github::{check_github, ref_pattern_matches};
 pub(crate) use scenario::recommended_sub;
 
 /// The host of GitHub's OIDC issuer, which is also the name of the IAM provider and
@@ -108,9 +108,7 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
     analysis.check_boundaries(&tried.blamed, &mut out);
     analysis.check_name_reuse(expected, &mut out);
     analysis.check_audience(expected, &mut out);
-    out.extend(check_environment_protection(ctx, facts.environment.as_ref()));
-    out.extend(check_tag_ruleset(ctx, facts.tag_ruleset));
-    out.extend(check_sub_template(ctx, facts.sub_template.as_ref()));
+    out.extend(check_github(ctx, facts));
     out.extend(colon_in_name(ctx));
     out.extend(check_session_duration(ctx, facts));
     if expected == Tri::Yes && !out.iter().any(|it| it.severity > Severity::Info) {
