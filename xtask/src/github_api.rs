@@ -139,8 +139,11 @@ impl Api {
         // GitHub refuses requests without a User-Agent.
         headers.insert("user-agent", "yamause-xtask-check-iam");
         let limit = limits::get().aws_attempt;
+        let late = || format!("{url} did not answer within {} (XTASK_AWS_ATTEMPT_TIMEOUT)", limits::shown(limit));
         let exchange = async {
-            let response = self.connector.call(request).await.map_err(|err| format!("could not reach {url}: {err}"))?;
+            let response = self.connector.call(request).await.map_err(|err| {
+                if err.is_timeout() { late() } else { format!("could not reach {url}: {err}") }
+            })?;
             let status = response.status().as_u16();
             let header = |name: &str| response.headers().get(name).map(str::to_owned);
             let (permission, remaining) = (header("x-accepted-github-permissions"), header("x-ratelimit-remaining"));
@@ -151,12 +154,7 @@ impl Api {
         let (status, permission, remaining, body) = match tokio::time::timeout(limit, exchange).await {
             Ok(Ok(it)) => it,
             Ok(Err(err)) => return Reply::Failed(redact::scrub(&err)),
-            Err(_) => {
-                return Reply::Failed(format!(
-                    "{url} did not answer within {} (XTASK_AWS_ATTEMPT_TIMEOUT)",
-                    limits::shown(limit)
-                ));
-            }
+            Err(_) => return Reply::Failed(late()),
         };
         if body.len() > MAX_BODY {
             return Reply::Failed(format!("{url} answered {} bytes, more than GitHub's API ever does", body.len()));
