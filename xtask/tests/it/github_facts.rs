@@ -111,7 +111,7 @@ fn in_actions_the_environment_protection_rules_come_from_the_api() {
 
     // The token never shows, not even in part, and no child process got it.
     let mut secrets = support::stack_secrets(&stack);
-    secrets.extend(support::secret_forms(&[token.clone()]));
+    secrets.extend(support::secret_forms(std::slice::from_ref(&token)));
     for (name, output) in &outputs {
         support::assert_runner_safe(name, output, &secrets);
         assert!(output.contains(&format!("::add-mask::{token}")), "`{name}`: the token is not masked for the runner");
