@@ -141,9 +141,11 @@ impl Api {
         let limit = limits::get().aws_attempt;
         let late = || format!("{url} did not answer within {} (XTASK_AWS_ATTEMPT_TIMEOUT)", limits::shown(limit));
         let exchange = async {
-            let response = self.connector.call(request).await.map_err(|err| {
-                if err.is_timeout() { late() } else { format!("could not reach {url}: {err}") }
-            })?;
+            let response = self
+                .connector
+                .call(request)
+                .await
+                .map_err(|err| if err.is_timeout() { late() } else { format!("could not reach {url}: {err}") })?;
             let status = response.status().as_u16();
             let header = |name: &str| response.headers().get(name).map(str::to_owned);
             let (permission, remaining) = (header("x-accepted-github-permissions"), header("x-ratelimit-remaining"));

@@ -14,7 +14,10 @@
 //! characters they name and by their classes: every literal, the separators, and
 //! one fresh letter and one fresh digit stand for all the others.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    cell::Cell,
+    collections::{HashMap, HashSet},
+};
 
 use super::glob::{self, Tok};
 
@@ -57,8 +60,34 @@ pub(crate) enum Atom {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Lang(pub Vec<Vec<Atom>>);
 
-/// Beyond this many states a search gives up (the caller then assumes the worst).
-const MAX_STATES: usize = 200_000;
+/// Beyond this many states one search gives up (the caller then assumes the worst).
+/// The questions about real policies stay in the hundreds.
+const MAX_STATES: usize = 20_000;
+
+/// How much work the questions of one analysis may do together (automaton positions
+/// visited), so that a document of many long patterns is answered "unknown" (the
+/// worst) at once rather than slowly. The questions about real policies use a few
+/// thousand.
+pub(crate) struct Budget(Cell<usize>);
+
+impl Budget {
+    pub(crate) fn new(work: usize) -> Budget {
+        Budget(Cell::new(work))
+    }
+
+    /// Uses `work`; false when not that much is left.
+    fn spend(&self, work: usize) -> bool {
+        let left = self.0.get();
+        self.0.set(left.saturating_sub(work));
+        left >= work
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new(5_000_000)
+    }
+}
 
 impl Lang {
     /// The language of an IAM `StringLike` pattern.
@@ -169,7 +198,7 @@ pub(crate) enum Outside {
 }
 
 /// Is every string that all of `within` match also matched by one of `covered`?
-pub(crate) fn outside(within: &[&Lang], covered: &[&Lang]) -> Outside {
+pub(crate) fn outside(within: &[&Lang], covered: &[&Lang], budget: &Budget) -> Outside {
     let union = Lang(covered.iter().flat_map(|it| it.0.iter().cloned()).collect());
     let mut langs: Vec<&Lang> = within.to_vec();
     langs.push(&union);
@@ -187,6 +216,10 @@ pub(crate) fn outside(within: &[&Lang], covered: &[&Lang]) -> Outside {
             return Outside::Witness(trace(&states, next));
         }
         let state = state.clone();
+        // Expanding a state steps every position on every character.
+        if !budget.spend(alphabet.len() * (state.iter().map(Vec::len).sum::<usize>() + 1)) {
+            return Outside::Unknown;
+        }
         for &c in &alphabet {
             let moved: Vec<Set> = langs.iter().zip(&state).map(|(lang, set)| step(lang, set, c)).collect();
             if moved[..last].iter().any(Vec::is_empty) || index.contains_key(&moved) {
@@ -204,12 +237,13 @@ pub(crate) fn outside(within: &[&Lang], covered: &[&Lang]) -> Outside {
 }
 
 /// A string of `shape` that `pattern` matches with one of its wildcards standing
-/// for a separator of `shape`, and the position of that character.
-pub(crate) fn crossing(pattern: &Lang, shape: &Lang) -> Option<(String, usize)> {
+/// for a separator of `shape`, and the position of that character (`None` also when
+/// the budget runs out).
+pub(crate) fn crossing(pattern: &Lang, shape: &Lang, budget: &Budget) -> Option<(String, usize)> {
     let alphabet = alphabet(&[pattern, shape]);
     for p in &pattern.0 {
         for s in &shape.0 {
-            if let Some(found) = crossing_in(p, s, &alphabet) {
+            if let Some(found) = crossing_in(p, s, &alphabet, budget) {
                 return Some(found);
             }
         }
@@ -221,7 +255,7 @@ pub(crate) fn crossing(pattern: &Lang, shape: &Lang) -> Option<(String, usize)> 
 /// index of the first separator a wildcard consumed.
 type Node = (usize, usize, Option<usize>);
 
-fn crossing_in(p: &[Atom], s: &[Atom], alphabet: &[char]) -> Option<(String, usize)> {
+fn crossing_in(p: &[Atom], s: &[Atom], alphabet: &[char], budget: &Budget) -> Option<(String, usize)> {
     let mut nodes: Vec<Reached> = vec![((0, 0, None), None)];
     let mut seen: HashSet<Node> = HashSet::new();
     seen.insert((0, 0, None));
@@ -234,7 +268,7 @@ fn crossing_in(p: &[Atom], s: &[Atom], alphabet: &[char]) -> Option<(String, usi
             return crossed.map(|at| (text, at));
         }
         let mut push = |node: Node, via: Option<char>, nodes: &mut Vec<_>, depth: &mut Vec<usize>| {
-            if seen.insert(node) {
+            if budget.spend(1) && seen.insert(node) {
                 depth.push(depth[next] + usize::from(via.is_some()));
                 nodes.push((node, Some((next, via))));
             }
@@ -288,21 +322,19 @@ type Visited = (Vec<Set>, Option<(usize, char)>);
 /// was read).
 type Reached = (Node, Option<(usize, Option<char>)>);
 
-fn closure(lang: &Lang, mut set: Set) -> Set {
-    let mut i = 0;
-    while i < set.len() {
-        let (s, p) = set[i];
-        if let Some(Atom::Run(_)) = lang.0[s as usize].get(p as usize) {
-            let skip = (s, p + 1);
-            if !set.contains(&skip) {
-                set.push(skip);
-            }
+/// The positions a run may skip to without reading anything, added.
+fn closure(lang: &Lang, set: Set) -> Set {
+    let mut out = Vec::with_capacity(set.len() * 2);
+    for (s, mut p) in set {
+        out.push((s, p));
+        while let Some(Atom::Run(_)) = lang.0[s as usize].get(p as usize) {
+            p += 1;
+            out.push((s, p));
         }
-        i += 1;
     }
-    set.sort_unstable();
-    set.dedup();
-    set
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn start(lang: &Lang) -> Set {
@@ -382,7 +414,7 @@ mod tests {
         assert!(Lang::pattern("A?").fold().matches("ab") && Lang::pattern("a?").fold().matches("Ab"));
         let owner = Seq::new().caseless("Octo-Org").lang();
         assert!(owner.matches("octo-org") && owner.matches("OCTO-ORG") && !owner.matches("octo_org"));
-        assert_eq!(outside(&[&Lang::literal("OCTO-org")], &[&owner]), Outside::Covered);
+        assert_eq!(outside(&[&Lang::literal("OCTO-org")], &[&owner], &Budget::default()), Outside::Covered);
         let shape = name_subject();
         assert!(shape.matches("repo:o/r:x") && !shape.matches("repo:o/r/x:y") && !shape.matches("repo:/r:x"));
     }
@@ -392,44 +424,52 @@ mod tests {
         let subjects = name_subject();
         let own = Lang::pattern("repo:octo-org/yamause:*");
         assert_eq!(
-            outside(&[&Lang::pattern("repo:octo-org/yamause:environment:*"), &subjects], &[&own]),
+            outside(&[&Lang::pattern("repo:octo-org/yamause:environment:*"), &subjects], &[&own], &Budget::default()),
             Outside::Covered
         );
-        let Outside::Witness(w) = outside(&[&Lang::pattern("repo:octo-org/*"), &subjects], &[&own]) else { panic!() };
+        let Outside::Witness(w) = outside(&[&Lang::pattern("repo:octo-org/*"), &subjects], &[&own], &Budget::default())
+        else {
+            panic!()
+        };
         assert!(w.starts_with("repo:octo-org/") && !own.matches(&w) && subjects.matches(&w), "{w}");
         assert_eq!(w, "repo:octo-org/x:");
-        let Outside::Witness(w) = outside(&[&Lang::pattern("repo:*"), &subjects], &[&own]) else { panic!() };
+        let Outside::Witness(w) = outside(&[&Lang::pattern("repo:*"), &subjects], &[&own], &Budget::default()) else {
+            panic!()
+        };
         assert_eq!(w, "repo:x/x:");
         // A union on the covered side, and an empty intersection.
         let envs = Lang::pattern("repo:octo-org/yamause:environment:*").or(Lang::pattern("repo:octo-org/yamause:ref*"));
-        assert_eq!(outside(&[&Lang::pattern("repo:octo-org/yamause:ref:refs/tags/v*")], &[&envs]), Outside::Covered);
-        assert_eq!(outside(&[&Lang::literal("a"), &Lang::literal("b")], &[]), Outside::Covered);
-        assert_eq!(outside(&[&Lang::literal("a")], &[]), Outside::Witness("a".into()));
+        assert_eq!(
+            outside(&[&Lang::pattern("repo:octo-org/yamause:ref:refs/tags/v*")], &[&envs], &Budget::default()),
+            Outside::Covered
+        );
+        assert_eq!(outside(&[&Lang::literal("a"), &Lang::literal("b")], &[], &Budget::default()), Outside::Covered);
+        assert_eq!(outside(&[&Lang::literal("a")], &[], &Budget::default()), Outside::Witness("a".into()));
     }
 
     #[test]
     fn wildcards_that_stand_for_a_separator_are_found() {
         let shape = name_subject();
-        let (w, at) = crossing(&Lang::pattern("repo:*:x"), &shape).unwrap();
+        let (w, at) = crossing(&Lang::pattern("repo:*:x"), &shape, &Budget::default()).unwrap();
         assert!(shape.matches(&w) && w.chars().nth(at) == Some('/'), "{w} {at}");
-        let (w, at) = crossing(&Lang::pattern("repo:octo-org/yamause*"), &shape).unwrap();
+        let (w, at) = crossing(&Lang::pattern("repo:octo-org/yamause*"), &shape, &Budget::default()).unwrap();
         assert_eq!(w.chars().nth(at), Some(':'), "{w}");
         // A wildcard inside a field only matches field characters.
         let env = Seq::new().text("repo").sep(':').some(Class::Name).sep('/').some(Class::Name).sep(':');
         let env = env.then(&Seq::new().text("environment").sep(':').some(Class::Value)).lang();
-        assert_eq!(crossing(&Lang::pattern("repo:octo-org/*:environment:release"), &env), None);
-        assert!(crossing(&Lang::pattern("repo:octo-org/*:release"), &env).is_some());
-        assert!(crossing(&Lang::pattern("repo:octo-org/yamause:environment:*"), &env).is_none());
+        assert_eq!(crossing(&Lang::pattern("repo:octo-org/*:environment:release"), &env, &Budget::default()), None);
+        assert!(crossing(&Lang::pattern("repo:octo-org/*:release"), &env, &Budget::default()).is_some());
+        assert!(crossing(&Lang::pattern("repo:octo-org/yamause:environment:*"), &env, &Budget::default()).is_none());
         assert!(env.matches("repo:o/r:environment:a/b") && !env.matches("repo:o/r:environment:a:b"));
         let digits = Seq::new().some(Class::Digit).lang();
         assert!(digits.matches("123") && !digits.matches("12a") && !digits.matches(""));
-        assert_eq!(crossing(&Lang::literal("repo:o/r:x"), &shape), None);
+        assert_eq!(crossing(&Lang::literal("repo:o/r:x"), &shape, &Budget::default()), None);
     }
 
     #[test]
     fn large_searches_give_up_cautiously() {
         let many = Lang::pattern(&"*a".repeat(40));
         let other = Lang::pattern(&"*b".repeat(40));
-        assert_ne!(outside(&[&many], &[&other]), Outside::Covered);
+        assert_ne!(outside(&[&many], &[&other], &Budget::default()), Outside::Covered);
     }
 }

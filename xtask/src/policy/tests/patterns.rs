@@ -274,3 +274,17 @@ fn patterns_no_fixed_probe_matches_are_caught() {
         );
     }
 }
+
+/// A policy full of long patterns still ends in reasonable time, with findings
+/// (the searches give up cautiously rather than run on).
+#[test]
+fn pathological_patterns_end() {
+    for repeats in [2, 60] {
+        let long: Vec<String> = (0..40).map(|i| format!("repo:{}{i}*", "*a?".repeat(repeats))).collect();
+        let long: Vec<&str> = long.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let findings = analyse_trust(&sub_like_all(&long), &env_ctx(), &TrustFacts::default());
+        assert_ne!(status(&findings), Status::Pass, "{}", render_text(&findings));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    }
+}

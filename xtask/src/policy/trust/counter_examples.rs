@@ -5,7 +5,7 @@
 //! a blamed pattern whose wildcard spans a separator of the subject gets one more.
 
 use super::{analysis::Analysis, scenario::Class, subjects::Proof};
-use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob::Tok, quoted};
+use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob::Tok, lang::Budget, quoted};
 
 /// A token that the policy does not refuse.
 struct Hit {
@@ -82,8 +82,11 @@ impl Analysis<'_> {
     pub(super) fn check_boundaries(&self, blamed: &[String], out: &mut Vec<Finding>) {
         let patterns: Vec<String> =
             self.values_of(super::SUB).into_iter().filter(|(k, _)| *k == OpKind::StringLike).map(|(_, v)| v).collect();
+        // A crossing is found in a few hundred steps; more means a pattern no policy
+        // needs, whose other findings say enough.
+        let budget = Budget::new(200_000);
         for value in blamed.iter().filter(|it| patterns.contains(it)) {
-            let Some((subject, separator)) = self.boundary_crossing(value) else { continue };
+            let Some((subject, separator)) = self.boundary_crossing(value, &budget) else { continue };
             let what = if separator == '/' {
                 "the \"/\" between owner and repository, so it stands for any owner or repository"
             } else {

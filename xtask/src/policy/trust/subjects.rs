@@ -23,8 +23,11 @@ use super::{
 use crate::policy::{
     document::{Condition, Effect, OpKind, Statement},
     eval,
-    lang::{self, Class, Lang, Outside, Seq},
+    lang::{self, Budget, Class, Lang, Outside, Seq},
 };
+
+/// How many offending values get counter-examples in every region.
+const MAX_WITNESSED: usize = 8;
 
 /// Whose subjects a part of the grammar spans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +119,11 @@ impl<'a> Grammar<'a> {
             }
         };
         match context {
-            Ctx::Any => vec![env(None), Seq::new().text("pull_request"), git_ref(None)],
+            // Any ref at all, so the proof covers every subject GitHub could write;
+            // counter-examples take `refs/…` ones (`Ctx::Ref`), which read better.
+            Ctx::Any => {
+                vec![env(None), Seq::new().text("pull_request"), Seq::new().text("ref").sep(':').some(Class::Value)]
+            }
             Ctx::Allowed => match &self.ctx.environment {
                 Some(name) => vec![env(Some(name))],
                 None if self.ctx.release_ref.starts_with("refs/tags/v") => {
@@ -144,17 +151,31 @@ pub(super) struct Proof {
     pub(super) witnesses: Vec<String>,
 }
 
-/// The sub conditions of one statement as languages.
+/// The sub conditions of one statement as languages; `None` for a value with more
+/// wildcards than a subject pattern ever needs, which the searches would take long
+/// over (such a value is not proven, and the probes judge it).
 struct SubConditions {
     /// One language per positive condition (any of its values).
-    positive: Vec<(Lang, Vec<(String, Lang)>)>,
+    positive: Vec<(Option<Lang>, Vec<Value>)>,
     /// What the negated conditions take away.
     negative: Vec<Lang>,
 }
 
+/// A condition value as written, and its language.
+type Value = (String, Option<Lang>);
+
+/// More wildcards than this in one value, and it is not searched.
+const MAX_WILDCARDS: usize = 8;
+
 /// The language of one condition value, as its operator reads it. A policy
 /// variable (`${…}`) could stand for anything, so it is read as `*`.
-fn value_lang(kind: OpKind, value: &str) -> Lang {
+fn value_lang(kind: OpKind, value: &str) -> Option<Lang> {
+    let wildcards = value.chars().filter(|c| matches!(c, '*' | '?')).count();
+    let like = matches!(kind, OpKind::StringLike | OpKind::StringNotLike);
+    (!like || wildcards <= MAX_WILDCARDS).then(|| read_value(kind, value))
+}
+
+fn read_value(kind: OpKind, value: &str) -> Lang {
     let rest = value.replace("${*}", "").replace("${?}", "").replace("${$}", "");
     // 0x7b is the opening brace of `${name}`.
     let unknown_variable = rest.match_indices('$').any(|(i, _)| rest.as_bytes().get(i + 1) == Some(&0x7b));
@@ -172,12 +193,13 @@ fn sub_conditions(statement: &Statement) -> SubConditions {
     let mut out = SubConditions { positive: Vec::new(), negative: Vec::new() };
     for condition in statement.conditions_on(SUB) {
         let kind = condition.operator.kind;
-        let values: Vec<(String, Lang)> = condition.values.iter().map(|v| (v.clone(), value_lang(kind, v))).collect();
-        let union = values.iter().fold(Lang::default(), |lang, (_, it)| lang.or(it.clone()));
+        let values: Vec<Value> = condition.values.iter().map(|v| (v.clone(), value_lang(kind, v))).collect();
         if kind.restricts_subject() {
+            let union = values.iter().try_fold(Lang::default(), |lang, (_, it)| Some(lang.or(it.clone()?)));
             out.positive.push((union, values));
         } else if matches!(kind, OpKind::StringNotEquals | OpKind::StringNotLike | OpKind::StringNotEqualsIgnoreCase) {
-            out.negative.push(union);
+            // A value not searched takes nothing away: the cautious reading.
+            out.negative.push(values.into_iter().filter_map(|(_, it)| it).fold(Lang::default(), Lang::or));
         }
     }
     out
@@ -199,10 +221,15 @@ fn deny_limits(analysis: &Analysis) -> (Vec<Lang>, Vec<Lang>) {
             continue;
         }
         let sub = sub_conditions(statement);
+        let searched =
+            statement.conditions.iter().flat_map(|it| &it.values).all(|v| value_lang(OpKind::StringLike, v).is_some());
+        if !searched {
+            continue;
+        }
         if sub.positive.is_empty() && sub.negative.len() == conditions.len() {
             restrict.push(sub.negative.into_iter().fold(Lang::default(), Lang::or));
         } else if sub.negative.is_empty() && sub.positive.len() == 1 {
-            exclude.extend(sub.positive.into_iter().map(|(lang, _)| lang));
+            exclude.extend(sub.positive.into_iter().filter_map(|(lang, _)| lang));
         }
     }
     (restrict, exclude)
@@ -215,6 +242,7 @@ impl Analysis<'_> {
         let subjects = grammar.lang(Who::Anyone, &Ctx::Any);
         let allowed = grammar.lang(Who::Repo, &Ctx::Allowed);
         let (restrict, exclude) = deny_limits(self);
+        let budget = Budget::default();
         let mut proof = Proof { proven: true, ..Proof::default() };
         for statement in self.doc.statements.iter().filter(|it| github_facing(it)) {
             let sub = sub_conditions(statement);
@@ -223,21 +251,29 @@ impl Analysis<'_> {
             let within = |lang: &Lang| {
                 let mut all: Vec<&Lang> = vec![lang, &subjects];
                 all.extend(&restrict);
-                lang::outside(&all, &covered)
+                lang::outside(&all, &covered, &budget)
             };
-            if sub.positive.iter().any(|(lang, _)| within(lang) == Outside::Covered) {
+            if sub.positive.iter().any(|(lang, _)| lang.as_ref().is_some_and(|it| within(it) == Outside::Covered)) {
                 continue;
             }
             proof.proven = false;
             for (value, lang) in sub.positive.iter().flat_map(|(_, values)| values) {
-                let witness = match within(lang) {
-                    Outside::Covered => continue,
-                    Outside::Witness(w) => Some(w),
-                    Outside::Unknown => None,
+                let witness = match lang.as_ref().map(within) {
+                    Some(Outside::Covered) => continue,
+                    Some(Outside::Witness(w)) => Some(w),
+                    Some(Outside::Unknown) | None => None,
                 };
                 if !proof.offending.iter().any(|(v, _)| v == value) {
+                    // Counter-examples of a few values are enough to name whom they
+                    // admit, and bound the work on a policy full of patterns.
+                    if let Some(lang) = lang
+                        && witness.is_some()
+                        && proof.offending.len() < MAX_WITNESSED
+                    {
+                        let taken = &covered[1..];
+                        proof.witnesses.extend(self.region_witnesses(&grammar, lang, &restrict, taken, &budget));
+                    }
                     proof.offending.push((value.clone(), witness));
-                    proof.witnesses.extend(self.region_witnesses(&grammar, lang, &restrict, &covered[1..]));
                 }
             }
         }
@@ -248,7 +284,14 @@ impl Analysis<'_> {
     /// Counter-examples of `lang` in each region and context kind: another owner's
     /// repository, another repository of the owner, another context of the release
     /// repository.
-    fn region_witnesses(&self, grammar: &Grammar, lang: &Lang, restrict: &[Lang], taken: &[&Lang]) -> Vec<String> {
+    fn region_witnesses(
+        &self,
+        grammar: &Grammar,
+        lang: &Lang,
+        restrict: &[Lang],
+        taken: &[&Lang],
+        budget: &Budget,
+    ) -> Vec<String> {
         let env = self.ctx.environment.clone();
         let mut contexts = vec![Ctx::Environment(None), Ctx::PullRequest, Ctx::Ref(None)];
         contexts.push(Ctx::Ref(Some(self.ctx.release_ref.clone())));
@@ -269,7 +312,7 @@ impl Analysis<'_> {
                     within.extend(restrict);
                     let mut covered: Vec<&Lang> = vec![inside];
                     covered.extend(taken);
-                    if let Outside::Witness(w) = lang::outside(&within, &covered)
+                    if let Outside::Witness(w) = lang::outside(&within, &covered, budget)
                         && !out.contains(&w)
                     {
                         out.push(w);
@@ -282,9 +325,9 @@ impl Analysis<'_> {
 
     /// A subject of `value` (a `StringLike` pattern) in which a wildcard stands for
     /// a separator of the grammar, and that separator.
-    pub(super) fn boundary_crossing(&self, value: &str) -> Option<(String, char)> {
+    pub(super) fn boundary_crossing(&self, value: &str, budget: &Budget) -> Option<(String, char)> {
         let grammar = Grammar::new(self.ctx, &self.template)?;
-        let (subject, at) = lang::crossing(&Lang::pattern(value), &grammar.lang(Who::Anyone, &Ctx::Any))?;
+        let (subject, at) = lang::crossing(&Lang::pattern(value), &grammar.lang(Who::Anyone, &Ctx::Any), budget)?;
         let separator = subject.chars().nth(at)?;
         Some((subject, separator))
     }
