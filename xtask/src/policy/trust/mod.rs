@@ -195,16 +195,23 @@ fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String], proof: 
             example.unwrap_or_default()
         )
     };
+    // The reference's counter-examples come first; the rest only repeat them in
+    // other contexts.
+    const SHOWN: usize = 14;
+    let more = match rejected.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
     Finding::new(
         "trust.ok",
         Severity::Info,
         format!(
             "the trust policy allows the release job's token (sub {:?}, aud {:?}); {how}; it refuses all {} tokens of \
-             other repositories and contexts tried: {}{duration}",
+             other repositories and contexts tried: {}{more}{duration}",
             expected_subject(ctx, facts),
             ctx.audience,
             rejected.len(),
-            rejected.join(", ")
+            rejected.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ")
         ),
     )
 }
