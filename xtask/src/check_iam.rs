@@ -76,7 +76,9 @@ impl flags::CheckIam {
             let runtime = crate::aws::runtime()?;
             runtime.block_on(self.live(sh, &project, &mut findings))?;
         }
-        let findings = order(findings);
+        // Failures first; a finding two parts made alike (the GitHub checks, live and
+        // in the role's analysis) once.
+        let findings = policy::finish(findings);
         match format {
             Format::Json => report::out_json(policy::render_json(&findings).trim_end()),
             Format::Text => report::out(policy::render_text(&findings).trim_end()),
@@ -364,20 +366,6 @@ pub fn repo_from_remote(url: &str) -> Option<RepoRef> {
         return None;
     }
     RepoRef::parse(&format!("{owner}/{name}")).ok()
-}
-
-/// Failures first, then warnings, then passes and notes, each group in check order;
-/// a finding two parts made alike (the GitHub checks, live and in the role's
-/// analysis) once.
-fn order(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    for finding in findings {
-        if !out.contains(&finding) {
-            out.push(finding);
-        }
-    }
-    out.sort_by_key(|it| std::cmp::Reverse(it.severity));
-    out
 }
 
 #[cfg(test)]

@@ -229,7 +229,7 @@ pub(crate) fn outside(within: &[&Lang], covered: &[&Lang], budget: &Budget) -> O
                 return Outside::Unknown;
             }
             index.insert(moved.clone(), states.len());
-            states.push((moved, Some((next, c))));
+            states.push((moved, Some((next, Some(c)))));
         }
         next += 1;
     }
@@ -264,7 +264,7 @@ fn crossing_in(p: &[Atom], s: &[Atom], alphabet: &[char], budget: &Budget) -> Op
     while next < nodes.len() && nodes.len() < MAX_STATES {
         let ((i, j, crossed), _) = nodes[next];
         if i == p.len() && j == s.len() && crossed.is_some() {
-            let text = trace_nodes(&nodes, next);
+            let text = trace(&nodes, next);
             return crossed.map(|at| (text, at));
         }
         let mut push = |node: Node, via: Option<char>, nodes: &mut Vec<_>, depth: &mut Vec<usize>| {
@@ -295,15 +295,6 @@ fn crossing_in(p: &[Atom], s: &[Atom], alphabet: &[char], budget: &Budget) -> Op
     None
 }
 
-fn trace_nodes(nodes: &[Reached], mut at: usize) -> String {
-    let mut out = Vec::new();
-    while let Some((parent, via)) = nodes[at].1 {
-        out.extend(via);
-        at = parent;
-    }
-    out.iter().rev().collect()
-}
-
 fn accepts_char(atom: &Atom, c: char) -> bool {
     match *atom {
         Atom::Char(x, _) => x == c,
@@ -315,12 +306,15 @@ fn accepts_char(atom: &Atom, c: char) -> bool {
 /// A set of automaton positions: (sequence, position), sorted.
 type Set = Vec<(u32, u32)>;
 
-/// A state of the containment search and how it was reached (parent, character).
-type Visited = (Vec<Set>, Option<(usize, char)>);
+/// How a state of a search was reached: its parent, and the character read (none
+/// when a run matched nothing).
+type Link = Option<(usize, Option<char>)>;
 
-/// A node of the crossing search and how it was reached (parent, character if one
-/// was read).
-type Reached = (Node, Option<(usize, Option<char>)>);
+/// A state of the containment search and how it was reached.
+type Visited = (Vec<Set>, Link);
+
+/// A node of the crossing search and how it was reached.
+type Reached = (Node, Link);
 
 /// The positions a run may skip to without reading anything, added.
 fn closure(lang: &Lang, set: Set) -> Set {
@@ -357,10 +351,11 @@ fn accepts(lang: &Lang, set: &Set) -> bool {
     set.iter().any(|&(s, p)| p as usize == lang.0[s as usize].len())
 }
 
-fn trace(states: &[Visited], mut at: usize) -> String {
+/// The characters read on the way to state `at`.
+fn trace<T>(states: &[(T, Link)], mut at: usize) -> String {
     let mut out = Vec::new();
-    while let Some((parent, c)) = states[at].1 {
-        out.push(c);
+    while let Some((parent, via)) = states[at].1 {
+        out.extend(via);
         at = parent;
     }
     out.iter().rev().collect()
