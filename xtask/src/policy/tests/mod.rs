@@ -95,12 +95,21 @@ struct TrustCase {
     /// Ids that must not appear above `info`.
     absent: &'static [&'static str],
     status: Status,
-    /// (id, text) that some finding's message must contain.
-    says: Option<(&'static str, &'static str)>,
+    /// (id, text): some finding of the id must contain the text.
+    says: Vec<(&'static str, &'static str)>,
 }
 
 fn case(name: &'static str, policy: String, want: &'static [(&'static str, Severity)], status: Status) -> TrustCase {
-    TrustCase { name, policy, ctx: env_ctx(), facts: TrustFacts::default(), want, absent: &[], status, says: None }
+    TrustCase {
+        name,
+        policy,
+        ctx: env_ctx(),
+        facts: TrustFacts::default(),
+        want,
+        absent: &[],
+        status,
+        says: Vec::new(),
+    }
 }
 
 impl TrustCase {
@@ -113,8 +122,9 @@ impl TrustCase {
     fn absent(self, absent: &'static [&'static str]) -> TrustCase {
         TrustCase { absent, ..self }
     }
-    fn says(self, id: &'static str, text: &'static str) -> TrustCase {
-        TrustCase { says: Some((id, text)), ..self }
+    fn says(mut self, id: &'static str, text: &'static str) -> TrustCase {
+        self.says.push((id, text));
+        self
     }
 }
 
@@ -708,29 +718,37 @@ fn trust_policies_are_judged_by_simulation() {
     assert!(cases.len() >= 40, "{} trust cases", cases.len());
     for case in cases {
         let findings = analyse_trust(&case.policy, &case.ctx, &case.facts);
-        let shown = render_text(&findings);
-        for (id, severity) in case.want {
-            assert!(
-                findings.iter().any(|it| it.id == *id && it.severity == *severity),
-                "{}: expected {id} ({severity}) in\n{shown}",
-                case.name
-            );
-        }
-        for id in case.absent {
-            assert!(
-                !findings.iter().any(|it| it.id == *id && it.severity > Info),
-                "{}: unexpected {id} in\n{shown}",
-                case.name
-            );
-        }
-        assert_eq!(status(&findings), case.status, "{}:\n{shown}", case.name);
-        if let Some((id, text)) = case.says {
-            assert!(
-                findings.iter().any(|it| it.id == id && it.message.contains(text)),
-                "{}: no {id} saying {text:?} in\n{shown}",
-                case.name
-            );
-        }
+        judge(case.name, &findings, case.want, case.absent, case.status, &case.says);
+    }
+}
+
+/// A case's findings against what it expects: the findings it wants (id and
+/// severity), the ids it must not have above `info`, the status, and texts that
+/// findings of an id must contain.
+fn judge(
+    name: &str,
+    findings: &[Finding],
+    want: &[(&str, Severity)],
+    absent: &[&str],
+    expected: Status,
+    says: &[(&str, &str)],
+) {
+    let shown = render_text(findings);
+    for (id, severity) in want {
+        assert!(
+            findings.iter().any(|it| it.id == *id && it.severity == *severity),
+            "{name}: expected {id} ({severity}) in\n{shown}"
+        );
+    }
+    for id in absent {
+        assert!(!findings.iter().any(|it| it.id == *id && it.severity > Info), "{name}: unexpected {id} in\n{shown}");
+    }
+    assert_eq!(status(findings), expected, "{name}:\n{shown}");
+    for (id, text) in says {
+        assert!(
+            findings.iter().any(|it| it.id == *id && it.message.contains(text)),
+            "{name}: no {id} saying {text:?} in\n{shown}"
+        );
     }
 }
 
@@ -742,7 +760,7 @@ struct PermCase {
     want: &'static [(&'static str, Severity)],
     absent: &'static [&'static str],
     status: Status,
-    says: Option<(&'static str, &'static str)>,
+    says: Vec<(&'static str, &'static str)>,
 }
 
 fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Severity)], status: Status) -> PermCase {
@@ -754,7 +772,7 @@ fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Sever
         want,
         absent: &[],
         status,
-        says: None,
+        says: Vec::new(),
     }
 }
 
@@ -768,8 +786,9 @@ impl PermCase {
     fn absent(self, absent: &'static [&'static str]) -> PermCase {
         PermCase { absent, ..self }
     }
-    fn says(self, id: &'static str, text: &'static str) -> PermCase {
-        PermCase { says: Some((id, text)), ..self }
+    fn says(mut self, id: &'static str, text: &'static str) -> PermCase {
+        self.says.push((id, text));
+        self
     }
 }
 
@@ -1151,29 +1170,7 @@ fn permission_policies_are_judged_by_evaluation() {
     assert!(cases.len() >= 30, "{} permission cases", cases.len());
     for case in cases {
         let findings = analyse_permissions(&case.policies, &case.target, &case.facts);
-        let shown = render_text(&findings);
-        for (id, severity) in case.want {
-            assert!(
-                findings.iter().any(|it| it.id == *id && it.severity == *severity),
-                "{}: expected {id} ({severity}) in\n{shown}",
-                case.name
-            );
-        }
-        for id in case.absent {
-            assert!(
-                !findings.iter().any(|it| it.id == *id && it.severity > Info),
-                "{}: unexpected {id} in\n{shown}",
-                case.name
-            );
-        }
-        assert_eq!(status(&findings), case.status, "{}:\n{shown}", case.name);
-        if let Some((id, text)) = case.says {
-            assert!(
-                findings.iter().any(|it| it.id == id && it.message.contains(text)),
-                "{}: no {id} saying {text:?} in\n{shown}",
-                case.name
-            );
-        }
+        judge(case.name, &findings, case.want, case.absent, case.status, &case.says);
     }
 }
 
