@@ -288,3 +288,17 @@ fn pathological_patterns_end() {
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
     }
 }
+
+/// A Deny statement of another account's provider does not apply to the release's
+/// tokens, so it narrows nothing: the foreign pattern is still caught.
+#[test]
+fn a_deny_that_does_not_apply_proves_nothing() {
+    let other = "arn:aws:iam::210987654321:oidc-provider/token.actions.githubusercontent.com";
+    let policy = doc(json!([
+        github(json!({"StringEquals": {AUD: "sts.amazonaws.com"}, "StringLike": {SUB: [ENV_SUB, "repo:someone-else/*"]}})),
+        {"Effect": "Deny", "Principal": {"Federated": other}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringNotEquals": {SUB: ENV_SUB}}},
+    ]));
+    let findings = analyse_trust(&policy, &env_ctx(), &TrustFacts::default());
+    assert!(findings.iter().any(|it| it.id == "trust.foreign-repository"), "{}", render_text(&findings));
+}

@@ -21,7 +21,7 @@ use super::{
     scenario,
 };
 use crate::policy::{
-    document::{Condition, Effect, OpKind, Statement},
+    document::{Condition, Effect, OpKind, Principal, Statement},
     eval,
     lang::{self, Budget, Class, Lang, Outside, Seq},
 };
@@ -212,10 +212,16 @@ fn sub_conditions(statement: &Statement) -> SubConditions {
 fn deny_limits(analysis: &Analysis) -> (Vec<Lang>, Vec<Lang>) {
     let (mut restrict, mut exclude) = (Vec::new(), Vec::new());
     for statement in analysis.doc.statements.iter().filter(|it| it.effect == Effect::Deny) {
+        // Only a Deny that certainly applies to GitHub's tokens may narrow the proof:
+        // everyone, or GitHub's provider in the role's account.
+        let account = analysis.ctx.account.as_deref();
+        let github = |e: &Principal| {
+            (e.kind == "AWS" && e.value == "*")
+                || (e.kind == "Federated"
+                    && eval::github_provider_account(&e.value).is_some_and(|it| account.is_none_or(|want| want == it)))
+        };
         let applies = eval::covers_action(&statement.action, super::WEB_IDENTITY)
-            && statement.principal.as_ref().is_some_and(|p| {
-                !p.negated && (p.any || p.entries.iter().any(|e| e.value.contains(super::GITHUB_PROVIDER_HOST)))
-            });
+            && statement.principal.as_ref().is_some_and(|p| !p.negated && (p.any || p.entries.iter().any(github)));
         let conditions: Vec<&Condition> = statement.conditions.iter().collect();
         if !applies || conditions.is_empty() || conditions.iter().any(|it| it.key_lower() != SUB) {
             continue;
