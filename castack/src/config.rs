@@ -8,6 +8,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::bail;
 use serde_json::{Map, Value, json};
 
+use crate::github_repo::GithubRepo;
+
 /// The account that owns the emulated domain unless configured otherwise: the
 /// account of the AWS documentation examples, chosen to differ from moto's default
 /// account (123456789012) so a test can tell the two apart.
@@ -90,6 +92,8 @@ pub struct EmulatorConfig {
     pub oidc_request_token: Option<String>,
     /// Claims that replace or add to [`default_oidc_claims`]; `null` removes one.
     pub oidc_claims: Map<String, Value>,
+    /// The repository the fake GitHub REST API serves.
+    pub github: GithubRepo,
     /// Port to listen on; `None`: a free one.
     pub port: Option<u16>,
     /// Print one line per request to stderr (the binary does).
@@ -112,6 +116,7 @@ impl EmulatorConfig {
             principal: None,
             oidc_request_token: None,
             oidc_claims: Map::new(),
+            github: GithubRepo::default(),
             port: None,
             echo_requests: false,
         }

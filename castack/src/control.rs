@@ -20,6 +20,8 @@
 //! | `PUT`/`POST /_castack/oidc/claims` | object to merge (`null` removes) | `{"claims": {…}}` |
 //! | `DELETE /_castack/oidc/claims` | | `{"claims": {…}}` back to the configuration |
 //! | `GET /_castack/origin-restrictions` | | `{"publish": "ALLOW", "upstream": "BLOCK"}` |
+//! | `GET /_castack/github` | | the fake GitHub repository (`github_repo`), never its token |
+//! | `PUT`/`POST /_castack/github` | the settings (missing fields keep the defaults) | the new settings |
 //! | `PUT`/`POST /_castack/origin-restrictions` | `{"publish": …, "upstream": …}` (either) | the new value |
 //! | `GET /_castack/latency` | | `{"publishLatencyMs": n}`: how long uploads stay out of listings |
 //! | `PUT`/`POST /_castack/latency` | `{"publishLatencyMs": n}` (at most `MAX_DELAY_MS`) | the new value |
@@ -33,6 +35,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     config::Restriction,
     faults::{MAX_DELAY_MS, Rule},
+    github_repo::GithubRepo,
     http::{Request, Response, lock},
     state::State,
     util,
@@ -105,6 +108,12 @@ fn route(state: &State, req: &Request) -> Answer {
         ("PUT" | "POST", "/_castack/origin-restrictions") => set_restrictions(state, body_json(req)?),
         ("GET", "/_castack/latency") => Ok(latency(state)),
         ("PUT" | "POST", "/_castack/latency") => set_latency(state, body_json(req)?),
+        ("GET", "/_castack/github") => Ok(state.github_repo().0.to_json()),
+        ("PUT" | "POST", "/_castack/github") => {
+            let repo = GithubRepo::from_json(&body_json(req)?).map_err(|err| bad(format!("{err:#}")))?;
+            state.set_github_repo(repo);
+            Ok(state.github_repo().0.to_json())
+        }
         _ => Err((
             404,
             format!(
@@ -210,5 +219,6 @@ fn info(state: &State) -> Value {
         "oidcTokenUrl": format!("{base}/_github/oidc/token?api-version=2.0"),
         "oidcRequestToken": state.oidc_request_token,
         "publishLatencyMs": lock(&state.store).latency().as_millis() as u64,
+        "githubApiUrl": format!("{base}{}", crate::github_repo::API_PREFIX),
     })
 }

@@ -1,7 +1,7 @@
 //! The emulator's public face: [`Emulator`] starts one in-process HTTP server on
 //! 127.0.0.1 that answers the CodeArtifact control plane, forwards the PyPI
 //! endpoint to pypiserver and STS to moto_server, plays GitHub's OIDC token
-//! endpoint, and takes orders from tests (fault injection, request log, issued
+//! endpoint and the parts of GitHub's REST API that `check-iam` reads, and takes orders from tests (fault injection, request log, issued
 //! secrets) through this Rust API and a JSON control API under `/_castack/`. The
 //! work is done by the handlers behind the router (`router.rs`); this module only
 //! starts the server and hands the levers to tests.
@@ -20,11 +20,13 @@ pub use crate::{
         DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE, EmulatorConfig,
         OriginRestrictions, Restriction, default_oidc_claims,
     },
+    github_repo::GithubRepo,
     operation::{CodeArtifactOp, Operation, PypiOp},
     state::{LoggedRequest, Token},
 };
 use crate::{
     faults::Rule,
+    github_repo::API_PREFIX,
     http::{self, lock},
     iam::IdentityPolicy,
     oidc, router,
@@ -118,6 +120,27 @@ impl Emulator {
         ]
     }
 
+    /// `GITHUB_API_URL` of the fake GitHub REST API: `http://127.0.0.1:PORT/_github/api`.
+    pub fn github_api_url(&self) -> String {
+        format!("{}{API_PREFIX}", self.url())
+    }
+
+    /// The bearer token the fake GitHub API accepts (`GITHUB_TOKEN` of a job).
+    pub fn github_token(&self) -> String {
+        self.state.github_repo().1
+    }
+
+    /// What the fake GitHub API serves.
+    pub fn github_repo(&self) -> GithubRepo {
+        self.state.github_repo().0
+    }
+
+    /// Replaces what the fake GitHub API serves (environments, subject template,
+    /// rulesets, ids, forbidden endpoints); [`Emulator::reset`] restores the start one.
+    pub fn set_github_repo(&self, repo: GithubRepo) {
+        self.state.set_github_repo(repo);
+    }
+
     /// A JWT as the OIDC endpoint would issue it for `audience` (default
     /// `sts.amazonaws.com`), without an HTTP round trip.
     pub fn mint_oidc_token(&self, audience: Option<&str>) -> String {
@@ -162,9 +185,9 @@ impl Emulator {
         self.state.clear_requests();
     }
 
-    /// Faults, request log, OIDC claims, origin restrictions and publishing latency
-    /// back to the start configuration. The current token stays valid, and what the
-    /// repository holds stays as it is.
+    /// Faults, request log, OIDC claims, origin restrictions, publishing latency and
+    /// the fake GitHub repository back to the start configuration. The current token
+    /// stays valid, and what the repository holds stays as it is.
     pub fn reset(&self) {
         self.state.reset();
     }

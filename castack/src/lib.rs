@@ -8,7 +8,8 @@
 //!   CodeArtifact's re-upload rules and answer texts, files uploads by their upload
 //!   form and publishes them with a latency, answers the index's project pages
 //!   itself (HTML or PEP 691 JSON), forwards STS (AWS query protocol) to
-//!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint, injects
+//!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint and the
+//!   parts of GitHub's REST API that `check-iam` reads, injects
 //!   faults, logs requests and remembers the secrets it saw issued (for leak
 //!   tests). Needs no Python: without pypiserver behind it, the control plane still
 //!   answers from a package folder on disk.
@@ -35,6 +36,7 @@ mod router;
 
 mod codeartifact;
 mod control;
+mod github_api;
 mod index;
 mod oidc;
 mod proxy;
@@ -43,6 +45,7 @@ mod sts;
 mod config;
 mod faults;
 mod forward;
+mod github_repo;
 mod http;
 mod iam;
 mod operation;
@@ -57,5 +60,6 @@ pub use emulator::{
     EmulatorConfig, LoggedRequest, Operation, OriginRestrictions, PypiOp, Restriction, Token, default_oidc_claims,
 };
 pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
+pub use github_repo::{Deployment, GithubEndpoint, GithubEnvironment, GithubRepo, GithubRuleset, RefType};
 pub use stack::{ACCESS_KEY_ID, DEFAULT_STACK_LATENCY, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
 pub use util::shell_quote;

@@ -19,6 +19,8 @@ pub enum Operation {
     Sts(Option<String>),
     /// GitHub's OIDC token endpoint (`oidc`).
     Oidc,
+    /// The fake GitHub REST API (`github-api`).
+    GithubApi,
     /// Nothing the emulator serves (`unknown`).
     #[default]
     Unknown,
@@ -64,12 +66,13 @@ impl Operation {
             Operation::Sts(Some(action)) => action,
             Operation::Sts(None) => STS_WITHOUT_ACTION,
             Operation::Oidc => "oidc",
+            Operation::GithubApi => "github-api",
             Operation::Unknown => "unknown",
         }
     }
 
     /// The operation a fault rule's text names ([`crate::Rule::only`]). Text that
-    /// names no CodeArtifact operation, PyPI request, OIDC or `unknown` is taken as
+    /// names no CodeArtifact operation, PyPI request, OIDC, the GitHub API or `unknown` is taken as
     /// an STS action, because STS actions are an open set (moto knows more than
     /// castack does).
     pub(crate) fn parse(text: &str) -> Operation {
@@ -81,6 +84,7 @@ impl Operation {
         }
         match text {
             "oidc" => Operation::Oidc,
+            "github-api" => Operation::GithubApi,
             "unknown" => Operation::Unknown,
             STS_WITHOUT_ACTION => Operation::Sts(None),
             action => Operation::Sts(Some(action.to_owned())),
@@ -217,6 +221,7 @@ mod tests {
             Operation::Sts(Some("AssumeRoleWithWebIdentity".to_owned())),
             Operation::Sts(None),
             Operation::Oidc,
+            Operation::GithubApi,
             Operation::Unknown,
         ];
         for operation in operations {

@@ -1,12 +1,13 @@
 //! The one entry point of the emulator's server: sends each request to the
-//! handler of its kind (control API, OIDC token endpoint, PyPI endpoint, STS, or
-//! the CodeArtifact control plane), gives every answer a request id, and writes
+//! handler of its kind (control API, the fake GitHub REST API, OIDC token endpoint,
+//! PyPI endpoint, STS, or the CodeArtifact control plane), gives every answer a request id, and writes
 //! the request log.
 
 use std::time::SystemTime;
 
 use crate::{
-    codeartifact, control,
+    codeartifact, control, github_api,
+    github_repo::API_PREFIX,
     http::{self, Request, Response},
     oidc,
     operation::{CodeArtifactOp, Operation},
@@ -24,7 +25,10 @@ pub(crate) fn handle(state: &State, req: Request) -> Response {
     let method = req.method.clone();
     let (via, connection) = (req.header("via").map(str::to_owned), req.connection);
     let mut entry = Entry::default();
-    let response = if path.starts_with("/_github/oidc/") {
+    let response = if path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/")) {
+        entry.operation = Operation::GithubApi;
+        github_api::handle(state, &req)
+    } else if path.starts_with("/_github/oidc/") {
         entry.operation = Operation::Oidc;
         entry.query = req.query().map(str::to_owned);
         oidc::handle(state, &req)

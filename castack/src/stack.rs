@@ -165,6 +165,7 @@ impl Stack {
             principal: None,
             oidc_request_token: config.oidc_request_token.clone(),
             oidc_claims: config.oidc_claims.clone(),
+            github: Default::default(), // tests change it at run time (`Emulator::set_github_repo`)
             port: config.emulator_port,
             echo_requests: config.echo_requests,
         })?;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     config::{DEFAULT_ROLE, EmulatorConfig, OriginRestrictions, default_oidc_claims},
     faults::{Fault, Faults, Transient},
+    github_repo::GithubRepo,
     http::lock,
     iam::IdentityPolicy,
     operation::Operation,
@@ -116,6 +117,8 @@ pub(crate) struct State {
     /// The principal AccessDenied messages name unless a fault names another.
     pub principal: String,
     pub oidc_request_token: String,
+    /// The bearer token of the fake GitHub API when the settings name none.
+    pub github_token: String,
     pub encryption_key: String,
     pub inner: Mutex<Inner>,
     /// What the repository holds: filings of uploads, publishing latency.
@@ -133,6 +136,8 @@ pub(crate) struct Inner {
     /// The identity policy of the caller, when a test set one: every CodeArtifact
     /// action (and the bearer token) is then checked against it.
     pub identity_policy: Option<IdentityPolicy>,
+    /// What the fake GitHub REST API serves.
+    pub github: GithubRepo,
 }
 
 /// Secrets the stack handed out, for tests that prove none of them leaks into
@@ -159,11 +164,14 @@ impl State {
             .clone()
             .unwrap_or_else(|| format!("arn:aws:sts::{}:assumed-role/{DEFAULT_ROLE}/castack", config.account));
         let oidc_request_token = config.oidc_request_token.clone().unwrap_or_else(|| util::random_hex(24));
+        // Shaped like a GitHub token, so output scrubbing is tried on a realistic one.
+        let github_token = format!("ghp_{}", util::random_hex(18));
         State {
             addr,
             created: SystemTime::now(),
             principal,
             oidc_request_token,
+            github_token,
             encryption_key: format!("arn:aws:kms:{}:{}:key/{}", config.region, config.account, util::uuid()),
             inner: Mutex::new(Inner {
                 faults: Faults::default(),
@@ -171,6 +179,7 @@ impl State {
                 origin: config.origin,
                 oidc_claims: config.oidc_claims.clone(),
                 identity_policy: None,
+                github: config.github.clone(),
             }),
             store: Mutex::new(Store::new(config.publish_latency)),
             log: Mutex::new(Vec::new()),
@@ -183,9 +192,9 @@ impl State {
         format!("http://{}/{format}/{}/", self.addr, self.config.repository)
     }
 
-    /// Faults, request log, identity policy, OIDC claims, origin restrictions and
-    /// publishing latency back to the start configuration. The token stays, and so
-    /// does what the repository holds.
+    /// Faults, request log, identity policy, OIDC claims, origin restrictions,
+    /// publishing latency and the GitHub repository back to the start configuration.
+    /// The token stays, and so does what the repository holds.
     pub(crate) fn reset(&self) {
         {
             let mut inner = lock(&self.inner);
@@ -193,6 +202,7 @@ impl State {
             inner.identity_policy = None;
             inner.origin = self.config.origin;
             inner.oidc_claims = self.config.oidc_claims.clone();
+            inner.github = self.config.github.clone();
         }
         lock(&self.store).set_latency(self.config.publish_latency);
         lock(&self.log).clear();
@@ -347,6 +357,19 @@ impl State {
         };
         let line = format!("aws:{{SHA}}{}\n", util::b64std(&Sha1::digest(password.as_bytes())));
         util::write_atomic(path, line.as_bytes()).context("cannot update pypiserver's password file")
+    }
+
+    // -- The fake GitHub API ------------------------------------------------------
+
+    /// The repository the fake GitHub API serves, and the token it accepts.
+    pub(crate) fn github_repo(&self) -> (GithubRepo, String) {
+        let repo = lock(&self.inner).github.clone();
+        let token = repo.token.clone().unwrap_or_else(|| self.github_token.clone());
+        (repo, token)
+    }
+
+    pub(crate) fn set_github_repo(&self, repo: GithubRepo) {
+        lock(&self.inner).github = repo;
     }
 
     // -- OIDC claims -------------------------------------------------------------

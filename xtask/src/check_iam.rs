@@ -5,6 +5,9 @@
 //! - settings: present and well-formed (the same validation as `release`);
 //! - GitHub (in Actions): `id-token: write`, fork pull request, reusable workflow,
 //!   environment, and the claims of the job's OIDC token (never the token);
+//! - GitHub's settings, with a token (`GITHUB_TOKEN`, `GH_TOKEN` or `gh auth
+//!   token`): the release environment's protection rules, the OIDC subject template
+//!   and form, the repository's ids and the tag rulesets;
 //! - identity: where the credentials come from, `GetCallerIdentity`, root user,
 //!   cross-account domain;
 //! - CodeArtifact, live: token (discarded), endpoint, domain, repository, origin
@@ -18,6 +21,7 @@
 
 mod codeartifact;
 mod github_checks;
+mod github_facts;
 mod role;
 
 use std::{env, fs, path::PathBuf};
@@ -79,7 +83,9 @@ impl flags::CheckIam {
             let runtime = crate::aws::runtime()?;
             runtime.block_on(self.live(sh, &project, &mut findings))?;
         }
-        let findings = order(findings);
+        // Failures first; a finding two parts made alike (the GitHub checks, live and
+        // in the role's analysis) once.
+        let findings = policy::finish(findings);
         match format {
             Format::Json => report::out_json(policy::render_json(&findings).trim_end()),
             Format::Text => report::out(policy::render_text(&findings).trim_end()),
@@ -136,22 +142,31 @@ impl flags::CheckIam {
         if report::in_github_actions() {
             github_checks::checks(&settings, findings).await;
         }
+        let role_arn = self.role_arn.clone().or_else(|| settings.role_arn.clone());
+        let ctx = trust_context(
+            sh,
+            self.github_repo.as_deref(),
+            self.environment.as_deref(),
+            role_arn.as_deref().and_then(account_of),
+            arn::partition(&settings.region),
+            &settings.audience,
+        );
+        let (ctx, github) = match ctx {
+            Ok(ctx) => github_side(sh, ctx, findings).await,
+            Err(err) => {
+                findings.push(Finding::new("github.repository", Severity::Info, format!("not checked: {err:#}")));
+                (None, github_facts::Gathered::default())
+            }
+        };
         let Some(session) = identity_findings(&settings, findings).await else { return Ok(()) };
         let origin = codeartifact::checks(&session, &settings, project, findings).await;
         if self.inspect_role {
-            let role_arn = self.role_arn.clone().or_else(|| settings.role_arn.clone()).context(
+            let role_arn = role_arn.context(
                 "--inspect-role needs the role: pass --role-arn ARN or set AWS_ROLE_ARN (or role-arn in pyproject.toml)",
             )?;
-            let ctx = trust_context(
-                sh,
-                self.github_repo.as_deref(),
-                self.environment.as_deref(),
-                account_of(&role_arn),
-                arn::partition(&settings.region),
-                &settings.audience,
-            )?;
+            let ctx = ctx.context("--inspect-role needs the GitHub repository: pass --github-repo OWNER/REPO")?;
             let target = PublishTarget::from_settings(&settings, &project.normalized_name());
-            role::inspect_role(&session, &role_arn, &ctx, &target, origin, findings).await;
+            role::inspect_role(&session, &role_arn, &ctx, &github.facts, &target, origin, findings).await;
         } else {
             findings.push(Finding::new(
                 "iam.not-inspected",
@@ -163,6 +178,30 @@ impl flags::CheckIam {
         }
         Ok(())
     }
+}
+
+/// The GitHub side from GitHub's API: the facts, their checks, and the trust
+/// context with GitHub's spelling of the names and, when the subject form is known,
+/// the ids.
+async fn github_side(
+    sh: &Shell,
+    ctx: TrustContext,
+    findings: &mut Vec<Finding>,
+) -> (Option<TrustContext>, github_facts::Gathered) {
+    let github = github_facts::gather(sh, &ctx, findings).await;
+    let mut ctx = ctx;
+    if let Some(repo) = &github.repo {
+        ctx.repo.owner = repo.owner.clone();
+        ctx.repo.name = repo.name.clone();
+        // Ids the user did not give change which subject form is expected, so
+        // they are used only when GitHub also said which form it writes.
+        if github.facts.immutable_subjects.is_some() || ctx.repo.has_ids() {
+            ctx.repo.owner_id = repo.owner_id.clone();
+            ctx.repo.name_id = repo.name_id.clone();
+        }
+    }
+    findings.extend(policy::check_github(&ctx, &github.facts));
+    (Some(ctx), github)
 }
 
 /// The settings, as a finding: present and valid, or what is missing or wrong.
@@ -311,13 +350,6 @@ pub fn repo_from_remote(url: &str) -> Option<RepoRef> {
         return None;
     }
     RepoRef::parse(&format!("{owner}/{name}")).ok()
-}
-
-/// Failures first, then warnings, then passes and notes, each group in check order.
-fn order(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut findings = findings;
-    findings.sort_by_key(|it| std::cmp::Reverse(it.severity));
-    findings
 }
 
 #[cfg(test)]

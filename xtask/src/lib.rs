@@ -16,6 +16,7 @@ mod flags;
 mod fsutil;
 mod git;
 mod github;
+mod github_api;
 mod iam_policy;
 #[cfg(feature = "iam")]
 mod iam_role;

@@ -7,6 +7,7 @@
 mod binary;
 mod control;
 mod faults;
+mod github_api;
 mod oidc;
 mod operations;
 mod pypi_endpoint;

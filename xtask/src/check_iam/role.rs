@@ -1,5 +1,6 @@
 //! `check-iam --inspect-role`: the role's trust and permission policies and the
-//! GitHub OIDC provider, read from IAM (behind the `iam` feature) and analysed.
+//! GitHub OIDC provider, read from IAM (behind the `iam` feature) and analysed with
+//! the facts GitHub's API gave.
 
 #[cfg(feature = "iam")]
 use crate::policy::{PermissionFacts, Severity, TrustFacts};
@@ -13,6 +14,7 @@ pub async fn inspect_role(
     session: &aws::Session,
     role_arn: &str,
     ctx: &TrustContext,
+    github: &TrustFacts,
     target: &PublishTarget,
     origin: Option<policy::OriginPublish>,
     findings: &mut Vec<Finding>,
@@ -22,7 +24,7 @@ pub async fn inspect_role(
             let facts = TrustFacts {
                 provider: Some(role.provider),
                 max_session_duration: role.max_session_duration,
-                ..Default::default()
+                ..github.clone()
             };
             findings.extend(policy::analyse_trust(&role.trust_policy, ctx, &facts));
             let facts = PermissionFacts { role_arn: Some(role_arn.to_owned()), origin };
@@ -37,6 +39,7 @@ pub async fn inspect_role(
     _: &aws::Session,
     _: &str,
     _: &TrustContext,
+    _: &policy::TrustFacts,
     _: &PublishTarget,
     _: Option<policy::OriginPublish>,
     _: &mut Vec<Finding>,

@@ -4,9 +4,13 @@
 //! a map of string-or-list) has one shape.
 //!
 //! Parsing never fails on a statement: a statement IAM would refuse is left out and
-//! described in `Document::problems`, so the rest can still be analysed.
+//! described in `Document::problems`, so the rest can still be analysed. A key
+//! written twice in one object is kept merged and listed in `Document::duplicates`
+//! (see `json`).
 
 use serde_json::Value;
+
+use super::json::{self, Duplicate};
 
 /// A parsed policy document.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +18,8 @@ pub struct Document {
     pub statements: Vec<Statement>,
     /// Statements left out because IAM would refuse them, as sentences.
     pub problems: Vec<String>,
+    /// Keys written twice in one object (the statements read them merged).
+    pub duplicates: Vec<Duplicate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,8 +233,8 @@ impl Document {
     /// `GetRole`, `GetRolePolicy` and `GetPolicyVersion` return). The error says
     /// what is wrong with the document as a whole.
     pub fn parse(text: &str) -> Result<Document, String> {
-        let value = decode(text)?;
-        Document::from_value(&value)
+        let (value, duplicates) = decode(text)?;
+        Ok(Document { duplicates, ..Document::from_value(&value)? })
     }
 
     /// Normalises an already parsed document.
@@ -262,29 +268,30 @@ impl Document {
     }
 }
 
-/// The JSON value of a policy text, percent-decoded first when it is encoded.
-pub fn decode(text: &str) -> Result<Value, String> {
+/// The JSON value of a policy text, percent-decoded first when it is encoded, with
+/// the keys it repeats.
+pub fn decode(text: &str) -> Result<(Value, Vec<Duplicate>), String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("the policy is empty: pass the whole JSON document".to_owned());
     }
     let looks_encoded = trimmed.get(..3).is_some_and(|it| it.eq_ignore_ascii_case("%7B"));
-    if !looks_encoded && let Ok(value) = serde_json::from_str::<Value>(trimmed) {
-        return Ok(value);
+    if !looks_encoded && let Ok(read) = json::read(trimmed) {
+        return Ok(read);
     }
-    let direct = serde_json::from_str::<Value>(trimmed);
+    let direct = json::read(trimmed);
     if trimmed.contains('%') {
         // IAM encodes per RFC 3986 (`%20` for a space); some tools encode a space as `+`.
         for plus_is_space in [false, true] {
             if let Some(decoded) = percent_decode(trimmed, plus_is_space)
-                && let Ok(value) = serde_json::from_str::<Value>(decoded.trim())
+                && let Ok(read) = json::read(decoded.trim())
             {
-                return Ok(value);
+                return Ok(read);
             }
         }
     }
     match direct {
-        Ok(value) => Ok(value),
+        Ok(read) => Ok(read),
         Err(err) => Err(format!(
             "the policy is not JSON ({err}); pass the document as IAM shows it (plain or URL-encoded JSON)"
         )),

@@ -2,11 +2,14 @@
 //! `check-iam` feeds it the documents and the facts it gathered, `iam-policy` prints
 //! the documents it generates.
 //!
-//! The analysis does not match policy text. It normalises every statement
-//! (`document`) and evaluates requests by IAM's rules (`eval`, `glob`), then asks
-//! concrete questions. Trust (`trust`): is the token the release job presents
-//! allowed, and is each of a fixed set of counter-example tokens (another owner's
-//! repository, `OWNER/REPO-evil`, a pull request, a feature branch, …) refused?
+//! The analysis does not match policy text. It reads the JSON noting keys written
+//! twice (`json`), normalises every statement (`document`) and evaluates requests by
+//! IAM's rules (`eval`, `glob`), then asks concrete questions. Trust (`trust`): is
+//! the token the release job presents allowed, does every subject the `sub`
+//! conditions admit belong to the release repository and its release context
+//! (proved on the grammar of GitHub's subjects, `lang`), and is every token of
+//! another repository or context that the policy's own patterns, the repositories it
+//! names and the reference's counter-examples describe refused?
 //! Permissions (`permission`): can the role call each API a release needs on the
 //! exact ARN CodeArtifact authorises, and nothing dangerous besides? The checks carry
 //! the numbers of the T1–T17 and P1–P12 checklists in the shared reference
@@ -20,6 +23,8 @@ mod document;
 mod eval;
 mod generate;
 mod glob;
+mod json;
+mod lang;
 mod permission;
 mod trust;
 
@@ -35,15 +40,16 @@ pub use generate::{least_privilege_policy, recommended_trust_policy, to_pretty_j
 pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions};
 #[cfg(any(test, feature = "iam"))]
 pub use trust::ProviderFacts;
-pub use trust::{DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, RepoRef, TrustContext, TrustFacts, analyse_trust};
+pub use trust::{
+    DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DeploymentPolicy, EnvironmentFacts, GithubGaps, RefKind, RefRule, RepoRef,
+    SubTemplate, TrustContext, TrustFacts, analyse_trust, check_github, ref_pattern_matches,
+};
 
-// What the table tests in `tests.rs` reach besides.
+// What the table tests in `tests/` reach besides.
 #[cfg(test)]
 use {
     permission::normalize_package_name,
-    trust::{
-        DeploymentPolicy, EnvironmentFacts, RefKind, RefRule, SubTemplate, counter_example_subjects, expected_subject,
-    },
+    trust::{counter_example_subjects, expected_subject},
 };
 
 /// How bad a finding is. `Error` means the release will not work; `Critical` to
@@ -219,15 +225,19 @@ pub(crate) fn finish(findings: Vec<Finding>) -> Vec<Finding> {
     out
 }
 
-/// The `policy.malformed` and `policy.unknown-operator` findings of a parsed
-/// document. `what` names the document in messages.
-pub(crate) fn document_findings(doc: &Document, what: &str, out: &mut Vec<Finding>) {
+/// The `policy.malformed`, `policy.unknown-operator` and duplicate-key findings of a
+/// parsed document. `what` names the document in messages; `duplicate_id` is the
+/// analysis' own id for a repeated key (`trust.duplicate-key`, `perm.duplicate-key`).
+pub(crate) fn document_findings(doc: &Document, what: &str, duplicate_id: &'static str, out: &mut Vec<Finding>) {
     for problem in &doc.problems {
         out.push(Finding::new(
             "policy.malformed",
             Severity::Error,
             format!("{what}: {problem}; IAM refuses such a statement, so fix or remove it"),
         ));
+    }
+    for duplicate in &doc.duplicates {
+        out.push(duplicate_key(duplicate, what, duplicate_id));
     }
     for statement in &doc.statements {
         for condition in &statement.conditions {
@@ -248,4 +258,27 @@ pub(crate) fn document_findings(doc: &Document, what: &str, out: &mut Vec<Findin
             }
         }
     }
+}
+
+/// A key written twice in one object: both values, and the merged one to write.
+fn duplicate_key(duplicate: &json::Duplicate, what: &str, id: &'static str) -> Finding {
+    let shown = |value: &Value| {
+        let text = value.to_string();
+        if text.chars().count() > 240 { format!("{}…", text.chars().take(240).collect::<String>()) } else { text }
+    };
+    Finding::new(
+        id,
+        Severity::Error,
+        format!(
+            "{what}: the key {:?} appears twice in {} (first {}, then {}); JSON readers silently keep one of the \
+             two, so the document does not say what it seems to. Write it once with both values merged: {:?}: {} \
+             (the other checks read the document merged like that)",
+            duplicate.key,
+            duplicate.place(),
+            shown(&duplicate.first),
+            shown(&duplicate.second),
+            duplicate.key,
+            shown(&duplicate.merged)
+        ),
+    )
 }

@@ -8,6 +8,7 @@ mod support;
 mod adversary;
 mod check_iam;
 mod faults;
+mod github_facts;
 mod leak;
 mod proxy;
 mod publish;

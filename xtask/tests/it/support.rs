@@ -423,6 +423,9 @@ pub enum Creds {
 /// The environment of a release against `stack`.
 pub fn release_env(stack: &Stack, creds: Creds, tag: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut vars = stack.env();
+    // GitHub's API is the stack's fake, so no test reaches api.github.com (or a
+    // person's `gh` login, which is asked for the API's host only).
+    vars.push(("GITHUB_API_URL".to_owned(), stack.emulator().github_api_url()));
     match creds {
         Creds::Static => vars.extend(stack.credentials_env()),
         Creds::CrossAccount => vars.extend(stack.cross_account_credentials_env()),

@@ -82,7 +82,7 @@ fn read_documents(policies: &[NamedPolicy], out: &mut Vec<Finding>) -> (Vec<Stri
                 continue;
             }
         };
-        document_findings(&doc, &what, out);
+        document_findings(&doc, &what, "perm.duplicate-key", out);
         if doc.statements.iter().any(|it| it.principal.is_some()) {
             out.push(Finding::new(
                 "perm.not-a-permission-policy",

@@ -136,21 +136,33 @@ impl TrustContext {
 pub struct TrustFacts {
     /// `iam:GetOpenIDConnectProvider` for the provider ARN (T11, T12).
     pub provider: Option<ProviderFacts>,
-    /// `GET /repos/{o}/{r}/environments/{env}` (T9); set from the GitHub API: see
-    /// issue #14; until then only tests set it.
+    /// `GET /repos/{o}/{r}/environments/{env}` and its deployment branch policies
+    /// (T9), from `check-iam`'s GitHub facts.
     pub environment: Option<EnvironmentFacts>,
-    /// Whether a tag ruleset restricts who may create the release tags (T10);
-    /// set from the GitHub API: see issue #14; until then only tests set it.
+    /// Whether an active tag ruleset restricts who may create the release tags
+    /// (T10), from `GET /repos/{o}/{r}/rulesets`.
     pub tag_ruleset: Option<bool>,
-    /// The effective subject template of the repository (T14); set from the GitHub
-    /// API: see issue #14; until then only tests set it.
+    /// The subject template of the repository (T14), from `GET
+    /// /repos/{o}/{r}/actions/oidc/customization/sub`.
     pub sub_template: Option<SubTemplate>,
-    /// Whether the repository emits immutable subjects (T15). When `None`, it is
-    /// assumed to do so exactly when the repository's ids are known. It is to be
-    /// set from the GitHub API: see issue #14; until then only tests set it.
+    /// Whether the repository emits immutable subjects (T15), from the same
+    /// answer's `sub_claim_prefix`. When `None`, it is assumed to do so exactly when
+    /// the repository's ids are known.
     pub immutable_subjects: Option<bool>,
     /// The role's `MaxSessionDuration`, in seconds (T17).
     pub max_session_duration: Option<u32>,
+    /// Why the GitHub facts above are missing, when they were asked for and not
+    /// got (no token, a missing permission): the findings that need them say so.
+    pub github_gaps: GithubGaps,
+}
+
+/// Why a fact from the GitHub API is missing, as a clause with its fix (`None`:
+/// nobody asked, the check runs offline).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GithubGaps {
+    pub environment: Option<String>,
+    pub tag_ruleset: Option<String>,
+    pub sub_template: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,10 +183,8 @@ pub struct EnvironmentFacts {
     pub deployment: DeploymentPolicy,
 }
 
-/// `deployment_branch_policy` of an environment. Set from the GitHub API (issue
-/// #14); until then only tests build one, hence the allowance.
+/// `deployment_branch_policy` of an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code)]
 pub enum DeploymentPolicy {
     /// `null`: "No restriction".
     Any,

@@ -1,14 +1,13 @@
-//! The counter-examples (T2–T5): tokens of other repositories, look-alike owners
-//! and names, and other branches, pull requests and environments of the release
-//! repository must all be refused. Which kind gets through selects the finding.
+//! Who else the policy admits (T2–T5): tokens of other repositories, look-alike
+//! owners and names, repositories the policy names outright, and other branches,
+//! pull requests and environments of the release repository must all be refused.
+//! The tokens come from `probes`; which kind gets through selects the finding, and
+//! a blamed pattern whose wildcard spans a separator of the subject gets one more.
 
-use super::{
-    analysis::Analysis,
-    scenario::{Class, counter_examples},
-};
-use crate::policy::{Finding, Severity, eval::Tri, glob::Tok, quoted};
+use super::{analysis::Analysis, scenario::Class, subjects::Proof};
+use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob::Tok, lang::Budget, quoted};
 
-/// A counter-example that the policy does not refuse.
+/// A token that the policy does not refuse.
 struct Hit {
     class: Class,
     sub: String,
@@ -20,48 +19,110 @@ struct Hit {
 /// the subjects that get through, and a note when that depends on conditions the
 /// check cannot evaluate.
 struct Described {
+    culprits: Vec<String>,
     who: String,
     subs: String,
     maybe: &'static str,
 }
 
+/// The refused subjects, and the patterns the findings blamed.
+pub(super) struct Tried {
+    pub(super) rejected: Vec<String>,
+    pub(super) blamed: Vec<String>,
+}
+
 impl Analysis<'_> {
-    /// T2–T5: every counter-example must be refused. Returns the refused subjects.
-    pub(super) fn check_counter_examples(&self, unrestricted: bool, out: &mut Vec<Finding>) -> Vec<String> {
-        let (hits, rejected) = self.try_counter_examples();
+    /// T2–T5: every token of another repository or context must be refused.
+    pub(super) fn check_counter_examples(&self, unrestricted: bool, proof: &Proof, out: &mut Vec<Finding>) -> Tried {
+        let (hits, rejected) = self.try_probes(proof);
         let describe = |class: Class| self.describe(&hits, class);
         let pin = self.snippet(self.expected().immutable);
+        let mut blamed: Vec<String> = Vec::new();
         if let Some(any) = describe(Class::AnyRepository) {
             // T1 already says that any repository gets in.
             if !unrestricted {
                 out.push(any_repository(&any, &pin));
             }
-            return rejected;
+            return Tried { rejected, blamed: any.culprits };
         }
         if let Some(owner_prefix) = describe(Class::OwnerPrefix) {
             out.push(self.owner_prefix(&owner_prefix, &pin));
+            blamed.extend(owner_prefix.culprits);
         }
         if let Some(org_wide) = describe(Class::OrgWide) {
             out.push(self.org_wide(&org_wide, &pin));
+            blamed.extend(org_wide.culprits);
         } else if let Some(repo_prefix) = describe(Class::RepoPrefix) {
             out.push(self.repo_prefix(&repo_prefix, &pin));
+            blamed.extend(repo_prefix.culprits);
+        }
+        // What the broad classes do not already explain: repositories by name.
+        let explained = blamed.clone();
+        let foreign: Vec<&Hit> = hits
+            .iter()
+            .filter(|it| it.class == Class::Foreign)
+            .filter(|it| {
+                let culprits = self.culprits(&it.shape);
+                culprits.is_empty() || culprits.iter().any(|c| !explained.contains(c))
+            })
+            .collect();
+        if let Some(foreign) = self.describe_hits(&foreign) {
+            out.push(self.foreign(&foreign, &pin));
+            blamed.extend(foreign.culprits);
         }
         if let Some(same_repo) = describe(Class::SameRepo) {
             out.push(self.broad_subject(&same_repo, &pin));
+            blamed.extend(same_repo.culprits);
         }
-        rejected
+        Tried { rejected, blamed }
     }
 
-    /// Presents every counter-example: the ones that get through, and the subjects
-    /// of the refused ones.
-    fn try_counter_examples(&self) -> (Vec<Hit>, Vec<String>) {
-        let mut hits = Vec::new();
+    /// A blamed `StringLike` pattern whose wildcard matches the `/` between owner
+    /// and repository or the `:` between fields: it spans more than one name.
+    pub(super) fn check_boundaries(&self, blamed: &[String], out: &mut Vec<Finding>) {
+        let patterns: Vec<String> =
+            self.values_of(super::SUB).into_iter().filter(|(k, _)| *k == OpKind::StringLike).map(|(_, v)| v).collect();
+        // A crossing is found in a few hundred steps; more means a pattern no policy
+        // needs, whose other findings say enough.
+        let budget = Budget::new(200_000);
+        for value in blamed.iter().filter(|it| patterns.contains(it)) {
+            let Some((subject, separator)) = self.boundary_crossing(value, &budget) else { continue };
+            let what = if separator == '/' {
+                "the \"/\" between owner and repository, so it stands for any owner or repository"
+            } else {
+                "a \":\" between the fields of the subject, so it stands for several fields at once (repository, \
+                 context)"
+            };
+            out.push(Finding::new(
+                "trust.wildcard-boundary",
+                Severity::High,
+                format!(
+                    "sub pattern {value:?} has a wildcard that also matches {what}: it admits {subject:?}. Keep \
+                     every wildcard inside one field: spell out \"repo:{}:\" and the context, as in \
+                     \"repo:{}:environment:NAME\" or \"repo:{}:ref:refs/tags/v*\"",
+                    self.ctx.repo.full_name(),
+                    self.ctx.repo.full_name(),
+                    self.ctx.repo.full_name()
+                ),
+            ));
+        }
+    }
+
+    /// Presents every probe: the ones that get through, and the subjects of the
+    /// refused ones.
+    fn try_probes(&self, proof: &Proof) -> (Vec<Hit>, Vec<String>) {
+        let mut hits: Vec<Hit> = Vec::new();
         let mut rejected = Vec::new();
-        for (class, scenario) in counter_examples(self.ctx) {
+        for (class, scenario) in self.probes(proof) {
             let sub = scenario.sub(&self.template);
+            let display = sub.display();
             match self.allowed(&scenario) {
-                Tri::No => rejected.push(sub.display()),
-                answer => hits.push(Hit { class, sub: sub.display(), shape: sub.shape(), answer }),
+                Tri::No if !rejected.contains(&display) => rejected.push(display),
+                Tri::No => {}
+                answer if !hits.iter().any(|it| it.class == class && it.sub == display) => {
+                    hits.push(Hit { class, sub: display, shape: sub.shape(), answer })
+                }
+                _ => {}
             }
         }
         (hits, rejected)
@@ -70,11 +131,15 @@ impl Analysis<'_> {
     /// The hits of `class`, described for a finding; `None` when there are none.
     fn describe(&self, hits: &[Hit], class: Class) -> Option<Described> {
         let matched: Vec<&Hit> = hits.iter().filter(|it| it.class == class).collect();
+        self.describe_hits(&matched)
+    }
+
+    fn describe_hits(&self, matched: &[&Hit]) -> Option<Described> {
         if matched.is_empty() {
             return None;
         }
         let mut culprits: Vec<String> = Vec::new();
-        for hit in &matched {
+        for hit in matched {
             for value in self.culprits(&hit.shape) {
                 if !culprits.contains(&value) {
                     culprits.push(value);
@@ -87,21 +152,23 @@ impl Analysis<'_> {
             _ => format!("sub patterns {}", quoted(&culprits)),
         };
         let mut subs: Vec<String> = Vec::new();
-        for hit in &matched {
+        for hit in matched {
             if !subs.contains(&hit.sub) {
                 subs.push(hit.sub.clone());
             }
         }
+        // Enough to show whom it admits; the rest adds nothing.
+        subs.truncate(6);
         let maybe = if matched.iter().all(|it| it.answer == Tri::Maybe) {
             " (assuming that the conditions this check cannot evaluate pass)"
         } else {
             ""
         };
-        Some(Described { who, subs: quoted(&subs), maybe })
+        Some(Described { culprits, who, subs: quoted(&subs), maybe })
     }
 
     fn owner_prefix(&self, it: &Described, pin: &str) -> Finding {
-        let Described { who, subs, maybe } = it;
+        let Described { who, subs, maybe, .. } = it;
         let owner = &self.ctx.repo.owner;
         Finding::new(
             "trust.prefix-wildcard",
@@ -115,7 +182,7 @@ impl Analysis<'_> {
     }
 
     fn org_wide(&self, it: &Described, pin: &str) -> Finding {
-        let Described { who, subs, maybe } = it;
+        let Described { who, subs, maybe, .. } = it;
         let (owner, repo) = (&self.ctx.repo.owner, self.ctx.repo.full_name());
         Finding::new(
             "trust.org-wide",
@@ -128,7 +195,7 @@ impl Analysis<'_> {
     }
 
     fn repo_prefix(&self, it: &Described, pin: &str) -> Finding {
-        let Described { who, subs, maybe } = it;
+        let Described { who, subs, maybe, .. } = it;
         let name = &self.ctx.repo.name;
         Finding::new(
             "trust.prefix-wildcard",
@@ -140,8 +207,21 @@ impl Analysis<'_> {
         )
     }
 
+    fn foreign(&self, it: &Described, pin: &str) -> Finding {
+        let Described { who, subs, maybe, .. } = it;
+        let repo = self.ctx.repo.full_name();
+        Finding::new(
+            "trust.foreign-repository",
+            Severity::Critical,
+            format!(
+                "{who} admits repositories other than {repo}: it allows {subs}{maybe}. Whoever can run a workflow \
+                 there can assume the release role and publish as {repo}. Remove it, or pin the subject: {pin}"
+            ),
+        )
+    }
+
     fn broad_subject(&self, it: &Described, pin: &str) -> Finding {
-        let Described { who, subs, maybe } = it;
+        let Described { who, subs, maybe, .. } = it;
         let repo = self.ctx.repo.full_name();
         let preferred = match &self.ctx.environment {
             Some(env) => format!("environment:{env}"),
@@ -160,7 +240,7 @@ impl Analysis<'_> {
 }
 
 fn any_repository(it: &Described, pin: &str) -> Finding {
-    let Described { who, subs, maybe } = it;
+    let Described { who, subs, maybe, .. } = it;
     Finding::new(
         "trust.any-repository",
         Severity::Critical,

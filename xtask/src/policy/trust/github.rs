@@ -4,17 +4,35 @@
 //! either only as strong as the subject template that GitHub builds `sub` with.
 //!
 //! The facts come from GitHub's API (see `TrustFacts`); without them each check says
-//! what to look at by hand.
+//! why (offline, no token, a missing permission) and what to look at by hand. With
+//! them each check passes (`….ok`), warns or fails.
 
-use super::{DeploymentPolicy, EnvironmentFacts, RefKind, SubTemplate, TrustContext};
+use super::{DeploymentPolicy, EnvironmentFacts, RefKind, TrustContext, TrustFacts};
 use crate::policy::{Finding, Severity, glob};
 
 const ENVIRONMENT_PROTECTION: &str = "trust.environment-protection";
 
+/// T9, T10 and T14: every check of the GitHub side.
+pub fn check_github(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
+    let mut out = check_environment_protection(ctx, facts);
+    out.extend(check_tag_ruleset(ctx, facts));
+    out.extend(check_sub_template(ctx, facts));
+    out
+}
+
+/// `not checked offline`, or why the fact could not be had.
+fn not_checked(gap: Option<&String>) -> String {
+    match gap {
+        Some(why) => format!("not checked: {why}"),
+        None => "not checked offline".to_owned(),
+    }
+}
+
 /// T9: the environment that the trust policy relies on must be protected. Applies
 /// when the release job uses an environment.
-pub fn check_environment_protection(ctx: &TrustContext, facts: Option<&EnvironmentFacts>) -> Vec<Finding> {
+fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Finding> {
     let Some(env) = ctx.environment.as_deref() else { return Vec::new() };
+    let facts = all.environment.as_ref();
     let repo = ctx.repo.full_name();
     let fix = format!(
         "in Settings → Environments → {env}, add required reviewers (with \"Prevent self-review\") and a deployment \
@@ -25,10 +43,11 @@ pub fn check_environment_protection(ctx: &TrustContext, facts: Option<&Environme
             ENVIRONMENT_PROTECTION,
             Severity::Info,
             format!(
-                "not checked offline: the trust policy relies on environment {env:?}, so it must be protected; \
-                 check with `gh api repos/{repo}/environments/{env}` (protection_rules with required_reviewers, \
+                "{}: the trust policy relies on environment {env:?}, so it must be protected; check with `gh api \
+                 repos/{repo}/environments/{env}` (protection_rules with required_reviewers, \
                  deployment_branch_policy, can_admins_bypass) and `gh api \
-                 repos/{repo}/environments/{env}/deployment-branch-policies`; {fix}"
+                 repos/{repo}/environments/{env}/deployment-branch-policies`; {fix}",
+                not_checked(all.github_gaps.environment.as_ref())
             ),
         )];
     };
@@ -61,7 +80,34 @@ pub fn check_environment_protection(ctx: &TrustContext, facts: Option<&Environme
     } else if let Some(soft) = soft_protection(env, facts) {
         out.push(soft);
     }
+    if out.is_empty() {
+        out.push(Finding::new(
+            "trust.environment-protection.ok",
+            Severity::Info,
+            format!(
+                "environment {env:?} of {repo} is protected: {} required reviewer(s) with self-review prevented, no \
+                 administrator bypass, and deployments only from {}",
+                facts.required_reviewers,
+                deployment_sources(&facts.deployment)
+            ),
+        ));
+    }
     out
+}
+
+/// Which refs an environment's deployment policy lets deploy, for the passing finding.
+fn deployment_sources(deployment: &DeploymentPolicy) -> String {
+    match deployment {
+        DeploymentPolicy::Any => "any branch or tag".to_owned(),
+        DeploymentPolicy::ProtectedBranches => "protected branches".to_owned(),
+        DeploymentPolicy::Custom(rules) => {
+            let names: Vec<String> = rules
+                .iter()
+                .map(|it| format!("{} {:?}", if it.kind == RefKind::Tag { "tags" } else { "branches" }, it.pattern))
+                .collect();
+            names.join(", ")
+        }
+    }
 }
 
 /// The deployment branch policy of the environment: what lets other branches use
@@ -99,7 +145,7 @@ fn check_deployment(
                 gaps.push(format!("branch rules {branches:?} let jobs on those branches use it"));
             }
             if let Some(tag) = tag
-                && !rules.iter().any(|it| it.kind == RefKind::Tag && ref_rule_matches(&it.pattern, tag))
+                && !rules.iter().any(|it| it.kind == RefKind::Tag && ref_pattern_matches(&it.pattern, tag))
             {
                 out.push(Finding::new(
                     ENVIRONMENT_PROTECTION,
@@ -134,28 +180,46 @@ fn soft_protection(env: &str, facts: &EnvironmentFacts) -> Option<Finding> {
 }
 
 /// T10: with a tag-push trust (no environment), whoever may create a `v*` tag may
-/// publish, so tag creation must be restricted by a ruleset.
-pub fn check_tag_ruleset(ctx: &TrustContext, ruleset: Option<bool>) -> Vec<Finding> {
+/// publish, so tag creation must be restricted by a ruleset. With an environment
+/// the reviewers gate the release, and a ruleset is a second line.
+fn check_tag_ruleset(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     const ID: &str = "trust.tag-ruleset";
-    if ctx.environment.is_some() {
-        return Vec::new();
-    }
     let repo = ctx.repo.full_name();
     let fix = "add a tag ruleset (Settings → Rules → Rulesets, target tags \"v*\") that restricts creation, update \
                and deletion to the release maintainers; tag protection rules are deprecated";
-    match ruleset {
-        Some(true) => Vec::new(),
-        Some(false) => vec![Finding::new(
+    let ok = || {
+        Finding::new(
+            "trust.tag-ruleset.ok",
+            Severity::Info,
+            format!(
+                "an active tag ruleset of {repo} restricts who may create the release tags ({:?})",
+                ctx.release_ref
+            ),
+        )
+    };
+    match (facts.tag_ruleset, &ctx.environment) {
+        (Some(true), _) => vec![ok()],
+        (Some(false), None) => vec![Finding::new(
             ID,
             Severity::Medium,
             format!("anyone with write access to {repo} can push a tag matching the trust policy and publish; {fix}"),
         )],
-        None => vec![Finding::new(
+        (Some(false), Some(env)) => vec![Finding::new(
+            ID,
+            Severity::Low,
+            format!(
+                "no active tag ruleset of {repo} restricts the release tags: anyone with write access can push one \
+                 and start the release, which then waits for the reviewers of environment {env:?}; {fix}"
+            ),
+        )],
+        (None, Some(_)) => Vec::new(),
+        (None, None) => vec![Finding::new(
             ID,
             Severity::Info,
             format!(
-                "not checked offline: the trust policy accepts tag pushes, so check that a tag ruleset restricts who \
-                 may create v* tags (`gh api repos/{repo}/rulesets`); otherwise {fix}"
+                "{}: the trust policy accepts tag pushes, so check that a tag ruleset restricts who may create v* \
+                 tags (`gh api repos/{repo}/rulesets`); otherwise {fix}",
+                not_checked(facts.github_gaps.tag_ruleset.as_ref())
             ),
         )],
     }
@@ -163,22 +227,27 @@ pub fn check_tag_ruleset(ctx: &TrustContext, ruleset: Option<bool>) -> Vec<Findi
 
 /// T14: a custom subject template changes what `sub` holds; without `repo` (or
 /// `repository_id`) in it, the trust policy cannot single out the repository.
-pub fn check_sub_template(ctx: &TrustContext, template: Option<&SubTemplate>) -> Vec<Finding> {
+fn check_sub_template(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     const ID: &str = "trust.sub-template";
     let repo = ctx.repo.full_name();
-    let Some(template) = template else {
+    let Some(template) = &facts.sub_template else {
         return vec![Finding::new(
             ID,
             Severity::Info,
             format!(
-                "not checked offline: the analysis assumes GitHub's default subject template; check that `gh api \
+                "{}: the analysis assumes GitHub's default subject template; check that `gh api \
                  repos/{repo}/actions/oidc/customization/sub` says \"use_default\": true (or that the template \
-                 includes \"repo\")"
+                 includes \"repo\")",
+                not_checked(facts.github_gaps.sub_template.as_ref())
             ),
         )];
     };
     if template.use_default || template.include_claim_keys.is_empty() {
-        return Vec::new();
+        return vec![Finding::new(
+            "trust.sub-template.ok",
+            Severity::Info,
+            format!("{repo} uses GitHub's default subject template (repo, then the context), as the analysis assumes"),
+        )];
     }
     let keys = template.include_claim_keys.join(", ");
     let singles_out = template.include_claim_keys.iter().any(|it| it == "repo" || it == "repository_id");
@@ -204,8 +273,12 @@ pub fn check_sub_template(ctx: &TrustContext, template: Option<&SubTemplate>) ->
     }
 }
 
-/// GitHub's deployment rules match like `fnmatch` with `*` not crossing `/`.
-fn ref_rule_matches(pattern: &str, name: &str) -> bool {
+/// GitHub's deployment rules and ruleset ref conditions match like `fnmatch`: `*`
+/// does not cross `/`, `**` does.
+pub fn ref_pattern_matches(pattern: &str, name: &str) -> bool {
+    if pattern.contains("**") {
+        return glob::glob_match(&pattern.replace("**", "*"), name);
+    }
     let (p, n): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), name.split('/').collect());
     p.len() == n.len() && p.iter().zip(&n).all(|(p, n)| glob::glob_match(p, n))
 }

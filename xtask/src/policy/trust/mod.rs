@@ -1,13 +1,16 @@
-//! Trust-policy analysis: the checks T1–T17 of the shared reference, by simulation.
+//! Trust-policy analysis: the checks T1–T17 of the shared reference.
 //!
-//! The policy is evaluated for the token the release job presents (which must be
-//! allowed) and for a fixed set of counter-example tokens (which must not be):
-//! another owner's repository, `OWNER-evil/REPO`, `OWNER/REPO-evil`, `OWNER/other`,
-//! a same-repository pull request, a feature branch and an arbitrary environment,
-//! each also in the immutable `OWNER@ID/REPO@ID` form. Every token carries the
-//! claims that go with its subject (`ref`, `environment`, `repository`,
-//! `job_workflow_ref`, …), so a policy that conditions on those is judged by what
-//! they really restrict. Which counter-example gets through selects the finding.
+//! The `sub` conditions are proved on the grammar of GitHub's subjects
+//! (`subjects`): every subject they admit must be the configured repository's, in
+//! either form, for the release environment (or `v*` tags without one). What is not
+//! proven becomes tokens (`probes`): counter-examples the proof found in the
+//! policy's own patterns, the repositories its other claims name, and the
+//! reference's fixed counter-examples (another owner's repository, `OWNER-evil/REPO`,
+//! `OWNER/REPO-evil`, `OWNER/other`, a pull request, a feature branch, another
+//! environment), each in both forms. Every token carries the claims that go with its
+//! subject (`ref`, `environment`, `repository`, `job_workflow_ref`, …), so the whole
+//! policy, Deny statements and other claims included, decides; which kind gets
+//! through selects the finding.
 //!
 //! T9, T10, T12 (does the provider exist), T14 and T15 (which subject form the
 //! repository emits) need GitHub or AWS API facts; `TrustFacts` carries them, and a
@@ -16,8 +19,8 @@
 //! `analyse_trust` runs the checks in the order of this module's parts: `context`
 //! (what it is told), `scenario` (the tokens), `analysis` (the questions every check
 //! asks), then the checks: `principals` (T11–T13), `conditions` (T1, T6, T7),
-//! `subject` (T8, T11, T15), `counter_examples` (T2–T5) and `github` (T9, T10, T14);
-//! T16 and T17 are short enough to stay here.
+//! `subject` (T8, T11, T15), `subjects` and `probes` with `counter_examples` (T2–T5)
+//! and `github` (T9, T10, T14); T16 and T17 are short enough to stay here.
 
 mod analysis;
 mod conditions;
@@ -25,15 +28,17 @@ mod context;
 mod counter_examples;
 mod github;
 mod principals;
+mod probes;
 mod scenario;
 mod subject;
+mod subjects;
 
 #[cfg(any(test, feature = "iam"))]
 pub use context::ProviderFacts;
-#[cfg(test)]
-pub use context::RefRule;
-pub use context::{DeploymentPolicy, EnvironmentFacts, RefKind, RepoRef, SubTemplate, TrustContext, TrustFacts};
-pub use github::{check_environment_protection, check_sub_template, check_tag_ruleset};
+pub use context::{
+    DeploymentPolicy, EnvironmentFacts, GithubGaps, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
+};
+pub use github::{check_github, ref_pattern_matches};
 pub(crate) use scenario::recommended_sub;
 
 /// The host of GitHub's OIDC issuer, which is also the name of the IAM provider and
@@ -75,7 +80,7 @@ pub fn expected_subject(ctx: &TrustContext, facts: &TrustFacts) -> String {
 #[cfg(test)]
 pub fn counter_example_subjects(ctx: &TrustContext, facts: &TrustFacts) -> Vec<String> {
     let template = scenario::template(facts);
-    scenario::counter_examples(ctx).iter().map(|(_, it)| it.sub(&template).display()).collect()
+    scenario::counter_examples(ctx, "").iter().map(|(_, it)| it.sub(&template).display()).collect()
 }
 
 /// Runs every trust check on `policy` (plain or percent-encoded JSON).
@@ -88,7 +93,7 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
             return out;
         }
     };
-    document_findings(&doc, "trust policy", &mut out);
+    document_findings(&doc, "trust policy", "trust.duplicate-key", &mut out);
     if !is_trust_policy(&doc) {
         out.push(not_a_trust_policy(&doc));
         return finish(out);
@@ -98,16 +103,16 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
     analysis.check_provider_facts(&mut out);
     let unrestricted = analysis.check_conditions(&mut out);
     let expected = analysis.check_expected(&mut out);
-    let rejected = analysis.check_counter_examples(unrestricted, &mut out);
+    let proof = analysis.prove_subjects();
+    let tried = analysis.check_counter_examples(unrestricted, &proof, &mut out);
+    analysis.check_boundaries(&tried.blamed, &mut out);
     analysis.check_name_reuse(expected, &mut out);
     analysis.check_audience(expected, &mut out);
-    out.extend(check_environment_protection(ctx, facts.environment.as_ref()));
-    out.extend(check_tag_ruleset(ctx, facts.tag_ruleset));
-    out.extend(check_sub_template(ctx, facts.sub_template.as_ref()));
+    out.extend(check_github(ctx, facts));
     out.extend(colon_in_name(ctx));
     out.extend(check_session_duration(ctx, facts));
     if expected == Tri::Yes && !out.iter().any(|it| it.severity > Severity::Info) {
-        out.push(trust_ok(ctx, facts, &rejected));
+        out.push(trust_ok(ctx, facts, &tried.rejected, &proof));
     }
     finish(out)
 }
@@ -165,24 +170,48 @@ fn check_session_duration(ctx: &TrustContext, facts: &TrustFacts) -> Option<Find
     ))
 }
 
-/// T17, the passing finding: what was allowed, what was refused, and the session.
-fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String]) -> Finding {
+/// T17, the passing finding: what was proven or tried, and the session.
+fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String], proof: &subjects::Proof) -> Finding {
     let duration = match facts.max_session_duration {
         Some(max) => {
             format!("; the role's MaxSessionDuration is {max} s and the release asks for {} s", ctx.session_duration)
         }
         None => format!("; the release asks for a {} s session", ctx.session_duration),
     };
+    let context = match &ctx.environment {
+        Some(env) => format!("environment {env:?}"),
+        None => format!("pushes of {}", if ctx.release_ref.starts_with("refs/tags/v") { "v* tags" } else { "its ref" }),
+    };
+    let how = if proof.proven {
+        format!(
+            "its sub conditions admit nothing but subjects of {} for {context} (proven on the grammar of GitHub's \
+             subjects, in the name-only and the immutable form)",
+            ctx.repo.full_name()
+        )
+    } else {
+        let example = proof.offending.iter().find_map(|(v, w)| w.as_ref().map(|w| format!(" ({v:?} admits {w:?})")));
+        format!(
+            "its sub conditions alone admit more{}, but its other conditions refuse every token tried",
+            example.unwrap_or_default()
+        )
+    };
+    // The reference's counter-examples come first; the rest only repeat them in
+    // other contexts.
+    const SHOWN: usize = 14;
+    let more = match rejected.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
     Finding::new(
         "trust.ok",
         Severity::Info,
         format!(
-            "the trust policy allows the release job's token (sub {:?}, aud {:?}) and refuses all {} \
-             counter-examples: {}{duration}",
+            "the trust policy allows the release job's token (sub {:?}, aud {:?}); {how}; it refuses all {} tokens of \
+             other repositories and contexts tried: {}{more}{duration}",
             expected_subject(ctx, facts),
             ctx.audience,
             rejected.len(),
-            rejected.join(", ")
+            rejected.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ")
         ),
     )
 }

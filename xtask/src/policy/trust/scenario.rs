@@ -238,15 +238,16 @@ pub(super) enum Class {
     OwnerPrefix,
     RepoPrefix,
     OrgWide,
+    /// A repository the policy itself names (or a pattern of it), not the release
+    /// repository: another owner's, or another of the owner's.
+    Foreign,
     SameRepo,
 }
 
-/// The reference's counter-examples, in the name-only and the immutable form. The
-/// other repositories get made-up ids; the release repository keeps its own (or
-/// unknown ones).
-pub(super) fn counter_examples(ctx: &TrustContext) -> Vec<(Class, Scenario)> {
+/// The release job of `ctx` on a push of the counter-examples' tag.
+fn tag_push(ctx: &TrustContext) -> Scenario {
     let tag = COUNTER_TAG.to_owned();
-    let base = Scenario {
+    Scenario {
         owner: ctx.repo.owner.clone(),
         owner_id: ctx.repo.owner_id.clone(),
         name: ctx.repo.name.clone(),
@@ -256,11 +257,75 @@ pub(super) fn counter_examples(ctx: &TrustContext) -> Vec<(Class, Scenario)> {
         job_ref: Some(tag),
         aud: ctx.audience.clone(),
         workflow: ctx.workflow.clone(),
-    };
+    }
+}
+
+/// A made-up name: not the release repository's own (`taken`), nor named in the
+/// policy (`mentioned`, its condition values in lower case).
+fn pick(want: &str, taken: &str, mentioned: &str) -> String {
+    let mut name = want.to_owned();
+    while name.eq_ignore_ascii_case(taken) || mentioned.contains(&name.to_lowercase()) {
+        name.push('2');
+    }
+    name
+}
+
+/// The counter-examples of the other repositories (any owner, a look-alike owner,
+/// a look-alike name, another repository of the owner) in the context of `job`, in
+/// both forms: what a pattern that pins the context still lets in.
+pub(super) fn other_repositories(ctx: &TrustContext, mentioned: &str, job: &Scenario) -> Vec<(Class, Scenario)> {
     let id = |n: &str| Some(n.to_owned());
-    // Made-up names must not be the release repository's own.
-    let pick =
-        |want: &str, taken: &str| if want.eq_ignore_ascii_case(taken) { format!("{want}2") } else { want.into() };
+    let base = Scenario {
+        context: job.context.clone(),
+        job_ref: job.job_ref.clone(),
+        immutable: false,
+        workflow: None,
+        ..tag_push(ctx)
+    };
+    let list = [
+        (
+            Class::AnyRepository,
+            Scenario {
+                owner: pick("attacker", &ctx.repo.owner, mentioned),
+                owner_id: id("66600001"),
+                name: "x".into(),
+                name_id: id("66600002"),
+                ..base.clone()
+            },
+        ),
+        (
+            Class::OwnerPrefix,
+            Scenario {
+                owner: pick(&format!("{}-evil", ctx.repo.owner), "", mentioned),
+                owner_id: id("66600003"),
+                name_id: id("66600004"),
+                ..base.clone()
+            },
+        ),
+        (
+            Class::RepoPrefix,
+            Scenario {
+                name: pick(&format!("{}-evil", ctx.repo.name), "", mentioned),
+                name_id: id("66600005"),
+                ..base.clone()
+            },
+        ),
+        (Class::OrgWide, Scenario { name: pick("other", &ctx.repo.name, mentioned), name_id: id("66600006"), ..base }),
+    ];
+    list.iter()
+        .flat_map(|(class, it)| [(*class, it.clone()), (*class, Scenario { immutable: !it.immutable, ..it.clone() })])
+        .collect()
+}
+
+/// The reference's counter-examples, in the name-only and the immutable form. The
+/// other repositories get made-up ids; the release repository keeps its own (or
+/// unknown ones). The made-up names avoid `mentioned` (the policy's condition
+/// values, lower-case), so that a repository the policy names outright is reported
+/// as such and never as "any repository".
+pub(super) fn counter_examples(ctx: &TrustContext, mentioned: &str) -> Vec<(Class, Scenario)> {
+    let base = tag_push(ctx);
+    let id = |n: &str| Some(n.to_owned());
+    let pick = |want: &str, taken: &str| pick(want, taken, mentioned);
     let branch = "refs/heads/feature-x".to_owned();
     let main = "refs/heads/main".to_owned();
     let mut list = vec![
@@ -279,7 +344,7 @@ pub(super) fn counter_examples(ctx: &TrustContext) -> Vec<(Class, Scenario)> {
         (
             Class::OwnerPrefix,
             Scenario {
-                owner: format!("{}-evil", ctx.repo.owner),
+                owner: pick(&format!("{}-evil", ctx.repo.owner), ""),
                 owner_id: id("66600003"),
                 name_id: id("66600004"),
                 ..base.clone()
@@ -287,7 +352,7 @@ pub(super) fn counter_examples(ctx: &TrustContext) -> Vec<(Class, Scenario)> {
         ),
         (
             Class::RepoPrefix,
-            Scenario { name: format!("{}-evil", ctx.repo.name), name_id: id("66600005"), ..base.clone() },
+            Scenario { name: pick(&format!("{}-evil", ctx.repo.name), ""), name_id: id("66600005"), ..base.clone() },
         ),
         (Class::OrgWide, Scenario { name: pick("other", &ctx.repo.name), name_id: id("66600006"), ..base.clone() }),
         (Class::SameRepo, Scenario { context: SubContext::PullRequest, job_ref: None, ..base.clone() }),

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 
 use super::*;
 
+mod patterns;
+mod public;
+
 const ACCOUNT: &str = "123456789012";
 const OTHER_ACCOUNT: &str = "210987654321";
 const PROVIDER: &str = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
@@ -92,12 +95,21 @@ struct TrustCase {
     /// Ids that must not appear above `info`.
     absent: &'static [&'static str],
     status: Status,
-    /// (id, text) that some finding's message must contain.
-    says: Option<(&'static str, &'static str)>,
+    /// (id, text): some finding of the id must contain the text.
+    says: Vec<(&'static str, &'static str)>,
 }
 
 fn case(name: &'static str, policy: String, want: &'static [(&'static str, Severity)], status: Status) -> TrustCase {
-    TrustCase { name, policy, ctx: env_ctx(), facts: TrustFacts::default(), want, absent: &[], status, says: None }
+    TrustCase {
+        name,
+        policy,
+        ctx: env_ctx(),
+        facts: TrustFacts::default(),
+        want,
+        absent: &[],
+        status,
+        says: Vec::new(),
+    }
 }
 
 impl TrustCase {
@@ -110,8 +122,9 @@ impl TrustCase {
     fn absent(self, absent: &'static [&'static str]) -> TrustCase {
         TrustCase { absent, ..self }
     }
-    fn says(self, id: &'static str, text: &'static str) -> TrustCase {
-        TrustCase { says: Some((id, text)), ..self }
+    fn says(mut self, id: &'static str, text: &'static str) -> TrustCase {
+        self.says.push((id, text));
+        self
     }
 }
 
@@ -120,7 +133,16 @@ use Severity::*;
 /// Ids that must not appear in a passing or merely broad policy.
 const BREAKAGE: &[&str] = &["trust.subject-mismatch", "trust.provider", "trust.audience", "trust.name-only-subject"];
 
+/// Every trust case: this table, the pattern analysis (`patterns`) and the
+/// policies of public examples (`public`).
 fn trust_cases() -> Vec<TrustCase> {
+    let mut cases = base_trust_cases();
+    cases.extend(patterns::cases());
+    cases.extend(public::cases());
+    cases
+}
+
+fn base_trust_cases() -> Vec<TrustCase> {
     let protected = EnvironmentFacts {
         exists: true,
         required_reviewers: 1,
@@ -581,9 +603,49 @@ fn trust_cases() -> Vec<TrustCase> {
             ]),
             ..protected.clone()
         })),
-        case("environment well protected", sub_equals(ENV_SUB), &[("trust.ok", Info)], Status::Pass)
-            .facts(with_env(protected.clone()))
-            .absent(&["trust.environment-protection"]),
+        case(
+            "environment well protected",
+            sub_equals(ENV_SUB),
+            &[("trust.ok", Info), ("trust.environment-protection.ok", Info)],
+            Status::Pass,
+        )
+        .facts(with_env(protected.clone()))
+        .absent(&["trust.environment-protection"])
+        .says("trust.environment-protection.ok", "tags \"v*\""),
+        case(
+            "GitHub facts missing for a reason",
+            sub_equals(ENV_SUB),
+            &[("trust.environment-protection", Info), ("trust.sub-template", Info)],
+            Status::Pass,
+        )
+        .facts(TrustFacts {
+            github_gaps: GithubGaps {
+                environment: Some("the token lacks `actions: read`".into()),
+                ..GithubGaps::default()
+            },
+            ..TrustFacts::default()
+        })
+        .says("trust.environment-protection", "not checked: the token lacks `actions: read`"),
+        case(
+            "tag push with a tag ruleset, default template",
+            recommended_trust_policy(&tag_ctx(), ACCOUNT).to_string(),
+            &[("trust.ok", Info), ("trust.tag-ruleset.ok", Info), ("trust.sub-template.ok", Info)],
+            Status::Pass,
+        )
+        .ctx(tag_ctx())
+        .facts(TrustFacts {
+            tag_ruleset: Some(true),
+            sub_template: Some(SubTemplate { use_default: true, include_claim_keys: Vec::new() }),
+            ..TrustFacts::default()
+        }),
+        case(
+            "environment job without a tag ruleset",
+            sub_equals(ENV_SUB),
+            &[("trust.tag-ruleset", Low)],
+            Status::Warn,
+        )
+        .facts(TrustFacts { tag_ruleset: Some(false), ..TrustFacts::default() })
+        .says("trust.tag-ruleset", "waits for the reviewers"),
         case(
             "tag push without a tag ruleset",
             recommended_trust_policy(&tag_ctx(), ACCOUNT).to_string(),
@@ -622,6 +684,31 @@ fn trust_cases() -> Vec<TrustCase> {
         }),
         case("session longer than the role allows", sub_equals(ENV_SUB), &[("trust.session-duration", Error)], Status::Fail)
             .facts(TrustFacts { max_session_duration: Some(1800), ..TrustFacts::default() }),
+        case(
+            "two StringEquals blocks in one Condition",
+            // As written: the second block replaces the first in any JSON reader.
+            format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}},
+                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{
+                "StringEquals": {{"{AUD}": "sts.amazonaws.com"}}, "StringEquals": {{"{SUB}": "{ENV_SUB}"}}}}}}]}}"#
+            ),
+            &[("trust.duplicate-key", Error)],
+            Status::Fail,
+        )
+        // The other checks read the two blocks merged: aud is pinned.
+        .absent(&["trust.audience", "trust.subject-mismatch"])
+        .says("trust.duplicate-key", "Statement[0].Condition"),
+        case(
+            "two Action keys in the GitHub statement",
+            format!(
+                r#"{{"Statement": {{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:TagSession",
+                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{"StringEquals": {{"{AUD}": "sts.amazonaws.com",
+                "{SUB}": "{ENV_SUB}"}}}}}}}}"#
+            ),
+            &[("trust.duplicate-key", Error)],
+            Status::Fail,
+        )
+        .says("trust.duplicate-key", r#"["sts:TagSession","sts:AssumeRoleWithWebIdentity"]"#),
     ]
 }
 
@@ -631,29 +718,37 @@ fn trust_policies_are_judged_by_simulation() {
     assert!(cases.len() >= 40, "{} trust cases", cases.len());
     for case in cases {
         let findings = analyse_trust(&case.policy, &case.ctx, &case.facts);
-        let shown = render_text(&findings);
-        for (id, severity) in case.want {
-            assert!(
-                findings.iter().any(|it| it.id == *id && it.severity == *severity),
-                "{}: expected {id} ({severity}) in\n{shown}",
-                case.name
-            );
-        }
-        for id in case.absent {
-            assert!(
-                !findings.iter().any(|it| it.id == *id && it.severity > Info),
-                "{}: unexpected {id} in\n{shown}",
-                case.name
-            );
-        }
-        assert_eq!(status(&findings), case.status, "{}:\n{shown}", case.name);
-        if let Some((id, text)) = case.says {
-            assert!(
-                findings.iter().any(|it| it.id == id && it.message.contains(text)),
-                "{}: no {id} saying {text:?} in\n{shown}",
-                case.name
-            );
-        }
+        judge(case.name, &findings, case.want, case.absent, case.status, &case.says);
+    }
+}
+
+/// A case's findings against what it expects: the findings it wants (id and
+/// severity), the ids it must not have above `info`, the status, and texts that
+/// findings of an id must contain.
+fn judge(
+    name: &str,
+    findings: &[Finding],
+    want: &[(&str, Severity)],
+    absent: &[&str],
+    expected: Status,
+    says: &[(&str, &str)],
+) {
+    let shown = render_text(findings);
+    for (id, severity) in want {
+        assert!(
+            findings.iter().any(|it| it.id == *id && it.severity == *severity),
+            "{name}: expected {id} ({severity}) in\n{shown}"
+        );
+    }
+    for id in absent {
+        assert!(!findings.iter().any(|it| it.id == *id && it.severity > Info), "{name}: unexpected {id} in\n{shown}");
+    }
+    assert_eq!(status(findings), expected, "{name}:\n{shown}");
+    for (id, text) in says {
+        assert!(
+            findings.iter().any(|it| it.id == *id && it.message.contains(text)),
+            "{name}: no {id} saying {text:?} in\n{shown}"
+        );
     }
 }
 
@@ -665,7 +760,7 @@ struct PermCase {
     want: &'static [(&'static str, Severity)],
     absent: &'static [&'static str],
     status: Status,
-    says: Option<(&'static str, &'static str)>,
+    says: Vec<(&'static str, &'static str)>,
 }
 
 fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Severity)], status: Status) -> PermCase {
@@ -677,7 +772,7 @@ fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Sever
         want,
         absent: &[],
         status,
-        says: None,
+        says: Vec::new(),
     }
 }
 
@@ -691,8 +786,9 @@ impl PermCase {
     fn absent(self, absent: &'static [&'static str]) -> PermCase {
         PermCase { absent, ..self }
     }
-    fn says(self, id: &'static str, text: &'static str) -> PermCase {
-        PermCase { says: Some((id, text)), ..self }
+    fn says(mut self, id: &'static str, text: &'static str) -> PermCase {
+        self.says.push((id, text));
+        self
     }
 }
 
@@ -1039,6 +1135,17 @@ fn perm_cases() -> Vec<PermCase> {
         .says("perm.cross-account", "210987654321"),
         perm("origin controls block publishing", minimal(None, &[]), &[("perm.origin-blocked", Error)], Status::Fail)
             .facts(PermissionFacts { origin: Some(OriginPublish::Block), ..PermissionFacts::default() }),
+        perm(
+            "two Action keys in one statement",
+            minimal(None, &[]).replacen(
+                r#""Action":"codeartifact:GetAuthorizationToken""#,
+                r#""Action":"codeartifact:GetAuthorizationToken","Action":"codeartifact:GetRepositoryEndpoint""#,
+                1,
+            ),
+            &[("perm.duplicate-key", Error)],
+            Status::Fail,
+        )
+        .says("perm.duplicate-key", "Statement[1]"),
     ]
 }
 
@@ -1063,29 +1170,7 @@ fn permission_policies_are_judged_by_evaluation() {
     assert!(cases.len() >= 30, "{} permission cases", cases.len());
     for case in cases {
         let findings = analyse_permissions(&case.policies, &case.target, &case.facts);
-        let shown = render_text(&findings);
-        for (id, severity) in case.want {
-            assert!(
-                findings.iter().any(|it| it.id == *id && it.severity == *severity),
-                "{}: expected {id} ({severity}) in\n{shown}",
-                case.name
-            );
-        }
-        for id in case.absent {
-            assert!(
-                !findings.iter().any(|it| it.id == *id && it.severity > Info),
-                "{}: unexpected {id} in\n{shown}",
-                case.name
-            );
-        }
-        assert_eq!(status(&findings), case.status, "{}:\n{shown}", case.name);
-        if let Some((id, text)) = case.says {
-            assert!(
-                findings.iter().any(|it| it.id == id && it.message.contains(text)),
-                "{}: no {id} saying {text:?} in\n{shown}",
-                case.name
-            );
-        }
+        judge(case.name, &findings, case.want, case.absent, case.status, &case.says);
     }
 }
 
@@ -1113,6 +1198,12 @@ const ALL_IDS: &[&str] = &[
     "trust.colon-in-name",
     "trust.session-duration",
     "trust.ok",
+    "trust.duplicate-key",
+    "trust.environment-protection.ok",
+    "trust.tag-ruleset.ok",
+    "trust.sub-template.ok",
+    "trust.wildcard-boundary",
+    "trust.foreign-repository",
     "perm.not-a-permission-policy",
     "perm.get-authorization-token",
     "perm.service-bearer-token",
@@ -1128,6 +1219,7 @@ const ALL_IDS: &[&str] = &[
     "perm.cross-account",
     "perm.origin-blocked",
     "perm.simulation",
+    "perm.duplicate-key",
     "perm.ok",
 ];
 
@@ -1423,6 +1515,13 @@ fn truncated_and_garbled_documents_never_panic() {
         original_guide(),
         trust_with(
             json!({"ForAllValues:StringLike": {SUB: "*"}, "Null": {AUD: "false"}, "NumericLessThan": {"x": "y"}}),
+        ),
+        // Repeated keys at every level, for the reader that reports them.
+        format!(
+            r#"{{"Version": "1", "Version": "2", "Statement": [{{"Effect": "Allow", "Effect": "Deny",
+            "Principal": {{"Federated": "{PROVIDER}", "Federated": ["x", "{PROVIDER}"]}}, "Action": "sts:*",
+            "Action": ["sts:AssumeRoleWithWebIdentity"], "Condition": {{"StringLike": {{"{SUB}": "repo:*"}},
+            "StringLike": {{"{SUB}": ["{ENV_SUB}"], "{AUD}": 1}}}}}}]}}"#
         ),
     ];
     let noise = ["", "{", "}", "[", "]", "\"", ":", ",", "*", "?", "%", "%7B", "null", "1e999", "\\u0000", "é", "${*}"];

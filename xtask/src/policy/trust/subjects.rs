@@ -1,0 +1,340 @@
+//! What the `sub` conditions of a trust policy admit, proved on the grammar of the
+//! subjects GitHub writes (`policy::lang`) rather than tried on examples.
+//!
+//! Under the default template a subject is `repo:OWNER/REPO:CONTEXT` or, immutable,
+//! `repo:OWNER@ID/REPO@ID:CONTEXT`, where CONTEXT is `environment:NAME`,
+//! `pull_request` or `ref:REF`, and no value holds a `:` (GitHub writes `%3A`); a
+//! custom template joins its claims the same way. A statement is proven when every
+//! subject that one of its positive `sub` conditions admits (less what its negated
+//! ones and the policy's sub-only Deny statements take away) belongs to the
+//! configured repository, in either form and any letter case of the names, and to an
+//! allowed context: the release environment, or `ref:refs/tags/v*` without one.
+//!
+//! What is not proven is described by counter-examples in three regions (another
+//! owner, another repository of the owner, another context of the repository), for
+//! every kind of context: `probes` turns them into tokens, which the whole policy,
+//! other claims included, then judges.
+
+use super::{
+    SUB, TrustContext,
+    analysis::{Analysis, github_facing},
+    scenario,
+};
+use crate::policy::{
+    document::{Condition, Effect, OpKind, Principal, Statement},
+    eval,
+    lang::{self, Budget, Class, Lang, Outside, Seq},
+};
+
+/// How many offending values get counter-examples in every region.
+const MAX_WITNESSED: usize = 8;
+
+/// Whose subjects a part of the grammar spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Who {
+    Anyone,
+    /// The configured owner, any repository.
+    Owner,
+    /// The configured repository.
+    Repo,
+}
+
+/// Which contexts a part of the grammar spans.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Ctx {
+    Any,
+    /// The release environment, or the release tags without one.
+    Allowed,
+    Environment(Option<String>),
+    PullRequest,
+    Ref(Option<String>),
+}
+
+/// The subjects of one subject template, for one repository.
+pub(super) struct Grammar<'a> {
+    ctx: &'a TrustContext,
+    template: &'a [String],
+}
+
+impl<'a> Grammar<'a> {
+    /// `None` when the template has no `repo` or no `context` claim: its subjects do
+    /// not say which repository and context they are for (T14 reports that).
+    pub(super) fn new(ctx: &'a TrustContext, template: &'a [String]) -> Option<Grammar<'a>> {
+        let has = |key: &str| template.iter().any(|it| it == key);
+        (has("repo") && has("context")).then_some(Grammar { ctx, template })
+    }
+
+    /// The subjects of `who` in `context`, in both forms.
+    pub(super) fn lang(&self, who: Who, context: &Ctx) -> Lang {
+        self.form(false, who, context).or(self.form(true, who, context))
+    }
+
+    /// The subjects of `who` in `context`, in the name-only or the immutable form.
+    pub(super) fn form(&self, immutable: bool, who: Who, context: &Ctx) -> Lang {
+        let mut fields: Vec<Vec<Seq>> = Vec::new();
+        for key in self.template {
+            fields.push(match key.as_str() {
+                "repo" => vec![self.repo_field(immutable, who)],
+                "context" => self.context_field(context),
+                other => vec![Seq::new().text(other).sep(':').any(Class::Value)],
+            });
+        }
+        let mut seqs = vec![Seq::new()];
+        for (i, alternatives) in fields.iter().enumerate() {
+            let mut next = Vec::new();
+            for seq in &seqs {
+                for alternative in alternatives {
+                    let joined = if i == 0 { seq.clone() } else { seq.clone().sep(':') };
+                    next.push(joined.then(alternative));
+                }
+            }
+            seqs = next;
+        }
+        seqs.into_iter().fold(Lang::default(), |lang, seq| lang.or(seq.lang()))
+    }
+
+    fn repo_field(&self, immutable: bool, who: Who) -> Seq {
+        let id = |seq: Seq| if immutable { seq.text("@").some(Class::Digit) } else { seq };
+        let repo = &self.ctx.repo;
+        let owner = Seq::new().text("repo").sep(':');
+        let owner = if who == Who::Anyone { owner.some(Class::Name) } else { owner.caseless(&repo.owner) };
+        let name = id(owner).sep('/');
+        let name = if who == Who::Repo { name.caseless(&repo.name) } else { name.some(Class::Name) };
+        id(name)
+    }
+
+    fn context_field(&self, context: &Ctx) -> Vec<Seq> {
+        let env = |name: Option<&str>| {
+            let seq = Seq::new().text("environment").sep(':');
+            match name {
+                Some(name) => seq.caseless(&scenario::encode(name)),
+                None => seq.some(Class::Value),
+            }
+        };
+        let git_ref = |name: Option<&str>| {
+            let seq = Seq::new().text("ref").sep(':');
+            match name {
+                Some(name) => seq.text(name),
+                None => seq.text("refs/").some(Class::Value),
+            }
+        };
+        match context {
+            // Any ref at all, so the proof covers every subject GitHub could write;
+            // counter-examples take `refs/…` ones (`Ctx::Ref`), which read better.
+            Ctx::Any => {
+                vec![env(None), Seq::new().text("pull_request"), Seq::new().text("ref").sep(':').some(Class::Value)]
+            }
+            Ctx::Allowed => match &self.ctx.environment {
+                Some(name) => vec![env(Some(name))],
+                None if self.ctx.release_ref.starts_with("refs/tags/v") => {
+                    vec![Seq::new().text("ref").sep(':').text("refs/tags/v").any(Class::Value)]
+                }
+                None => vec![git_ref(Some(&self.ctx.release_ref))],
+            },
+            Ctx::Environment(name) => vec![env(name.as_deref())],
+            Ctx::PullRequest => vec![Seq::new().text("pull_request")],
+            Ctx::Ref(name) => vec![git_ref(name.as_deref())],
+        }
+    }
+}
+
+/// What the proof found.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Proof {
+    /// The template says which repository and context a subject is for (it has
+    /// `repo` and `context`), and every GitHub-facing statement is proven.
+    pub(super) proven: bool,
+    /// The sub values (as written) that admit subjects outside, with the shortest
+    /// such subject when the search finished.
+    pub(super) offending: Vec<(String, Option<String>)>,
+    /// Counter-examples of the offending values in every region and context.
+    pub(super) witnesses: Vec<String>,
+}
+
+/// The sub conditions of one statement as languages; `None` for a value with more
+/// wildcards than a subject pattern ever needs, which the searches would take long
+/// over (such a value is not proven, and the probes judge it).
+struct SubConditions {
+    /// One language per positive condition (any of its values).
+    positive: Vec<(Option<Lang>, Vec<Value>)>,
+    /// What the negated conditions take away.
+    negative: Vec<Lang>,
+}
+
+/// A condition value as written, and its language.
+type Value = (String, Option<Lang>);
+
+/// More wildcards than this in one value, and it is not searched.
+const MAX_WILDCARDS: usize = 8;
+
+/// The language of one condition value, as its operator reads it. A policy
+/// variable (`${…}`) could stand for anything, so it is read as `*`.
+fn value_lang(kind: OpKind, value: &str) -> Option<Lang> {
+    let wildcards = value.chars().filter(|c| matches!(c, '*' | '?')).count();
+    let like = matches!(kind, OpKind::StringLike | OpKind::StringNotLike);
+    (!like || wildcards <= MAX_WILDCARDS).then(|| read_value(kind, value))
+}
+
+fn read_value(kind: OpKind, value: &str) -> Lang {
+    let rest = value.replace("${*}", "").replace("${?}", "").replace("${$}", "");
+    // 0x7b is the opening brace of `${name}`.
+    let unknown_variable = rest.match_indices('$').any(|(i, _)| rest.as_bytes().get(i + 1) == Some(&0x7b));
+    if unknown_variable {
+        return Lang::pattern("*");
+    }
+    match kind {
+        OpKind::StringLike | OpKind::StringNotLike => Lang::pattern(value),
+        OpKind::StringEqualsIgnoreCase | OpKind::StringNotEqualsIgnoreCase => Lang::literal(value).fold(),
+        _ => Lang::literal(value),
+    }
+}
+
+fn sub_conditions(statement: &Statement) -> SubConditions {
+    let mut out = SubConditions { positive: Vec::new(), negative: Vec::new() };
+    for condition in statement.conditions_on(SUB) {
+        let kind = condition.operator.kind;
+        let values: Vec<Value> = condition.values.iter().map(|v| (v.clone(), value_lang(kind, v))).collect();
+        if kind.restricts_subject() {
+            let union = values.iter().try_fold(Lang::default(), |lang, (_, it)| Some(lang.or(it.clone()?)));
+            out.positive.push((union, values));
+        } else if matches!(kind, OpKind::StringNotEquals | OpKind::StringNotLike | OpKind::StringNotEqualsIgnoreCase) {
+            // A value not searched takes nothing away: the cautious reading.
+            out.negative.push(values.into_iter().filter_map(|(_, it)| it).fold(Lang::default(), Lang::or));
+        }
+    }
+    out
+}
+
+/// What the policy's Deny statements on `sub` alone do to every Allow: negated
+/// conditions restrict (only the listed subjects can pass), one positive condition
+/// excludes. Deny statements with other conditions apply only sometimes, so they are
+/// left to the probes.
+fn deny_limits(analysis: &Analysis) -> (Vec<Lang>, Vec<Lang>) {
+    let (mut restrict, mut exclude) = (Vec::new(), Vec::new());
+    for statement in analysis.doc.statements.iter().filter(|it| it.effect == Effect::Deny) {
+        // Only a Deny that certainly applies to GitHub's tokens may narrow the proof:
+        // everyone, or GitHub's provider in the role's account.
+        let account = analysis.ctx.account.as_deref();
+        let github = |e: &Principal| {
+            (e.kind == "AWS" && e.value == "*")
+                || (e.kind == "Federated"
+                    && eval::github_provider_account(&e.value).is_some_and(|it| account.is_none_or(|want| want == it)))
+        };
+        let applies = eval::covers_action(&statement.action, super::WEB_IDENTITY)
+            && statement.principal.as_ref().is_some_and(|p| !p.negated && (p.any || p.entries.iter().any(github)));
+        let conditions: Vec<&Condition> = statement.conditions.iter().collect();
+        if !applies || conditions.is_empty() || conditions.iter().any(|it| it.key_lower() != SUB) {
+            continue;
+        }
+        let sub = sub_conditions(statement);
+        let searched =
+            statement.conditions.iter().flat_map(|it| &it.values).all(|v| value_lang(OpKind::StringLike, v).is_some());
+        if !searched {
+            continue;
+        }
+        if sub.positive.is_empty() && sub.negative.len() == conditions.len() {
+            restrict.push(sub.negative.into_iter().fold(Lang::default(), Lang::or));
+        } else if sub.negative.is_empty() && sub.positive.len() == 1 {
+            exclude.extend(sub.positive.into_iter().filter_map(|(lang, _)| lang));
+        }
+    }
+    (restrict, exclude)
+}
+
+impl Analysis<'_> {
+    /// Proves what the sub conditions of the GitHub-facing statements admit.
+    pub(super) fn prove_subjects(&self) -> Proof {
+        let Some(grammar) = Grammar::new(self.ctx, &self.template) else { return Proof::default() };
+        let subjects = grammar.lang(Who::Anyone, &Ctx::Any);
+        let allowed = grammar.lang(Who::Repo, &Ctx::Allowed);
+        let (restrict, exclude) = deny_limits(self);
+        let budget = Budget::default();
+        let mut proof = Proof { proven: true, ..Proof::default() };
+        for statement in self.doc.statements.iter().filter(|it| github_facing(it)) {
+            let sub = sub_conditions(statement);
+            let mut covered: Vec<&Lang> = vec![&allowed];
+            covered.extend(sub.negative.iter().chain(&exclude));
+            let within = |lang: &Lang| {
+                let mut all: Vec<&Lang> = vec![lang, &subjects];
+                all.extend(&restrict);
+                lang::outside(&all, &covered, &budget)
+            };
+            if sub.positive.iter().any(|(lang, _)| lang.as_ref().is_some_and(|it| within(it) == Outside::Covered)) {
+                continue;
+            }
+            proof.proven = false;
+            for (value, lang) in sub.positive.iter().flat_map(|(_, values)| values) {
+                let witness = match lang.as_ref().map(within) {
+                    Some(Outside::Covered) => continue,
+                    Some(Outside::Witness(w)) => Some(w),
+                    Some(Outside::Unknown) | None => None,
+                };
+                if !proof.offending.iter().any(|(v, _)| v == value) {
+                    // Counter-examples of a few values are enough to name whom they
+                    // admit, and bound the work on a policy full of patterns.
+                    if let Some(lang) = lang
+                        && witness.is_some()
+                        && proof.offending.len() < MAX_WITNESSED
+                    {
+                        let taken = &covered[1..];
+                        proof.witnesses.extend(self.region_witnesses(&grammar, lang, &restrict, taken, &budget));
+                    }
+                    proof.offending.push((value.clone(), witness));
+                }
+            }
+        }
+        proof.witnesses.dedup();
+        proof
+    }
+
+    /// Counter-examples of `lang` in each region and context kind: another owner's
+    /// repository, another repository of the owner, another context of the release
+    /// repository.
+    fn region_witnesses(
+        &self,
+        grammar: &Grammar,
+        lang: &Lang,
+        restrict: &[Lang],
+        taken: &[&Lang],
+        budget: &Budget,
+    ) -> Vec<String> {
+        let env = self.ctx.environment.clone();
+        let mut contexts = vec![Ctx::Environment(None), Ctx::PullRequest, Ctx::Ref(None)];
+        contexts.push(Ctx::Ref(Some(self.ctx.release_ref.clone())));
+        if env.is_some() {
+            contexts.push(Ctx::Environment(env));
+        }
+        let allowed = grammar.lang(Who::Repo, &Ctx::Allowed);
+        let mut out: Vec<String> = Vec::new();
+        for context in &contexts {
+            for immutable in [false, true] {
+                let regions = [
+                    (grammar.form(immutable, Who::Anyone, context), grammar.form(immutable, Who::Owner, context)),
+                    (grammar.form(immutable, Who::Owner, context), grammar.form(immutable, Who::Repo, context)),
+                    (grammar.form(immutable, Who::Repo, context), allowed.clone()),
+                ];
+                for (region, inside) in &regions {
+                    let mut within: Vec<&Lang> = vec![lang, region];
+                    within.extend(restrict);
+                    let mut covered: Vec<&Lang> = vec![inside];
+                    covered.extend(taken);
+                    if let Outside::Witness(w) = lang::outside(&within, &covered, budget)
+                        && !out.contains(&w)
+                    {
+                        out.push(w);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A subject of `value` (a `StringLike` pattern) in which a wildcard stands for
+    /// a separator of the grammar, and that separator.
+    pub(super) fn boundary_crossing(&self, value: &str, budget: &Budget) -> Option<(String, char)> {
+        let grammar = Grammar::new(self.ctx, &self.template)?;
+        let (subject, at) = lang::crossing(&Lang::pattern(value), &grammar.lang(Who::Anyone, &Ctx::Any), budget)?;
+        let separator = subject.chars().nth(at)?;
+        Some((subject, separator))
+    }
+}
