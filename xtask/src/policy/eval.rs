@@ -259,6 +259,24 @@ fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool) -> Tri {
     let glob_test = |policy: Vec<Tok>, shape: &[Tok]| {
         if every { Tri::of(covers(&policy, shape)) } else { Tri::of(glob::intersects(&policy, shape)) }
     };
+    if glob::has_variable(value)
+        && matches!(
+            kind,
+            StringEquals
+                | StringNotEquals
+                | StringEqualsIgnoreCase
+                | StringNotEqualsIgnoreCase
+                | StringLike
+                | StringNotLike
+                | ArnEquals
+                | ArnLike
+                | ArnNotEquals
+                | ArnNotLike
+        )
+    {
+        // Substituted from the request: it could be the very value the request has.
+        return Tri::Maybe;
+    }
     let literal = glob::is_literal(shape);
     let text = || shape.iter().map(|it| if let Tok::Char(c) = it { *c } else { '*' }).collect::<String>();
     match kind {

@@ -17,6 +17,9 @@ pub(crate) enum Tok {
     /// Any run of characters without `/`: an unknown file name in a simulated
     /// claim. Policy patterns never contain it.
     Segment,
+    /// Any run of digits: an unknown owner or repository id in a simulated claim
+    /// (GitHub's ids are numbers, so an unknown one never holds `/` or `:`).
+    Digits,
 }
 
 /// Beyond this many states the intersection gives up and answers "they intersect",
@@ -82,7 +85,7 @@ pub(crate) fn lowercase(glob: &[Tok]) -> Vec<Tok> {
 
 /// True when some string matches both globs.
 pub(crate) fn intersects(a: &[Tok], b: &[Tok]) -> bool {
-    let greedy = |glob: &[Tok]| !glob.contains(&Tok::Segment);
+    let greedy = |glob: &[Tok]| !glob.iter().any(|it| matches!(it, Tok::Segment | Tok::Digits));
     if is_literal(b) && greedy(a) {
         let text: Vec<char> = b.iter().map(|it| if let Tok::Char(c) = it { *c } else { '\0' }).collect();
         return matches_chars(a, &text);
@@ -109,10 +112,10 @@ pub(crate) fn intersects(a: &[Tok], b: &[Tok]) -> bool {
             return true;
         }
         // A star may match nothing.
-        if matches!(a.get(i), Some(Tok::Star | Tok::Segment)) {
+        if matches!(a.get(i), Some(Tok::Star | Tok::Segment | Tok::Digits)) {
             visit(i + 1, j, &mut stack);
         }
-        if matches!(b.get(j), Some(Tok::Star | Tok::Segment)) {
+        if matches!(b.get(j), Some(Tok::Star | Tok::Segment | Tok::Digits)) {
             visit(i, j + 1, &mut stack);
         }
         // Both read one common character.
@@ -120,10 +123,12 @@ pub(crate) fn intersects(a: &[Tok], b: &[Tok]) -> bool {
             let compatible = match (x, y) {
                 (Tok::Char(p), Tok::Char(q)) => p == q,
                 (Tok::Segment, Tok::Char('/')) | (Tok::Char('/'), Tok::Segment) => false,
+                (Tok::Digits, Tok::Char(c)) | (Tok::Char(c), Tok::Digits) => c.is_ascii_digit(),
+                (Tok::Digits, Tok::Segment) | (Tok::Segment, Tok::Digits) => true,
                 _ => true,
             };
             if compatible {
-                let stays = |tok: &Tok| matches!(tok, Tok::Star | Tok::Segment);
+                let stays = |tok: &Tok| matches!(tok, Tok::Star | Tok::Segment | Tok::Digits);
                 let ni = if stays(x) { i } else { i + 1 };
                 let nj = if stays(y) { j } else { j + 1 };
                 visit(ni, nj, &mut stack);
@@ -167,6 +172,15 @@ pub fn glob_match(pattern: &str, value: &str) -> bool {
 /// `codeartifact:Get*`) covers `action`. Action names are case-insensitive.
 pub fn action_matches(pattern: &str, action: &str) -> bool {
     intersects(&lowercase(&self::pattern(pattern)), &literal(&action.to_lowercase()))
+}
+
+/// True when `text` holds a policy variable (`${key}`, not one of the escapes
+/// `${*}`, `${?}`, `${$}`): IAM replaces it with a value of the request (IAM,
+/// "Policy variables": "in any condition that involves the string operators"), so
+/// what the value matches depends on the request.
+pub(crate) fn has_variable(text: &str) -> bool {
+    let rest = text.replace("${*}", "").replace("${?}", "").replace("${$}", "");
+    rest.contains("${")
 }
 
 /// True when `text` has a `*` or `?` that IAM would read as a wildcard.

@@ -136,6 +136,7 @@ fn from_glob(toks: &[Tok]) -> Vec<Atom> {
             Tok::Char(c) => Atom::Char(c, false),
             Tok::One => Atom::One(Class::Any),
             Tok::Star | Tok::Segment => Atom::Run(Class::Any),
+            Tok::Digits => Atom::Run(Class::Digit),
         })
         .collect()
 }

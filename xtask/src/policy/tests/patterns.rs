@@ -214,11 +214,65 @@ pub(super) fn cases() -> Vec<TrustCase> {
             Status::Fail,
         ),
         case(
+            // IAM replaces a policy variable with a value of the request, so it may
+            // be whatever the caller's request holds (IAM, "Policy variables").
             "a policy variable in sub is read as a wildcard",
             sub_like("repo:${aws:PrincipalTag/owner}/*"),
-            &[("trust.subject-mismatch", Error)],
+            &[("trust.any-repository", Critical)],
             Status::Fail,
         ),
+        case(
+            "a claim as a policy variable admits every repository's release environment",
+            sub_like_all(&[ENV_SUB, "repo:${token.actions.githubusercontent.com:repository}:environment:release"]),
+            &[("trust.any-repository", Critical)],
+            Status::Fail,
+        ),
+        case(
+            "the sub itself as a policy variable admits everyone",
+            sub_equals_all(&[ENV_SUB, "${token.actions.githubusercontent.com:sub}"]),
+            &[("trust.any-repository", Critical)],
+            Status::Fail,
+        ),
+        case(
+            "nine wildcards in a foreign pattern (`?` counts too; runs of `*` once)",
+            sub_like_all(&[ENV_SUB, "repo:*:ref:refs/tags/release-????-??-??"]),
+            &[("trust.any-repository", Critical)],
+            Status::Fail,
+        ),
+        case(
+            "a run of stars is one star",
+            sub_like_all(&[ENV_SUB, "repo:m*********"]),
+            &[("trust.foreign-repository", Critical)],
+            Status::Fail,
+        ),
+        case(
+            "a value with more wildcards than the proof reads fails closed",
+            sub_like_all(&[ENV_SUB, "repo:octo-org/yamause:environment:r*e*l*e*a*s*e*x*y*z"]),
+            &[("trust.unproven", Error)],
+            Status::Fail,
+        )
+        .says("trust.unproven", "r*e*l*e*a*s*e*x*y*z"),
+        case(
+            // Unknown ids are digits: `*mallory` cannot be the owner's id.
+            "an owner suffix pattern is foreign, not the owner's",
+            sub_like_all(&[ENV_SUB, "repo:*mallory/x:*"]),
+            &[("trust.foreign-repository", Critical)],
+            Status::Fail,
+        ),
+        case(
+            "other ids under the release repository's names",
+            sub_equals_all(&[IMMUTABLE_ENV_SUB, "repo:octo-org@999/yamause@888:environment:release"]),
+            &[("trust.foreign-repository", Critical)],
+            Status::Fail,
+        )
+        .ctx(ids_ctx()),
+        case(
+            "any ids under the release repository's names",
+            sub_like_all(&[IMMUTABLE_ENV_SUB, "repo:octo-org@*/yamause@*:environment:release"]),
+            &[("trust.foreign-repository", Critical)],
+            Status::Fail,
+        )
+        .ctx(ids_ctx()),
         case(
             "tag pushes, proven",
             sub_like("repo:octo-org/yamause:ref:refs/tags/v*"),
@@ -301,4 +355,38 @@ fn a_deny_that_does_not_apply_proves_nothing() {
     ]));
     let findings = analyse_trust(&policy, &env_ctx(), &TrustFacts::default());
     assert!(findings.iter().any(|it| it.id == "trust.foreign-repository"), "{}", render_text(&findings));
+}
+
+/// A Deny of another account's provider narrows nothing even when the role's
+/// account is not known: the Allow statements' provider says which account it is.
+#[test]
+fn a_deny_of_another_account_narrows_nothing_without_the_role_account() {
+    let other = "arn:aws:iam::999999999999:oidc-provider/token.actions.githubusercontent.com";
+    let policy = doc(json!([
+        github(json!({"StringEquals": {AUD: "sts.amazonaws.com"}, "StringLike": {SUB: "repo:*"}})),
+        {"Effect": "Deny", "Principal": {"Federated": other}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringNotEquals": {SUB: ENV_SUB}}},
+    ]));
+    let ctx = TrustContext { account: None, ..env_ctx() };
+    let findings = analyse_trust(&policy, &ctx, &TrustFacts::default());
+    assert_eq!(status(&findings), Status::Fail, "{}", render_text(&findings));
+}
+
+/// Deny statements on claims STS may not put in the request (here `event_name`,
+/// `ref_type`) do not prove that branches and pull requests are refused.
+#[test]
+fn denies_on_claims_sts_may_not_evaluate_prove_nothing() {
+    let key = |name: &str| format!("token.actions.githubusercontent.com:{name}");
+    let deny = |condition: Value| {
+        json!({"Effect": "Deny", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity",
+               "Condition": condition})
+    };
+    let policy = doc(json!([
+        github(json!({"StringEquals": {AUD: "sts.amazonaws.com"}, "StringLike": {SUB: "repo:octo-org/yamause:*"}})),
+        deny(json!({"StringEquals": {key("event_name"): "pull_request"}})),
+        deny(json!({"StringEquals": {key("ref_type"): "branch"}})),
+    ]));
+    let findings = analyse_trust(&policy, &tag_ctx(), &TrustFacts::default());
+    assert!(!findings.iter().any(|it| it.id == "trust.ok"), "{}", render_text(&findings));
+    assert!(findings.iter().any(|it| it.id == "trust.broad-subject"), "{}", render_text(&findings));
 }

@@ -35,6 +35,24 @@ pub(super) fn github_facing(statement: &Statement) -> bool {
         })
 }
 
+/// The claims of GitHub's token that STS puts in the request context of a trust
+/// policy: `aud` and `sub` always, and since January 2026 these (AWS, "AWS STS
+/// supports validation of identity provider claims", 2026-01; shared reference
+/// §2.1). Keys of other claims may be missing when STS evaluates the policy.
+const STS_CLAIMS: [&str; 11] = [
+    "aud",
+    "sub",
+    "actor",
+    "actor_id",
+    "enterprise_id",
+    "environment",
+    "job_workflow_ref",
+    "ref",
+    "repository",
+    "repository_id",
+    "workflow",
+];
+
 impl<'a> Analysis<'a> {
     pub(super) fn new(doc: &'a Document, ctx: &'a TrustContext, facts: &'a TrustFacts) -> Analysis<'a> {
         Analysis { doc, ctx, facts, template: scenario::template(facts) }
@@ -56,14 +74,35 @@ impl Analysis<'_> {
         let sub = scenario.sub(&self.template).shape();
         let context = |key: &str| match key.strip_prefix(KEY_PREFIX) {
             Some("sub") => Claim::Value(sub.clone()),
+            // STS evaluates only some of GitHub's claims; a condition on another
+            // may see the key missing, so its outcome is not known.
+            Some(name) if !STS_CLAIMS.contains(&name) => Claim::Unknown,
             Some(name) => scenario.claim(name).map(|it| Claim::Value(it.shape())).unwrap_or(Claim::Absent),
             // Keys outside GitHub's claims (aws:…, sts:RoleSessionName) are not in
             // the token; the caller may choose them, so any value.
             None => Claim::Value(vec![Tok::Star]),
         };
-        let caller = Caller::GitHub { account: self.ctx.account.clone(), any_provider };
+        let caller = Caller::GitHub { account: self.role_account(), any_provider };
         let request = Request { action: WEB_IDENTITY, resource: None, caller: Some(&caller), context: &context, relax };
         eval::decide(&[self.doc], &request)
+    }
+
+    /// The role's account: as configured, else the one account of the GitHub
+    /// providers the Allow statements trust (`None` when they name several).
+    pub(super) fn role_account(&self) -> Option<String> {
+        if let Some(account) = &self.ctx.account {
+            return Some(account.clone());
+        }
+        let mut accounts = self
+            .doc
+            .statements
+            .iter()
+            .filter(|it| it.effect == Effect::Allow)
+            .flat_map(|it| it.principal.iter().flat_map(|p| &p.entries))
+            .filter(|e| e.kind == "Federated")
+            .filter_map(|e| eval::github_provider_account(&e.value));
+        let first = accounts.next()?;
+        accounts.all(|it| it == first).then_some(first)
     }
 
     pub(super) fn allowed(&self, scenario: &Scenario) -> Tri {

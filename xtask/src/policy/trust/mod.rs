@@ -105,6 +105,7 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
     let expected = analysis.check_expected(&mut out);
     let proof = analysis.prove_subjects();
     let tried = analysis.check_counter_examples(unrestricted, &proof, &mut out);
+    out.extend(unproven(ctx, &proof));
     analysis.check_boundaries(&tried.blamed, &mut out);
     analysis.check_name_reuse(expected, &mut out);
     analysis.check_audience(expected, &mut out);
@@ -139,6 +140,25 @@ fn not_a_trust_policy(doc: &Document) -> Finding {
              policy{hint}"
         ),
     )
+}
+
+/// A sub value the proof could not decide: the check cannot vouch for it, so it
+/// fails rather than pass on the tokens it happened to try.
+fn unproven(ctx: &TrustContext, proof: &subjects::Proof) -> Option<Finding> {
+    if proof.unsearched.is_empty() {
+        return None;
+    }
+    let values: Vec<String> = proof.unsearched.iter().take(5).map(|it| format!("{it:?}")).collect();
+    let (op, sub) = scenario::recommended_sub(ctx, ctx.repo.has_ids());
+    Some(Finding::new(
+        "trust.unproven",
+        Severity::Error,
+        format!(
+            "could not work out what the sub value(s) {} admit (more wildcards than a subject needs, or the              analysis ran out of its work budget), so nothing shows that they admit only {}'s release job; write              the subject out with fewer wildcards, such as {op} token.actions.githubusercontent.com:sub = {sub:?}",
+            values.join(", "),
+            ctx.repo.full_name()
+        ),
+    ))
 }
 
 /// T16: an environment name with `:` appears encoded in the sub.

@@ -96,8 +96,14 @@ impl Analysis<'_> {
     /// or a foreign one, whose owner may choose every other claim.
     fn probe(&self, parsed: Parsed) -> (Class, Scenario) {
         let repo = &self.ctx.repo;
-        let same_owner = parsed.owner.eq_ignore_ascii_case(&repo.owner);
-        let same = same_owner && parsed.name.eq_ignore_ascii_case(&repo.name);
+        // Another id under the same name is another (recreated) owner or repository.
+        let same_id = |have: &Option<String>, want: &Option<String>| match (have, want) {
+            (Some(have), Some(want)) => have == want,
+            _ => true,
+        };
+        let same_owner = parsed.owner.eq_ignore_ascii_case(&repo.owner) && same_id(&parsed.owner_id, &repo.owner_id);
+        let same =
+            same_owner && parsed.name.eq_ignore_ascii_case(&repo.name) && same_id(&parsed.name_id, &repo.name_id);
         let made_up = |id: Option<String>, n: &str| id.or_else(|| Some(n.to_owned()));
         let immutable = parsed.owner_id.is_some();
         let (owner, name, owner_id, name_id) = if same {
@@ -123,7 +129,9 @@ impl Analysis<'_> {
             context: parsed.context,
             job_ref,
             aud: self.ctx.audience.clone(),
-            workflow: if same { self.ctx.workflow.clone() } else { None },
+            // Any job may call any reusable workflow, so only the release job's own
+            // token is known to name the release workflow.
+            workflow: None,
         };
         (if same { Class::SameRepo } else { Class::Foreign }, scenario)
     }

@@ -42,6 +42,8 @@ enum Part {
     Any(&'static str),
     /// Unknown, without `/` (a file name).
     Segment(&'static str),
+    /// Unknown digits (an id GitHub assigned).
+    Digits(&'static str),
 }
 
 impl Text {
@@ -53,6 +55,10 @@ impl Text {
     }
     fn known_or(value: &Option<String>, name: &'static str) -> Text {
         value.as_ref().map(Text::lit).unwrap_or(Text::any(name))
+    }
+    /// An id: as given, or some digits (GitHub's ids are numbers).
+    fn id_or(value: &Option<String>, name: &'static str) -> Text {
+        value.as_ref().map(Text::lit).unwrap_or(Text(vec![Part::Digits(name)]))
     }
     fn then(mut self, other: Text) -> Text {
         self.0.extend(other.0);
@@ -68,6 +74,7 @@ impl Text {
                 Part::Lit(s) => out.extend(glob::literal(s)),
                 Part::Any(_) => out.push(Tok::Star),
                 Part::Segment(_) => out.push(Tok::Segment),
+                Part::Digits(_) => out.push(Tok::Digits),
             }
         }
         out
@@ -77,7 +84,7 @@ impl Text {
             .iter()
             .map(|it| match it {
                 Part::Lit(s) => s.as_str(),
-                Part::Any(name) | Part::Segment(name) => name,
+                Part::Any(name) | Part::Segment(name) | Part::Digits(name) => name,
             })
             .collect()
     }
@@ -87,7 +94,7 @@ impl Text {
         for part in &self.0 {
             match part {
                 Part::Lit(s) => out.push_str(s),
-                Part::Any(_) | Part::Segment(_) => break,
+                Part::Any(_) | Part::Segment(_) | Part::Digits(_) => break,
             }
         }
         out
@@ -140,9 +147,9 @@ impl Scenario {
     fn repo_part(&self) -> Text {
         if self.immutable {
             Text::lit(format!("{}@", self.owner))
-                .then(Text::known_or(&self.owner_id, "OWNER_ID"))
+                .then(Text::id_or(&self.owner_id, "OWNER_ID"))
                 .and(&format!("/{}@", self.name))
-                .then(Text::known_or(&self.name_id, "REPO_ID"))
+                .then(Text::id_or(&self.name_id, "REPO_ID"))
         } else {
             Text::lit(format!("{}/{}", self.owner, self.name))
         }
@@ -163,8 +170,8 @@ impl Scenario {
             "aud" => Text::lit(&self.aud),
             "repository" => Text::lit(repository),
             "repository_owner" => Text::lit(&self.owner),
-            "repository_id" => Text::known_or(&self.name_id, "REPO_ID"),
-            "repository_owner_id" => Text::known_or(&self.owner_id, "OWNER_ID"),
+            "repository_id" => Text::id_or(&self.name_id, "REPO_ID"),
+            "repository_owner_id" => Text::id_or(&self.owner_id, "OWNER_ID"),
             "environment" => match &self.context {
                 SubContext::Environment(env) => Text::lit(env),
                 _ => return None,
@@ -184,6 +191,10 @@ impl Scenario {
                 SubContext::PullRequest => Text::lit("pull_request"),
                 _ => Text::any("EVENT"),
             },
+            // The workflow a job calls can be any repository's reusable workflow
+            // (GitHub: "Using OpenID Connect with reusable workflows"), so unless
+            // the job is known to be the release job, any value.
+            "job_workflow_ref" if self.workflow.is_none() => Text::any("JOB_WORKFLOW_REF"),
             "job_workflow_ref" | "workflow_ref" => {
                 let file = match &self.workflow {
                     Some(path) => Text::lit(path),
@@ -256,7 +267,8 @@ fn tag_push(ctx: &TrustContext) -> Scenario {
         context: SubContext::Ref(tag.clone()),
         job_ref: Some(tag),
         aud: ctx.audience.clone(),
-        workflow: ctx.workflow.clone(),
+        // Not the release job: it may call any reusable workflow.
+        workflow: None,
     }
 }
 

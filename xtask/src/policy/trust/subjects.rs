@@ -22,7 +22,7 @@ use super::{
 };
 use crate::policy::{
     document::{Condition, Effect, OpKind, Principal, Statement},
-    eval,
+    eval, glob,
     lang::{self, Budget, Class, Lang, Outside, Seq},
 };
 
@@ -94,13 +94,25 @@ impl<'a> Grammar<'a> {
     }
 
     fn repo_field(&self, immutable: bool, who: Who) -> Seq {
-        let id = |seq: Seq| if immutable { seq.text("@").some(Class::Digit) } else { seq };
+        // The configured ids when known: other ids are another (perhaps recreated)
+        // owner or repository, which is what the immutable form tells apart.
+        let id = |seq: Seq, known: Option<&String>| match (immutable, known) {
+            (false, _) => seq,
+            (true, Some(id)) => seq.text("@").text(id),
+            (true, None) => seq.text("@").some(Class::Digit),
+        };
         let repo = &self.ctx.repo;
         let owner = Seq::new().text("repo").sep(':');
-        let owner = if who == Who::Anyone { owner.some(Class::Name) } else { owner.caseless(&repo.owner) };
-        let name = id(owner).sep('/');
-        let name = if who == Who::Repo { name.caseless(&repo.name) } else { name.some(Class::Name) };
-        id(name)
+        let (owner, owner_id) = match who {
+            Who::Anyone => (owner.some(Class::Name), None),
+            _ => (owner.caseless(&repo.owner), repo.owner_id.as_ref()),
+        };
+        let name = id(owner, owner_id).sep('/');
+        let (name, name_id) = match who {
+            Who::Repo => (name.caseless(&repo.name), repo.name_id.as_ref()),
+            _ => (name.some(Class::Name), None),
+        };
+        id(name, name_id)
     }
 
     fn context_field(&self, context: &Ctx) -> Vec<Seq> {
@@ -149,6 +161,9 @@ pub(super) struct Proof {
     pub(super) offending: Vec<(String, Option<String>)>,
     /// Counter-examples of the offending values in every region and context.
     pub(super) witnesses: Vec<String>,
+    /// Values the proof could not decide (too many wildcards, or the work budget
+    /// ran out): nothing is known of what they admit.
+    pub(super) unsearched: Vec<String>,
 }
 
 /// The sub conditions of one statement as languages; `None` for a value with more
@@ -164,22 +179,24 @@ struct SubConditions {
 /// A condition value as written, and its language.
 type Value = (String, Option<Lang>);
 
-/// More wildcards than this in one value, and it is not searched.
-const MAX_WILDCARDS: usize = 8;
+/// More `*` than this in one value (runs of `*` count once, as IAM reads them the
+/// same), or more `?`, and it is not searched: the proof then fails closed
+/// (`trust.unproven`), it never passes a value it did not read.
+const MAX_STARS: usize = 8;
+const MAX_ONES: usize = 32;
 
 /// The language of one condition value, as its operator reads it. A policy
 /// variable (`${…}`) could stand for anything, so it is read as `*`.
 fn value_lang(kind: OpKind, value: &str) -> Option<Lang> {
-    let wildcards = value.chars().filter(|c| matches!(c, '*' | '?')).count();
+    let toks = glob::pattern(value);
+    let stars = toks.iter().filter(|it| **it == glob::Tok::Star).count();
+    let ones = toks.iter().filter(|it| **it == glob::Tok::One).count();
     let like = matches!(kind, OpKind::StringLike | OpKind::StringNotLike);
-    (!like || wildcards <= MAX_WILDCARDS).then(|| read_value(kind, value))
+    (!like || (stars <= MAX_STARS && ones <= MAX_ONES)).then(|| read_value(kind, value))
 }
 
 fn read_value(kind: OpKind, value: &str) -> Lang {
-    let rest = value.replace("${*}", "").replace("${?}", "").replace("${$}", "");
-    // 0x7b is the opening brace of `${name}`.
-    let unknown_variable = rest.match_indices('$').any(|(i, _)| rest.as_bytes().get(i + 1) == Some(&0x7b));
-    if unknown_variable {
+    if glob::has_variable(value) {
         return Lang::pattern("*");
     }
     match kind {
@@ -213,17 +230,21 @@ fn deny_limits(analysis: &Analysis) -> (Vec<Lang>, Vec<Lang>) {
     let (mut restrict, mut exclude) = (Vec::new(), Vec::new());
     for statement in analysis.doc.statements.iter().filter(|it| it.effect == Effect::Deny) {
         // Only a Deny that certainly applies to GitHub's tokens may narrow the proof:
-        // everyone, or GitHub's provider in the role's account.
-        let account = analysis.ctx.account.as_deref();
+        // everyone, or GitHub's provider in the role's account (when that is not
+        // known, the account of the providers the Allow statements trust).
+        let account = analysis.role_account();
         let github = |e: &Principal| {
             (e.kind == "AWS" && e.value == "*")
                 || (e.kind == "Federated"
-                    && eval::github_provider_account(&e.value).is_some_and(|it| account.is_none_or(|want| want == it)))
+                    && eval::github_provider_account(&e.value).is_some_and(|it| account.as_deref() == Some(&it)))
         };
+        // A policy variable is replaced from the request, so what the Deny matches
+        // is not known.
+        let variable = statement.conditions.iter().flat_map(|it| &it.values).any(|v| glob::has_variable(v));
         let applies = eval::covers_action(&statement.action, super::WEB_IDENTITY)
             && statement.principal.as_ref().is_some_and(|p| !p.negated && (p.any || p.entries.iter().any(github)));
         let conditions: Vec<&Condition> = statement.conditions.iter().collect();
-        if !applies || conditions.is_empty() || conditions.iter().any(|it| it.key_lower() != SUB) {
+        if !applies || variable || conditions.is_empty() || conditions.iter().any(|it| it.key_lower() != SUB) {
             continue;
         }
         let sub = sub_conditions(statement);
@@ -269,6 +290,9 @@ impl Analysis<'_> {
                     Some(Outside::Witness(w)) => Some(w),
                     Some(Outside::Unknown) | None => None,
                 };
+                if witness.is_none() && !proof.unsearched.contains(value) {
+                    proof.unsearched.push(value.clone());
+                }
                 if !proof.offending.iter().any(|(v, _)| v == value) {
                     // Counter-examples of a few values are enough to name whom they
                     // admit, and bound the work on a policy full of patterns.
