@@ -192,6 +192,28 @@ mod tests {
         }
     }
 
+    /// A sealed box made by libsodium 1.0.18 itself (`crypto_box_seed_keypair` with
+    /// the seed 0..32, then `crypto_box_seal`, through Python's ctypes), as GitHub's
+    /// clients make them: the fake opens it, so its boxes are libsodium's.
+    #[test]
+    fn a_box_libsodium_sealed_opens() {
+        let secret = util::b64std_decode("PZTupJxYCu+BaTV2K+BJVZ1tFEDe3hLmoSXxhB//jm8=").unwrap();
+        let sealed = util::b64std_decode(
+            "C44BK9FQt1o0pDFBkUXwdQ886VQFi839lQYU7AxAO2FdBWiC+uxPhs2iXwEF2ujbJCm6zkmXZn6G63AGNWHy0kcibrSWsJNvNjsRMjBC+ky/k/5iCOfzhaBtv3wpwQ==",
+        )
+        .unwrap();
+        let keys = GithubKeys::default();
+        let scope = SecretScope::Repository;
+        let pair =
+            KeyPair { scope: scope.clone(), key_id: "42".into(), secret: SecretKey::from_slice(&secret).unwrap() };
+        lock(&keys.pairs).push(pair);
+        assert_eq!(keys.public_key(&scope).1, "RwHQhIhFH1RaQJ+1iuPlhYHKQKw/fxFGmM1x3qxzygE=");
+        assert_eq!(keys.open(&scope, "42", &sealed).unwrap(), "arn:aws:iam::111122223333:role/yamause-release");
+        let mut tampered = sealed.clone();
+        tampered[60] ^= 1;
+        assert_eq!(keys.open(&scope, "42", &tampered), Err(OpenError::Undecryptable));
+    }
+
     #[test]
     fn keys_per_scope_and_wrong_ids() {
         let keys = GithubKeys::default();
