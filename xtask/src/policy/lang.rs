@@ -383,8 +383,15 @@ fn alphabet(langs: &[&Lang]) -> Vec<char> {
         }
     }
     let fresh = |candidates: &str| candidates.chars().find(|c| !named.contains(c));
+    // One character that no language names stands for all of them, so there must
+    // always be one: a policy may name every placeholder letter (then any other
+    // letter or, past ASCII, any other character will do). Digits are few enough
+    // to all be named, and then none stands for the others.
+    let letter = fresh("xzqjkvwybfghmpu")
+        .or_else(|| ('a'..='z').chain('A'..='Z').chain("-._~".chars()).find(|c| !named.contains(c)))
+        .or_else(|| ('\u{e0}'..=char::MAX).find(|c| !named.contains(c)));
     // The fresh ones first, so that counter-examples read as placeholders.
-    let mut out: Vec<char> = [fresh("xzqjkvwybfghmpu"), fresh("1234567890")].into_iter().flatten().collect();
+    let mut out: Vec<char> = [letter, fresh("1234567890")].into_iter().flatten().collect();
     for c in ['/', ':', '@'] {
         if !named.contains(&c) {
             out.push(c);

@@ -172,7 +172,7 @@ pub(super) fn cases() -> Vec<TrustCase> {
             Status::Pass,
         )
         .absent(ADMITS)
-        .says("trust.ok", "alone admit more"),
+        .says("trust.ok", "with its conditions on other claims"),
         case(
             "other claims pin what a loose sub admits",
             trust_with(json!({
@@ -389,4 +389,63 @@ fn denies_on_claims_sts_may_not_evaluate_prove_nothing() {
     let findings = analyse_trust(&policy, &tag_ctx(), &TrustFacts::default());
     assert!(!findings.iter().any(|it| it.id == "trust.ok"), "{}", render_text(&findings));
     assert!(findings.iter().any(|it| it.id == "trust.broad-subject"), "{}", render_text(&findings));
+}
+
+/// The second adversarial round's wrong passes (issue 14), each now a failure.
+#[test]
+fn second_review_round_policies_fail() {
+    let deny = |condition: Value| json!({"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition});
+    let allow_like = |subs: Value, extra: Value| {
+        let mut condition = json!({"StringEquals": {AUD: "sts.amazonaws.com"}, "StringLike": {SUB: subs}});
+        for (k, v) in extra.as_object().unwrap() {
+            condition[k] = v.clone();
+        }
+        github(condition)
+    };
+    let mut letters: Vec<String> = "-/0123456789:@ACEGLMORSTUY_abcefghijklmnopqrstuvwxyzBDFHIJKNPQVWXZd."
+        .chars()
+        .map(|c| format!("repo:m{c}*"))
+        .collect();
+    letters.dedup();
+    let cases = [
+        // Another repository's own subject template (reference §1.5).
+        ("another repository's template", doc(json!([allow_like(json!([ENV_SUB, "repo:*:*:*:*"]), json!({}))]))),
+        (
+            "the template of a caller of our workflow",
+            doc(json!([allow_like(
+                json!([ENV_SUB, "job_workflow_ref:octo-org/yamause/.github/workflows/release.yml@refs/tags/v*"]),
+                json!({})
+            )])),
+        ),
+        (
+            "a policy variable in a negated sub condition takes nothing away",
+            doc(json!([allow_like(
+                json!([ENV_SUB, "repo:mallory/*"]),
+                json!({"StringNotEquals": {SUB: "${token.actions.githubusercontent.com:actor}"}})
+            )])),
+        ),
+        (
+            "a Deny that also needs sub to be missing never applies",
+            doc(json!([
+                allow_like(json!([ENV_SUB, "repo:mallory/*"]), json!({})),
+                deny(json!({"StringLike": {SUB: "repo:mallory/*"}, "Null": {SUB: "true"}})),
+            ])),
+        ),
+        (
+            "a Deny of the sample tokens' repositories proves nothing",
+            doc(json!([
+                allow_like(json!("repo:*:environment:release"), json!({})),
+                deny(json!({"StringLike": {REPOSITORY: ["x/*", "*/x", "attacker*/*", "octo-org-evil*/*",
+                    "octo-org/yamause-evil*", "octo-org/other*"]}})),
+            ])),
+        ),
+        (
+            "every placeholder character named",
+            doc(json!([allow_like(json!([ENV_SUB, "repo:m*"]), json!({"StringNotLike": {SUB: letters}}))])),
+        ),
+    ];
+    for (name, policy) in cases {
+        let findings = analyse_trust(&policy, &env_ctx(), &TrustFacts::default());
+        assert_eq!(status(&findings), Status::Fail, "{name}:\n{}", render_text(&findings));
+    }
 }

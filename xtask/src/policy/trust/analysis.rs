@@ -18,6 +18,8 @@ pub(super) struct Analysis<'a> {
     pub(super) ctx: &'a TrustContext,
     pub(super) facts: &'a TrustFacts,
     pub(super) template: Vec<String>,
+    /// The role's account (`role_account`), worked out once: every evaluation asks.
+    account: Option<String>,
 }
 
 /// Statements that let a GitHub token in: `Allow`, the web-identity action, and a
@@ -53,9 +55,23 @@ const STS_CLAIMS: [&str; 11] = [
     "workflow",
 ];
 
+/// The one account of the GitHub providers the Allow statements of `doc` trust.
+fn allow_account(doc: &Document) -> Option<String> {
+    let mut accounts = doc
+        .statements
+        .iter()
+        .filter(|it| it.effect == Effect::Allow)
+        .flat_map(|it| it.principal.iter().flat_map(|p| &p.entries))
+        .filter(|e| e.kind == "Federated")
+        .filter_map(|e| eval::github_provider_account(&e.value));
+    let first = accounts.next()?;
+    accounts.all(|it| it == first).then_some(first)
+}
+
 impl<'a> Analysis<'a> {
     pub(super) fn new(doc: &'a Document, ctx: &'a TrustContext, facts: &'a TrustFacts) -> Analysis<'a> {
-        Analysis { doc, ctx, facts, template: scenario::template(facts) }
+        let account = ctx.account.clone().or_else(|| allow_account(doc));
+        Analysis { doc, ctx, facts, template: scenario::template(facts), account }
     }
 }
 
@@ -90,19 +106,7 @@ impl Analysis<'_> {
     /// The role's account: as configured, else the one account of the GitHub
     /// providers the Allow statements trust (`None` when they name several).
     pub(super) fn role_account(&self) -> Option<String> {
-        if let Some(account) = &self.ctx.account {
-            return Some(account.clone());
-        }
-        let mut accounts = self
-            .doc
-            .statements
-            .iter()
-            .filter(|it| it.effect == Effect::Allow)
-            .flat_map(|it| it.principal.iter().flat_map(|p| &p.entries))
-            .filter(|e| e.kind == "Federated")
-            .filter_map(|e| eval::github_provider_account(&e.value));
-        let first = accounts.next()?;
-        accounts.all(|it| it == first).then_some(first)
+        self.account.clone()
     }
 
     pub(super) fn allowed(&self, scenario: &Scenario) -> Tri {

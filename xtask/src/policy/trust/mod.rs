@@ -27,6 +27,7 @@ mod conditions;
 mod context;
 mod counter_examples;
 mod github;
+mod pinned;
 mod principals;
 mod probes;
 mod scenario;
@@ -105,7 +106,9 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
     let expected = analysis.check_expected(&mut out);
     let proof = analysis.prove_subjects();
     let tried = analysis.check_counter_examples(unrestricted, &proof, &mut out);
-    out.extend(unproven(ctx, &proof));
+    out.extend(foreign_template(&proof));
+    let unproven = unproven(ctx, &proof, &out);
+    out.extend(unproven);
     analysis.check_boundaries(&tried.blamed, &mut out);
     analysis.check_name_reuse(expected, &mut out);
     analysis.check_audience(expected, &mut out);
@@ -142,23 +145,54 @@ fn not_a_trust_policy(doc: &Document) -> Finding {
     )
 }
 
-/// A sub value the proof could not decide: the check cannot vouch for it, so it
-/// fails rather than pass on the tokens it happened to try.
-fn unproven(ctx: &TrustContext, proof: &subjects::Proof) -> Option<Finding> {
-    if proof.unsearched.is_empty() {
-        return None;
-    }
-    let values: Vec<String> = proof.unsearched.iter().take(5).map(|it| format!("{it:?}")).collect();
-    let (op, sub) = scenario::recommended_sub(ctx, ctx.repo.has_ids());
+/// Sub values that admit subjects another repository can write with a subject
+/// template of its own.
+fn foreign_template(proof: &subjects::Proof) -> Option<Finding> {
+    let (value, witness) = proof.foreign_template.first()?;
+    let values: Vec<String> = proof.foreign_template.iter().map(|(v, _)| format!("{v:?}")).collect();
     Some(Finding::new(
-        "trust.unproven",
-        Severity::Error,
+        "trust.foreign-repository",
+        Severity::Critical,
         format!(
-            "could not work out what the sub value(s) {} admit (more wildcards than a subject needs, or the              analysis ran out of its work budget), so nothing shows that they admit only {}'s release job; write              the subject out with fewer wildcards, such as {op} token.actions.githubusercontent.com:sub = {sub:?}",
-            values.join(", "),
-            ctx.repo.full_name()
+            "sub value(s) {} admit subjects that other repositories write when they choose a subject template of \
+             their own (any repository admin may, with `PUT /repos/OWNER/REPO/actions/oidc/customization/sub`): \
+             {value:?} admits {witness:?}. Start every sub value with this repository's own \"repo:OWNER/REPO:\" \
+             and spell out the context",
+            values.join(", ")
         ),
     ))
+}
+
+/// What the proof could not show, when nothing else failed: the check cannot vouch
+/// for the policy, so it fails rather than pass on the tokens it happened to try.
+fn unproven(ctx: &TrustContext, proof: &subjects::Proof, out: &[Finding]) -> Option<Finding> {
+    // Only where the policy would pass: any other finding already says more.
+    if proof.proven || out.iter().any(|it| it.severity > Severity::Info) {
+        return None;
+    }
+    let (op, sub) = scenario::recommended_sub(ctx, ctx.repo.has_ids());
+    let fix = format!("such as {op} token.actions.githubusercontent.com:sub = {sub:?}");
+    let message = if !proof.unsearched.is_empty() {
+        let values: Vec<String> = proof.unsearched.iter().take(5).map(|it| format!("{it:?}")).collect();
+        format!(
+            "could not work out what the sub value(s) {} admit (more wildcards than a subject needs, or the \
+             analysis ran out of its work budget), so nothing shows that they admit only {}'s release job; write \
+             the subject out with fewer wildcards, {fix}",
+            values.join(", "),
+            ctx.repo.full_name()
+        )
+    } else {
+        let example = proof.offending.iter().find_map(|(v, w)| w.as_ref().map(|w| format!(": {v:?} admits {w:?}")));
+        format!(
+            "nothing shows that the trust policy admits only {}'s release job: its sub conditions admit more{}, and \
+             whether its other conditions refuse all of that was tried on sample tokens only. Pin the sub, {fix}, \
+             or add StringEquals conditions on token.actions.githubusercontent.com:repository and :environment \
+             (or :ref for tag pushes)",
+            ctx.repo.full_name(),
+            example.unwrap_or_default()
+        )
+    };
+    Some(Finding::new("trust.unproven", Severity::Error, message))
 }
 
 /// T16: an environment name with `:` appears encoded in the sub.
@@ -202,19 +236,17 @@ fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String], proof: 
         Some(env) => format!("environment {env:?}"),
         None => format!("pushes of {}", if ctx.release_ref.starts_with("refs/tags/v") { "v* tags" } else { "its ref" }),
     };
-    let how = if proof.proven {
-        format!(
-            "its sub conditions admit nothing but subjects of {} for {context} (proven on the grammar of GitHub's \
-             subjects, in the name-only and the immutable form)",
-            ctx.repo.full_name()
-        )
+    // Only a proven policy passes (`unproven` otherwise).
+    let what = if proof.by_claims {
+        "its sub conditions, with its conditions on other claims (repository, environment or ref),"
     } else {
-        let example = proof.offending.iter().find_map(|(v, w)| w.as_ref().map(|w| format!(" ({v:?} admits {w:?})")));
-        format!(
-            "its sub conditions alone admit more{}, but its other conditions refuse every token tried",
-            example.unwrap_or_default()
-        )
+        "its sub conditions"
     };
+    let how = format!(
+        "{what} admit nothing but subjects of {} for {context} (proven on the grammar of GitHub's subjects, in the \
+         name-only and the immutable form, and for subjects of other repositories' templates)",
+        ctx.repo.full_name()
+    );
     // The reference's counter-examples come first; the rest only repeat them in
     // other contexts.
     const SHOWN: usize = 14;

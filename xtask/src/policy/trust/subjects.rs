@@ -93,6 +93,21 @@ impl<'a> Grammar<'a> {
         seqs.into_iter().fold(Lang::default(), |lang, seq| lang.or(seq.lang()))
     }
 
+    /// Every string that starts as the subjects of the owner's repositories do
+    /// (`repo:OWNER/` or `repo:OWNER@ID/`, the key in any case): whatever follows,
+    /// no other owner's repository can write it, whatever its template, and the
+    /// owner's own are the default grammar's concern.
+    pub(super) fn owners(&self) -> Lang {
+        let repo = &self.ctx.repo;
+        let owner = Seq::new().caseless("repo").sep(':').caseless(&repo.owner);
+        let immutable = match &repo.owner_id {
+            Some(id) => owner.clone().text("@").text(id),
+            None => owner.clone().text("@").some(Class::Digit),
+        };
+        let rest = |seq: Seq| seq.sep('/').any(Class::Any).lang();
+        rest(owner).or(rest(immutable))
+    }
+
     fn repo_field(&self, immutable: bool, who: Who) -> Seq {
         // The configured ids when known: other ids are another (perhaps recreated)
         // owner or repository, which is what the immutable form tells apart.
@@ -164,6 +179,11 @@ pub(super) struct Proof {
     /// Values the proof could not decide (too many wildcards, or the work budget
     /// ran out): nothing is known of what they admit.
     pub(super) unsearched: Vec<String>,
+    /// Values that admit subjects another repository writes with a subject
+    /// template of its own (each repository chooses one), with such a subject.
+    pub(super) foreign_template: Vec<(String, String)>,
+    /// Some statement is proven only with its conditions on other claims.
+    pub(super) by_claims: bool,
 }
 
 /// The sub conditions of one statement as languages; `None` for a value with more
@@ -215,8 +235,10 @@ fn sub_conditions(statement: &Statement) -> SubConditions {
             let union = values.iter().try_fold(Lang::default(), |lang, (_, it)| Some(lang.or(it.clone()?)));
             out.positive.push((union, values));
         } else if matches!(kind, OpKind::StringNotEquals | OpKind::StringNotLike | OpKind::StringNotEqualsIgnoreCase) {
-            // A value not searched takes nothing away: the cautious reading.
-            out.negative.push(values.into_iter().filter_map(|(_, it)| it).fold(Lang::default(), Lang::or));
+            // A value not searched, or one with a policy variable (whatever the
+            // request holds), takes nothing away: the cautious reading.
+            let taken = values.into_iter().filter(|(v, _)| !glob::has_variable(v)).filter_map(|(_, it)| it);
+            out.negative.push(taken.fold(Lang::default(), Lang::or));
         }
     }
     out
@@ -229,22 +251,25 @@ fn sub_conditions(statement: &Statement) -> SubConditions {
 fn deny_limits(analysis: &Analysis) -> (Vec<Lang>, Vec<Lang>) {
     let (mut restrict, mut exclude) = (Vec::new(), Vec::new());
     for statement in analysis.doc.statements.iter().filter(|it| it.effect == Effect::Deny) {
-        // Only a Deny that certainly applies to GitHub's tokens may narrow the proof:
-        // everyone, or GitHub's provider in the role's account (when that is not
-        // known, the account of the providers the Allow statements trust).
-        let account = analysis.role_account();
-        let github = |e: &Principal| {
-            (e.kind == "AWS" && e.value == "*")
-                || (e.kind == "Federated"
-                    && eval::github_provider_account(&e.value).is_some_and(|it| account.as_deref() == Some(&it)))
-        };
         // A policy variable is replaced from the request, so what the Deny matches
         // is not known.
         let variable = statement.conditions.iter().flat_map(|it| &it.values).any(|v| glob::has_variable(v));
-        let applies = eval::covers_action(&statement.action, super::WEB_IDENTITY)
-            && statement.principal.as_ref().is_some_and(|p| !p.negated && (p.any || p.entries.iter().any(github)));
+        let applies = analysis.deny_applies(statement);
         let conditions: Vec<&Condition> = statement.conditions.iter().collect();
-        if !applies || variable || conditions.is_empty() || conditions.iter().any(|it| it.key_lower() != SUB) {
+        // Conditions are ANDed: every one must be a plain string test on sub that
+        // the reading below understands, or the Deny may apply less often.
+        let plain = |it: &&Condition| {
+            let op = &it.operator;
+            it.key_lower() == SUB
+                && op.set.is_none()
+                && !op.if_exists
+                && (op.kind.restricts_subject()
+                    || matches!(
+                        op.kind,
+                        OpKind::StringNotEquals | OpKind::StringNotLike | OpKind::StringNotEqualsIgnoreCase
+                    ))
+        };
+        if !applies || variable || conditions.is_empty() || !conditions.iter().all(plain) {
             continue;
         }
         let sub = sub_conditions(statement);
@@ -255,7 +280,7 @@ fn deny_limits(analysis: &Analysis) -> (Vec<Lang>, Vec<Lang>) {
         }
         if sub.positive.is_empty() && sub.negative.len() == conditions.len() {
             restrict.push(sub.negative.into_iter().fold(Lang::default(), Lang::or));
-        } else if sub.negative.is_empty() && sub.positive.len() == 1 {
+        } else if sub.negative.is_empty() && sub.positive.len() == 1 && conditions.len() == 1 {
             exclude.extend(sub.positive.into_iter().filter_map(|(lang, _)| lang));
         }
     }
@@ -263,11 +288,31 @@ fn deny_limits(analysis: &Analysis) -> (Vec<Lang>, Vec<Lang>) {
 }
 
 impl Analysis<'_> {
+    /// True for a Deny that certainly applies to GitHub's tokens, so that it may
+    /// narrow a proof: for everyone, or GitHub's provider in the role's account
+    /// (when that is not known, the account of the providers the Allow statements
+    /// trust), and for `sts:AssumeRoleWithWebIdentity`.
+    pub(super) fn deny_applies(&self, statement: &Statement) -> bool {
+        let account = self.role_account();
+        let github = |e: &Principal| {
+            (e.kind == "AWS" && e.value == "*")
+                || (e.kind == "Federated"
+                    && eval::github_provider_account(&e.value).is_some_and(|it| account.as_deref() == Some(&it)))
+        };
+        statement.effect == Effect::Deny
+            && eval::covers_action(&statement.action, super::WEB_IDENTITY)
+            && statement.principal.as_ref().is_some_and(|p| !p.negated && (p.any || p.entries.iter().any(github)))
+    }
+
     /// Proves what the sub conditions of the GitHub-facing statements admit.
     pub(super) fn prove_subjects(&self) -> Proof {
         let Some(grammar) = Grammar::new(self.ctx, &self.template) else { return Proof::default() };
         let subjects = grammar.lang(Who::Anyone, &Ctx::Any);
         let allowed = grammar.lang(Who::Repo, &Ctx::Allowed);
+        // Another repository may write its subjects with a template of its own
+        // (GitHub: "Customizing the subject claims"), so anything that does not
+        // start as this repository's subjects, or is one of them, may be its.
+        let (everything, ours, ours_any) = (Lang::pattern("*"), grammar.owners(), grammar.lang(Who::Repo, &Ctx::Any));
         let (restrict, exclude) = deny_limits(self);
         let budget = Budget::default();
         let mut proof = Proof { proven: true, ..Proof::default() };
@@ -280,11 +325,47 @@ impl Analysis<'_> {
                 all.extend(&restrict);
                 lang::outside(&all, &covered, &budget)
             };
-            if sub.positive.iter().any(|(lang, _)| lang.as_ref().is_some_and(|it| within(it) == Outside::Covered)) {
+            let elsewhere = |lang: &Lang| {
+                let mut all: Vec<&Lang> = vec![lang, &everything];
+                all.extend(&restrict);
+                let mut theirs = covered.clone();
+                theirs.extend([&ours, &ours_any]);
+                lang::outside(&all, &theirs, &budget)
+            };
+            let proven = |lang: &Lang| within(lang) == Outside::Covered && elsewhere(lang) == Outside::Covered;
+            // The repository alone: the context may then come from other claims.
+            let repository = |lang: &Lang| {
+                let mut all: Vec<&Lang> = vec![lang, &subjects];
+                all.extend(&restrict);
+                let mut ours: Vec<&Lang> = vec![&ours_any];
+                ours.extend(&covered[1..]);
+                lang::outside(&all, &ours, &budget) == Outside::Covered && elsewhere(lang) == Outside::Covered
+            };
+            let repository_by_sub = sub.positive.iter().any(|(lang, _)| lang.as_ref().is_some_and(repository));
+            if sub.positive.iter().any(|(lang, _)| lang.as_ref().is_some_and(proven)) {
+                continue;
+            }
+            if self.pinned_by_claims(statement, repository_by_sub) {
+                proof.by_claims = true;
                 continue;
             }
             proof.proven = false;
             for (value, lang) in sub.positive.iter().flat_map(|(_, values)| values) {
+                match lang.as_ref().map(elsewhere) {
+                    Some(Outside::Witness(w)) => {
+                        if proof.foreign_template.len() < MAX_WITNESSED
+                            && !proof.foreign_template.iter().any(|(v, _)| v == value)
+                        {
+                            proof.foreign_template.push((value.clone(), w));
+                        }
+                    }
+                    Some(Outside::Unknown) | None => {
+                        if !proof.unsearched.contains(value) {
+                            proof.unsearched.push(value.clone());
+                        }
+                    }
+                    Some(Outside::Covered) => {}
+                }
                 let witness = match lang.as_ref().map(within) {
                     Some(Outside::Covered) => continue,
                     Some(Outside::Witness(w)) => Some(w),
