@@ -192,7 +192,9 @@ fn release_role(
 /// Whether `name` is an IAM role or policy name of at most `max` characters.
 pub fn is_iam_name(name: &str, max: usize) -> bool {
     (1..=max).contains(&name.len())
-        && name.bytes().all(|it| it.is_ascii_alphanumeric() || matches!(it, b'+' | b'=' | b',' | b'.' | b'@' | b'_' | b'-'))
+        && name
+            .bytes()
+            .all(|it| it.is_ascii_alphanumeric() || matches!(it, b'+' | b'=' | b',' | b'.' | b'@' | b'_' | b'-'))
 }
 
 #[cfg(test)]

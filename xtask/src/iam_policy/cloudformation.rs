@@ -31,12 +31,12 @@ pub const CREATES_PROVIDER: &str = "CreatesOidcProvider";
 /// and a statement element, and its place among the policy keys suits both.
 const HEAD: [&str; 11] = [
     "AWSTemplateFormatVersion",
+    "Type",
     "Description",
     "Parameters",
     "Conditions",
     "Resources",
     "Outputs",
-    "Type",
     "Default",
     "AllowedValues",
     "AllowedPattern",
