@@ -68,7 +68,7 @@ pub struct ReleaseRole {
 }
 
 /// The URL of GitHub's OIDC provider, the identity of the provider resource.
-pub fn provider_url() -> String {
+fn provider_url() -> String {
     format!("https://{GITHUB_PROVIDER_HOST}")
 }
 
@@ -190,7 +190,7 @@ fn release_role(
 }
 
 /// Whether `name` is an IAM role or policy name of at most `max` characters.
-pub fn is_iam_name(name: &str, max: usize) -> bool {
+fn is_iam_name(name: &str, max: usize) -> bool {
     (1..=max).contains(&name.len())
         && name
             .bytes()
