@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{bench::BenchName, check_iam::Format, python::Lock};
+use crate::{bench::BenchName, check_iam::Format, iam_policy::PolicyFormat, python::Lock};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -64,10 +64,12 @@ xflags::xflags! {
         }
 
         /// Print the trust policy and the least-privilege permission policy of the
-        /// release role, filled in from the settings and the git remote.
+        /// release role, filled in from the settings and the git remote; or the same
+        /// documents as a CloudFormation template or a Terraform configuration that
+        /// creates the role, its policy and (optionally) GitHub's OIDC provider.
         cmd iam-policy {
-            /// Output format: text (default) or json.
-            optional --format format: Format
+            /// Output format: text (default), json, cloudformation or terraform.
+            optional --format format: PolicyFormat
             /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID.
             optional --github-repo repo: String
             /// The environment of the publishing job (default: release; `none` for a
@@ -151,7 +153,7 @@ pub struct CheckIam {
 
 #[derive(Debug)]
 pub struct IamPolicy {
-    pub format: Option<Format>,
+    pub format: Option<PolicyFormat>,
     pub github_repo: Option<String>,
     pub environment: Option<String>,
 }

@@ -79,10 +79,13 @@ pub enum Lock {
     Dev,
     /// The AWS CLI: the baseline of `cargo xtask bench`.
     Bench,
+    /// cfn-lint, python-hcl2 and moto_server with CloudFormation: the checks of the
+    /// templates `iam-policy` prints (tests only).
+    Lint,
 }
 
 impl Lock {
-    const ALL: [Lock; 5] = [Lock::Release, Lock::Publish, Lock::Stack, Lock::Dev, Lock::Bench];
+    const ALL: [Lock; 6] = [Lock::Release, Lock::Publish, Lock::Stack, Lock::Dev, Lock::Bench, Lock::Lint];
 
     fn name(self) -> &'static str {
         match self {
@@ -91,6 +94,7 @@ impl Lock {
             Lock::Stack => "stack",
             Lock::Dev => "dev",
             Lock::Bench => "bench",
+            Lock::Lint => "lint",
         }
     }
 }

@@ -102,7 +102,7 @@ fn publish_policy(target: &PublishTarget) -> Value {
 
 /// Policy keys in the order IAM's documentation writes them; other keys follow
 /// alphabetically.
-const KEY_ORDER: [&str; 12] = [
+pub const KEY_ORDER: [&str; 12] = [
     "Version",
     "Id",
     "Statement",
@@ -119,23 +119,38 @@ const KEY_ORDER: [&str; 12] = [
 
 /// Pretty-prints `value` (two-space indent) with policy keys in IAM's order.
 pub fn to_pretty_json(value: &Value) -> String {
+    to_pretty_json_in(value, &KEY_ORDER)
+}
+
+/// Pretty-prints `value` (two-space indent) with the keys of every object in the
+/// order of `order`, the keys it does not name after them, alphabetically. A
+/// template that embeds the documents prints them in the same order as
+/// [`to_pretty_json`] when `order` keeps [`KEY_ORDER`]'s.
+pub fn to_pretty_json_in(value: &Value, order: &[&str]) -> String {
     let mut out = String::new();
-    write_value(value, 0, &mut out);
+    write_value(value, 0, order, &mut out);
     out.push('\n');
     out
 }
 
-fn write_value(value: &Value, depth: usize, out: &mut String) {
+/// The keys of `map` in the order of `order`, the keys it does not name after them,
+/// alphabetically.
+pub fn ordered_keys<'a>(map: &'a serde_json::Map<String, Value>, order: &[&str]) -> Vec<&'a String> {
+    let mut keys: Vec<&String> = map.keys().collect();
+    let rank = |key: &str| order.iter().position(|it| *it == key).unwrap_or(order.len());
+    keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    keys
+}
+
+fn write_value(value: &Value, depth: usize, order: &[&str], out: &mut String) {
     let indent = |depth: usize| "  ".repeat(depth);
     match value {
         Value::Object(map) if !map.is_empty() => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            let rank = |key: &str| KEY_ORDER.iter().position(|it| *it == key).unwrap_or(KEY_ORDER.len());
-            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+            let keys = ordered_keys(map, order);
             out.push_str("{\n");
             for (i, key) in keys.iter().enumerate() {
                 out.push_str(&format!("{}{}: ", indent(depth + 1), Value::String((*key).clone())));
-                write_value(&map[*key], depth + 1, out);
+                write_value(&map[*key], depth + 1, order, out);
                 out.push_str(if i + 1 < keys.len() { ",\n" } else { "\n" });
             }
             out.push_str(&format!("{}}}", indent(depth)));
@@ -144,7 +159,7 @@ fn write_value(value: &Value, depth: usize, out: &mut String) {
             out.push_str("[\n");
             for (i, item) in items.iter().enumerate() {
                 out.push_str(&indent(depth + 1));
-                write_value(item, depth + 1, out);
+                write_value(item, depth + 1, order, out);
                 out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
             }
             out.push_str(&format!("{}]", indent(depth)));

@@ -36,7 +36,9 @@ use std::fmt;
 use serde_json::Value;
 
 use document::{Document, OpKind};
-pub use generate::{least_privilege_policy, recommended_trust_policy, to_pretty_json};
+pub use generate::{
+    KEY_ORDER, least_privilege_policy, ordered_keys, recommended_trust_policy, to_pretty_json, to_pretty_json_in,
+};
 pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions};
 #[cfg(any(test, feature = "iam"))]
 pub use trust::ProviderFacts;
