@@ -20,8 +20,8 @@
 //! | `PUT`/`POST /_castack/oidc/claims` | object to merge (`null` removes) | `{"claims": {…}}` |
 //! | `DELETE /_castack/oidc/claims` | | `{"claims": {…}}` back to the configuration |
 //! | `GET /_castack/origin-restrictions` | | `{"publish": "ALLOW", "upstream": "BLOCK"}` |
-//! | `GET /_castack/github` | | the fake GitHub repository (`github_repo`), never its token |
-//! | `PUT`/`POST /_castack/github` | the settings (missing fields keep the defaults) | the new settings |
+//! | `GET /_castack/github` | | the fake GitHub repository (`github_repo`), never its token; secrets by name and dates only |
+//! | `PUT`/`POST /_castack/github` | the settings (missing fields keep the defaults; stored secrets stay) | the new settings |
 //! | `PUT`/`POST /_castack/origin-restrictions` | `{"publish": …, "upstream": …}` (either) | the new value |
 //! | `GET /_castack/latency` | | `{"publishLatencyMs": n}`: how long uploads stay out of listings |
 //! | `PUT`/`POST /_castack/latency` | `{"publishLatencyMs": n}` (at most `MAX_DELAY_MS`) | the new value |
@@ -110,7 +110,9 @@ fn route(state: &State, req: &Request) -> Answer {
         ("PUT" | "POST", "/_castack/latency") => set_latency(state, body_json(req)?),
         ("GET", "/_castack/github") => Ok(state.github_repo().0.to_json()),
         ("PUT" | "POST", "/_castack/github") => {
-            let repo = GithubRepo::from_json(&body_json(req)?).map_err(|err| bad(format!("{err:#}")))?;
+            let mut repo = GithubRepo::from_json(&body_json(req)?).map_err(|err| bad(format!("{err:#}")))?;
+            // No secret value travels over HTTP: the stored secrets stay as they are.
+            repo.secrets = state.github_repo().0.secrets;
             state.set_github_repo(repo);
             Ok(state.github_repo().0.to_json())
         }

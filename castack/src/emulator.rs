@@ -21,6 +21,7 @@ pub use crate::{
         OriginRestrictions, Restriction, default_oidc_claims,
     },
     github_repo::GithubRepo,
+    github_secrets::GithubSecret,
     operation::{CodeArtifactOp, Operation, PypiOp},
     state::{LoggedRequest, Token},
 };
@@ -136,9 +137,16 @@ impl Emulator {
     }
 
     /// Replaces what the fake GitHub API serves (environments, subject template,
-    /// rulesets, ids, forbidden endpoints); [`Emulator::reset`] restores the start one.
+    /// rulesets, ids, users, forbidden endpoints, secrets); [`Emulator::reset`]
+    /// restores the start one.
     pub fn set_github_repo(&self, repo: GithubRepo) {
         self.state.set_github_repo(repo);
+    }
+
+    /// The Actions secrets written to the fake GitHub API, decrypted with its keys
+    /// (repository and environment secrets, in the order they were first written).
+    pub fn github_secrets(&self) -> Vec<GithubSecret> {
+        self.state.github_repo().0.secrets
     }
 
     /// A JWT as the OIDC endpoint would issue it for `audience` (default

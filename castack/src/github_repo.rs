@@ -1,16 +1,23 @@
 //! The GitHub repository that the fake GitHub REST API (`github_api`) serves: its
 //! names and ids, its deployment environments with their protection rules, its
-//! OIDC subject customization, its rulesets, the bearer token the API accepts, and
-//! which endpoints answer as if the token lacked the permission. Tests change it
-//! through [`crate::Emulator::set_github_repo`] or `PUT /_castack/github`.
+//! OIDC subject customization, its rulesets, the accounts it knows (users and teams,
+//! and whose the token is), the Actions secrets written to it, the bearer token the
+//! API accepts, and which endpoints answer as if the token lacked the permission.
+//! Tests change it through [`crate::Emulator::set_github_repo`] or
+//! `PUT /_castack/github`; the API's writes change it too.
 //!
 //! The defaults describe the project's own setup done right: `octo-org/yamause`
 //! with the ids of the default OIDC claims, a `release` environment with a reviewer,
 //! "Prevent self-review", no administrator bypass and a `v*` tag rule, GitHub's
-//! default subject template, and an active tag ruleset on `refs/tags/v*`.
+//! default subject template, an active tag ruleset on `refs/tags/v*`, and a token of
+//! the user `release-manager`. No secrets.
 
-use anyhow::{Context, bail};
-use serde_json::{Value, json};
+// The settings as JSON for the control API.
+mod json;
+
+use anyhow::Context;
+
+use crate::github_secrets::GithubSecret;
 
 /// Where the fake API lives on the emulator: `GITHUB_API_URL` is the emulator's URL
 /// and this.
@@ -28,14 +35,22 @@ pub enum GithubEndpoint {
     OidcSubject,
     /// `GET /repos/{owner}/{repo}/rulesets` and `/rulesets/{id}` (metadata).
     Rulesets,
+    /// `PUT /repos/{owner}/{repo}/environments/{name}` and `POST` of its
+    /// `deployment-branch-policies` (administration=write).
+    EnvironmentWrites,
+    /// The Actions secrets of the repository and its environments: the public keys
+    /// and lists (secrets=read), `PUT` (secrets=write).
+    Secrets,
 }
 
 impl GithubEndpoint {
-    const ALL: [GithubEndpoint; 4] = [
+    const ALL: [GithubEndpoint; 6] = [
         GithubEndpoint::Repository,
         GithubEndpoint::Environments,
         GithubEndpoint::OidcSubject,
         GithubEndpoint::Rulesets,
+        GithubEndpoint::EnvironmentWrites,
+        GithubEndpoint::Secrets,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,20 +59,27 @@ impl GithubEndpoint {
             GithubEndpoint::Environments => "environments",
             GithubEndpoint::OidcSubject => "oidc-subject",
             GithubEndpoint::Rulesets => "rulesets",
+            GithubEndpoint::EnvironmentWrites => "environment-writes",
+            GithubEndpoint::Secrets => "secrets",
         }
     }
 
-    /// The permission GitHub names in `X-Accepted-GitHub-Permissions` for it.
-    pub fn permission(self) -> &'static str {
+    /// The permission GitHub names in `X-Accepted-GitHub-Permissions` for it, for a
+    /// read or a write.
+    pub fn permission(self, write: bool) -> &'static str {
         match self {
             GithubEndpoint::Repository | GithubEndpoint::Rulesets => "metadata=read",
             GithubEndpoint::Environments | GithubEndpoint::OidcSubject => "actions=read",
+            GithubEndpoint::EnvironmentWrites => "administration=write",
+            GithubEndpoint::Secrets if write => "secrets=write",
+            GithubEndpoint::Secrets => "secrets=read",
         }
     }
 
     fn parse(text: &str) -> anyhow::Result<GithubEndpoint> {
         GithubEndpoint::ALL.into_iter().find(|it| it.as_str() == text).with_context(|| {
-            format!("unknown GitHub endpoint {text:?}: use repository, environments, oidc-subject or rulesets")
+            let names: Vec<&str> = GithubEndpoint::ALL.iter().map(|it| it.as_str()).collect();
+            format!("unknown GitHub endpoint {text:?}: use one of {}", names.join(", "))
         })
     }
 }
@@ -88,12 +110,22 @@ pub enum Deployment {
     Custom(Vec<(String, RefType)>),
 }
 
+/// A required reviewer of an environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reviewer {
+    /// A user, by login.
+    User(String),
+    /// A team, by slug.
+    Team(String),
+}
+
 /// One deployment environment and its protection rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GithubEnvironment {
     pub name: String,
-    /// Logins of the user reviewers (each gets a made-up id).
-    pub reviewers: Vec<String>,
+    /// The required reviewers; their ids come from [`GithubRepo::users`] and
+    /// [`GithubRepo::teams`] (a made-up one for a name neither lists).
+    pub reviewers: Vec<Reviewer>,
     pub prevent_self_review: bool,
     pub can_admins_bypass: bool,
     pub wait_timer: u32,
@@ -104,12 +136,24 @@ impl GithubEnvironment {
     /// A well protected environment: one reviewer, no self-review, no bypass, `v*` tags.
     pub fn protected(name: &str) -> GithubEnvironment {
         GithubEnvironment {
-            name: name.to_owned(),
-            reviewers: vec!["release-manager".to_owned()],
+            reviewers: vec![Reviewer::User("release-manager".to_owned())],
             prevent_self_review: true,
             can_admins_bypass: false,
-            wait_timer: 0,
             deployment: Deployment::Custom(vec![("v*".to_owned(), RefType::Tag)]),
+            ..GithubEnvironment::created(name)
+        }
+    }
+
+    /// What `PUT …/environments/{name}` makes of a new environment without a body:
+    /// no reviewers, administrators may bypass, any branch or tag may deploy.
+    pub fn created(name: &str) -> GithubEnvironment {
+        GithubEnvironment {
+            name: name.to_owned(),
+            reviewers: Vec::new(),
+            prevent_self_review: false,
+            can_admins_bypass: true,
+            wait_timer: 0,
+            deployment: Deployment::Any,
         }
     }
 }
@@ -146,6 +190,29 @@ impl GithubRuleset {
     }
 }
 
+/// A GitHub account the fake knows (`GET /users/{login}`, reviewer ids).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GithubUser {
+    pub login: String,
+    pub id: u64,
+    /// The display name (`name` of the user object).
+    pub name: String,
+}
+
+impl GithubUser {
+    pub fn new(login: &str, id: u64, name: &str) -> GithubUser {
+        GithubUser { login: login.to_owned(), id, name: name.to_owned() }
+    }
+}
+
+/// A team of the repository's organization (reviewer ids).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GithubTeam {
+    pub slug: String,
+    pub id: u64,
+    pub name: String,
+}
+
 /// The repository the fake GitHub REST API serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GithubRepo {
@@ -163,6 +230,15 @@ pub struct GithubRepo {
     pub rulesets: Vec<GithubRuleset>,
     /// Endpoints that answer 403 as for a token without their permission.
     pub forbidden: Vec<GithubEndpoint>,
+    /// The users the fake knows besides the owner organization.
+    pub users: Vec<GithubUser>,
+    pub teams: Vec<GithubTeam>,
+    /// The login of the token's user (`GET /user`); `None`: the token is an
+    /// installation token, as a workflow's `GITHUB_TOKEN`, and `GET /user` answers 403.
+    pub token_user: Option<String>,
+    /// The Actions secrets written through the API, decrypted (the control API
+    /// shows their names and dates only).
+    pub secrets: Vec<GithubSecret>,
 }
 
 impl Default for GithubRepo {
@@ -179,147 +255,43 @@ impl Default for GithubRepo {
             use_immutable_subject: false,
             rulesets: vec![GithubRuleset::release_tags()],
             forbidden: Vec::new(),
+            users: vec![
+                GithubUser::new("release-manager", 1000, "Release Manager"),
+                GithubUser::new("second-reviewer", 1001, "Second Reviewer"),
+            ],
+            teams: vec![GithubTeam {
+                slug: "release-managers".to_owned(),
+                id: 2000,
+                name: "Release managers".to_owned(),
+            }],
+            token_user: Some("release-manager".to_owned()),
+            secrets: Vec::new(),
         }
     }
 }
 
 impl GithubRepo {
-    /// The settings as JSON, for the control API (never the token).
-    pub fn to_json(&self) -> Value {
-        let environments: Vec<Value> = self
-            .environments
-            .iter()
-            .map(|env| {
-                json!({
-                    "name": env.name,
-                    "reviewers": env.reviewers,
-                    "prevent_self_review": env.prevent_self_review,
-                    "can_admins_bypass": env.can_admins_bypass,
-                    "wait_timer": env.wait_timer,
-                    "deployment": match &env.deployment {
-                        Deployment::Any => json!("any"),
-                        Deployment::ProtectedBranches => json!("protected_branches"),
-                        Deployment::Custom(rules) => {
-                            json!(rules.iter().map(|(n, t)| json!({"name": n, "type": t.as_str()})).collect::<Vec<_>>())
-                        }
-                    },
-                })
-            })
-            .collect();
-        let rulesets: Vec<Value> = self
-            .rulesets
-            .iter()
-            .map(|it| {
-                json!({"id": it.id, "name": it.name, "target": it.target, "enforcement": it.enforcement,
-                       "include": it.include, "exclude": it.exclude, "rules": it.rules})
-            })
-            .collect();
-        json!({
-            "owner": self.owner, "name": self.name, "owner_id": self.owner_id, "id": self.id,
-            "environments": environments,
-            "sub_use_default": self.sub_use_default, "sub_claim_keys": self.sub_claim_keys,
-            "use_immutable_subject": self.use_immutable_subject,
-            "rulesets": rulesets,
-            "forbidden": self.forbidden.iter().map(|it| it.as_str()).collect::<Vec<_>>(),
-        })
+    /// The environment `name` (GitHub matches names without regard to case).
+    pub fn environment(&self, name: &str) -> Option<&GithubEnvironment> {
+        self.environments.iter().find(|it| it.name.eq_ignore_ascii_case(name))
     }
 
-    /// Settings from the JSON of [`GithubRepo::to_json`]; missing fields keep the
-    /// defaults, and `token` may be given.
-    pub fn from_json(value: &Value) -> anyhow::Result<GithubRepo> {
-        let Some(obj) = value.as_object() else { bail!("the GitHub repository settings must be a JSON object") };
-        let mut out = GithubRepo::default();
-        let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_owned);
-        let number = |key: &str| obj.get(key).and_then(Value::as_u64);
-        let flag = |key: &str| obj.get(key).and_then(Value::as_bool);
-        let texts = |value: &Value| -> Vec<String> {
-            value
-                .as_array()
-                .map(|it| it.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default()
+    pub(crate) fn environment_mut(&mut self, name: &str) -> Option<&mut GithubEnvironment> {
+        self.environments.iter_mut().find(|it| it.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The user `login` (case ignored, as GitHub does).
+    pub fn user(&self, login: &str) -> Option<&GithubUser> {
+        self.users.iter().find(|it| it.login.eq_ignore_ascii_case(login))
+    }
+
+    /// The id a reviewer is shown with: the listed user's or team's, else a made-up
+    /// one from its place in `reviewers` (so a test may name anyone).
+    pub(crate) fn reviewer_id(&self, reviewer: &Reviewer, index: usize) -> u64 {
+        let listed = match reviewer {
+            Reviewer::User(login) => self.user(login).map(|it| it.id),
+            Reviewer::Team(slug) => self.teams.iter().find(|it| it.slug.eq_ignore_ascii_case(slug)).map(|it| it.id),
         };
-        out.owner = text("owner").unwrap_or(out.owner);
-        out.name = text("name").unwrap_or(out.name);
-        out.owner_id = number("owner_id").unwrap_or(out.owner_id);
-        out.id = number("id").unwrap_or(out.id);
-        out.token = text("token");
-        out.sub_use_default = flag("sub_use_default").unwrap_or(out.sub_use_default);
-        out.use_immutable_subject = flag("use_immutable_subject").unwrap_or(out.use_immutable_subject);
-        if let Some(keys) = obj.get("sub_claim_keys") {
-            out.sub_claim_keys = texts(keys);
-        }
-        if let Some(list) = obj.get("environments").and_then(Value::as_array) {
-            out.environments = list.iter().map(environment_from_json).collect::<anyhow::Result<_>>()?;
-        }
-        if let Some(list) = obj.get("rulesets").and_then(Value::as_array) {
-            out.rulesets = list
-                .iter()
-                .map(|it| GithubRuleset {
-                    id: it.get("id").and_then(Value::as_u64).unwrap_or(1),
-                    name: it.get("name").and_then(Value::as_str).unwrap_or("ruleset").to_owned(),
-                    target: it.get("target").and_then(Value::as_str).unwrap_or("tag").to_owned(),
-                    enforcement: it.get("enforcement").and_then(Value::as_str).unwrap_or("active").to_owned(),
-                    include: it.get("include").map(texts).unwrap_or_default(),
-                    exclude: it.get("exclude").map(texts).unwrap_or_default(),
-                    rules: it.get("rules").map(texts).unwrap_or_default(),
-                })
-                .collect();
-        }
-        if let Some(list) = obj.get("forbidden") {
-            out.forbidden = texts(list).iter().map(|it| GithubEndpoint::parse(it)).collect::<anyhow::Result<_>>()?;
-        }
-        Ok(out)
-    }
-}
-
-fn environment_from_json(value: &Value) -> anyhow::Result<GithubEnvironment> {
-    let name = value.get("name").and_then(Value::as_str).context("every environment needs a \"name\"")?;
-    let mut env = GithubEnvironment::protected(name);
-    let flag = |key: &str| value.get(key).and_then(Value::as_bool);
-    if let Some(list) = value.get("reviewers").and_then(Value::as_array) {
-        env.reviewers = list.iter().filter_map(Value::as_str).map(str::to_owned).collect();
-    }
-    env.prevent_self_review = flag("prevent_self_review").unwrap_or(env.prevent_self_review);
-    env.can_admins_bypass = flag("can_admins_bypass").unwrap_or(env.can_admins_bypass);
-    env.wait_timer = value.get("wait_timer").and_then(Value::as_u64).unwrap_or(0) as u32;
-    env.deployment = match value.get("deployment") {
-        None => env.deployment,
-        Some(Value::String(s)) if s == "any" => Deployment::Any,
-        Some(Value::String(s)) if s == "protected_branches" => Deployment::ProtectedBranches,
-        Some(Value::Array(rules)) => Deployment::Custom(
-            rules
-                .iter()
-                .map(|it| {
-                    let name = it.get("name").and_then(Value::as_str).unwrap_or("*").to_owned();
-                    let kind = if it.get("type").and_then(Value::as_str) == Some("tag") {
-                        RefType::Tag
-                    } else {
-                        RefType::Branch
-                    };
-                    (name, kind)
-                })
-                .collect(),
-        ),
-        Some(other) => bail!("\"deployment\" is {other}: use \"any\", \"protected_branches\" or a list of rules"),
-    };
-    Ok(env)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_round_trip_through_json() {
-        let mut repo = GithubRepo::default();
-        repo.environments
-            .push(GithubEnvironment { deployment: Deployment::Any, ..GithubEnvironment::protected("dev") });
-        repo.forbidden = vec![GithubEndpoint::Environments];
-        repo.sub_use_default = false;
-        repo.sub_claim_keys = vec!["repo".into(), "context".into()];
-        assert_eq!(GithubRepo::from_json(&repo.to_json()).unwrap(), repo);
-        assert!(GithubRepo::from_json(&json!({"forbidden": ["everything"]})).is_err());
-        assert!(GithubRepo::from_json(&json!([])).is_err());
-        assert!(!repo.to_json().to_string().contains("token"));
+        listed.unwrap_or(1000 + index as u64)
     }
 }

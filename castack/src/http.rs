@@ -583,6 +583,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",

@@ -9,7 +9,8 @@
 //!   form and publishes them with a latency, answers the index's project pages
 //!   itself (HTML or PEP 691 JSON), forwards STS (AWS query protocol) to
 //!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint and the
-//!   parts of GitHub's REST API that `check-iam` reads, injects
+//!   parts of GitHub's REST API that `check-iam` reads and `setup --apply-github`
+//!   writes (decrypting the secrets it is given, for tests), injects
 //!   faults, logs requests and remembers the secrets it saw issued (for leak
 //!   tests). Needs no Python: without pypiserver behind it, the control plane still
 //!   answers from a package folder on disk.
@@ -46,6 +47,7 @@ mod config;
 mod faults;
 mod forward;
 mod github_repo;
+mod github_secrets;
 mod http;
 mod iam;
 mod operation;
@@ -60,6 +62,9 @@ pub use emulator::{
     EmulatorConfig, LoggedRequest, Operation, OriginRestrictions, PypiOp, Restriction, Token, default_oidc_claims,
 };
 pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
-pub use github_repo::{Deployment, GithubEndpoint, GithubEnvironment, GithubRepo, GithubRuleset, RefType};
+pub use github_repo::{
+    Deployment, GithubEndpoint, GithubEnvironment, GithubRepo, GithubRuleset, GithubTeam, GithubUser, RefType, Reviewer,
+};
+pub use github_secrets::{GithubSecret, SecretScope, SecretValue};
 pub use stack::{ACCESS_KEY_ID, DEFAULT_STACK_LATENCY, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
 pub use util::shell_quote;

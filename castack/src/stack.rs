@@ -264,6 +264,12 @@ impl Stack {
         self.emulator.issued_sts_secrets()
     }
 
+    /// See [`Emulator::github_secrets`]: the Actions secrets written to the fake
+    /// GitHub API, decrypted, for tests that check what `setup --apply-github` stored.
+    pub fn github_secrets(&self) -> Vec<crate::GithubSecret> {
+        self.emulator.github_secrets()
+    }
+
     /// moto_server itself, for IAM (and STS without the emulator in between):
     /// `http://127.0.0.1:PORT`.
     pub fn moto_url(&self) -> String {

@@ -18,6 +18,7 @@ use crate::{
     config::{DEFAULT_ROLE, EmulatorConfig, OriginRestrictions, default_oidc_claims},
     faults::{Fault, Faults, Transient},
     github_repo::GithubRepo,
+    github_secrets::GithubKeys,
     http::lock,
     iam::IdentityPolicy,
     operation::Operation,
@@ -119,6 +120,8 @@ pub(crate) struct State {
     pub oidc_request_token: String,
     /// The bearer token of the fake GitHub API when the settings name none.
     pub github_token: String,
+    /// The key pairs the fake GitHub API seals secrets with (this emulator's own).
+    pub github_keys: GithubKeys,
     pub encryption_key: String,
     pub inner: Mutex<Inner>,
     /// What the repository holds: filings of uploads, publishing latency.
@@ -172,6 +175,7 @@ impl State {
             principal,
             oidc_request_token,
             github_token,
+            github_keys: GithubKeys::default(),
             encryption_key: format!("arn:aws:kms:{}:{}:key/{}", config.region, config.account, util::uuid()),
             inner: Mutex::new(Inner {
                 faults: Faults::default(),
@@ -370,6 +374,11 @@ impl State {
 
     pub(crate) fn set_github_repo(&self, repo: GithubRepo) {
         lock(&self.inner).github = repo;
+    }
+
+    /// Runs `change` on the repository the fake GitHub API serves (its writes).
+    pub(crate) fn update_github_repo<R>(&self, change: impl FnOnce(&mut GithubRepo) -> R) -> R {
+        change(&mut lock(&self.inner).github)
     }
 
     // -- OIDC claims -------------------------------------------------------------

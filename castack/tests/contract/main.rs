@@ -8,6 +8,7 @@ mod binary;
 mod control;
 mod faults;
 mod github_api;
+mod github_writes;
 mod oidc;
 mod operations;
 mod pypi_endpoint;
