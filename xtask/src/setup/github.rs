@@ -100,7 +100,7 @@ pub async fn prepare(sh: &Shell, side: &Side<'_>) -> Prepared {
         }
     };
     let Some((token, source)) = github_api::find_token(sh, &base) else {
-        out.problem = Some(format!("no GitHub token, so nothing was read from GitHub: {}", token_help()));
+        out.problem = Some(format!("no GitHub token ({})", token_help()));
         out.reviewers = requested(side);
         return out;
     };
@@ -305,8 +305,9 @@ pub fn todo(prepared: &Prepared, side: &Side) -> Todo {
 /// `gh` command substitutes a lookup for an unknown id), custom deployment
 /// policies (the tag rule comes separately).
 pub fn environment_body(want: &Desired) -> String {
-    let reviewers: Vec<String> = want
-        .reviewers
+    let placeholder = [Reviewer { kind: "User".to_owned(), name: "REVIEWER_LOGIN".to_owned(), id: None }];
+    let reviewers = if want.reviewers.is_empty() { &placeholder[..] } else { &want.reviewers[..] };
+    let reviewers: Vec<String> = reviewers
         .iter()
         .map(|it| {
             let id = match it.id {
@@ -355,7 +356,11 @@ pub fn render(prepared: &Prepared, side: &Side) -> String {
     let current = prepared.current.as_ref();
     if let Some(env) = side.environment {
         let names: Vec<String> = want.reviewers.iter().map(|it| it.name.clone()).collect();
-        let reviewers = if names.is_empty() { "REVIEWER (pass --reviewer LOGIN)".to_owned() } else { names.join(", ") };
+        let reviewers = if names.is_empty() {
+            "REVIEWER_LOGIN (pass --reviewer LOGIN, or give setup a token of the user)".to_owned()
+        } else {
+            names.join(", ")
+        };
         let state = match current.map(|it| &it.env) {
             None => "not read".to_owned(),
             Some(None) => "does not exist".to_owned(),
