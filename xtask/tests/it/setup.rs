@@ -296,6 +296,26 @@ fn a_permission_policy_that_allows_more_is_kept_and_one_that_lacks_is_widened_sa
     let state = iam_state(&stack, "narrower-role");
     assert_eq!(state["versions"].as_array().unwrap().len(), 2, "{state}");
     assert_eq!(document(&state["policy"]), permissions);
+
+    // A policy at IAM's limit of five versions: setup deletes none, changes nothing
+    // and says which to delete.
+    iam(
+        &stack,
+        &format!(
+            "arn = iam.create_policy(PolicyName='full-role-publish', PolicyDocument={doc:?})['Policy']['Arn']\n\
+             for _ in range(4):\n    iam.create_policy_version(PolicyArn=arn, PolicyDocument={doc:?})\n\
+             print('{{}}')\n",
+            doc = narrower.to_string()
+        ),
+    );
+    let out = setup(repo.path(), &vars, &["--apply", "--role-name", "full-role"]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    let step = shown.lines().find(|l| l.starts_with("3. Permission policy full-role-publish")).unwrap();
+    assert!(step.ends_with(": refused") && shown.contains("delete-policy-version"), "{shown}");
+    let state = iam_state(&stack, "full-role");
+    assert_eq!(state["versions"].as_array().unwrap().len(), 5, "{state}");
+    assert!(state["role"].is_null(), "nothing is applied while a step is refused: {state}");
 }
 
 /// The values of the five settings in this setup: none may appear in the GitHub part.
@@ -404,4 +424,14 @@ fn apply_github_creates_the_environment_its_tag_rule_and_the_sealed_secrets() {
     assert!(shown.contains("nothing to change on GitHub"), "{shown}");
     assert_eq!(stack.github_secrets(), secrets, "a secret was written again");
     assert!(!text(&out).contains(&token), "the token was printed");
+
+    // GitHub never shows a value, so a changed setting needs --force.
+    vars.push(("CODEARTIFACT_REPOSITORY".to_owned(), "other-repo".to_owned()));
+    let out = setup(repo.path(), &vars, &["--apply-github", "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout(&out).contains("set the secret CODEARTIFACT_REPOSITORY"), "{}", text(&out));
+    let secrets = stack.github_secrets();
+    let repository = secrets.iter().find(|it| it.is(&scope, "CODEARTIFACT_REPOSITORY")).unwrap();
+    assert_eq!(repository.value.expose(), "other-repo");
+    assert!(!sections(&stdout(&out), "== GitHub").contains("other-repo"), "{}", text(&out));
 }
