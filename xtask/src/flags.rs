@@ -77,6 +77,33 @@ xflags::xflags! {
             optional --environment name: String
         }
 
+        /// Set up the AWS and GitHub side of the release in the order of the setup guide:
+        /// the GitHub OIDC provider, the release role and its trust policy, the
+        /// permission policy and its attachment, then the `release` environment and its
+        /// secrets. Prints the plan (what exists, what would change, a diff of each
+        /// policy); changes nothing without --apply (builds xtask with the `iam` feature).
+        cmd setup {
+            /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID
+            /// (default: GITHUB_REPOSITORY in Actions, else the `origin` remote).
+            optional --github-repo repo: String
+            /// The environment of the publishing job (default: release).
+            optional --environment name: String
+            /// The release role's name (default: the name in AWS_ROLE_ARN, else
+            /// GitHubActions-CodeArtifact).
+            optional --role-name name: String
+            /// Carry out the AWS part of the plan through the IAM API (never deletes anything).
+            optional --apply
+            /// Also replace what exists and differs: a trust policy that admits other
+            /// repositories, a policy that allows more than the release needs, and
+            /// GitHub secrets that exist (GitHub never shows their values).
+            optional --force
+            /// Carry out the GitHub part of the plan through GitHub's API (needs a token:
+            /// GITHUB_TOKEN, GH_TOKEN or `gh auth login`).
+            optional --apply-github
+            /// A required reviewer of the environment (repeatable; default: the token's user).
+            repeated --reviewer login: String
+        }
+
         /// Measure, side by side in one run: compile (cold build vs default features),
         /// startup, auth (token + endpoint vs the AWS CLI), release (vs the original
         /// guide's shell steps), rerun (vs the build alone) and ci (release.yml run
@@ -120,6 +147,7 @@ pub enum XtaskCmd {
     Sandbox(Sandbox),
     CheckIam(CheckIam),
     IamPolicy(IamPolicy),
+    Setup(Setup),
     Bench(Bench),
     Lint(Lint),
     Tools(Tools),
@@ -156,6 +184,17 @@ pub struct IamPolicy {
     pub format: Option<PolicyFormat>,
     pub github_repo: Option<String>,
     pub environment: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Setup {
+    pub github_repo: Option<String>,
+    pub environment: Option<String>,
+    pub role_name: Option<String>,
+    pub apply: bool,
+    pub force: bool,
+    pub apply_github: bool,
+    pub reviewer: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! GitHub's REST API, for the repository settings `check-iam` reads (environments,
-//! the OIDC subject template, rulesets, ids): a token, and `GET`s that answer JSON
-//! or say why not.
+//! the OIDC subject template, rulesets, ids) and `setup --apply-github` writes (the
+//! release environment, its tag rule and secrets): a token, and requests that answer
+//! JSON or say why not.
 //!
 //! The token comes from `GITHUB_TOKEN` (a workflow passes `${{ github.token }}`),
 //! `GH_TOKEN`, or `gh auth token` for the API's host when the GitHub CLI is on
@@ -16,7 +17,7 @@ use std::env;
 use aws_smithy_http_client::Connector;
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
 use aws_smithy_runtime_api::http::Request;
-use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::{body::SdkBody, byte_stream::ByteStream};
 use serde_json::Value;
 use xshell::{Shell, cmd};
 
@@ -130,14 +131,42 @@ impl Api {
 
     /// `GET {base}{path}`, the whole exchange within one attempt's deadline.
     pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None).await
+    }
+
+    /// `PUT {base}{path}` with a JSON body (for `setup --apply-github`). The body may
+    /// carry encrypted secrets and is never printed, logged or put in an error.
+    #[cfg(feature = "iam")]
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send("PUT", path, Some(body.to_string().into_bytes())).await
+    }
+
+    /// `POST {base}{path}` with a JSON body, as `put`.
+    #[cfg(feature = "iam")]
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send("POST", path, Some(body.to_string().into_bytes())).await
+    }
+
+    /// One request, the whole exchange within one attempt's deadline. A 2xx answer
+    /// is `Json` (`Null` when the body is empty, as 204 has it).
+    async fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Reply {
         let url = format!("{}{path}", self.base);
         let Ok(mut request) = Request::get(&url) else { return Reply::Failed(format!("{url:?} is not a URL")) };
+        if method != "GET" {
+            if request.set_method(method).is_err() {
+                return Reply::Failed(format!("{method} is not an HTTP method"));
+            }
+            request.headers_mut().insert("content-type", "application/json");
+        }
+        if let Some(body) = body {
+            *request.body_mut() = SdkBody::from(body);
+        }
         let headers = request.headers_mut();
         headers.insert("authorization", format!("Bearer {}", self.token.expose()));
         headers.insert("accept", "application/vnd.github+json");
         headers.insert("x-github-api-version", API_VERSION);
         // GitHub refuses requests without a User-Agent.
-        headers.insert("user-agent", "yamause-xtask-check-iam");
+        headers.insert("user-agent", "yamause-xtask");
         let limit = limits::get().aws_attempt;
         let late = || format!("{url} did not answer within {} (XTASK_AWS_ATTEMPT_TIMEOUT)", limits::shown(limit));
         let exchange = async {
@@ -170,14 +199,15 @@ impl Api {
             redact::scrub(&text).chars().take(200).collect::<String>()
         };
         match status {
-            200 => match serde_json::from_slice(&body) {
+            200..=299 if body.iter().all(u8::is_ascii_whitespace) => Reply::Json(Value::Null),
+            200..=299 => match serde_json::from_slice(&body) {
                 Ok(value) => Reply::Json(value),
                 Err(err) => Reply::Failed(format!("the answer of {url} is not JSON ({err})")),
             },
             403 if remaining.as_deref() == Some("0") => {
                 Reply::Failed(format!("GitHub's rate limit for this token is used up ({}); try again later", message()))
             }
-            401 | 403 | 404 => Reply::Refused { status, message: message(), permission },
+            401 | 403 | 404 | 422 => Reply::Refused { status, message: message(), permission },
             407 => Reply::Failed(format!("{} (calling {url})", net::PROXY_REFUSED)),
             _ => Reply::Failed(format!("{url} answered {status}: {}", message())),
         }

@@ -36,6 +36,7 @@ mod report;
 mod rerun;
 mod sandbox;
 mod settings;
+mod setup;
 mod stamp;
 mod version;
 
@@ -89,6 +90,7 @@ fn try_main() -> Result<()> {
         flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sandbox(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Setup(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Tools(cmd) => cmd.run(&sh),
     }
 }

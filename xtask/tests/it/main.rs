@@ -15,6 +15,7 @@ mod proxy;
 mod publish;
 mod release_offline;
 mod sandbox;
+mod setup;
 mod stack;
 mod tidy;
 mod tools;

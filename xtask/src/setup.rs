@@ -1,0 +1,105 @@
+//! `cargo xtask setup`: the AWS and GitHub side of the release, planned and applied,
+//! in the order of the original setup guide:
+//!
+//! 1. the GitHub OIDC provider (audience from the settings);
+//! 2. the release role and its trust policy;
+//! 3. the permission policy (a managed policy) and 4. its attachment;
+//! 5. GitHub: the `release` environment (reviewers, a `v*` tag rule) and the five
+//!    settings `release.yml` reads, as environment secrets.
+//!
+//! The documents are `iam-policy`'s (`policy::recommended_trust_policy`,
+//! `policy::least_privilege_policy`, the same trust context). Without `--apply` it
+//! only reads (IAM's read calls, and GitHub's with a token) and prints the plan: what
+//! exists, what would change, and the diff of each document. `--apply` carries out
+//! the AWS part through the IAM API and then prints the verdict of `check-iam
+//! --inspect-role` on the role; `--apply-github` the GitHub part. Nothing is ever
+//! deleted; how a difference is kept, widened or (with `--force`) narrowed is
+//! `setup::plan`'s rule. The permission policy is a managed policy, as the guide has
+//! it ("create a policy and attach it"): IAM keeps each earlier version, so an update
+//! never loses the document it replaces (an inline policy would be overwritten).
+//!
+//! Reading IAM needs the IAM client, so, as `check-iam --inspect-role` does, the
+//! command runs itself again from a build with the `iam` feature.
+
+#[cfg(feature = "iam")]
+mod decide;
+#[cfg(feature = "iam")]
+mod diff;
+#[cfg(feature = "iam")]
+mod github;
+#[cfg(feature = "iam")]
+mod github_apply;
+#[cfg(feature = "iam")]
+mod iam;
+#[cfg(feature = "iam")]
+mod plan;
+#[cfg(feature = "iam")]
+mod run;
+
+use anyhow::{Result, bail};
+use xshell::Shell;
+
+use crate::{flags, policy::RepoRef};
+
+/// The role's name when neither `--role-name` nor AWS_ROLE_ARN gives one: the
+/// example of the original guide.
+#[cfg_attr(not(feature = "iam"), allow(dead_code))]
+const DEFAULT_ROLE_NAME: &str = "GitHubActions-CodeArtifact";
+
+impl flags::Setup {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        // Before the build with the `iam` feature, which takes minutes the first time.
+        self.check()?;
+        #[cfg(feature = "iam")]
+        {
+            run::run(self, sh)
+        }
+        #[cfg(not(feature = "iam"))]
+        {
+            let _ = sh;
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            crate::rerun::with_feature(cargo, "iam", "setup reads and changes IAM")
+        }
+    }
+
+    /// The flags on their own: names that reach IAM, GitHub's API and the printed
+    /// `gh` commands are checked here, before anything is asked.
+    fn check(&self) -> Result<()> {
+        if let Some(repo) = &self.github_repo {
+            RepoRef::parse(repo)?;
+        }
+        for login in &self.reviewer {
+            if !valid_login(login) {
+                bail!("--reviewer {login:?} is not a GitHub login (letters, digits and -, at most 39)");
+            }
+        }
+        if let Some(env) = self.environment.as_deref().filter(|it| !it.is_empty() && *it != "none") {
+            let ok = env.len() <= 255 && env.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                bail!(
+                    "--environment {env:?}: setup handles environment names of letters, digits, '.', '_' and '-';                      set up another environment by hand (`cargo xtask iam-policy --environment NAME` prints its                      policies)"
+                );
+            }
+        }
+        if let Some(role) = self.role_name.as_deref().filter(|it| !valid_role_name(it)) {
+            bail!("--role-name {role:?} is not an IAM role name: 1 to 64 letters, digits and +=,.@_-");
+        }
+        if self.force && !self.apply && !self.apply_github {
+            bail!("--force replaces things only when the plan is carried out: add --apply and/or --apply-github");
+        }
+        Ok(())
+    }
+}
+
+/// A GitHub login: letters, digits and hyphens, at most 39 characters (logins from
+/// GitHub's answers are checked too, before they reach a printed command).
+fn valid_login(login: &str) -> bool {
+    (1..=39).contains(&login.len())
+        && !login.starts_with('-')
+        && login.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// An IAM role name: 1 to 64 letters, digits and `+=,.@_-`.
+fn valid_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
