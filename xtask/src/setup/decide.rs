@@ -31,9 +31,11 @@ impl Verdict {
 }
 
 /// Findings that mean the trust policy lets in someone other than the release job
-/// of this repository (the checks T1–T7, T13 of the reference).
-const FOREIGN_TRUST: [&str; 8] = [
+/// of this repository (the checks T1–T7, T13 of the reference), or may (the
+/// analysis could not prove otherwise).
+const FOREIGN_TRUST: [&str; 9] = [
     "trust.foreign-repository",
+    "trust.unproven",
     "trust.any-repository",
     "trust.org-wide",
     "trust.prefix-wildcard",
