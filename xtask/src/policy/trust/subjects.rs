@@ -186,6 +186,28 @@ pub(super) struct Proof {
     pub(super) by_claims: bool,
 }
 
+impl Proof {
+    /// What the search for subjects of other repositories' templates found.
+    fn note_elsewhere(&mut self, value: &str, found: Option<Outside>) {
+        match found {
+            Some(Outside::Witness(w)) => {
+                let known = self.foreign_template.iter().any(|(v, _)| v == value);
+                if self.foreign_template.len() < MAX_WITNESSED && !known {
+                    self.foreign_template.push((value.to_owned(), w));
+                }
+            }
+            Some(Outside::Unknown) | None => self.note_unsearched(value),
+            Some(Outside::Covered) => {}
+        }
+    }
+
+    fn note_unsearched(&mut self, value: &str) {
+        if !self.unsearched.iter().any(|it| it == value) {
+            self.unsearched.push(value.to_owned());
+        }
+    }
+}
+
 /// The sub conditions of one statement as languages; `None` for a value with more
 /// wildcards than a subject pattern ever needs, which the searches would take long
 /// over (such a value is not proven, and the probes judge it).
@@ -351,28 +373,14 @@ impl Analysis<'_> {
             }
             proof.proven = false;
             for (value, lang) in sub.positive.iter().flat_map(|(_, values)| values) {
-                match lang.as_ref().map(elsewhere) {
-                    Some(Outside::Witness(w)) => {
-                        if proof.foreign_template.len() < MAX_WITNESSED
-                            && !proof.foreign_template.iter().any(|(v, _)| v == value)
-                        {
-                            proof.foreign_template.push((value.clone(), w));
-                        }
-                    }
-                    Some(Outside::Unknown) | None => {
-                        if !proof.unsearched.contains(value) {
-                            proof.unsearched.push(value.clone());
-                        }
-                    }
-                    Some(Outside::Covered) => {}
-                }
+                proof.note_elsewhere(value, lang.as_ref().map(elsewhere));
                 let witness = match lang.as_ref().map(within) {
                     Some(Outside::Covered) => continue,
                     Some(Outside::Witness(w)) => Some(w),
                     Some(Outside::Unknown) | None => None,
                 };
-                if witness.is_none() && !proof.unsearched.contains(value) {
-                    proof.unsearched.push(value.clone());
+                if witness.is_none() {
+                    proof.note_unsearched(value);
                 }
                 if !proof.offending.iter().any(|(v, _)| v == value) {
                     // Counter-examples of a few values are enough to name whom they
