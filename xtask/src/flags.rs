@@ -125,9 +125,9 @@ xflags::xflags! {
         }
 
         /// Provision the pinned Python tools of one lock file under xtask/tools/
-        /// (release, stack, dev) and print the path of their Python interpreter.
+        /// and print the path of their Python interpreter.
         cmd tools {
-            /// The lock file: release, stack or dev.
+            /// The lock file: release, publish, stack, dev, bench or lint.
             required lock: Lock
         }
     }

@@ -20,7 +20,7 @@ use crate::{
     policy::{self, PublishTarget, TrustContext},
     project::{self, Project},
     report,
-    settings::{self, Settings, Target},
+    settings::{self, Settings},
 };
 
 /// What `iam-policy --format` prints. Its own enum, because check-iam has no
@@ -77,15 +77,7 @@ impl flags::IamPolicy {
         let root = project::find_root()?;
         sh.change_dir(&root);
         let project = Project::load(&root)?;
-        let settings = match settings::from_env(&project.pyproject)? {
-            Target::Configured(s) => s,
-            Target::Missing(missing) => bail!(
-                "the policies name the publish target, and {} missing: set them in the environment or in {} of \
-                 pyproject.toml",
-                missing.join(", "),
-                settings::TABLE
-            ),
-        };
+        let settings = settings::required(&project.pyproject, "the policies name the publish target")?;
         // The role lives in the account of AWS_ROLE_ARN when set, else the domain's.
         let account = settings
             .role_arn

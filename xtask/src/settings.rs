@@ -244,6 +244,18 @@ pub fn not_configured(missing: &[&str], alternatives: &str) -> anyhow::Error {
     )
 }
 
+/// The settings of `pyproject` and the environment, which a command that names
+/// the publish target cannot do without: `why` says what it needs them for.
+pub fn required(pyproject: &toml::Table, why: &str) -> anyhow::Result<Settings> {
+    match from_env(pyproject)? {
+        Target::Configured(settings) => Ok(settings),
+        Target::Missing(missing) => anyhow::bail!(
+            "{why}, and {} missing: set them in the environment or in {TABLE} of pyproject.toml",
+            missing.join(", ")
+        ),
+    }
+}
+
 impl Settings {
     /// The domain's place in AWS, for its ARNs (`arn`, partition-aware).
     pub fn arn_domain(&self) -> arn::Domain<'_> {

@@ -23,7 +23,7 @@ use crate::{
     policy::{self, PublishTarget},
     project::{self, Project},
     report,
-    settings::{self, Settings, Target},
+    settings::{self, Settings},
 };
 
 /// What the async part leaves for the verdict.
@@ -36,15 +36,8 @@ pub fn run(cmd: flags::Setup, sh: &Shell) -> Result<()> {
     let root = project::find_root()?;
     sh.change_dir(&root);
     let project = Project::load(&root)?;
-    let settings = match settings::from_env(&project.pyproject)? {
-        Target::Configured(s) => s,
-        Target::Missing(missing) => bail!(
-            "setup fills the policies and the GitHub secrets from the settings, and {} missing: set them in the \
-             environment or in {} of pyproject.toml",
-            missing.join(", "),
-            settings::TABLE
-        ),
-    };
+    let settings =
+        settings::required(&project.pyproject, "setup fills the policies and the GitHub secrets from the settings")?;
     crate::aws::sso::ensure_supported()?;
     let runtime = aws::runtime()?;
     let outcome = runtime.block_on(plan_and_apply(&cmd, sh, &project, &settings))?;

@@ -47,7 +47,7 @@ fn every_tool_lock_provisions_cold_with_only_the_environments_trust() {
     assert!(log.contains("provisioning the dev tools") && log.contains("npm ci"), "{log}");
     assert!(log.contains("2 workflow file(s)"), "{log}");
 
-    for lock in ["release", "publish", "stack"] {
+    for lock in ["release", "publish", "stack", "lint"] {
         let out = xtask(repo.path(), &["tools", lock], &refs);
         let log = text(&out);
         assert!(out.status.success(), "cold `xtask tools {lock}` failed:\n{log}");
