@@ -242,6 +242,28 @@ pub(crate) fn document_findings(doc: &Document, what: &str, duplicate_id: &'stat
         out.push(duplicate_key(duplicate, what, duplicate_id));
     }
     for statement in &doc.statements {
+        // Keys that JSON keeps apart but IAM reads as one (condition keys are
+        // case-insensitive); which one IAM keeps is not documented.
+        for (i, a) in statement.conditions.iter().enumerate() {
+            for b in &statement.conditions[i + 1..] {
+                if a.operator.name == b.operator.name && a.key != b.key && a.key_lower() == b.key_lower() {
+                    out.push(Finding::new(
+                        duplicate_id,
+                        Severity::Error,
+                        format!(
+                            "{what}, {}: {:?} and {:?} under {} are one condition key to IAM (condition keys are \
+                             case-insensitive), and IAM does not document which it reads; write the key once, with \
+                             the values of both: {:?}",
+                            statement.label(),
+                            a.key,
+                            b.key,
+                            a.operator.name,
+                            a.values.iter().chain(&b.values).collect::<Vec<_>>()
+                        ),
+                    ));
+                }
+            }
+        }
         for condition in &statement.conditions {
             if condition.operator.kind == OpKind::Unknown {
                 out.push(Finding::new(
