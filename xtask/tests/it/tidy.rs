@@ -70,7 +70,8 @@ fn visit(dir: &Path, f: &mut dyn FnMut(&Path)) {
     }
 }
 
-/// The release path compiles no IAM client, no aws-lc C build and no server code.
+/// The release path compiles no IAM client, no setup crypto, no aws-lc C build and
+/// no server code.
 #[test]
 fn the_release_path_has_no_heavy_or_server_crates() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -85,6 +86,8 @@ fn the_release_path_has_no_heavy_or_server_crates() {
     // icu_*: the idna_adapter pin (see xtask/Cargo.toml) keeps ICU4X out.
     for banned in [
         "aws-sdk-iam ",
+        "crypto_box ",
+        "aws-sdk-sso ",
         "aws-lc-sys ",
         "aws-lc-rs ",
         "castack ",
