@@ -150,15 +150,19 @@ pub fn xtask(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Output {
 pub fn xtask_command(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Command {
     let mut cmd = Command::new(xtask_bin());
     cmd.args(args).current_dir(dir).env_clear();
-    // What any program needs, and the machine's network settings (proxies, trust
-    // stores, package index mirrors): nothing of the AWS or GitHub environment.
+    // What any program needs, where the Rust toolchain lives (the sandbox runs
+    // cargo; images such as Docker's `rust` set RUSTUP_HOME and CARGO_HOME outside
+    // HOME), and the machine's network settings (proxies, trust stores, package
+    // index mirrors): nothing of the AWS or GitHub environment.
     for (key, value) in std::env::vars_os() {
         let name = key.to_string_lossy();
-        let keep = ["PATH", "HOME", "LANG", "TMPDIR", "NODE_EXTRA_CA_CERTS"].contains(&name.as_ref())
-            || ["SSL_CERT_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_", "UV_", "npm_config_", "NPM_CONFIG_"]
-                .iter()
-                .any(|p| name.starts_with(p))
-            || name.to_ascii_lowercase().ends_with("_proxy");
+        let keep =
+            ["PATH", "HOME", "LANG", "TMPDIR", "NODE_EXTRA_CA_CERTS", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"]
+                .contains(&name.as_ref())
+                || ["SSL_CERT_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_", "UV_", "npm_config_", "NPM_CONFIG_"]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+                || name.to_ascii_lowercase().ends_with("_proxy");
         if keep {
             cmd.env(key, value);
         }
