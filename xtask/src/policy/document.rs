@@ -292,6 +292,11 @@ pub fn decode(text: &str) -> Result<(Value, Vec<Duplicate>), String> {
     }
     match direct {
         Ok(read) => Ok(read),
+        // An editor's byte order mark is not JSON either, and invisible.
+        Err(err) if trimmed.starts_with('\u{feff}') => Err(format!(
+            "the policy is not JSON ({err}): the file starts with a UTF-8 byte order mark (U+FEFF); save it without \
+             one"
+        )),
         Err(err) => Err(format!(
             "the policy is not JSON ({err}); pass the document as IAM shows it (plain or URL-encoded JSON)"
         )),
@@ -510,6 +515,7 @@ mod tests {
             ("{\"Statement\": 3}", "must be an object or a list"),
             ("%ZZ", "not JSON"),
             ("%FF%FE", "not JSON"),
+            ("\u{feff}{\"Statement\": []}", "byte order mark"),
         ];
         for (text, want) in cases {
             let err = Document::parse(text).unwrap_err();

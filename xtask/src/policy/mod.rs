@@ -290,6 +290,21 @@ fn duplicate_key(duplicate: &json::Duplicate, what: &str, id: &'static str) -> F
         let text = value.to_string();
         if text.chars().count() > 240 { format!("{}…", text.chars().take(240).collect::<String>()) } else { text }
     };
+    // A key IAM reads as one string cannot take both values: say which to keep.
+    if ["Effect", "Version", "Sid"].contains(&duplicate.key.as_str()) {
+        return Finding::new(
+            id,
+            Severity::Error,
+            format!(
+                "{what}: the key {:?} appears twice in {} (first {}, then {}); JSON readers silently keep one of the \
+                 two, so the document does not say what it seems to. Keep the one you mean and delete the other",
+                duplicate.key,
+                duplicate.place(),
+                shown(&duplicate.first),
+                shown(&duplicate.second),
+            ),
+        );
+    }
     Finding::new(
         id,
         Severity::Error,

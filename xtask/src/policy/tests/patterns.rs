@@ -468,3 +468,18 @@ fn a_condition_key_in_two_letter_cases_is_a_duplicate() {
         assert_eq!(status(&findings), Status::Fail);
     }
 }
+
+/// A duplicate of a key IAM reads as one string (Effect) is told to keep one, not to
+/// merge the two into a list IAM would refuse.
+#[test]
+fn a_duplicate_effect_is_told_to_keep_one() {
+    let policy = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Deny", "Effect": "Allow",
+        "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {{"StringEquals": {{"{AUD}": "sts.amazonaws.com", "{SUB}": "{ENV_SUB}"}}}}}}]}}"#
+    );
+    let findings = analyse_trust(&policy, &env_ctx(), &TrustFacts::default());
+    let dup = findings.iter().find(|it| it.id == "trust.duplicate-key").expect("a duplicate-key finding");
+    assert!(dup.message.contains("Keep the one you mean"), "{}", dup.message);
+    assert!(!dup.message.contains("[\"Deny\",\"Allow\"]"), "{}", dup.message);
+}

@@ -6,7 +6,11 @@ use super::{
     AUD, GITHUB_PROVIDER_HOST, JOB_WORKFLOW_REF, SUB,
     analysis::{Analysis, github_facing},
 };
-use crate::policy::{Finding, Severity, document::OpKind, glob};
+use crate::policy::{
+    Finding, Severity,
+    document::{OpKind, SetOp},
+    glob,
+};
 
 impl Analysis<'_> {
     /// T1, T6, T7: what the conditions of GitHub-facing statements say. Returns
@@ -47,14 +51,26 @@ impl Analysis<'_> {
                         ),
                     ));
                 }
-                if op.set.is_some() && [SUB, AUD, JOB_WORKFLOW_REF].contains(&key.as_str()) {
+                if let Some(set) = op.set
+                    && [SUB, AUD, JOB_WORKFLOW_REF].contains(&key.as_str())
+                {
+                    // The reference rates both CRITICAL (T7); only ForAllValues passes
+                    // a token without the claim.
+                    let why = match set {
+                        SetOp::ForAllValues => {
+                            "ForAllValues is even true when the claim is absent or the key misspelled"
+                        }
+                        SetOp::ForAnyValue => {
+                            "ForAnyValue reads a single-valued claim as the plain operator does, one word away from \
+                             ForAllValues, which is true when the claim is absent or the key misspelled"
+                        }
+                    };
                     out.push(Finding::new(
                         "trust.set-operator",
                         Severity::Critical,
                         format!(
-                            "{label}: {} on {}: set operators are meant for multi-valued keys, and ForAllValues is \
-                             even true when the claim is absent or the key misspelled; use plain StringEquals or \
-                             StringLike",
+                            "{label}: {} on {}: set operators are meant for multi-valued keys, and {why}; use plain \
+                             StringEquals or StringLike",
                             op.name, condition.key
                         ),
                     ));
