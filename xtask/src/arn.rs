@@ -66,6 +66,18 @@ pub fn github_oidc_provider(partition: &str, account: &str) -> String {
     format!("arn:{partition}:iam::{account}:oidc-provider/{GITHUB_PROVIDER_HOST}")
 }
 
+/// `arn:PARTITION:iam::ACCOUNT:role/NAME` (for `setup`).
+#[cfg(feature = "iam")]
+pub fn iam_role(partition: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role/{name}")
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:policy/NAME`: a customer managed policy (for `setup`).
+#[cfg(feature = "iam")]
+pub fn iam_policy(partition: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:policy/{name}")
+}
+
 /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`: who a role session is
 /// in AWS's answers.
 pub fn assumed_role(partition: &str, account: &str, role_name: &str, session: &str) -> String {

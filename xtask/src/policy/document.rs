@@ -305,18 +305,29 @@ pub fn decode(text: &str) -> Result<(Value, Vec<Duplicate>), String> {
 
 /// Decodes `%XX` sequences; a `%` not followed by two hex digits stays as it is.
 /// `None` when the result is not UTF-8.
+/// A policy text as IAM returns it (percent-encoded, RFC 3986, as the AWS CLI
+/// decodes it: `+` stays `+`) in plain JSON; plain JSON, as some tools store it,
+/// stays as it is, and so does a text that does not decode to UTF-8 (for `setup`).
+#[cfg(feature = "iam")]
+pub fn plain_text(text: &str) -> String {
+    let text = text.trim();
+    if text.starts_with('{') {
+        return text.to_owned();
+    }
+    percent_decode(text, false).unwrap_or_else(|| text.to_owned())
+}
+
 fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        let hex = |at: usize| bytes.get(at).and_then(|it| (*it as char).to_digit(16));
         if b == b'%'
-            && let Some(hex) = bytes.get(i + 1..i + 3)
-            && let Ok(hex) = std::str::from_utf8(hex)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
+            && let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2))
         {
-            out.push(byte);
+            out.push((hi * 16 + lo) as u8);
             i += 3;
             continue;
         }

@@ -35,6 +35,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+#[cfg(feature = "iam")]
+pub use document::plain_text;
 use document::{Document, OpKind};
 pub use generate::{
     KEY_ORDER, least_privilege_policy, ordered_keys, recommended_trust_policy, to_pretty_json, to_pretty_json_in,

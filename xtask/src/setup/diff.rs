@@ -24,30 +24,9 @@ pub fn added(generated: &Value) -> String {
     lines("", &policy::to_pretty_json(generated))
 }
 
-/// A policy document as IAM returns it: percent-encoded (RFC 3986, as the AWS CLI
-/// decodes it: `+` stays `+`), or plain JSON as some tools store it.
+/// A policy document as IAM returns it, in plain JSON (the policy reader's decoding).
 pub fn decode(text: &str) -> String {
-    let text = text.trim();
-    if text.starts_with('{') {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::policy::plain_text(text)
 }
 
 /// The line diff of `old` and `new`: each line of either prefixed with `  ` (in

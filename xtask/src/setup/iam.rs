@@ -3,10 +3,14 @@
 //! names the IAM action to grant.
 
 use anyhow::Result;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
 use super::diff;
-use crate::{arn, limits, policy::NamedPolicy};
+use crate::{
+    arn,
+    iam_role::{self, IamFailure},
+    policy::NamedPolicy,
+};
 
 /// GitHub's OIDC issuer, as the provider's URL.
 pub const PROVIDER_URL: &str = "https://token.actions.githubusercontent.com";
@@ -33,10 +37,10 @@ pub struct Names {
 
 impl Names {
     pub fn role_arn(&self) -> String {
-        format!("arn:{}:iam::{}:role/{}", self.partition, self.account, self.role)
+        arn::iam_role(&self.partition, &self.account, &self.role)
     }
     pub fn policy_arn(&self) -> String {
-        format!("arn:{}:iam::{}:policy/{}", self.partition, self.account, self.policy)
+        arn::iam_policy(&self.partition, &self.account, &self.policy)
     }
     pub fn provider_arn(&self) -> String {
         arn::github_oidc_provider(&self.partition, &self.account)
@@ -71,13 +75,18 @@ pub struct ManagedPolicy {
 }
 
 /// Maps an IAM failure of `op` to its fix.
-pub fn explain<E, R>(op: &str, err: SdkError<E, R>) -> anyhow::Error
+pub fn explain<E, R>(op: &'static str, err: SdkError<E, R>) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let message = err.message().unwrap_or_default().to_owned();
-    match err.code() {
+    explain_failure(IamFailure::new(op, err))
+}
+
+/// Maps an IAM failure to its fix: a denial names the action to grant.
+fn explain_failure(failed: IamFailure) -> anyhow::Error {
+    let (op, message) = (failed.op, &failed.message);
+    match failed.code.as_deref() {
         Some("AccessDenied" | "AccessDeniedException") => anyhow::format_err!(
             "iam:{op} was denied ({message}): the identity running setup needs iam:{op}. Planning needs \
              {READ_ACTIONS}; --apply also needs {WRITE_ACTIONS} (run it as an administrator of the account)"
@@ -95,7 +104,7 @@ where
             "iam:{op} refused the request ({code}: {message}); the names come from --role-name and the settings: \
              check them (a role name is at most 64 letters, digits and +=,.@_-)"
         ),
-        _ => anyhow::format_err!("iam:{op} failed: {}", DisplayErrorContext(&err)),
+        _ => anyhow::format_err!("iam:{op} failed: {}", failed.detail),
     }
 }
 
@@ -106,7 +115,7 @@ fn missing<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
 
 /// Reads what exists: the provider, the role with its policies, the managed policy.
 pub async fn read(iam: &aws_sdk_iam::Client, names: &Names) -> Result<State> {
-    let provider = read_provider(iam, names).await?;
+    let provider = iam_role::provider_client_ids(iam, &names.provider_arn()).await.map_err(explain_failure)?;
     let role = match iam.get_role().role_name(&names.role).send().await {
         Ok(out) => {
             let trust = out.role().and_then(|it| it.assume_role_policy_document()).unwrap_or_default().to_owned();
@@ -115,10 +124,8 @@ pub async fn read(iam: &aws_sdk_iam::Client, names: &Names) -> Result<State> {
         Err(err) if missing(&err) => None,
         Err(err) => return Err(explain("GetRole", err)),
     };
-    let policy = match iam.get_policy().policy_arn(names.policy_arn()).send().await {
-        Ok(out) => {
-            let version = out.policy().and_then(|it| it.default_version_id()).unwrap_or("v1").to_owned();
-            let document = policy_document(iam, &names.policy_arn(), &version).await?;
+    let policy = match iam_role::managed_policy_document(iam, &names.policy_arn()).await {
+        Ok(document) => {
             let versions = iam
                 .list_policy_versions()
                 .policy_arn(names.policy_arn())
@@ -129,69 +136,24 @@ pub async fn read(iam: &aws_sdk_iam::Client, names: &Names) -> Result<State> {
                 .len();
             Some(ManagedPolicy { document, versions })
         }
-        Err(err) if missing(&err) => None,
-        Err(err) => return Err(explain("GetPolicy", err)),
+        Err(failed) if failed.code.as_deref() == Some("NoSuchEntity") => None,
+        Err(failed) => return Err(explain_failure(failed)),
     };
     Ok(State { provider, role, policy })
 }
 
-async fn read_provider(iam: &aws_sdk_iam::Client, names: &Names) -> Result<Option<Vec<String>>> {
-    let wanted = names.provider_arn();
-    let list =
-        iam.list_open_id_connect_providers().send().await.map_err(|e| explain("ListOpenIDConnectProviders", e))?;
-    if !list.open_id_connect_provider_list().iter().any(|it| it.arn() == Some(wanted.as_str())) {
-        return Ok(None);
-    }
-    let got = iam.get_open_id_connect_provider().open_id_connect_provider_arn(&wanted).send().await;
-    let got = got.map_err(|e| explain("GetOpenIDConnectProvider", e))?;
-    Ok(Some(got.client_id_list().to_vec()))
-}
-
-async fn policy_document(iam: &aws_sdk_iam::Client, arn: &str, version: &str) -> Result<String> {
-    let doc = iam.get_policy_version().policy_arn(arn).version_id(version).send().await;
-    let doc = doc.map_err(|e| explain("GetPolicyVersion", e))?;
-    Ok(doc.policy_version().and_then(|it| it.document()).unwrap_or_default().to_owned())
-}
-
-/// The role's attached and inline policies, every page of them.
+/// The role's attached and inline policies: whether ours is attached, and the others.
 async fn read_role_policies(iam: &aws_sdk_iam::Client, names: &Names, trust: String) -> Result<Role> {
     let ours = names.policy_arn();
-    let mut role = Role { trust, attached: false, others: Vec::new() };
-    let mut marker: Option<String> = None;
-    for _ in 0..limits::get().max_pages {
-        let page = iam.list_attached_role_policies().role_name(&names.role).set_marker(marker.take()).send().await;
-        let page = page.map_err(|e| explain("ListAttachedRolePolicies", e))?;
-        for p in page.attached_policies() {
-            let arn = p.policy_arn().unwrap_or_default();
-            if arn == ours {
-                role.attached = true;
-                continue;
-            }
-            let policy = iam.get_policy().policy_arn(arn).send().await.map_err(|e| explain("GetPolicy", e))?;
-            let version = policy.policy().and_then(|it| it.default_version_id()).unwrap_or("v1").to_owned();
-            let text = policy_document(iam, arn, &version).await?;
-            role.others.push(NamedPolicy::new(p.policy_name().unwrap_or(arn), &diff::decode(&text)));
-        }
-        marker = page.marker().filter(|_| page.is_truncated()).map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    let mut marker: Option<String> = None;
-    for _ in 0..limits::get().max_pages {
-        let page = iam.list_role_policies().role_name(&names.role).set_marker(marker.take()).send().await;
-        let page = page.map_err(|e| explain("ListRolePolicies", e))?;
-        for name in page.policy_names() {
-            let doc = iam.get_role_policy().role_name(&names.role).policy_name(name).send().await;
-            let doc = doc.map_err(|e| explain("GetRolePolicy", e))?;
-            role.others.push(NamedPolicy::new(&format!("{name} (inline)"), &diff::decode(doc.policy_document())));
-        }
-        marker = page.marker().filter(|_| page.is_truncated()).map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    Ok(role)
+    let (policies, attached) = iam_role::role_policies(iam, &names.role, Some(&ours)).await.map_err(explain_failure)?;
+    let others = policies
+        .iter()
+        .map(|it| {
+            let name = if it.arn.is_some() { it.name.clone() } else { format!("{} (inline)", it.name) };
+            NamedPolicy::new(&name, &diff::decode(&it.document))
+        })
+        .collect();
+    Ok(Role { trust, attached, others })
 }
 
 /// One change of the plan, as IAM calls it.
