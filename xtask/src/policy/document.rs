@@ -305,18 +305,6 @@ pub fn decode(text: &str) -> Result<(Value, Vec<Duplicate>), String> {
 
 /// Decodes `%XX` sequences; a `%` not followed by two hex digits stays as it is.
 /// `None` when the result is not UTF-8.
-/// A policy text as IAM returns it (percent-encoded, RFC 3986, as the AWS CLI
-/// decodes it: `+` stays `+`) in plain JSON; plain JSON, as some tools store it,
-/// stays as it is, and so does a text that does not decode to UTF-8 (for `setup`).
-#[cfg(feature = "iam")]
-pub fn plain_text(text: &str) -> String {
-    let text = text.trim();
-    if text.starts_with('{') {
-        return text.to_owned();
-    }
-    percent_decode(text, false).unwrap_or_else(|| text.to_owned())
-}
-
 fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -335,6 +323,19 @@ fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
+}
+
+/// A policy text as IAM returns it (percent-encoded, RFC 3986, as the AWS CLI
+/// decodes it: `+` stays `+`) in plain JSON; plain JSON, as some tools store it,
+/// stays as it is, and so does a text that does not decode to UTF-8 (for `setup`).
+#[cfg(feature = "iam")]
+pub fn plain_text(text: &str) -> String {
+    let text = text.trim();
+    // 0x7b is the opening brace: the text is plain JSON already.
+    if text.as_bytes().first() == Some(&0x7b) {
+        return text.to_owned();
+    }
+    percent_decode(text, false).unwrap_or_else(|| text.to_owned())
 }
 
 fn type_name(value: &Value) -> &'static str {
