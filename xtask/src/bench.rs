@@ -27,7 +27,7 @@ mod ci;
 
 use crate::{
     flags, project,
-    python::{self, Lock},
+    python::{self, ToolLock},
     redact, report,
 };
 
@@ -189,7 +189,7 @@ impl Bench {
     }
 
     fn aws_cli(&self, sh: &Shell) -> Result<PathBuf> {
-        Ok(python::ensure(sh, &self.root, Lock::Bench)?.python)
+        Ok(python::ensure(sh, &self.root, ToolLock::Bench)?.python)
     }
 
     fn var(&self, name: &str) -> Result<&str> {
@@ -263,7 +263,7 @@ impl Bench {
     }
 
     fn release_and_rerun(&self, sh: &Shell, names: &[BenchName]) -> Result<Vec<String>> {
-        let tools = python::ensure(sh, &self.root, Lock::Release)?.python;
+        let tools = python::ensure(sh, &self.root, ToolLock::Release)?.python;
         let aws = self.aws_cli(sh)?;
         let ours_repo = copy_repo(&self.root, "ours")?;
         let base_repo = copy_repo(&self.root, "baseline")?;

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use xshell::{Shell, cmd};
 
 use crate::{
-    exec::{self, Cancel, Env},
-    project::{self, Project, normalize_name},
+    exec::{self, Env},
+    project::{self, normalize_name},
     python::Tools,
     version::Version,
 };
@@ -38,33 +38,6 @@ pub struct Dist {
 /// The output folder of one version: `<target>/dist/<version>`.
 pub fn out_dir(root: &Path, version: &Version) -> PathBuf {
     project::target_dir(root).join("dist").join(version.as_str())
-}
-
-/// Builds the sdist, then the wheel from the sdist, into a fresh `out` folder.
-///
-/// `SOURCE_DATE_EPOCH` (the commit time of `HEAD`) makes every timestamp in the
-/// archives fixed, so two builds of one commit are byte-identical and a re-run of a
-/// release re-creates exactly the files it may already have uploaded. The build runs
-/// without isolation, inside the pinned tool environment, so the backend is the
-/// pinned hatchling and nothing is downloaded; `--skip-dependency-check` spares two
-/// backend processes that would only confirm the pinned environment has hatchling.
-/// (Builds against private dependencies: `private_build`.)
-pub fn build(
-    sh: &Shell,
-    tools: &Tools,
-    project: &Project,
-    out: &Path,
-    source_date_epoch: &str,
-    cancel: &Cancel,
-) -> Result<()> {
-    fresh_dir(out)?;
-    let python = &tools.python;
-    let root = &project.root;
-    let mut env = Env::base();
-    env.set("SOURCE_DATE_EPOCH", source_date_epoch);
-    let cmd = cmd!(sh, "{python} -m build --no-isolation --skip-dependency-check --outdir {out} {root}");
-    exec::run(cmd, &env).cancel(cancel).exec().context("build the sdist and the wheel")?;
-    Ok(())
 }
 
 /// Empties (or creates) the output folder of a build.

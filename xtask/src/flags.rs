@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{bench::BenchName, check_iam::Format, iam_policy::PolicyFormat, python::Lock};
+use crate::{bench::BenchName, check_iam::Format, iam_policy::PolicyFormat, python::ToolLock};
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -29,12 +29,26 @@ xflags::xflags! {
             /// Publish the distributions of an earlier --build-only run from DIR, after
             /// checking them against its manifest (the publish job of a split workflow).
             optional --publish-only dir: PathBuf
+            /// Install the build requirements from the wheels in DIR (made by
+            /// --fetch-build-deps), without network (the build job, with private
+            /// build dependencies).
+            optional --build-deps dir: PathBuf
+            /// Only download the wheels of build-requirements.txt from the CodeArtifact
+            /// repository into DIR, checked against their hashes (a job that runs no
+            /// build code, with a read-only identity).
+            optional --fetch-build-deps dir: PathBuf
             /// Release to a throwaway local stack (CodeArtifact emulator, pypiserver,
             /// moto) instead of AWS, then install the result from it with pip.
             optional --sandbox
             /// Print the output of every program the release runs, not only on failure.
             optional -v, --verbose
         }
+
+        /// Lock the build requirements: resolve [build-system] requires of
+        /// pyproject.toml (from PyPI, or with private-dependencies from the CodeArtifact
+        /// repository) into build-requirements.txt, every one pinned and hashed, for
+        /// every platform. Run it after changing [build-system] and commit the file.
+        cmd lock {}
 
         /// Run the local CodeArtifact-compatible stack in the foreground and print the
         /// `export` lines that point another shell at it. Ctrl-C stops it.
@@ -127,8 +141,8 @@ xflags::xflags! {
         /// Provision the pinned Python tools of one lock file under xtask/tools/
         /// and print the path of their Python interpreter.
         cmd tools {
-            /// The lock file: release, publish, stack, dev, bench or lint.
-            required lock: Lock
+            /// The lock file: release, publish, stack, dev, bench, lint or lock.
+            required lock: ToolLock
         }
     }
 }
@@ -144,6 +158,7 @@ pub struct Xtask {
 #[derive(Debug)]
 pub enum XtaskCmd {
     Release(Release),
+    Lock(Lock),
     Sandbox(Sandbox),
     CheckIam(CheckIam),
     IamPolicy(IamPolicy),
@@ -161,9 +176,14 @@ pub struct Release {
     pub allow_dirty: bool,
     pub build_only: bool,
     pub publish_only: Option<PathBuf>,
+    pub build_deps: Option<PathBuf>,
+    pub fetch_build_deps: Option<PathBuf>,
     pub sandbox: bool,
     pub verbose: bool,
 }
+
+#[derive(Debug)]
+pub struct Lock;
 
 #[derive(Debug)]
 pub struct Sandbox;
@@ -212,7 +232,7 @@ pub struct Lint {
 
 #[derive(Debug)]
 pub struct Tools {
-    pub lock: Lock,
+    pub lock: ToolLock,
 }
 
 impl Xtask {

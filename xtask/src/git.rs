@@ -97,6 +97,18 @@ pub fn copy_checkout(src: &Path, dst: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The bytes of `path` (relative to the repository top) as `HEAD` has it, `None`
+/// when `HEAD` has no such file.
+pub fn committed_file(sh: &Shell, path: &str) -> Result<Option<Vec<u8>>> {
+    let spec = format!("HEAD:{path}");
+    let known = exec::run(cmd!(sh, "git cat-file -e {spec}"), &Env::base()).capture().exec().is_ok();
+    if !known {
+        return Ok(None);
+    }
+    let out = cmd!(sh, "git cat-file blob {spec}").quiet().output().with_context(|| format!("read {path} of HEAD"))?;
+    Ok(Some(out.stdout))
+}
+
 /// The commit a tag points at, if the tag exists locally.
 pub fn tag_commit(sh: &Shell, tag: &str) -> Result<Option<String>> {
     let reference = format!("refs/tags/{tag}");

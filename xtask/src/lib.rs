@@ -8,6 +8,8 @@
 mod arn;
 mod aws;
 mod bench;
+mod build_env;
+mod build_lock;
 mod check_iam;
 mod ci;
 mod dists;
@@ -23,20 +25,22 @@ mod iam_role;
 mod interrupt;
 mod limits;
 mod lint;
+mod lock;
 mod manifest;
 mod net;
 mod policy;
-mod private_build;
 mod project;
 mod publish;
 mod python;
 mod redact;
 mod release;
 mod report;
+mod requirement;
 mod rerun;
 mod sandbox;
 mod settings;
 mod setup;
+mod specifier;
 mod stamp;
 mod version;
 
@@ -89,6 +93,7 @@ fn try_main() -> Result<()> {
         flags::XtaskCmd::CheckIam(cmd) => cmd.run(&sh),
         flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::Lock(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sandbox(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Setup(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Tools(cmd) => cmd.run(&sh),

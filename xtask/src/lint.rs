@@ -19,7 +19,7 @@ use xshell::{Shell, cmd};
 use crate::{
     exec::{self, Env},
     flags, project,
-    python::{self, Lock},
+    python::{self, ToolLock},
     report,
 };
 
@@ -44,7 +44,7 @@ impl flags::Lint {
             }
         }
 
-        let tools = python::ensure(sh, &root, Lock::Dev)?;
+        let tools = python::ensure(sh, &root, ToolLock::Dev)?;
         let zizmor = tools.python.with_file_name(if cfg!(windows) { "zizmor.exe" } else { "zizmor" });
         // Offline: no GitHub token reaches zizmor (the online audits need one).
         let env = Env::base();

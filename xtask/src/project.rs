@@ -1,21 +1,26 @@
 //! The repository: where its root is, and what `pyproject.toml` says about the
-//! package (its name and the file that holds its version). `pyproject.toml` is the
-//! single source of truth for both; nothing here repeats them as constants.
+//! package (its name and where its version lives, `version_location`).
+//! `pyproject.toml` is the single source of truth for both; nothing here repeats
+//! them as constants.
+
+mod version_location;
 
 use std::{
     env,
-    path::{Component, Path, PathBuf},
+    path::{Path, PathBuf},
 };
 
 use anyhow::{Context, Result, bail};
+
+pub use version_location::VersionLocation;
 
 /// The Python project at the root of the repository.
 pub struct Project {
     pub root: PathBuf,
     /// `[project].name` as written.
     pub name: String,
-    /// `[tool.hatch.version].path`, relative to the root, with `/` separators.
-    pub version_file: String,
+    /// The file (relative to the root, `/`-separated) and place of the version.
+    pub version: VersionLocation,
     /// The whole `pyproject.toml`, for the settings tables read elsewhere.
     pub pyproject: toml::Table,
 }
@@ -57,20 +62,22 @@ impl Project {
     pub fn load(root: &Path) -> Result<Project> {
         let path = root.join("pyproject.toml");
         let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-        let mut project = Project::parse(&text)?;
+        let mut project = Project::parse(&text, &|file| root.join(file).is_file())?;
         project.root = root.to_path_buf();
-        if !root.join(&project.version_file).is_file() {
+        if !root.join(project.version_file()).is_file() {
             bail!(
-                "pyproject.toml names {} as the version file ([tool.hatch.version] path), but \
-                 there is no such file: create it with the line `__version__ = \"0.0.0\"`",
-                project.version_file
+                "pyproject.toml names {} as where the version is ({}), but there is no such file: create it \
+                 with the line `__version__ = \"0.0.0\"`",
+                project.version_file(),
+                project.version.declared_by
             );
         }
         Ok(project)
     }
 
-    /// Parses and validates the text of `pyproject.toml` (no file system access).
-    pub fn parse(text: &str) -> Result<Project> {
+    /// Parses and validates the text of `pyproject.toml`; `exists` says whether a
+    /// file relative to the root exists.
+    pub fn parse(text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Project> {
         let pyproject: toml::Table = text.parse().context("parse pyproject.toml: fix its TOML syntax")?;
         let name = pyproject
             .get("project")
@@ -84,33 +91,8 @@ impl Project {
                  (letters, digits, . _ -; starting and ending with a letter or digit)"
             );
         }
-        let dynamic = pyproject.get("project").and_then(|it| it.get("dynamic")).and_then(|it| it.as_array());
-        if !dynamic.is_some_and(|it| it.iter().any(|v| v.as_str() == Some("version"))) {
-            bail!(
-                "pyproject.toml must read the version from the version file: add \
-                 `dynamic = [\"version\"]` under [project] and remove any static `version`"
-            );
-        }
-        let version_file = pyproject
-            .get("tool")
-            .and_then(|it| it.get("hatch"))
-            .and_then(|it| it.get("version"))
-            .and_then(|it| it.get("path"))
-            .and_then(|it| it.as_str())
-            .context(
-                "pyproject.toml has no [tool.hatch.version] path: add `path = \"PACKAGE/__about__.py\"` \
-                 so the build and the release read the version from one file",
-            )?
-            .to_owned();
-        let relative = Path::new(&version_file);
-        let inside = relative.components().all(|it| matches!(it, Component::Normal(_)));
-        if !inside || version_file.contains('\\') {
-            bail!(
-                "pyproject.toml: [tool.hatch.version] path {version_file:?} must be a relative \
-                 path inside the repository, with / separators"
-            );
-        }
-        Ok(Project { root: PathBuf::new(), name, version_file, pyproject })
+        let version = version_location::locate(&pyproject, &name, exists)?;
+        Ok(Project { root: PathBuf::new(), name, version, pyproject })
     }
 
     /// The name normalized as package indexes (and CodeArtifact) see it (PEP 503).
@@ -118,8 +100,30 @@ impl Project {
         normalize_name(&self.name)
     }
 
+    /// The file that holds the version, relative to the root.
+    pub fn version_file(&self) -> &str {
+        &self.version.file
+    }
+
     pub fn version_path(&self) -> PathBuf {
-        self.root.join(&self.version_file)
+        self.root.join(&self.version.file)
+    }
+
+    /// The version as the file says it now.
+    pub fn current_version(&self) -> Result<String> {
+        let text = std::fs::read(self.version_path()).with_context(|| format!("read {}", self.version_file()))?;
+        Ok(self.version.place.find(&text, self.version_file())?.current)
+    }
+
+    /// The top-level module of the package, for importing it after an install: the
+    /// folder of a version file inside a package, else the name with `_`.
+    pub fn import_name(&self) -> String {
+        let file = self.version_file().strip_prefix("src/").unwrap_or(self.version_file());
+        match file.split_once('/') {
+            Some((package, _)) => package.to_owned(),
+            None if file.ends_with(".py") && file != "setup.py" => file.trim_end_matches(".py").to_owned(),
+            None => normalize_name(&self.name).replace('-', "_"),
+        }
     }
 }
 
@@ -151,6 +155,8 @@ mod tests {
     use super::*;
 
     const GOOD: &str = r#"
+[build-system]
+build-backend = "hatchling.build"
 [project]
 name = "Yam_ause.pkg"
 dynamic = ["version"]
@@ -158,12 +164,17 @@ dynamic = ["version"]
 path = "yamause/__about__.py"
 "#;
 
+    fn parse(text: &str) -> Result<Project> {
+        Project::parse(text, &|_| false)
+    }
+
     #[test]
     fn reads_name_and_version_file() {
-        let p = Project::parse(GOOD).unwrap();
+        let p = parse(GOOD).unwrap();
         assert_eq!(p.name, "Yam_ause.pkg");
         assert_eq!(p.normalized_name(), "yam-ause-pkg");
-        assert_eq!(p.version_file, "yamause/__about__.py");
+        assert_eq!(p.version_file(), "yamause/__about__.py");
+        assert_eq!(p.import_name(), "yamause");
     }
 
     #[test]
@@ -175,23 +186,24 @@ path = "yamause/__about__.py"
 
     #[test]
     fn refuses_bad_pyproject() {
-        let cases = [
-            ("[project\n", "fix its TOML syntax"),
-            ("[project]\ndynamic=[\"version\"]\n", "no [project] name"),
-            ("[project]\nname=\"-x\"\ndynamic=[\"version\"]\n", "not a valid distribution name"),
-            ("[project]\nname=\"x\"\nversion=\"1\"\n", "dynamic = [\"version\"]"),
-            ("[project]\nname=\"x\"\ndynamic=[\"version\"]\n", "no [tool.hatch.version] path"),
+        const H: &str = "[build-system]\nbuild-backend = \"hatchling.build\"\n";
+        let cases: Vec<(String, &str)> = vec![
+            ("[project\n".to_owned(), "fix its TOML syntax"),
+            ("[project]\ndynamic=[\"version\"]\n".to_owned(), "no [project] name"),
+            ("[project]\nname=\"-x\"\ndynamic=[\"version\"]\n".to_owned(), "not a valid distribution name"),
+            ("[project]\nname=\"x\"\n".to_owned(), "has no version"),
+            (format!("{H}[project]\nname=\"x\"\ndynamic=[\"version\"]\n"), "no [tool.hatch.version] path"),
             (
-                "[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"../x.py\"\n",
+                format!("{H}[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"../x.py\"\n"),
                 "inside the repository",
             ),
             (
-                "[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"/etc/x.py\"\n",
+                format!("{H}[project]\nname=\"x\"\ndynamic=[\"version\"]\n[tool.hatch.version]\npath=\"/etc/x.py\"\n"),
                 "inside the repository",
             ),
         ];
         for (text, want) in cases {
-            let err = format!("{:#}", Project::parse(text).err().unwrap());
+            let err = format!("{:#}", parse(&text).err().unwrap());
             assert!(err.contains(want), "{err:?} should contain {want:?}");
         }
     }

@@ -8,6 +8,7 @@
 //! (the interpreter's own pip when it is recent enough, see [`Installer`]).
 
 use std::{
+    ffi::OsString,
     fs::{self, File},
     path::{Path, PathBuf},
     sync::OnceLock,
@@ -17,8 +18,10 @@ use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::{
-    exec::{self, Env},
-    project, report,
+    exec::{self, Cancel, Env},
+    project,
+    redact::Secret,
+    report,
 };
 
 /// The interpreter every tool environment is made from.
@@ -67,7 +70,7 @@ fn probe(sh: &Shell) -> Result<&'static Probe> {
 
 /// One lock file of pinned, hashed Python tools under `xtask/tools/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lock {
+pub enum ToolLock {
     /// build, hatchling, twine, packaging: what a release runs.
     Release,
     /// twine and packaging alone: what `release --publish-only` runs (the publish
@@ -82,29 +85,40 @@ pub enum Lock {
     /// cfn-lint, python-hcl2 and moto_server with CloudFormation: the checks of the
     /// templates `iam-policy` prints (tests only).
     Lint,
+    /// uv alone: the resolver of `cargo xtask lock`.
+    Lock,
 }
 
-impl Lock {
-    const ALL: [Lock; 6] = [Lock::Release, Lock::Publish, Lock::Stack, Lock::Dev, Lock::Bench, Lock::Lint];
+impl ToolLock {
+    const ALL: [ToolLock; 7] = [
+        ToolLock::Release,
+        ToolLock::Publish,
+        ToolLock::Stack,
+        ToolLock::Dev,
+        ToolLock::Bench,
+        ToolLock::Lint,
+        ToolLock::Lock,
+    ];
 
     fn name(self) -> &'static str {
         match self {
-            Lock::Release => "release",
-            Lock::Publish => "publish",
-            Lock::Stack => "stack",
-            Lock::Dev => "dev",
-            Lock::Bench => "bench",
-            Lock::Lint => "lint",
+            ToolLock::Release => "release",
+            ToolLock::Publish => "publish",
+            ToolLock::Stack => "stack",
+            ToolLock::Dev => "dev",
+            ToolLock::Bench => "bench",
+            ToolLock::Lint => "lint",
+            ToolLock::Lock => "lock",
         }
     }
 }
 
-impl std::str::FromStr for Lock {
+impl std::str::FromStr for ToolLock {
     type Err = String;
 
-    fn from_str(s: &str) -> Result<Lock, String> {
-        Lock::ALL.into_iter().find(|it| it.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Lock::ALL.iter().map(|it| it.name()).collect();
+    fn from_str(s: &str) -> Result<ToolLock, String> {
+        ToolLock::ALL.into_iter().find(|it| it.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = ToolLock::ALL.iter().map(|it| it.name()).collect();
             format!("unknown tool lock {s:?}: use one of {}", names.join(", "))
         })
     }
@@ -164,6 +178,28 @@ pub struct Tools {
     pub python: PathBuf,
 }
 
+impl Tools {
+    /// A program the environment installed, next to its interpreter (`uv`).
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.python.with_file_name(if cfg!(windows) { format!("{name}.exe") } else { name.to_owned() })
+    }
+}
+
+/// An interpreter with pip: `python3` itself when it has one (the runners' images
+/// do), else `dir` made a fresh environment with a pip of its own.
+pub fn with_pip(sh: &Shell, dir: &Path) -> Result<PathBuf> {
+    if probe(sh)?.pip.is_some() {
+        return which::which(PYTHON).with_context(|| format!("find {PYTHON} on PATH: {INSTALL_HINT}"));
+    }
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("remove the earlier {}", dir.display()))?;
+    }
+    exec::run(cmd!(sh, "{PYTHON} -m venv {dir}"), &Env::base())
+        .exec()
+        .with_context(|| format!("create an environment with pip: {INSTALL_HINT}"))?;
+    Ok(dir.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" }))
+}
+
 /// Where tool environments live: `$XTASK_TOOLS_DIR`, else `<target>/pytools`.
 pub fn tools_root(root: &Path) -> PathBuf {
     match std::env::var_os("XTASK_TOOLS_DIR").filter(|it| !it.is_empty()) {
@@ -173,7 +209,7 @@ pub fn tools_root(root: &Path) -> PathBuf {
 }
 
 /// Returns the environment of `lock`, creating or rebuilding it when needed.
-pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
+pub fn ensure(sh: &Shell, root: &Path, lock: ToolLock) -> Result<Tools> {
     let lock_file = root.join("xtask/tools").join(format!("{}.txt", lock.name()));
     let requirements = fs::read_to_string(&lock_file).with_context(|| format!("read {}", lock_file.display()))?;
     let tools_root = tools_root(root);
@@ -205,72 +241,160 @@ pub fn ensure(sh: &Shell, root: &Path, lock: Lock) -> Result<Tools> {
         dir.display(),
         installer.describe()
     ));
-    if dir.exists() {
-        fs::remove_dir_all(&dir).with_context(|| format!("remove the outdated {}", dir.display()))?;
-    }
-    if let Err(err) = install(sh, installer, &base, &dir, &python, &lock_file) {
-        if installer != Installer::BasePip {
-            return Err(err);
-        }
-        // The interpreter's pip said it could, and could not (a broken or half
-        // removed pip): the environment gets a pip of its own instead.
-        report::warn(&format!(
-            "{err:#}\nthe interpreter's pip failed; trying again with a pip of the environment's own"
-        ));
-        fs::remove_dir_all(&dir).with_context(|| format!("remove the half-made {}", dir.display()))?;
-        install(sh, Installer::VenvPip, &base, &dir, &python, &lock_file)?;
-    }
+    let what = format!("the {} tools", lock.name());
+    make_env(sh, (installer, &base), (&dir, &python), &lock_file, &LockSource::Index, &Cancel::default(), &what)?;
     fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
     Ok(Tools { python })
 }
 
-/// Makes the environment `dir` (interpreter `python`) from `lock_file` with `installer`.
-fn install(sh: &Shell, installer: Installer, base: &Path, dir: &Path, python: &Path, lock_file: &Path) -> Result<()> {
-    // Installers need the network and honour the user's index and proxy settings;
-    // every file is still checked against the hashes of the lock.
-    let env = Env::installer();
-    // Wheels only: installing a tool never runs a package's own build code.
-    match installer {
-        Installer::Uv => {
-            exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)
-                .exec()
-                .context("create the tool environment with uv")?;
-            exec::run(
-                cmd!(
-                    sh,
-                    "uv pip install --python {python} --require-hashes --no-deps --only-binary :all: -r {lock_file}"
-                ),
-                &env,
-            )
-            .exec()
-            .context("install the pinned tools with uv")?;
+/// Where the files of a lock come from.
+pub enum LockSource<'a> {
+    /// The package index of the machine's installer settings (PyPI unless pip's or
+    /// uv's own settings name another).
+    Index,
+    /// One index whose URL carries a credential: in the installer's environment
+    /// only; the machine's installer settings and caches are left out.
+    PrivateIndex(&'a Secret),
+    /// The wheels of a folder, and no network at all.
+    Folder(&'a Path),
+}
+
+/// Makes `dir` a fresh environment holding exactly `lock_file` (every file checked
+/// against its hashes, nothing resolved, wheels only, so installing runs no
+/// package's code) and returns its interpreter.
+pub fn fresh_env(
+    sh: &Shell,
+    dir: &Path,
+    lock_file: &Path,
+    source: &LockSource<'_>,
+    cancel: &Cancel,
+) -> Result<PathBuf> {
+    check_interpreter(sh)?;
+    let base = which::which(PYTHON).with_context(|| format!("find {PYTHON} on PATH: {INSTALL_HINT}"))?;
+    let python = dir.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
+    let installer = Installer::choose(sh);
+    make_env(sh, (installer, &base), (dir, &python), lock_file, source, cancel, "the build requirements")?;
+    Ok(python)
+}
+
+/// `install`, in a folder emptied first; when the interpreter's pip fails, once
+/// more with a pip of the environment's own.
+fn make_env(
+    sh: &Shell,
+    (installer, base): (Installer, &Path),
+    (dir, python): (&Path, &Path),
+    lock_file: &Path,
+    source: &LockSource<'_>,
+    cancel: &Cancel,
+    what: &str,
+) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("remove the earlier {}", dir.display()))?;
+    }
+    let install = |installer| Install { installer, base, dir, python, lock_file, source, cancel, what }.run(sh);
+    match install(installer) {
+        Err(err) if installer == Installer::BasePip && !cancel.is_cancelled() && crate::interrupt::check().is_ok() => {
+            // The interpreter's pip said it could, and could not (a broken or half
+            // removed pip): the environment gets a pip of its own instead.
+            report::warn(&format!(
+                "{err:#}\nthe interpreter's pip failed; trying again with a pip of the environment's own"
+            ));
+            fs::remove_dir_all(dir).with_context(|| format!("remove the half-made {}", dir.display()))?;
+            install(Installer::VenvPip)
         }
-        Installer::BasePip | Installer::VenvPip => {
-            let without_pip = (installer == Installer::BasePip).then_some("--without-pip");
-            exec::run(cmd!(sh, "{base} -m venv {without_pip...} {dir}"), &env)
-                .exec()
-                .with_context(|| format!("create the tool environment: {INSTALL_HINT}"))?;
-            // `--python`: the base interpreter's pip installs into the environment.
-            let (pip_python, target) = match installer {
-                Installer::BasePip => (base, Some(["--python".as_ref(), python.as_os_str()])),
-                _ => (python, None),
-            };
-            let target = target.into_iter().flatten();
-            // No `.pyc` compiled up front: what a tool imports is compiled when it is
-            // first imported, and installing the rest of them costs seconds.
-            exec::run(
-                cmd!(
-                    sh,
-                    "{pip_python} -m pip {target...} install --disable-pip-version-check --no-input --no-compile --require-hashes --no-deps --only-binary :all: -r {lock_file}"
-                ),
-                &env,
-            )
-            .exec()
-            .context("install the pinned tools with pip")?;
+        other => other,
+    }
+}
+
+/// One installation of a lock into a new environment.
+struct Install<'a> {
+    installer: Installer,
+    base: &'a Path,
+    dir: &'a Path,
+    python: &'a Path,
+    lock_file: &'a Path,
+    source: &'a LockSource<'a>,
+    cancel: &'a Cancel,
+    what: &'a str,
+}
+
+impl Install<'_> {
+    /// The environment and the arguments that pick where the files come from.
+    fn env_and_args(&self) -> (Env, Vec<OsString>) {
+        let uv = self.installer == Installer::Uv;
+        match self.source {
+            // Installers need the network and honour the user's index and proxy
+            // settings; every file is still checked against the hashes of the lock.
+            LockSource::Index => (Env::installer(), Vec::new()),
+            LockSource::PrivateIndex(index) => {
+                let mut env = Env::private_build();
+                // The URL carries the token: the environment only, never an argument.
+                env.set("PIP_INDEX_URL", index.expose()).set("UV_DEFAULT_INDEX", index.expose());
+                env.set("PIP_CONFIG_FILE", NULL_DEVICE).set("UV_NO_CONFIG", "1");
+                let no_cache = if uv { "--no-cache" } else { "--no-cache-dir" };
+                (env, vec![no_cache.into()])
+            }
+            LockSource::Folder(folder) => {
+                let mut env = Env::base();
+                env.set("PIP_CONFIG_FILE", NULL_DEVICE).set("UV_NO_CONFIG", "1").set("UV_OFFLINE", "1");
+                (env, vec!["--no-index".into(), "--find-links".into(), folder.as_os_str().to_owned()])
+            }
         }
     }
-    Ok(())
+
+    fn run(&self, sh: &Shell) -> Result<()> {
+        let (env, source_args) = self.env_and_args();
+        let (base, dir, python, lock_file, what) = (self.base, self.dir, self.python, self.lock_file, self.what);
+        // Wheels only: installing never runs a package's own build code.
+        match self.installer {
+            Installer::Uv => {
+                exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)
+                    .cancel(self.cancel)
+                    .exec()
+                    .with_context(|| format!("create the environment of {what} with uv"))?;
+                exec::run(
+                    cmd!(
+                        sh,
+                        "uv pip install --python {python} --require-hashes --no-deps --only-binary :all: {source_args...} -r {lock_file}"
+                    ),
+                    &env,
+                )
+                .cancel(self.cancel)
+                .exec()
+                .with_context(|| format!("install {what} with uv"))?;
+            }
+            Installer::BasePip | Installer::VenvPip => {
+                let without_pip = (self.installer == Installer::BasePip).then_some("--without-pip");
+                exec::run(cmd!(sh, "{base} -m venv {without_pip...} {dir}"), &env)
+                    .cancel(self.cancel)
+                    .exec()
+                    .with_context(|| format!("create the environment of {what}: {INSTALL_HINT}"))?;
+                // `--python`: the base interpreter's pip installs into the environment.
+                let (pip_python, target) = match self.installer {
+                    Installer::BasePip => (base, Some(["--python".as_ref(), python.as_os_str()])),
+                    _ => (python, None),
+                };
+                let target = target.into_iter().flatten();
+                // No `.pyc` compiled up front: what a tool imports is compiled when it
+                // is first imported, and installing the rest of them costs seconds.
+                exec::run(
+                    cmd!(
+                        sh,
+                        "{pip_python} -m pip {target...} install --disable-pip-version-check --no-input --no-compile --require-hashes --no-deps --only-binary :all: {source_args...} -r {lock_file}"
+                    ),
+                    &env,
+                )
+                .cancel(self.cancel)
+                .exec()
+                .with_context(|| format!("install {what} with pip"))?;
+            }
+        }
+        Ok(())
+    }
 }
+
+/// What pip and uv read as "no configuration file".
+pub const NULL_DEVICE: &str = if cfg!(windows) { "NUL" } else { "/dev/null" };
 
 #[cfg(test)]
 mod tests {

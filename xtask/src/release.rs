@@ -16,12 +16,14 @@
 //!    `Published`.
 //!
 //! `--build-only` stops after step 6; `--publish-only DIR` checks the files of such a
-//! build (`artifacts`) and publishes them; `--dry-run` uploads nothing.
+//! build (`artifacts`) and publishes them; `--dry-run` uploads nothing;
+//! `--fetch-build-deps DIR` only downloads the wheels of the build lock (`fetch`).
 
 mod artifacts;
 mod auth;
 mod build;
 mod confirm;
+mod fetch;
 mod plan;
 mod preflight;
 mod stamping;
@@ -47,6 +49,12 @@ impl flags::Release {
         if self.build_only && self.publish_only.is_some() {
             bail!("--build-only and --publish-only exclude each other: run one, then the other");
         }
+        if self.fetch_build_deps.is_some() && (self.build_only || self.publish_only.is_some() || self.dry_run) {
+            bail!("--fetch-build-deps only downloads the build requirements: it combines with no other mode");
+        }
+        if self.build_deps.is_some() && (self.publish_only.is_some() || self.fetch_build_deps.is_some()) {
+            bail!("--build-deps gives a build its requirements: it does not combine with --publish-only");
+        }
         // A tag given on the command line is checked before anything else happens.
         let tag = match &self.tag {
             Some(tag) => Some((tag.clone(), version::parse_tag(tag, Source::Argument)?)),
@@ -65,7 +73,10 @@ impl flags::Release {
         if !self.build_only {
             aws::sso::ensure_supported()?;
         }
-        let steps = Steps::new(&plan.steps());
+        let steps = Steps::new(&plan.steps(&self));
+        if let Plan::FetchBuildDeps { dir, .. } = &plan {
+            return fetch::run(sh, (&project, &plan), &steps, dir);
+        }
         let (version, tag) = steps.run(step::VERSION, || tag::resolve(&project, tag))?;
         let ctx = Ctx { sh, project: &project, version, steps, runtime: aws::runtime()?, flags: &self };
         match &plan {

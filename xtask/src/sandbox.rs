@@ -26,7 +26,7 @@ use xshell::{Shell, cmd};
 use crate::{
     exec::{self, Env},
     flags, interrupt, project,
-    python::{self, Lock},
+    python::{self, ToolLock},
     redact::{self, Secret},
     report,
 };
@@ -37,7 +37,7 @@ const READY: &str = "# castack ready";
 impl flags::Sandbox {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = project::find_root()?;
-        let python = python::ensure(sh, &root, Lock::Stack)?.python;
+        let python = python::ensure(sh, &root, ToolLock::Stack)?.python;
         report::say("starting the local stack; the `export` lines below point another shell at it; Ctrl-C stops it");
         // In the foreground with the terminal's stdio. Whatever stdin is (a closed one
         // in CI), it is not the stop signal here: SIGINT or SIGTERM is, whether a
@@ -124,7 +124,7 @@ fn cargo() -> OsString {
 
 /// Builds and starts the stack, and waits for its environment.
 pub fn start_stack(sh: &Shell, root: &Path) -> Result<Stack> {
-    let python = python::ensure(sh, root, Lock::Stack)?.python;
+    let python = python::ensure(sh, root, ToolLock::Stack)?.python;
     let cargo = cargo();
     exec::run(cmd!(sh, "{cargo} build --locked --quiet --package castack --bin castack"), &cargo_env())
         .exec()
@@ -221,6 +221,13 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
         bail!("--sandbox runs the whole release; it does not combine with --build-only or --publish-only");
     }
     let root = project::find_root()?;
+    // What this run releases: the tag's version, else what the version file says now
+    // (the release puts the file back afterwards, so it is read before).
+    let project = project::Project::load(&root)?;
+    let version = match &flags.tag {
+        Some(tag) => crate::version::parse_tag(tag, crate::version::Source::Argument)?,
+        None => crate::version::parse_tag(&project.current_version()?, crate::version::Source::VersionFile)?,
+    };
     report::say("starting a throwaway local stack (CodeArtifact emulator, pypiserver, moto)");
     let stack = start_stack(sh, &root)?;
     for (name, value) in &stack.vars {
@@ -264,7 +271,7 @@ pub fn release(sh: &Shell, flags: &flags::Release) -> Result<()> {
     }
     let runtime = crate::aws::runtime()?;
     let (token, endpoint) = runtime.block_on(sandbox_token(&stack))?;
-    install_and_check(sh, &root, &stack, &token, &endpoint)
+    install_and_check(sh, (&project, &version), &stack, &token, &endpoint)
 }
 
 /// A token and the endpoint from the stack, with the credentials it printed.
@@ -302,12 +309,17 @@ async fn sandbox_token(stack: &Stack) -> Result<(Secret, String)> {
 }
 
 /// Installs the released version with pip into a fresh virtual environment, from the
-/// stack's index only, and prints what the package says its version is.
-fn install_and_check(sh: &Shell, root: &Path, stack: &Stack, token: &Secret, endpoint: &str) -> Result<()> {
-    let project = project::Project::load(root)?;
-    let text = std::fs::read(project.version_path())?;
-    let version = crate::stamp::find(&text, &project.version_file)?.current;
-    let venv: PathBuf = project::target_dir(root).join("sandbox-install");
+/// stack's index only, and checks the version the installed distribution and its
+/// module say, imported from outside the checkout (where the checkout's own package
+/// folder cannot stand in for the installed one).
+fn install_and_check(
+    sh: &Shell,
+    (project, version): (&project::Project, &crate::version::Version),
+    stack: &Stack,
+    token: &Secret,
+    endpoint: &str,
+) -> Result<()> {
+    let venv: PathBuf = project::target_dir(&project.root).join("sandbox-install");
     if venv.exists() {
         std::fs::remove_dir_all(&venv)?;
     }
@@ -324,17 +336,36 @@ fn install_and_check(sh: &Shell, root: &Path, stack: &Stack, token: &Secret, end
     exec::run(cmd!(sh, "{python} -m pip install {requirement}"), &env)
         .exec()
         .context("install the released package from the stack's index")?;
-    // The import name is the folder of the version file (`yamause/__about__.py`).
-    let module = project.version_file.split('/').next().unwrap_or(&project.name).to_owned();
-    let import = format!("import {module}; print({module}.__version__)");
-    let out = exec::run(cmd!(sh, "{python} -c {import}"), &Env::base()).capture().exec()?;
-    let installed = out.stdout.trim();
+    // `-I`: neither the current folder nor the user's site-packages on sys.path; and
+    // the current folder is the fresh environment's, outside the checkout.
+    let (name, module) = (&project.name, project.import_name());
+    let check = format!(
+        "import importlib, importlib.metadata as m\n\
+         print(m.version({name:?}))\n\
+         mod = importlib.import_module({module:?})\n\
+         print(getattr(mod, '__version__', '-'))\n\
+         print(mod.__file__)\n"
+    );
+    let sh_outside = sh.push_dir(&venv);
+    let out = exec::run(cmd!(sh, "{python} -I -c {check}"), &Env::base()).capture().exec();
+    drop(sh_outside);
+    let out = out.with_context(|| format!("import {module} from the installed {requirement}"))?;
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    let [installed, attribute, file] = lines[..] else {
+        bail!("the check of the installed package printed {:?}", out.stdout);
+    };
     report::say(&format!(
-        "installed {requirement} from {} in a fresh environment: {module}.__version__ == {installed:?}",
+        "installed {requirement} from {} in a fresh environment: its metadata says {installed}, {module}.__version__ \
+         says {attribute:?}, imported from {file}",
         stack.var("CODEARTIFACT_REPOSITORY")?
     ));
-    if installed != version {
-        bail!("the installed package says it is {installed:?}, but {version} was released");
+    if installed != version.as_str() || !(attribute == version.as_str() || attribute == "-") {
+        bail!(
+            "the installed package says it is {installed} ({module}.__version__ {attribute:?}), but {version} was released"
+        );
+    }
+    if std::path::Path::new(file).starts_with(&project.root) && !std::path::Path::new(file).starts_with(&venv) {
+        bail!("{module} was imported from the checkout ({file}), not from the installed package");
     }
     Ok(())
 }

@@ -107,12 +107,7 @@ pub fn resolve(table: Option<&toml::Table>, lookup: &dyn Fn(&str) -> Option<Stri
         None => "sts.amazonaws.com".to_owned(),
     };
     let token_duration = token_duration(source.get(TOKEN_DURATION)?)?;
-    let private_dependencies = match source.get(PRIVATE_DEPS)?.map(|it| it.value.to_ascii_lowercase()) {
-        None => false,
-        Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
-        Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
-        Some(v) => bail!("{PRIVATE_DEPS} = {v:?} is not true or false; {}", where_to_set(PRIVATE_DEPS)),
-    };
+    let private_dependencies = source.private_dependencies()?;
     let region = source.get(REGION)?.or_else(|| {
         lookup("AWS_DEFAULT_REGION").filter(|it| !it.is_empty()).map(|value| Value { value, origin: Origin::Env })
     });
@@ -174,6 +169,15 @@ impl Source<'_> {
         }
     }
 
+    fn private_dependencies(&self) -> Result<bool> {
+        Ok(match self.get(PRIVATE_DEPS)?.map(|it| it.value.to_ascii_lowercase()) {
+            None => false,
+            Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
+            Some(v) => bail!("{PRIVATE_DEPS} = {v:?} is not true or false; {}", where_to_set(PRIVATE_DEPS)),
+        })
+    }
+
     fn refuse_unknown_keys(&self) -> Result<()> {
         for name in self.table.into_iter().flat_map(|it| it.keys()) {
             if !ALL.iter().any(|it| it.toml == name) {
@@ -203,13 +207,23 @@ fn token_duration(value: Option<Value>) -> Result<i64> {
 
 /// The settings from this process's environment and the project's pyproject table.
 pub fn from_env(pyproject: &toml::Table) -> Result<Target> {
-    let table = pyproject.get("tool").and_then(|it| it.get("xtask")).and_then(|it| it.get("publish"));
-    let table = match table {
-        None => None,
-        Some(toml::Value::Table(t)) => Some(t),
+    resolve(publish_table(pyproject)?, &|name| env::var(name).ok())
+}
+
+/// Whether the build requirements come from the CodeArtifact repository
+/// (`private-dependencies`), which a build job knows without the publish target.
+pub fn private_dependencies(pyproject: &toml::Table) -> Result<bool> {
+    let source = Source { table: publish_table(pyproject)?, lookup: &|name| env::var(name).ok() };
+    source.refuse_unknown_keys()?;
+    source.private_dependencies()
+}
+
+fn publish_table(pyproject: &toml::Table) -> Result<Option<&toml::Table>> {
+    match pyproject.get("tool").and_then(|it| it.get("xtask")).and_then(|it| it.get("publish")) {
+        None => Ok(None),
+        Some(toml::Value::Table(t)) => Ok(Some(t)),
         Some(_) => bail!("{TABLE} in pyproject.toml must be a table"),
-    };
-    resolve(table, &|name| env::var(name).ok())
+    }
 }
 
 fn origin_text(origin: Origin) -> &'static str {

@@ -1,13 +1,43 @@
-//! Reading and rewriting the `__version__ = "…"` assignment of the version file.
+//! Reading and rewriting the version where the build backend reads it: the
+//! `__version__ = "…"` assignment of a Python file (or another variable name), a
+//! file that holds nothing but the version, or `version = "…"` in the `[project]`
+//! table of `pyproject.toml`.
 //!
-//! The file is treated as bytes: only the characters between the quotes change, so
+//! The file is treated as bytes: only the characters of the version change, so
 //! comments, other code, CRLF line endings and the file's encoding stay as they were.
 
 use std::ops::Range;
 
 use anyhow::{Result, bail};
 
-/// The one `__version__` assignment of a version file.
+mod pyproject;
+
+pub use pyproject::find as find_pyproject_version;
+
+/// Where in its file the version is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// `NAME = "…"` at the start of a line of a Python file (`__version__`).
+    Assignment(String),
+    /// The whole file is the version, with optional surrounding whitespace
+    /// (setuptools' `version = {file = "VERSION"}`).
+    WholeFile,
+    /// `version = "…"` in the `[project]` table of `pyproject.toml`.
+    PyprojectVersion,
+}
+
+impl Place {
+    /// Finds the version in `text`; `file` names the file in error messages.
+    pub fn find(&self, text: &[u8], file: &str) -> Result<Assignment> {
+        match self {
+            Place::Assignment(variable) => find_assignment(text, file, variable),
+            Place::WholeFile => find_whole_file(text, file),
+            Place::PyprojectVersion => find_pyproject_version(text),
+        }
+    }
+}
+
+/// The version text of a file and where it is.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Assignment {
     /// Byte range of the version text, between the quotes.
@@ -17,9 +47,30 @@ pub struct Assignment {
 }
 
 /// Finds the single `__version__ = "…"` (or `'…'`) assignment in `text`.
+#[cfg(test)]
+pub fn find(text: &[u8], file: &str) -> Result<Assignment> {
+    find_assignment(text, file, "__version__")
+}
+
+/// A file that holds only the version (and whitespace around it).
+fn find_whole_file(text: &[u8], file: &str) -> Result<Assignment> {
+    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let end = text.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    let current =
+        std::str::from_utf8(&text[start..end]).ok().filter(|it| !it.is_empty() && !it.contains(char::is_whitespace));
+    match current {
+        Some(current) => Ok(Assignment { value: start..end, current: current.to_owned() }),
+        None => bail!(
+            "{file} must hold the version and nothing else (such as `0.1.0` and a line break), since \
+             [tool.setuptools.dynamic] reads the whole file as the version"
+        ),
+    }
+}
+
+/// Finds the single `VARIABLE = "…"` (or `'…'`) assignment in `text`.
 ///
 /// `file` only names the file in error messages.
-pub fn find(text: &[u8], file: &str) -> Result<Assignment> {
+fn find_assignment(text: &[u8], file: &str, variable: &str) -> Result<Assignment> {
     // (line number, offset of the line's end, the line without a byte order mark)
     let mut found = Vec::new();
     let mut line_end = 0;
@@ -28,7 +79,7 @@ pub fn find(text: &[u8], file: &str) -> Result<Assignment> {
         // A UTF-8 byte order mark belongs to the file's encoding, not to the first line.
         let line = if lineno == 0 { line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line) } else { line };
         let code = skip_blanks(line);
-        let Some(rest) = code.strip_prefix(b"__version__") else { continue };
+        let Some(rest) = code.strip_prefix(variable.as_bytes()) else { continue };
         // `__version__ = …` and `__version__: str = …` are assignments; `__version__ ==`
         // or `__version__.foo` are not.
         let after_name = skip_blanks(rest);
@@ -44,14 +95,14 @@ pub fn find(text: &[u8], file: &str) -> Result<Assignment> {
     let (lineno, line_end, indented, rest) = match found.as_slice() {
         [one] => *one,
         [] => bail!(
-            "{file} has no `__version__ = \"…\"` assignment: add the line \
-             `__version__ = \"0.0.0\"` so the release can stamp the version"
+            "{file} has no `{variable} = \"…\"` assignment: add the line \
+             `{variable} = \"0.0.0\"` so the release can stamp the version"
         ),
         many => {
             let lines: Vec<String> = many.iter().map(|it| it.0.to_string()).collect();
             bail!(
-                "{file} assigns `__version__` {} times (lines {}): keep exactly one \
-                 `__version__ = \"…\"` line so the version has a single source",
+                "{file} assigns `{variable}` {} times (lines {}): keep exactly one \
+                 `{variable} = \"…\"` line so the version has a single source",
                 many.len(),
                 lines.join(", ")
             )
@@ -59,8 +110,8 @@ pub fn find(text: &[u8], file: &str) -> Result<Assignment> {
     };
     let unsupported = || {
         anyhow::format_err!(
-            "{file}:{lineno}: the `__version__` assignment must be a plain string literal at \
-             the start of the line, such as `__version__ = \"1.0.0\"`; the release rewrites only \
+            "{file}:{lineno}: the `{variable}` assignment must be a plain string literal at \
+             the start of the line, such as `{variable} = \"1.0.0\"`; the release rewrites only \
              what is between the quotes"
         )
     };

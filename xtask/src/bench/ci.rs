@@ -22,7 +22,7 @@ use xshell::Shell;
 
 use super::{Bench, median, ratio, secs, timed};
 use crate::{
-    python::{self, Lock},
+    python::{self, ToolLock},
     redact, settings,
 };
 
@@ -50,7 +50,7 @@ impl Sample {
 impl Bench {
     pub(super) fn ci(&self, sh: &Shell, runs: usize) -> Result<Vec<String>> {
         let runner = self.build_runner()?;
-        let aws = python::ensure(sh, &self.root, Lock::Bench)?.python;
+        let aws = python::ensure(sh, &self.root, ToolLock::Bench)?.python;
         let scratch = env::temp_dir().join(format!("xtask-bench-ci-{}", std::process::id()));
         let _ = fs::remove_dir_all(&scratch);
         let mut ours = Vec::new();

@@ -2,8 +2,6 @@
 //! domain, repository, the package's origin controls, and whether listing (safe
 //! re-runs) is allowed; each denial mapped to the missing action and resource.
 
-use std::fs;
-
 use aws_sdk_codeartifact::{
     error::ProvideErrorMetadata,
     types::{AllowPublish, PackageFormat},
@@ -58,9 +56,7 @@ pub async fn checks(
     );
 
     let origin = origin(session, settings, &name, findings).await;
-    let version = crate::stamp::find(&fs::read(project.version_path()).unwrap_or_default(), &project.version_file)
-        .map(|it| it.current)
-        .unwrap_or_else(|_| "0".to_owned());
+    let version = project.current_version().unwrap_or_else(|_| "0".to_owned());
     match aws::remote_assets(session, settings, &name, &version).await {
         Ok(aws::Remote::Listed(_)) => findings.push(Finding::new(
             "perm.safe-rerun.ok",

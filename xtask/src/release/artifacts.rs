@@ -13,7 +13,7 @@ use crate::{
     git,
     manifest::{self, Manifest},
     project::{self, Project},
-    python::{self, Lock, Tools},
+    python::{self, ToolLock, Tools},
     report,
     version::Version,
 };
@@ -28,7 +28,7 @@ use super::{
 /// Python tools, Check artifacts, Authenticate, Publish, Confirm.
 pub fn publish_only(ctx: &Ctx<'_>, plan: &Plan, dir: &Path) -> Result<()> {
     let (sh, project, version) = (ctx.sh, ctx.project, &ctx.version);
-    let tools = ctx.steps.run(step::TOOLS, || python::ensure(sh, &project.root, Lock::Publish))?;
+    let tools = ctx.steps.run(step::TOOLS, || python::ensure(sh, &project.root, ToolLock::Publish))?;
     let dists = ctx.steps.run(step::CHECK_ARTIFACTS, || check(sh, &tools, project, version, dir))?;
     let auth = auth::alone(ctx, plan)?;
     upload::publish_and_confirm(ctx, plan, Built { tools, dists, uploader: None }, auth)

@@ -57,7 +57,7 @@ async fn stopped(cancel: &Cancel) {
 /// the build needs the token.
 /// What failed first is what is reported: the other part was only stopped.
 pub fn with_build(ctx: &Ctx<'_>, plan: &Plan, build: &Build<'_>) -> Result<(Built, Authenticated)> {
-    if plan.private_build() {
+    if plan.private_build(ctx.flags) {
         let (ended, notes) = ctx.runtime.block_on(authenticate(plan, &Cancel::default()));
         let auth = ctx.steps.run(step::AUTHENTICATE, || step_result(ended, &notes))?;
         let index = match &auth {
@@ -71,8 +71,13 @@ pub fn with_build(ctx: &Ctx<'_>, plan: &Plan, build: &Build<'_>) -> Result<(Buil
 
 /// The Authenticate step on its own (`--publish-only`: nothing to build).
 pub fn alone(ctx: &Ctx<'_>, plan: &Plan) -> Result<Authenticated> {
-    let (ended, notes) = ctx.runtime.block_on(authenticate(plan, &Cancel::default()));
-    ctx.steps.run(step::AUTHENTICATE, || step_result(ended, &notes))
+    on_its_own(&ctx.runtime, &ctx.steps, plan)
+}
+
+/// The Authenticate step of a run that has no `Ctx` (`--fetch-build-deps`).
+pub fn on_its_own(runtime: &tokio::runtime::Runtime, steps: &report::Steps, plan: &Plan) -> Result<Authenticated> {
+    let (ended, notes) = runtime.block_on(authenticate(plan, &Cancel::default()));
+    steps.run(step::AUTHENTICATE, || step_result(ended, &notes))
 }
 
 /// The build on its own thread while this one authenticates; when authentication

@@ -1,6 +1,6 @@
 //! Steps 4 to 6, Python tools, Build, Verify: the pinned tools, a reproducible build
-//! (`SOURCE_DATE_EPOCH` = the commit time of `HEAD`), and everything that makes the
-//! files trustworthy, then the manifest.
+//! with the project's own backend and locked build requirements (`build_env`), and
+//! everything that makes the files trustworthy, then the manifest.
 //!
 //! When authentication finished first and a file will need uploading, the uploader
 //! starts (importing twine) while the files are verified: measured side by side on a
@@ -15,13 +15,13 @@ use xshell::Shell;
 
 use crate::{
     aws::Remote,
+    build_env::{self, Requirements},
     dists::{self, Dist},
     exec::Cancel,
     manifest::Manifest,
-    private_build,
     project::Project,
     publish::{self, Action, Uploader},
-    python::{self, Lock, Tools},
+    python::{self, ToolLock, Tools},
     redact::Secret,
     report::{self, Steps},
     version::Version,
@@ -52,34 +52,40 @@ pub struct Build<'a> {
     pub version: &'a Version,
     pub checked: &'a Checked,
     pub out: PathBuf,
+    /// `--build-deps DIR`: the build requirements' wheels, fetched beforehand.
+    pub build_deps: Option<&'a std::path::Path>,
 }
 
 impl<'a> Build<'a> {
     pub fn of(ctx: &'a Ctx<'a>, checked: &'a Checked) -> Build<'a> {
         let out = dists::out_dir(&ctx.project.root, &ctx.version);
-        Build { steps: &ctx.steps, project: ctx.project, version: &ctx.version, checked, out }
+        let build_deps = ctx.flags.build_deps.as_deref();
+        Build { steps: &ctx.steps, project: ctx.project, version: &ctx.version, checked, out, build_deps }
     }
 }
 
 impl Build<'_> {
     /// Runs steps 4–6. `index` is the repository's index with the token, for a
-    /// build against private dependencies; `early` may bring what the uploader
-    /// needs. Every step is skipped once `cancel` is set.
+    /// build against private dependencies (else `--build-deps` or the package
+    /// index); `early` may bring what the uploader needs. Every step is skipped once
+    /// `cancel` is set.
     pub fn run(&self, index: Option<&Secret>, early: Option<(mpsc::Receiver<Early>, &Cancel)>) -> Result<Built> {
         let no_cancel = Cancel::default();
         let cancel = early.as_ref().map_or(&no_cancel, |(_, cancel)| *cancel);
         let (project, checkout, steps) = (self.project, &self.checked.checkout, self.steps);
         let sh = Shell::new()?;
         sh.change_dir(&project.root);
-        let tools = steps.run_unless(cancel, step::TOOLS, || python::ensure(&sh, &project.root, Lock::Release))?;
+        let tools = steps.run_unless(cancel, step::TOOLS, || python::ensure(&sh, &project.root, ToolLock::Release))?;
         let built = steps.run_unless(cancel, step::BUILD, || {
             report::say(&format!("SOURCE_DATE_EPOCH={} (commit time of HEAD {})", checkout.head_time, checkout.head));
-            match (index, &self.checked.build_lock) {
-                (Some(index), Some(lock)) => {
-                    private_build::build(&sh, project, lock, (&self.out, &checkout.head_time), index.expose(), cancel)
-                }
-                _ => dists::build(&sh, &tools, project, &self.out, &checkout.head_time, cancel),
-            }
+            let requirements = match (index, self.build_deps) {
+                (Some(index), _) => Requirements::Private(index),
+                (None, Some(folder)) => Requirements::Wheels(folder),
+                (None, None) => Requirements::Index,
+            };
+            let lock = &self.checked.build_lock;
+            let (out, source_date_epoch) = (&self.out, &checkout.head_time);
+            build_env::Build { project, lock, requirements, out, source_date_epoch }.run(&sh, &tools, cancel)
         });
         if built.is_err() {
             // A stopped or failed build may have left half a file: nothing of it is

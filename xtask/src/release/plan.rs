@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::{
     flags,
     project::Project,
+    report,
     settings::{self, Settings, Target},
 };
 
@@ -23,6 +24,7 @@ pub mod step {
     pub const PUBLISH: &str = "Publish";
     pub const CONFIRM: &str = "Confirm";
     pub const CHECK_ARTIFACTS: &str = "Check artifacts";
+    pub const FETCH: &str = "Fetch build requirements";
 }
 
 /// One run of `cargo xtask release`.
@@ -37,14 +39,32 @@ pub enum Plan {
     /// `--publish-only DIR`: publish (or, with `--dry-run`, check) the files of an
     /// earlier `--build-only` run.
     PublishOnly { settings: Settings, dir: PathBuf, dry_run: bool },
+    /// `--fetch-build-deps DIR`: download the wheels of the build lock from the
+    /// repository, and build nothing.
+    FetchBuildDeps { settings: Settings, dir: PathBuf },
 }
 
 impl Plan {
     /// Decides the plan; a release that needs a target and has none stops here,
     /// before anything runs.
     pub fn decide(flags: &flags::Release, project: &Project) -> Result<Plan> {
+        let private = settings::private_dependencies(&project.pyproject)?;
         if flags.build_only {
+            if private && flags.build_deps.is_none() {
+                bail!(
+                    "private-dependencies is on, so a build without the CodeArtifact token needs the wheels of \
+                     build-requirements.txt: fetch them with `release --fetch-build-deps DIR` (an identity that can \
+                     read the repository) and pass --build-deps DIR, or run the release without --build-only"
+                );
+            }
             return Ok(Plan::BuildOnly);
+        }
+        if let Some(dir) = &flags.fetch_build_deps {
+            let settings = settings::required(&project.pyproject, "--fetch-build-deps downloads from the repository")?;
+            if !private {
+                report::warn("private-dependencies is off: the build installs its requirements from the package index");
+            }
+            return Ok(Plan::FetchBuildDeps { settings, dir: dir.clone() });
         }
         let target = settings::from_env(&project.pyproject)?;
         Ok(match (target, &flags.publish_only) {
@@ -65,7 +85,10 @@ impl Plan {
     pub fn settings(&self) -> Option<&Settings> {
         match self {
             Plan::BuildOnly | Plan::DryRun(Err(_)) => None,
-            Plan::DryRun(Ok(settings)) | Plan::Publish(settings) | Plan::PublishOnly { settings, .. } => Some(settings),
+            Plan::DryRun(Ok(settings))
+            | Plan::Publish(settings)
+            | Plan::PublishOnly { settings, .. }
+            | Plan::FetchBuildDeps { settings, .. } => Some(settings),
         }
     }
 
@@ -75,18 +98,22 @@ impl Plan {
     }
 
     /// The build installs its requirements from the repository, with the token: it
-    /// cannot start before authentication then.
-    pub fn private_build(&self) -> bool {
-        self.settings().is_some_and(|it| it.private_dependencies)
+    /// cannot start before authentication then. (With `--build-deps` they come
+    /// from a folder instead.)
+    pub fn private_build(&self, flags: &flags::Release) -> bool {
+        flags.build_deps.is_none()
+            && !matches!(self, Plan::FetchBuildDeps { .. })
+            && self.settings().is_some_and(|it| it.private_dependencies)
     }
 
     /// The steps of this plan, in order; a step's number is its place here.
-    pub fn steps(&self) -> Vec<&'static str> {
+    pub fn steps(&self, flags: &flags::Release) -> Vec<&'static str> {
         use step::*;
         match self {
             Plan::BuildOnly => vec![VERSION, PREFLIGHT, STAMP, TOOLS, BUILD, VERIFY],
             Plan::PublishOnly { .. } => vec![VERSION, TOOLS, CHECK_ARTIFACTS, AUTHENTICATE, PUBLISH, CONFIRM],
-            _ if self.private_build() => {
+            Plan::FetchBuildDeps { .. } => vec![PREFLIGHT, AUTHENTICATE, FETCH],
+            _ if self.private_build(flags) => {
                 vec![VERSION, PREFLIGHT, STAMP, AUTHENTICATE, TOOLS, BUILD, VERIFY, PUBLISH, CONFIRM]
             }
             _ => vec![VERSION, PREFLIGHT, STAMP, TOOLS, BUILD, VERIFY, AUTHENTICATE, PUBLISH, CONFIRM],

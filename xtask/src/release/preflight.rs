@@ -1,27 +1,32 @@
-//! Step 2, Preflight: what must hold before anything changes: git and python3
-//! present, a clean working tree (outside CI), the tag at `HEAD` for a real publish,
-//! and, for a build against private dependencies, the hashed lock it will install.
+//! Step 2, Preflight: what must hold before anything changes: the hashed lock of the
+//! build requirements made from today's `[build-system]`, git and python3 present,
+//! a clean working tree (outside CI), the tag at `HEAD` for a real publish.
 
-use std::{path::PathBuf, thread};
+use std::thread;
 
 use anyhow::{Result, bail};
 use xshell::Shell;
 
-use crate::{git, private_build, python, report};
+use crate::{
+    build_lock::{self, BuildLock},
+    git, python, report,
+};
 
 use super::{Ctx, plan::Plan};
 
 /// What the preflight established.
 pub struct Checked {
     pub checkout: git::Checkout,
-    /// `build-requirements.txt`, checked, when the build installs private
-    /// dependencies: the token only ever meets that lock.
-    pub build_lock: Option<PathBuf>,
+    /// `build-requirements.txt`, checked against `[build-system]`: the build
+    /// installs exactly it (and, with private dependencies, the token only ever
+    /// meets it).
+    pub build_lock: BuildLock,
 }
 
 pub fn run(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<Checked> {
+    // The lock first: a stale one is refused before anything else runs.
+    let build_lock = build_lock::check(ctx.project)?;
     let checkout = checks(ctx, plan, tag)?;
-    let build_lock = if plan.private_build() { Some(private_build::check_lock(ctx.project)?) } else { None };
     Ok(Checked { checkout, build_lock })
 }
 
@@ -36,8 +41,13 @@ fn checks(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<git::Checkout
     let python = interpreter.join().unwrap_or_else(|_| Err(anyhow::format_err!("the interpreter check panicked")))?;
     report::say(&format!("Python {python}"));
     let checkout = checkout?;
-    let version_file = format!("{}{}", checkout.prefix, project.version_file);
-    let dirty: Vec<String> = git::changed_paths(sh)?.into_iter().filter(|it| *it != version_file).collect();
+    let version_file = format!("{}{}", checkout.prefix, project.version_file());
+    let mut dirty = git::changed_paths(sh)?;
+    // A version file changed in its version alone (stamped by hand, or by a run
+    // that was killed) is what Stamp rewrites anyway; any other change is not.
+    if dirty.contains(&version_file) && only_version_differs(ctx, &version_file)? {
+        dirty.retain(|it| *it != version_file);
+    }
     let in_ci = report::in_ci();
     if !dirty.is_empty() {
         let list = dirty.iter().take(10).map(|it| format!("\n    {it}")).collect::<String>();
@@ -55,6 +65,21 @@ fn checks(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<git::Checkout
         check_tag(ctx, plan, tag, &checkout)?;
     }
     Ok(checkout)
+}
+
+/// Whether the working copy of the version file is the committed one with another
+/// version written in.
+fn only_version_differs(ctx: &Ctx<'_>, in_repository: &str) -> Result<bool> {
+    let project = ctx.project;
+    let Some(committed) = git::committed_file(ctx.sh, in_repository)? else { return Ok(false) };
+    let Ok(working) = std::fs::read(project.version_path()) else { return Ok(false) };
+    let place = &project.version.place;
+    let (Ok(now), Ok(then)) =
+        (place.find(&working, project.version_file()), place.find(&committed, project.version_file()))
+    else {
+        return Ok(false);
+    };
+    Ok(crate::stamp::replace(&committed, &then, &now.current) == working)
 }
 
 /// A release publishes what its tag names: the tag must exist and point at what is

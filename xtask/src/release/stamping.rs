@@ -13,21 +13,21 @@ use crate::{fsutil, project::Project, report, stamp, version::Version};
 /// reason), so a failed `release v2.0.0` leaves no 2.0.0 behind for a later
 /// `release` without a tag to pick up.
 pub fn stamp(project: &Project, version: &Version) -> Result<Option<StampedFile>> {
-    let path = project.version_path();
-    let text = fs::read(&path).with_context(|| format!("read {}", project.version_file))?;
-    let assignment = stamp::find(&text, &project.version_file)?;
+    let (path, label) = (project.version_path(), project.version_file());
+    let text = fs::read(&path).with_context(|| format!("read {label}"))?;
+    let assignment = project.version.place.find(&text, label)?;
     if assignment.current == version.as_str() {
-        report::say(&format!("{} already says {version}; left untouched", project.version_file));
+        report::say(&format!("{label} already says {version}; left untouched"));
         return Ok(None);
     }
     let new = stamp::replace(&text, &assignment, version.as_str());
-    fsutil::write_atomic(&path, &new).with_context(|| format!("write {}", project.version_file))?;
-    report::say(&format!("{}: {} → {version}", project.version_file, assignment.current));
+    fsutil::write_atomic(&path, &new).with_context(|| format!("write {label}"))?;
+    report::say(&format!("{label} ({}): {} → {version}", project.version.declared_by, assignment.current));
     if report::in_ci() {
         // The checkout is the job's own; the stamped file is what CI builds.
         return Ok(None);
     }
-    Ok(Some(StampedFile { path, label: project.version_file.clone(), original: text }))
+    Ok(Some(StampedFile { path, label: label.to_owned(), original: text }))
 }
 
 /// The version file as it was before the stamp, written back when dropped.

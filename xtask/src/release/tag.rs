@@ -1,14 +1,12 @@
 //! Step 1, Version: the version to release, from the TAG argument, the pushed tag of
 //! a GitHub tag push, or the version file (a manual run releases what is there).
 
-use std::fs;
-
 use anyhow::{Context, Result, bail};
 
 use crate::{
     ci,
     project::Project,
-    report, stamp,
+    report,
     version::{self, Source, Version},
 };
 
@@ -21,16 +19,15 @@ pub fn resolve(project: &Project, tag: Option<(String, Version)>) -> Result<(Ver
             (version, Some(pushed.clone()), Source::GithubRef)
         }
         (None, None) => {
-            let text = fs::read(project.version_path()).with_context(|| format!("read {}", project.version_file))?;
-            let current = stamp::find(&text, &project.version_file)?.current;
+            let current = project.current_version()?;
             let version = version::parse_tag(&current, Source::VersionFile)
-                .with_context(|| format!("read the version of {}", project.version_file))?;
+                .with_context(|| format!("read the version of {}", project.version_file()))?;
             (version, None, Source::VersionFile)
         }
     };
     let origin = match &tag {
         Some(tag) => format!("{source} {tag:?}"),
-        None => format!("{source} {}", project.version_file),
+        None => format!("{source} {}", project.version_file()),
     };
     report::say(&format!("releasing {} {version} (from {origin})", project.name));
     if let Some(tag) = tag.as_deref().filter(|tag| !version::is_canonical(tag, &version)) {
