@@ -37,13 +37,21 @@ pub(crate) fn handle(state: &State, req: &Request) -> Response {
         Err(err) => return error(400, &err),
     };
     let audience = query.get("audience").filter(|it| !it.is_empty());
-    Response::json(200, &json!({ "value": mint_jwt(state, audience) }))
+    // castack's workflow runner names the job's environment (GitHub's token service
+    // knows it): the token then carries it, and the subject follows.
+    let environment = query.get("castack_environment").filter(|it| !it.is_empty());
+    Response::json(200, &json!({ "value": mint_jwt_for(state, audience, environment) }))
 }
 
 /// A JWT with the configured claims for `audience` (default: the `aud` claim, else
 /// `sts.amazonaws.com`), remembered as issued for leak tests.
 pub(crate) fn mint_jwt(state: &State, audience: Option<&str>) -> String {
-    let mut claims = state.claims_template();
+    mint_jwt_for(state, audience, None)
+}
+
+/// As [`mint_jwt`], for a job of `environment` when one is given.
+fn mint_jwt_for(state: &State, audience: Option<&str>, environment: Option<&str>) -> String {
+    let mut claims = state.claims_template_for(environment);
     let audience = audience
         .map(str::to_owned)
         .or_else(|| claims.get("aud").and_then(Value::as_str).map(str::to_owned))

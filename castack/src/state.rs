@@ -397,7 +397,16 @@ impl State {
     /// The claims every JWT gets before its own `aud`, times and `jti`: the
     /// defaults with the overrides applied, and GitHub's `sub` unless one is set.
     pub(crate) fn claims_template(&self) -> Map<String, Value> {
-        let overrides = lock(&self.inner).oidc_claims.clone();
+        self.claims_template_for(None)
+    }
+
+    /// The claims of a token for a job of `environment` (when given: it replaces the
+    /// configured one, and a derived `sub` follows).
+    pub(crate) fn claims_template_for(&self, environment: Option<&str>) -> Map<String, Value> {
+        let mut overrides = lock(&self.inner).oidc_claims.clone();
+        if let Some(environment) = environment {
+            overrides.insert("environment".to_owned(), json!(environment));
+        }
         let mut claims = default_oidc_claims();
         for (key, value) in &overrides {
             if value.is_null() {

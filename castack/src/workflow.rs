@@ -29,6 +29,7 @@ use std::{
 use anyhow::{Context, Result, bail, format_err};
 
 mod actions;
+mod expr;
 mod parse;
 mod process;
 
@@ -42,6 +43,10 @@ pub struct Workflow {
 pub struct Job {
     pub id: String,
     pub needs: Vec<String>,
+    /// `if:`; without one, GitHub's `success()`.
+    pub condition: Option<String>,
+    /// `environment:`: its secrets, and the `environment` claim of its OIDC token.
+    pub environment: Option<String>,
     /// `permissions: id-token: write`.
     pub id_token: bool,
     pub timeout: Duration,
@@ -54,6 +59,9 @@ pub struct Job {
 pub struct Step {
     pub name: String,
     pub id: Option<String>,
+    /// `if:`; without one, the step runs (this runner stops a job at its first
+    /// failed step).
+    pub condition: Option<String>,
     pub kind: StepKind,
     /// `env:` of the step: name → value (may hold expressions).
     pub env: Vec<(String, String)>,
@@ -93,9 +101,15 @@ pub struct RunConfig<'a> {
     /// Where the jobs' workspaces and the artifacts go.
     pub scratch: PathBuf,
     pub secrets: BTreeMap<String, String>,
+    /// The secrets of each environment (by name), which win over the repository's
+    /// in a job that names the environment, as on GitHub.
+    pub environment_secrets: BTreeMap<String, BTreeMap<String, String>>,
     /// The runner's own environment (PATH, HOME, toolchains, network settings).
     pub runner_env: Vec<(String, String)>,
     /// `ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN`, for a job with `id-token: write`.
+    /// For a job with an environment, the URL gets `&castack_environment=NAME`,
+    /// which castack's OIDC issuer reads to put that environment in the token (on
+    /// GitHub the token service knows the job's environment itself).
     pub oidc: Vec<(String, String)>,
     /// Called after each step: a test can tamper with what a step left behind, as
     /// compromised build code would.
@@ -126,8 +140,19 @@ pub struct JobReport {
     pub steps: Vec<StepReport>,
     pub outputs: BTreeMap<String, String>,
     pub success: bool,
-    /// Not run, because a job it needs failed or was skipped.
+    /// Not run: its `if:` was false (by default: a job it needs did not succeed).
     pub skipped: bool,
+}
+
+impl JobReport {
+    /// `needs.<job>.result`: success, failure or skipped.
+    pub fn result(&self) -> &'static str {
+        match (self.skipped, self.success) {
+            (true, _) => "skipped",
+            (false, true) => "success",
+            (false, false) => "failure",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -139,8 +164,10 @@ pub struct StepReport {
 }
 
 impl RunReport {
+    /// Every job that ran succeeded (skipped ones by their `if:` count as fine), and
+    /// at least one ran.
     pub fn success(&self) -> bool {
-        !self.jobs.is_empty() && self.jobs.iter().all(|it| it.success)
+        self.jobs.iter().any(|it| !it.skipped) && self.jobs.iter().all(|it| it.success || it.skipped)
     }
 
     pub fn job(&self, id: &str) -> Option<&JobReport> {
@@ -152,7 +179,7 @@ impl RunReport {
         let mut out = String::new();
         for job in &self.jobs {
             if job.skipped {
-                out.push_str(&format!("=== {} (skipped: a job it needs did not succeed)\n", job.id));
+                out.push_str(&format!("=== {} (skipped: its `if:` was false)\n", job.id));
             }
             for step in &job.steps {
                 let status = if step.success { "ok" } else { "FAILED" };
@@ -166,8 +193,8 @@ impl RunReport {
     }
 }
 
-/// Runs the workflow's jobs for `event`, in `needs:` order; a job whose needs
-/// did not succeed is skipped.
+/// Runs the workflow's jobs for `event`, in `needs:` order; a job whose `if:` is
+/// false (by default `success()`: every job it needs succeeded) is skipped.
 pub fn run(workflow: &Workflow, config: &RunConfig<'_>, event: &Event) -> Result<RunReport> {
     let mut report = RunReport::default();
     let artifacts = config.scratch.join("artifacts");
@@ -179,7 +206,10 @@ pub fn run(workflow: &Workflow, config: &RunConfig<'_>, event: &Event) -> Result
             .position(|job| job.needs.iter().all(|need| report.job(need).is_some()))
             .context("the jobs' `needs:` form a cycle or name a job that does not exist")?;
         let job = pending.remove(ready);
-        if job.needs.iter().any(|need| !report.job(need).is_some_and(|it| it.success)) {
+        let context = Needs { job, report: &report, steps: None };
+        let condition = job.condition.as_deref().unwrap_or("success()");
+        let runs = expr::evaluate(condition, &context).with_context(|| format!("job {}: `if: {condition}`", job.id))?;
+        if !runs.truthy() {
             report.jobs.push(JobReport { id: job.id.clone(), skipped: true, ..Default::default() });
             continue;
         }
@@ -187,6 +217,69 @@ pub fn run(workflow: &Workflow, config: &RunConfig<'_>, event: &Event) -> Result
         report.jobs.push(done);
     }
     Ok(report)
+}
+
+/// What an `if:` sees: the jobs this one needs (and, in a step, the outputs of
+/// the steps before it).
+struct Needs<'a> {
+    job: &'a Job,
+    report: &'a RunReport,
+    steps: Option<&'a BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+impl expr::Context for Needs<'_> {
+    fn lookup(&self, path: &[&str]) -> Option<expr::Value> {
+        match path {
+            ["needs", job, rest @ ..] if self.job.needs.iter().any(|it| it == job) => {
+                let report = self.report.job(job)?;
+                match rest {
+                    ["result"] => Some(expr::Value::Text(report.result().to_owned())),
+                    ["outputs", name] => {
+                        Some(report.outputs.get(*name).map_or(expr::Value::Null, |it| expr::Value::Text(it.clone())))
+                    }
+                    _ => None,
+                }
+            }
+            ["steps", id, "outputs", name] => {
+                let outputs = self.steps?.get(*id)?;
+                Some(outputs.get(*name).map_or(expr::Value::Null, |it| expr::Value::Text(it.clone())))
+            }
+            _ => None,
+        }
+    }
+
+    fn status(&self, function: &str) -> Option<bool> {
+        // In a step, every step before it succeeded (a failed step ends the job).
+        if self.steps.is_some() {
+            return match function {
+                "success" => Some(true),
+                "failure" | "cancelled" => Some(false),
+                _ => None,
+            };
+        }
+        let results = self.job.needs.iter().map(|need| self.report.job(need).map_or("skipped", |it| it.result()));
+        let results: Vec<&str> = results.collect();
+        match function {
+            "success" => Some(results.iter().all(|it| *it == "success")),
+            "failure" => Some(results.contains(&"failure")),
+            "cancelled" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The per-job state of a run.
@@ -210,13 +303,32 @@ fn run_job(job: &Job, config: &RunConfig<'_>, event: &Event, done: &RunReport, a
     env.extend(github_env(config, event, &workspace, &temp));
     env.push(("GITHUB_JOB".to_owned(), job.id.clone()));
     if job.id_token {
-        env.extend(config.oidc.iter().cloned());
+        for (name, value) in &config.oidc {
+            let value = match (&job.environment, name.as_str()) {
+                (Some(environment), "ACTIONS_ID_TOKEN_REQUEST_URL") => {
+                    format!("{value}&castack_environment={}", percent_encode(environment))
+                }
+                _ => value.clone(),
+            };
+            env.push((name.clone(), value));
+        }
     }
-    let mut state =
-        JobRun { workspace, temp, env, steps: BTreeMap::new(), needs: done, secrets: &config.secrets, event };
+    let mut secrets = config.secrets.clone();
+    if let Some(environment) = &job.environment {
+        secrets.extend(config.environment_secrets.get(environment).cloned().unwrap_or_default());
+    }
+    let mut state = JobRun { workspace, temp, env, steps: BTreeMap::new(), needs: done, secrets: &secrets, event };
     let mut report = JobReport { id: job.id.clone(), success: true, ..Default::default() };
     let deadline = Instant::now() + job.timeout;
     for (n, step) in job.steps.iter().enumerate() {
+        if let Some(condition) = &step.condition {
+            let context = Needs { job, report: done, steps: Some(&state.steps) };
+            let runs = expr::evaluate(condition, &context)
+                .with_context(|| format!("job {}, {}: `if: {condition}`", job.id, step.name))?;
+            if !runs.truthy() {
+                continue;
+            }
+        }
         let started = Instant::now();
         let result = match &step.kind {
             StepKind::Run(script) => state.run_step(n, step, script, deadline),
@@ -427,6 +539,7 @@ mod tests {
                 sha: self.sha.clone(),
                 scratch: self.dir.join("scratch"),
                 secrets: [("S".to_owned(), "secret-value".to_owned())].into(),
+                environment_secrets: [("env-a".to_owned(), [("S".to_owned(), "env-value".to_owned())].into())].into(),
                 runner_env: vec![("PATH".to_owned(), std::env::var("PATH").unwrap())],
                 oidc: vec![("ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(), "http://127.0.0.1:9/token".to_owned())],
                 after_step: hook,
@@ -489,6 +602,47 @@ jobs:
 
         let report = sandbox.run(HAND_OFF, Event::Dispatch("main".to_owned()), None);
         assert!(report.log().contains("job first ref refs/heads/main tags commits 1"), "{}", report.log());
+    }
+
+    #[test]
+    fn conditions_skip_jobs_and_steps_and_environments_bring_their_secrets() {
+        let sandbox = Sandbox::new();
+        let yaml = r#"
+jobs:
+  first:
+    outputs:
+      private: ${{ steps.o.outputs.private }}
+    steps:
+      - id: o
+        run: echo "private=false" >> "$GITHUB_OUTPUT"
+  optional:
+    needs: first
+    if: needs.first.outputs.private == 'true'
+    steps:
+      - run: echo optional ran
+  last:
+    needs: [first, optional]
+    if: ${{ !cancelled() && needs.first.result == 'success' && (needs.optional.result == 'success' || needs.optional.result == 'skipped') }}
+    environment: env-a
+    permissions:
+      id-token: write
+    steps:
+      - if: needs.first.outputs.private == 'true'
+        run: echo step ran
+      - env:
+          S: ${{ secrets.S }}
+        run: echo "secret $S url $ACTIONS_ID_TOKEN_REQUEST_URL"
+  plain:
+    needs: optional
+    steps:
+      - run: echo plain ran
+"#;
+        let report = sandbox.run(yaml, Event::Dispatch("main".to_owned()), None);
+        let log = report.log();
+        assert!(report.success(), "{log}");
+        assert!(report.job("optional").unwrap().skipped && report.job("plain").unwrap().skipped, "{log}");
+        assert!(!log.contains("optional ran") && !log.contains("step ran") && !log.contains("plain ran"), "{log}");
+        assert!(log.contains("secret env-value url http://127.0.0.1:9/token&castack_environment=env-a"), "{log}");
     }
 
     #[test]

@@ -48,7 +48,12 @@ xflags::xflags! {
         /// pyproject.toml (from PyPI, or with private-dependencies from the CodeArtifact
         /// repository) into build-requirements.txt, every one pinned and hashed, for
         /// every platform. Run it after changing [build-system] and commit the file.
-        cmd lock {}
+        cmd lock {
+            /// Resolve nothing: check that build-requirements.txt is made from today's
+            /// [build-system] (as a release's Preflight does) and print
+            /// `private-dependencies=true|false` (for the workflow's GITHUB_OUTPUT).
+            optional --check
+        }
 
         /// Run the local CodeArtifact-compatible stack in the foreground and print the
         /// `export` lines that point another shell at it. Ctrl-C stops it.
@@ -183,7 +188,9 @@ pub struct Release {
 }
 
 #[derive(Debug)]
-pub struct Lock;
+pub struct Lock {
+    pub check: bool,
+}
 
 #[derive(Debug)]
 pub struct Sandbox;

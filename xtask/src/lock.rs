@@ -1,5 +1,7 @@
 //! `cargo xtask lock`: writes `build-requirements.txt`, the lock of the project's
-//! build requirements that every release installs (see `build_lock`).
+//! build requirements that every release installs (see `build_lock`); with
+//! `--check`, only checks it (the workflow's compile job, which also learns from it
+//! whether the build needs the `build-deps` job).
 //!
 //! uv (pinned in `xtask/tools/lock.txt`) resolves `[build-system] requires` of
 //! `pyproject.toml` for every platform and every Python from the project's lowest
@@ -30,6 +32,12 @@ impl flags::Lock {
         let root = project::find_root()?;
         sh.change_dir(&root);
         let project = Project::load(&root)?;
+        if self.check {
+            build_lock::check(&project)?;
+            let private = settings::private_dependencies(&project.pyproject)?;
+            report::out(&format!("private-dependencies={private}"));
+            return Ok(());
+        }
         let requires = build_lock::canonical(&build_lock::build_system_requires(&project)?);
         let python = lowest_python(&project)?;
         let index = private_index(&project)?;

@@ -81,6 +81,7 @@ fn try_main(flags: flags::RunWorkflow) -> Result<bool> {
         sha: String::from_utf8(sha.stdout)?.trim().to_owned(),
         scratch: PathBuf::from(&flags.scratch),
         secrets,
+        environment_secrets: Default::default(),
         runner_env,
         oidc,
         after_step: None,

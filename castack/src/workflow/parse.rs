@@ -1,8 +1,10 @@
-//! Reading a workflow file into [`Workflow`]: jobs, their `needs:`, permissions,
-//! timeout, outputs, shell and steps. Every key at every level is on an allow-list
-//! of what this runner honours; anything else (a job `env:`, `if:`, `strategy:`, an
-//! action input it does not model …) is an error, so a workflow never runs
-//! differently here than on GitHub without saying so.
+//! Reading a workflow file into [`Workflow`]: jobs, their `needs:`, `if:`,
+//! environment, permissions, timeout, outputs, shell and steps. Every key at every
+//! level is on an allow-list of what this runner honours; anything else (a job
+//! `env:`, `strategy:`, an action input it does not model …) is an error, so a
+//! workflow never runs differently here than on GitHub without saying so. An `if:`
+//! is checked against the expressions this runner evaluates (`expr.rs`) when it
+//! runs.
 
 use std::time::Duration;
 
@@ -12,9 +14,19 @@ use yaml_rust2::{Yaml, YamlLoader, yaml::Hash};
 use super::{Job, Shell, Step, StepKind, Workflow};
 
 const WORKFLOW_KEYS: &[&str] = &["name", "on", "permissions", "concurrency", "defaults", "jobs"];
-const JOB_KEYS: &[&str] =
-    &["name", "runs-on", "timeout-minutes", "permissions", "environment", "needs", "outputs", "defaults", "steps"];
-const STEP_KEYS: &[&str] = &["name", "id", "uses", "run", "with", "env", "shell"];
+const JOB_KEYS: &[&str] = &[
+    "name",
+    "runs-on",
+    "timeout-minutes",
+    "permissions",
+    "environment",
+    "needs",
+    "if",
+    "outputs",
+    "defaults",
+    "steps",
+];
+const STEP_KEYS: &[&str] = &["name", "id", "if", "uses", "run", "with", "env", "shell"];
 
 /// The inputs each modelled action takes.
 const ACTIONS: &[(&str, &[&str])] = &[
@@ -139,11 +151,23 @@ fn parse_job(id: String, job: &Yaml, inherited: Shell) -> Result<Job> {
             _ => bail!("{what}: a step needs exactly one of `run:` and `uses:`"),
         };
         let step_shell = if step["shell"].is_badvalue() { job_shell } else { shell(&step["shell"], &what)? };
-        parsed.push(Step { name, id: text(&step["id"]), kind, env: pairs(&step["env"])?, shell: step_shell });
+        let condition = text(&step["if"]);
+        parsed.push(Step {
+            name,
+            id: text(&step["id"]),
+            condition,
+            kind,
+            env: pairs(&step["env"])?,
+            shell: step_shell,
+        });
     }
+    // `environment: NAME` or `environment: {name: NAME, url: …}`.
+    let environment = text(&job["environment"]).or_else(|| text(&job["environment"]["name"]));
     Ok(Job {
         id,
         needs,
+        condition: text(&job["if"]),
+        environment,
         id_token,
         timeout: Duration::from_secs_f64(minutes.max(0.0) * 60.0),
         outputs: pairs(&job["outputs"])?,
@@ -168,7 +192,7 @@ mod tests {
         assert_eq!(plain.jobs[0].steps[0].shell, Shell::Default, "no defaults: GitHub's `bash -e {{0}}`");
 
         for (bad, says) in [
-            ("jobs:\n  a:\n    steps:\n      - if: always()\n        run: echo\n", "`if:` is not modelled"),
+            ("jobs:\n  a:\n    steps:\n      - continue-on-error: true\n        run: echo\n", "`continue-on-error:`"),
             ("env:\n  A: b\njobs:\n  a:\n    steps:\n      - run: echo\n", "`env:` is not modelled"),
             ("jobs:\n  a:\n    env:\n      A: b\n    steps:\n      - run: echo\n", "job a: `env:` is not modelled"),
             ("jobs:\n  a:\n    strategy:\n      matrix: {}\n    steps:\n      - run: echo\n", "`strategy:`"),

@@ -270,11 +270,14 @@ fn every_fault_ends_in_bounded_time_with_a_message_and_a_rerun_completes() {
 }
 
 /// The pid of the running uploader (`upload_dists.py`), if any.
-fn uploader_pid() -> Option<u32> {
+fn uploader_pid(repo: &Path) -> Option<u32> {
+    // This release's uploader: its script lies in this copy of the repository (other
+    // tests upload at the same time).
+    let script = repo.join("xtask/py/upload_dists.py");
     for entry in fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains("upload_dists.py") {
+        if String::from_utf8_lossy(&cmdline).contains(script.to_string_lossy().as_ref()) {
             return Some(pid);
         }
     }
@@ -297,7 +300,7 @@ fn a_killed_uploader_and_an_interrupted_release_lose_nothing() {
     let running = spawn_release(repo.path(), "v2.0.0", &vars);
     wait_for(Duration::from_secs(60), || running.said("  │ Uploading yamause-2.0.0").then_some(()))
         .expect("an upload started");
-    let pid = uploader_pid().expect("the uploader runs");
+    let pid = uploader_pid(repo.path()).expect("the uploader runs");
     std::thread::sleep(Duration::from_millis(300));
     let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
     let (status, log) = running.finish();
@@ -323,7 +326,7 @@ fn a_killed_uploader_and_an_interrupted_release_lose_nothing() {
     assert!(log.contains("stopped by SIGINT during [8/9] Publish"), "{log}");
     assert!(log.contains("Run the same command again to finish"), "{log}");
     assert!(
-        wait_for(Duration::from_secs(5), || uploader_pid().is_none().then_some(())).is_some(),
+        wait_for(Duration::from_secs(5), || uploader_pid(repo.path()).is_none().then_some(())).is_some(),
         "twine outlived the release"
     );
     let status = crate::support::git(repo.path(), &["status", "--porcelain"]);

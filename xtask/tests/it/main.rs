@@ -6,6 +6,7 @@
 mod support;
 
 mod adversary;
+mod backends;
 mod check_iam;
 mod faults;
 mod github_facts;

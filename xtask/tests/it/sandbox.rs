@@ -83,16 +83,23 @@ fn sandbox_release_publishes_and_installs_the_package() {
     let repo = copy_repo("sandbox-release");
     // Share the built stack with the other tests instead of building it again.
     let target = repo_root().join("target");
-    let out = xtask(repo.path(), &["release", "v0.1.0", "--sandbox"], &[("CARGO_TARGET_DIR", target.as_os_str())]);
+    // A version other than the file's (0.1.0): what is installed and checked is the
+    // version this run released, not the one the file says after it is put back.
+    let out = xtask(repo.path(), &["release", "v0.3.0", "--sandbox"], &[("CARGO_TARGET_DIR", target.as_os_str())]);
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("2 uploaded, 0 already published, 0 refused"), "{log}");
     assert!(
         log.contains(
-            "installed yamause==0.1.0 from sandbox-repo in a fresh environment: yamause.__version__ == \"0.1.0\""
+            "installed yamause==0.3.0 from sandbox-repo in a fresh environment: its metadata says 0.3.0, \
+             yamause.__version__ says \"0.3.0\", imported from"
         ),
         "{log}"
     );
+    // Imported from the installed package, not from the checkout's own folder.
+    let imported = log.split("imported from ").nth(1).unwrap_or_default().lines().next().unwrap_or_default();
+    assert!(imported.contains("site-packages/yamause/"), "{log}");
+    assert_eq!(fs::read_to_string(repo.path().join("yamause/__about__.py")).unwrap().contains("\"0.1.0\""), true);
     // The person's own AWS settings never reach the stack: the release ran as the
     // stack's session of the role in the domain owner's account (moto's AssumeRole
     // keys start ASIA), so it says nothing about a cross-account domain.

@@ -125,8 +125,8 @@ fn python_cmd(python: &Path, home: &Path) -> Command {
     cmd
 }
 
-/// Builds the throwaway project `castack-demo` 1.0.0 (wheel and sdist) with the
-/// release tools; `flavour` changes the module's contents, not the file names.
+/// Builds the throwaway project `castack-demo` 1.0.0 (wheel and sdist) as the
+/// release builds; `flavour` changes the module's contents, not the file names.
 fn build_demo(dir: &Path, flavour: &str) -> Vec<PathBuf> {
     let project = dir.join(format!("project-{flavour}"));
     fs::create_dir_all(project.join("src/castack_demo")).unwrap();
@@ -143,15 +143,7 @@ fn build_demo(dir: &Path, flavour: &str) -> Vec<PathBuf> {
         format!("\"\"\"castack demo ({flavour}).\"\"\"\n__version__ = \"1.0.0\"\n"),
     )
     .unwrap();
-    let python = support::tools_python("release");
-    let out = run(
-        python_cmd(&python, dir)
-            .args(["-m", "build", "--no-isolation", "--outdir"])
-            .arg(project.join("dist"))
-            .arg(&project)
-            .env("SOURCE_DATE_EPOCH", "1700000000"),
-        Duration::from_secs(120),
-    );
+    let out = support::build_project(&project, &project.join("dist"), "1700000000");
     assert!(out.status.success(), "building the demo package failed:\n{}", support::text(&out));
     let mut files: Vec<PathBuf> = fs::read_dir(project.join("dist")).unwrap().map(|it| it.unwrap().path()).collect();
     files.sort();

@@ -80,6 +80,48 @@ pub fn pip_python() -> PathBuf {
     .clone()
 }
 
+/// An environment with the build requirements of this repository's own lock
+/// (hatchling), made once next to the tool environments, for tests that build a
+/// throwaway project as the release does.
+pub fn hatchling_python() -> PathBuf {
+    static MADE: OnceLock<PathBuf> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = tools_dir().join("test-hatchling");
+        let python = dir.join("bin/python");
+        let ready = dir.join("ready");
+        if !ready.exists() {
+            let _ = fs::remove_dir_all(&dir);
+            let out = Command::new("python3").args(["-m", "venv"]).arg(&dir).output().expect("run python3");
+            assert!(out.status.success(), "python3 -m venv failed (install python3-venv):\n{}", text(&out));
+            let out = Command::new(&python)
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "--require-hashes", "--no-deps"])
+                .args(["--only-binary", ":all:", "-r"])
+                .arg(repo_root().join("build-requirements.txt"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "installing build-requirements.txt failed (PyPI access?):\n{}", text(&out));
+            fs::write(&ready, "").unwrap();
+        }
+        python
+    })
+    .clone()
+}
+
+/// Builds the project in `project` into `out` (sdist, then the wheel from it) the way
+/// the release does: `xtask/py/build_dists.py` of the release tools, with hatchling
+/// from [`hatchling_python`].
+pub fn build_project(project: &Path, out: &Path, source_date_epoch: &str) -> Output {
+    fs::create_dir_all(out).unwrap();
+    Command::new(tools_python("release"))
+        .arg(repo_root().join("xtask/py/build_dists.py"))
+        .arg(hatchling_python())
+        .arg(out)
+        .arg(project)
+        .env("SOURCE_DATE_EPOCH", source_date_epoch)
+        .output()
+        .expect("run build_dists.py")
+}
+
 /// SHA-256 of `data`, lowercase hex (as manifests, CodeArtifact and pip write it).
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;

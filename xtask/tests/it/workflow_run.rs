@@ -97,6 +97,7 @@ fn run_release_workflow(stack: &Stack, tag: Option<&str>, event: Event, hook: Op
         sha,
         scratch: scratch.path().join("run"),
         secrets: secrets(stack),
+        environment_secrets: Default::default(),
         runner_env: runner_env(stack, &bin),
         oidc: stack.oidc_env(),
         after_step: hook,

@@ -88,9 +88,19 @@ fn the_release_workflow_keeps_its_hardened_shape() {
     assert!(built < recorded, "compile job:\n{compile}");
     assert!(compile.contains("xtask-sha256: ${{ steps.compile.outputs.sha256 }}"), "compile job:\n{compile}");
     assert!(!code(compile).contains("xtask release"), "the compile job runs the release:\n{compile}");
+    // The compile job checks the lock of the build requirements and says whether
+    // the build-deps job is needed.
+    assert!(compile.contains("xtask\" lock --check >> \"$GITHUB_OUTPUT\""), "compile job:\n{compile}");
     let build = job(&yaml, "build");
     assert!(build.contains("contents: read") && !build.contains("id-token"), "build job:\n{build}");
-    assert!(build.contains("needs: compile"), "build job:\n{build}");
+    assert!(build.contains("needs: [compile, build-deps]"), "build job:\n{build}");
+    assert!(!code(build).contains("secrets."), "the build job gets a secret:\n{build}");
+    // Private build dependencies come from a job of their own, with a read-only
+    // identity of its own environment, and only when the project has them.
+    let deps = job(&yaml, "build-deps");
+    assert!(deps.contains("environment: build-deps") && deps.contains("id-token: write"), "{deps}");
+    assert!(deps.contains("if: needs.compile.outputs.private-dependencies == 'true'"), "{deps}");
+    assert!(!code(deps).contains("--build-only") && !code(deps).contains("--publish-only"), "{deps}");
     let publish = job(&yaml, "publish");
     assert!(publish.contains("needs: [compile, build]") && publish.contains("environment: release"), "{publish}");
     assert!(publish.contains("id-token: write") && publish.contains("contents: read"));
@@ -100,9 +110,12 @@ fn the_release_workflow_keeps_its_hardened_shape() {
         rest[..rest[8..].find("\n      - ").map_or(rest.len(), |i| i + 8)].to_owned()
     };
     assert_eq!(check_step(build), check_step(publish), "the two jobs check the binary differently");
-    for (name, text, runs) in
-        [("build", build, "release --build-only"), ("publish", publish, "release --publish-only dist")]
-    {
+    assert_eq!(check_step(deps), check_step(publish), "the two jobs check the binary differently");
+    for (name, text, runs) in [
+        ("build-deps", deps, "release --fetch-build-deps"),
+        ("build", build, "release --build-only"),
+        ("publish", publish, "release --publish-only dist"),
+    ] {
         assert!(!code(text).contains("cargo"), "the {name} job invokes cargo:\n{text}");
         let checked = text.find("sha256sum --check --strict").expect("the job checks the binary");
         let used = text.find(runs).expect("the job runs the binary");
@@ -111,7 +124,9 @@ fn the_release_workflow_keeps_its_hardened_shape() {
         assert!(text.contains("timeout-minutes:"));
     }
     for name in crate::support::WORKFLOW_SECRETS {
-        assert!(publish.contains(&format!("{name}: ${{{{ secrets.{name} }}}}")), "{name} is not passed through env:");
+        for job in [publish, deps] {
+            assert!(job.contains(&format!("{name}: ${{{{ secrets.{name} }}}}")), "{name} is not passed through env:");
+        }
     }
 }
 
