@@ -59,11 +59,12 @@ pub(crate) fn send(req: &Request, upstream: SocketAddr) -> std::io::Result<Respo
         http::header(&headers, "transfer-encoding").is_some_and(|it| it.to_ascii_lowercase().contains("chunked"));
     let length = http::header(&headers, "content-length").and_then(|it| it.trim().parse::<u64>().ok());
     let body = if no_body {
-        // Keep the upstream length for HEAD answers.
-        if let Some(length) = length {
-            kept.push(("Content-Length".to_owned(), length.to_string()));
+        // A HEAD answer keeps the upstream length (the writer sends a body's own
+        // length, and none for HEAD): clients such as uv size range requests by it.
+        match length {
+            Some(length) => Body::Stream(Box::new(std::io::empty()), Some(length)),
+            None => Body::Bytes(Vec::new()),
         }
-        Body::Bytes(Vec::new())
     } else if chunked {
         Body::Bytes(http::read_chunked(&mut reader, 256 * 1024 * 1024).map_err(|_| bad_upstream("bad chunked body"))?)
     } else {

@@ -165,3 +165,32 @@ fn reads_and_missing_repositories() {
     let operations: Vec<String> = fx.emulator.requests().into_iter().map(|it| it.operation.to_string()).collect();
     assert_eq!(operations, ["pypi-index", "pypi-index", "pypi-download", "pypi-other", "pypi-download"]);
 }
+
+/// A HEAD of a file keeps pypiserver's `Content-Length` (and `Accept-Ranges`):
+/// uv sizes its range requests for a wheel's metadata by it, and a length of 0
+/// made it read past the file ("unable to locate the end of central directory").
+#[test]
+fn head_answers_keep_the_upstream_length() {
+    use std::io::{Read, Write};
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = upstream.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = upstream.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let n = conn.read(&mut request).unwrap();
+        assert!(request[..n].starts_with(b"HEAD "), "{}", String::from_utf8_lossy(&request[..n]));
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 994\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    });
+    let fx = fixture_with(|config| config.upstream = Some(addr));
+    let token = fx.emulator.issue_token(None).unwrap().value;
+    let head = format!(
+        "HEAD /pypi/sandbox-repo/packages/{WHEEL_100} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n",
+        base64_basic("aws", &token)
+    );
+    let answer = raw_bytes(&fx.emulator, &head, b"");
+    server.join().unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-length"), Some("994"));
+    assert_eq!(answer.header("accept-ranges"), Some("bytes"));
+}

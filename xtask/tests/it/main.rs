@@ -12,6 +12,7 @@ mod faults;
 mod github_facts;
 mod iam_policy_formats;
 mod leak;
+mod private_deps;
 mod proxy;
 mod publish;
 mod release_offline;

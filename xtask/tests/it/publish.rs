@@ -2,13 +2,13 @@
 //! the CodeArtifact emulator to real pypiserver, real moto for STS, pip installs of
 //! the result. Each test has its own stack and its own copy of the repository.
 
-use std::{collections::BTreeSet, fs, path::Path, process::Command};
+use std::{collections::BTreeSet, fs};
 
 use castack::{Fault, OriginRestrictions, Restriction, UploadFailure};
 
 use crate::support::{
     self, Creds, TempDir, copy_dir, copy_repo, git, install_and_read_version, published_files, release, release_env,
-    run_xtask, start_stack, text, uploads,
+    start_stack, text, uploads,
 };
 
 #[test]
@@ -453,140 +453,4 @@ fn a_token_that_expires_during_the_uploads_is_replaced() {
     assert!(log.contains("the repository refused the token (expired?); getting a new one"), "{log}");
     assert!(log.contains("2 uploaded, 0 already published, 0 refused"), "{log}");
     assert!(stack.emulator().issued_tokens().len() >= 2);
-}
-
-/// hatchling and its dependencies, and a distribution with a dotted name
-/// (`backports.tarfile`, needed by twine on Python < 3.12), which pip once failed to
-/// find through the stack's index ("from versions: none").
-const HATCHLING: [&str; 7] =
-    ["hatchling", "packaging", "pathspec", "pluggy", "trove-classifiers", "tomli", "backports-tarfile"];
-
-/// The entries of the hashed lock at `path` for `names` (an entry is a line that
-/// starts a requirement and the indented lines after it).
-fn lock_subset(path: &Path, names: &[&str]) -> String {
-    let text = fs::read_to_string(path).unwrap();
-    let mut out = String::new();
-    let mut keep = false;
-    for line in text.lines() {
-        if !line.starts_with(' ') {
-            let name = line.split(['=', ' ', ';']).next().unwrap_or_default();
-            keep = names.contains(&name);
-        }
-        if keep && !line.trim_start().starts_with('#') {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    assert!(out.matches("==").count() >= names.len(), "{out}");
-    out
-}
-
-/// With private build dependencies enabled, the build requirements come from the
-/// repository's own index: pip installs the committed, hashed lock with the token,
-/// and the backend then builds with neither the token nor the network, all under
-/// the permission policy `cargo xtask iam-policy` prints (which, for this mode,
-/// includes ReadFromRepository; without it pip gets 403).
-#[test]
-fn private_build_dependencies_come_from_the_repository() {
-    let stack = start_stack();
-    let repo = copy_repo("private-deps");
-    // The repository offers the build backend (as an upstream of PyPI would).
-    let lock = support::repo_root().join("xtask/tools/release.txt");
-    let out = Command::new(support::pip_python())
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--require-hashes"])
-        .args(["--disable-pip-version-check", "-d"])
-        .arg(stack.package_dir())
-        .arg("-r")
-        .arg(&lock)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let private = [("CODEARTIFACT_PRIVATE_DEPENDENCIES", "true")];
-    let vars = release_env(&stack, Creds::Static, "", &private);
-
-    // Without a committed, hashed lock of the build requirements the release stops
-    // before it authenticates: the token never meets unpinned build code.
-    let out = release(repo.path(), &["v1.0.0"], &vars);
-    let log = text(&out);
-    assert!(!out.status.success() && log.contains("read build-requirements.txt"), "{log}");
-    assert!(stack.emulator().requests().is_empty(), "a request was sent before the lock was checked");
-    // An unhashed lock is refused the same way.
-    fs::write(repo.path().join("build-requirements.txt"), "hatchling==1.27.0\n").unwrap();
-    git(repo.path(), &["add", "-A"]);
-    git(repo.path(), &["commit", "-qm", "unhashed lock"]);
-    git(repo.path(), &["tag", "-f", "v1.0.0"]);
-    let out = release(repo.path(), &["v1.0.0"], &vars);
-    assert!(!out.status.success() && text(&out).contains("has no --hash"), "{}", text(&out));
-
-    // hatchling and what it needs, hashed, from the pinned tools' lock.
-    fs::write(repo.path().join("build-requirements.txt"), lock_subset(&lock, &HATCHLING)).unwrap();
-    git(repo.path(), &["add", "-A"]);
-    git(repo.path(), &["commit", "-qm", "hashed lock of the build requirements"]);
-    git(repo.path(), &["tag", "-f", "v1.0.0"]);
-
-    // The permission policy iam-policy prints for this mode, enforced by the stack.
-    let policy_for = |private: &str| {
-        let mut policy_vars = vars.clone();
-        policy_vars.retain(|(k, _)| k != "CODEARTIFACT_PRIVATE_DEPENDENCIES");
-        policy_vars.push(("CODEARTIFACT_PRIVATE_DEPENDENCIES".to_owned(), private.to_owned()));
-        let out = run_xtask(
-            repo.path(),
-            &["iam-policy", "--format", "json", "--github-repo", "octo-org/yamause"],
-            &policy_vars,
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        doc["permissionPolicy"].clone()
-    };
-    // Without ReadFromRepository (the policy of a release without private
-    // dependencies), pip is refused by the repository.
-    stack.emulator().set_identity_policy(Some(&policy_for("false"))).unwrap();
-    let out = release(repo.path(), &["v1.0.0"], &vars);
-    let log = text(&out);
-    assert!(!out.status.success(), "{log}");
-    assert!(log.contains("install build-requirements.txt from the repository's index"), "{log}");
-    assert!(log.contains("codeartifact:ReadFromRepository"), "{log}");
-    let refused = stack.emulator().requests().into_iter().filter(|r| r.operation == "pypi-index" && r.status == 403);
-    assert!(refused.count() >= 1, "the stack did not refuse the index: {:#?}", stack.emulator().requests());
-
-    let record = TempDir::new("private-children");
-    let children = record.path().join("children.jsonl");
-    let mut vars = vars.clone();
-    vars.push(("XTASK_RECORD_CHILDREN".to_owned(), children.to_string_lossy().into_owned()));
-    stack.emulator().reset();
-    stack.emulator().set_identity_policy(Some(&policy_for("true"))).unwrap();
-    let out = release(repo.path(), &["v1.0.0"], &vars);
-    let log = text(&out);
-    assert!(out.status.success(), "{log}");
-    // Authenticate came first, then the build from the index.
-    let auth = log.find("[4/9] Authenticate: done").expect("authentication before the build");
-    assert!(auth < log.find("[6/9] Build: done").unwrap(), "{log}");
-    let reads: Vec<_> = stack
-        .emulator()
-        .requests()
-        .into_iter()
-        .filter(|r| {
-            r.operation == "pypi-download" && r.file.as_deref().unwrap_or("").contains("hatchling")
-                || r.path.contains("hatchling")
-        })
-        .collect();
-    assert!(!reads.is_empty(), "the build did not fetch hatchling from the repository");
-    assert!(reads.iter().all(|r| r.user.as_deref() == Some("aws") && r.status == 200), "{reads:?}");
-    // Only pip got the index with the token; the backend that ran build code got
-    // neither it nor the network settings.
-    let recorded = fs::read_to_string(&children).unwrap();
-    let child = |needle: &str| -> serde_json::Value {
-        let line =
-            recorded.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle} child: {recorded}"));
-        serde_json::from_str(line).unwrap()
-    };
-    let env_of = |child: &serde_json::Value| -> Vec<String> {
-        child["env"].as_array().unwrap().iter().map(|it| it.as_str().unwrap().to_owned()).collect()
-    };
-    assert!(env_of(&child("build-requirements.txt")).contains(&"PIP_INDEX_URL".to_owned()));
-    let backend = env_of(&child("build_backend.py"));
-    assert!(
-        !backend.iter().any(|it| it.starts_with("PIP_") || it.ends_with("_PROXY") || it == "TWINE_PASSWORD"),
-        "{backend:?}"
-    );
 }
