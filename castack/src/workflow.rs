@@ -161,6 +161,8 @@ pub struct StepReport {
     pub seconds: f64,
     pub success: bool,
     pub output: String,
+    /// The names (never the values) of the variables a `run:` step's process got.
+    pub env_names: Vec<String>,
 }
 
 impl RunReport {
@@ -284,6 +286,8 @@ fn percent_encode(value: &str) -> String {
 
 /// The per-job state of a run.
 struct JobRun<'a> {
+    /// The variable names of the last `run:` step, for its report.
+    step_env_names: Vec<String>,
     workspace: PathBuf,
     temp: PathBuf,
     env: Vec<(String, String)>,
@@ -317,7 +321,16 @@ fn run_job(job: &Job, config: &RunConfig<'_>, event: &Event, done: &RunReport, a
     if let Some(environment) = &job.environment {
         secrets.extend(config.environment_secrets.get(environment).cloned().unwrap_or_default());
     }
-    let mut state = JobRun { workspace, temp, env, steps: BTreeMap::new(), needs: done, secrets: &secrets, event };
+    let mut state = JobRun {
+        step_env_names: Vec::new(),
+        workspace,
+        temp,
+        env,
+        steps: BTreeMap::new(),
+        needs: done,
+        secrets: &secrets,
+        event,
+    };
     let mut report = JobReport { id: job.id.clone(), success: true, ..Default::default() };
     let deadline = Instant::now() + job.timeout;
     for (n, step) in job.steps.iter().enumerate() {
@@ -343,6 +356,7 @@ fn run_job(job: &Job, config: &RunConfig<'_>, event: &Event, done: &RunReport, a
             seconds: started.elapsed().as_secs_f64(),
             success,
             output,
+            env_names: std::mem::take(&mut state.step_env_names),
         });
         if let Some(hook) = config.after_step {
             let (workspace, temp) = (&state.workspace, &state.temp);
@@ -443,6 +457,10 @@ impl JobRun<'_> {
             cmd.env(name, self.resolve(value)?);
         }
         cmd.env("GITHUB_OUTPUT", &output_file).env("GITHUB_ENV", &env_file).env("GITHUB_STEP_SUMMARY", &summary);
+        let mut names: Vec<String> =
+            cmd.get_envs().filter(|(_, v)| v.is_some()).map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+        names.sort();
+        self.step_env_names = names;
         let output = process::run_bounded(cmd, deadline)?;
         if let Some(id) = &step.id {
             let outputs = parse_outputs(&fs::read_to_string(&output_file)?)?;

@@ -226,7 +226,8 @@ pub fn index_url(endpoint: &str, token: &Secret) -> Secret {
         }
         None => format!("{endpoint}simple/"),
     };
-    Secret::new(url)
+    // The token in it is registered (percent-encoded too): that masks the URL's secret part.
+    Secret::derived(url)
 }
 
 /// The line consumers use to install the release, with its one-line why.

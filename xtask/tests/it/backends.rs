@@ -106,7 +106,7 @@ fn lock(repo: &Path, vars: &[(String, String)]) -> String {
 
 /// Installs `name==version` from the stack into a fresh environment and imports
 /// `module` there, outside any checkout: (metadata version, module file).
-fn install(stack: &Stack, name: &str, version: &str, module: &str) -> (String, String) {
+pub fn install(stack: &Stack, name: &str, version: &str, module: &str) -> (String, String) {
     let venv = TempDir::new("backend-install");
     let out = Command::new("python3").args(["-m", "venv"]).arg(venv.path().join("v")).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));

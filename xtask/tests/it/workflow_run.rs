@@ -23,9 +23,12 @@ use castack::{
     workflow::{Event, RunConfig, RunReport, StepPlace, Workflow, run},
 };
 
-use crate::support::{
-    TempDir, WORKFLOW_SECRETS, assert_runner_safe, copy_repo, git, install_and_read_version, published_files,
-    repo_root, stack_secrets, start_stack, tools_dir,
+use crate::{
+    private_deps,
+    support::{
+        TempDir, WORKFLOW_SECRETS, assert_runner_safe, copy_repo, git, install_and_read_version, published_files,
+        repo_root, stack_secrets, start_stack, tools_dir,
+    },
 };
 
 /// Where the compile jobs of these tests compile.
@@ -77,27 +80,41 @@ fn secrets(stack: &Stack) -> BTreeMap<String, String> {
     secrets
 }
 
+/// The secrets of GitHub environments, by environment.
+type EnvironmentSecrets = BTreeMap<String, BTreeMap<String, String>>;
+
 /// Runs `release.yml` of a fresh copy of the repository (tagged `tag` when given)
 /// for `event`, one run at a time.
 fn run_release_workflow(stack: &Stack, tag: Option<&str>, event: Event, hook: Option<&dyn Fn(&StepPlace<'_>)>) -> Ran {
+    let repo = copy_repo("workflow-repo");
+    run_workflow_in(stack, repo.path(), (tag, event), hook, EnvironmentSecrets::new())
+}
+
+/// Runs `release.yml` of the repository at `repo` (tagged `tag` when given).
+fn run_workflow_in(
+    stack: &Stack,
+    repo: &Path,
+    (tag, event): (Option<&str>, Event),
+    hook: Option<&dyn Fn(&StepPlace<'_>)>,
+    environment_secrets: EnvironmentSecrets,
+) -> Ran {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|it| it.into_inner());
-    let repo = copy_repo("workflow-repo");
     if let Some(tag) = tag {
-        git(repo.path(), &["tag", tag]);
+        git(repo, &["tag", tag]);
     }
-    let sha = git(repo.path(), &["rev-parse", "HEAD"]).trim().to_owned();
+    let sha = git(repo, &["rev-parse", "HEAD"]).trim().to_owned();
     let scratch = TempDir::new("workflow-run");
     let (bin, cargo_log) = (scratch.path().join("bin"), scratch.path().join("cargo-jobs"));
     cargo_recorder(&bin, &cargo_log);
-    let text = fs::read_to_string(repo.path().join(".github/workflows/release.yml")).unwrap();
+    let text = fs::read_to_string(repo.join(".github/workflows/release.yml")).unwrap();
     let workflow = Workflow::parse(&text).expect("parse release.yml");
     let config = RunConfig {
-        repo: repo.path().to_path_buf(),
+        repo: repo.to_path_buf(),
         sha,
         scratch: scratch.path().join("run"),
         secrets: secrets(stack),
-        environment_secrets: Default::default(),
+        environment_secrets,
         runner_env: runner_env(stack, &bin),
         oidc: stack.oidc_env(),
         after_step: hook,
@@ -173,4 +190,95 @@ fn a_binary_swapped_by_the_build_is_refused_before_anything_runs() {
     assert!(stack.emulator().requests().is_empty(), "a request reached the stack:\n{log}");
     assert!(stack.emulator().issued_oidc_tokens().is_empty(), "an OIDC token was requested");
     assert!(published_files(&stack).is_empty());
+}
+
+/// The read-only role of the `build-deps` environment (another role than the
+/// release's, so each job's log names the one it assumed).
+fn build_deps_secrets(stack: &Stack) -> EnvironmentSecrets {
+    let role = format!("arn:aws:iam::{}:role/ci-reader", stack.config().account);
+    [("build-deps".to_owned(), [("AWS_ROLE_ARN".to_owned(), role)].into())].into()
+}
+
+/// A project whose build backend only the CodeArtifact repository has: the
+/// build-deps job fetches the lock's wheels with the read role of its environment,
+/// the build job builds from them with no token, AWS setting or OIDC variable in any
+/// step's environment, and the publish job publishes.
+#[test]
+fn private_build_requirements_come_from_a_job_of_their_own() {
+    let stack = start_stack();
+    private_deps::seed_private_repository(&stack);
+    let repo = private_deps::private_fixture("workflow-private");
+    private_deps::lock_from_stack(&stack, repo.path());
+    let event = (Some("v2.0.0"), Event::TagPush("v2.0.0".to_owned()));
+    let ran = run_workflow_in(&stack, repo.path(), event, None, build_deps_secrets(&stack));
+    let (report, log) = (&ran.report, ran.report.log());
+    assert!(report.success(), "release.yml failed:\n{log}");
+    assert_eq!(report.job("compile").unwrap().outputs["private-dependencies"], "true", "{log}");
+    let deps = report.job("build-deps").unwrap();
+    assert!(!deps.skipped && deps.success, "{log}");
+    let deps_log: String = deps.steps.iter().map(|it| it.output.as_str()).collect();
+    assert!(deps_log.contains("assumed-role/ci-reader/gha-4242-1"), "{deps_log}");
+    // No credential, setting or OIDC variable in any step of the build job (the
+    // recording shows them where they are: the publish step).
+    let secret_names = |step: &castack::workflow::StepReport| -> Vec<String> {
+        let credentials = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN"];
+        step.env_names
+            .iter()
+            .filter(|it| {
+                it.starts_with("ACTIONS_ID_TOKEN")
+                    || it.starts_with("CODEARTIFACT_")
+                    || credentials.contains(&it.as_str())
+            })
+            .cloned()
+            .collect()
+    };
+    let build = report.job("build").unwrap();
+    for step in &build.steps {
+        assert!(secret_names(step).is_empty(), "the build job's step {:?} got {:?}", step.name, secret_names(step));
+    }
+    let publish = report.job("publish").unwrap();
+    let publish_step = publish.steps.iter().find(|it| it.name == "Publish").unwrap();
+    assert!(secret_names(publish_step).contains(&"ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned()), "{publish_step:?}");
+    assert!(build.steps.iter().any(|it| it.output.contains("build backend octo_build")), "{log}");
+    assert_eq!(ran.cargo_jobs, ["compile"], "{log}");
+    let uploaded = crate::support::uploads(&stack);
+    assert_eq!(uploaded, ["fixture_private-2.0.0.tar.gz", "fixture_private-2.0.0-py3-none-any.whl"], "{log}");
+    let (installed, _) = crate::backends::install(&stack, "fixture-private", "2.0.0", "fixture_private");
+    assert_eq!(installed, "2.0.0");
+    assert_runner_safe("release.yml (private build requirements)", &log, &stack_secrets(&stack));
+}
+
+/// A wheel replaced in the `build-deps` artifact (by anything that can write
+/// artifacts of the run) is refused by name before the build installs anything.
+#[test]
+fn a_wheel_replaced_in_the_build_deps_artifact_is_refused_before_the_build() {
+    let stack = start_stack();
+    private_deps::seed_private_repository(&stack);
+    let repo = private_deps::private_fixture("workflow-private-tampered");
+    private_deps::lock_from_stack(&stack, repo.path());
+    let replace = |place: &StepPlace<'_>| {
+        if place.job == "build-deps" && place.step == "Hand the wheels to the build job" {
+            let folder = place.artifacts.join("build-deps");
+            let wheel = fs::read_dir(&folder)
+                .unwrap()
+                .map(|it| it.unwrap().path())
+                .find(|it| it.file_name().unwrap().to_string_lossy().starts_with("octo_build"));
+            let wheel = wheel.unwrap_or_else(|| panic!("no octo_build wheel in {}", folder.display()));
+            let mut bytes = fs::read(&wheel).unwrap();
+            bytes.extend_from_slice(b"\n# not what the lock names\n");
+            fs::write(&wheel, bytes).unwrap();
+        }
+    };
+    let event = (Some("v2.0.0"), Event::TagPush("v2.0.0".to_owned()));
+    let ran = run_workflow_in(&stack, repo.path(), event, Some(&replace), build_deps_secrets(&stack));
+    let log = ran.report.log();
+    let build = ran.report.job("build").unwrap();
+    assert!(!build.success, "the replaced wheel was accepted:\n{log}");
+    let failed = build.steps.last().unwrap();
+    assert_eq!(failed.name, "Build and verify", "{log}");
+    assert!(failed.output.contains("octo_build-1.0.0-py3-none-any.whl in "), "{log}");
+    assert!(failed.output.contains("which build-requirements.txt does not name"), "{log}");
+    assert!(!failed.output.contains("pip --python"), "an installer ran:\n{log}");
+    assert!(ran.report.job("publish").unwrap().skipped, "{log}");
+    assert!(crate::support::uploads(&stack).is_empty(), "{log}");
 }
