@@ -240,3 +240,31 @@ fn a_vcs_derived_version_is_refused_with_the_choices() {
     assert!(log.contains("[tool.hatch.version] source = \"vcs\" derives the version"), "{log}");
     assert!(log.contains("cannot stamp") && log.contains("[project] without `dynamic = [\"version\"]`"), "{log}");
 }
+
+/// yamause itself switched to setuptools, its version still in
+/// `yamause/__about__.py`: `cargo xtask lock`, then `release vX --sandbox` publishes
+/// to a throwaway stack and installs the released version from it.
+#[test]
+fn yamause_switched_to_setuptools_releases_through_the_sandbox() {
+    let repo = copy_repo("yamause-setuptools");
+    let pyproject = repo.path().join("pyproject.toml");
+    let text_of = fs::read_to_string(&pyproject).unwrap();
+    let hatch_tables = text_of.find("# The version lives in one file").expect("the hatch tables of pyproject.toml");
+    let switched = text_of[..hatch_tables]
+        .replace("requires = [\"hatchling\"]", "requires = [\"setuptools>=77\"]")
+        .replace("build-backend = \"hatchling.build\"", "build-backend = \"setuptools.build_meta\"")
+        + "[tool.setuptools]\npackages = [\"yamause\"]\n\n[tool.setuptools.dynamic]\n\
+           version = {attr = \"yamause.__about__.__version__\"}\n";
+    fs::write(&pyproject, switched).unwrap();
+    git(repo.path(), &["commit", "-qam", "build with setuptools"]);
+    let locked = lock(repo.path(), &[]);
+    assert!(locked.contains("\nsetuptools==") && !locked.contains("hatchling"), "{locked}");
+    // Share the built stack with the other tests instead of building it again.
+    let target = crate::support::repo_root().join("target");
+    let vars = [("CARGO_TARGET_DIR".to_owned(), target.to_string_lossy().into_owned())];
+    let out = run_xtask(repo.path(), &["release", "v0.4.0", "--sandbox"], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("build backend setuptools.build_meta"), "{log}");
+    assert!(log.contains("installed yamause==0.4.0 from sandbox-repo in a fresh environment: its metadata says 0.4.0"));
+}
