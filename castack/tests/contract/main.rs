@@ -15,5 +15,6 @@ mod pypi_endpoint;
 mod real_service;
 mod stack;
 mod sts;
+mod sts_refusals;
 mod support;
 mod wire;
