@@ -6,6 +6,7 @@
 
 mod binary;
 mod control;
+mod descriptions;
 mod faults;
 mod github_api;
 mod github_writes;
