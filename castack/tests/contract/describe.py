@@ -275,6 +275,32 @@ class OpenApi:
         self.check(where, schema, body)
         CHECKED["openapi"] += 1
 
+    def declared(self, schema):
+        """The property names an alternative declares (with its allOf parts)."""
+        schema = self.resolve(schema)
+        names = set(schema.get("properties", {}))
+        for sub in schema.get("allOf", []):
+            names |= self.declared(sub)
+        return names
+
+    def check_alternatives(self, where, alternatives, value, key):
+        """At least one alternative must hold. GitHub's alternatives overlap (a loose
+        object matches several, and `oneOf` is held to the same rule); for an object
+        only the alternatives that declare the most of its properties count, so a
+        team reviewer is held to `team`, not to a rule that declares nothing of it."""
+        if isinstance(value, dict):
+            scores = [len(self.declared(alt) & set(value)) for alt in alternatives]
+            alternatives = [alt for alt, score in zip(alternatives, scores) if score == max(scores)]
+        errors = []
+        for alt in alternatives:
+            before = len(VIOLATIONS)
+            self.check(where, alt, value)
+            errors.append(VIOLATIONS[before:])
+            del VIOLATIONS[before:]
+        if all(errors):
+            best = min(errors, key=len)
+            violation(where, f"matches none of {key}; the closest: {best}")
+
     def check(self, where, schema, value):
         schema = self.resolve(schema)
         if value is None:
@@ -285,16 +311,7 @@ class OpenApi:
             self.check(where, sub, value)
         for key in ("anyOf", "oneOf"):
             if key in schema:
-                errors = []
-                for sub in schema[key]:
-                    before = len(VIOLATIONS)
-                    self.check(where, sub, value)
-                    errors.append(VIOLATIONS[before:])
-                    del VIOLATIONS[before:]
-                # GitHub's alternatives overlap (a loose object matches several), so
-                # oneOf is held to "at least one", like anyOf.
-                if all(errors):
-                    violation(where, f"matches none of {key}: {[e[0] for e in errors]}")
+                self.check_alternatives(where, schema[key], value, key)
         kind = schema.get("type")
         types = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
         if kind in types and (not isinstance(value, types[kind]) or (kind in ("integer", "number") and isinstance(value, bool))):

@@ -16,14 +16,22 @@
 
 use std::{
     io::Write,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
+    sync::OnceLock,
 };
 
-use castack::{AwsKey, Fault, OidcSigning};
+use castack::{
+    AwsKey, Deployment, Fault, GithubEndpoint, GithubEnvironment, GithubRepo, OidcSigning, RefType, Reviewer,
+};
 use serde_json::{Value, json};
 
-use crate::{control::base64_basic, sts::FakeMoto, support::*};
+use crate::{
+    control::base64_basic,
+    github_writes::{put_secret, seal, send_as},
+    sts::FakeMoto,
+    support::*,
+};
 
 /// Runs `describe.py` on `request`; panics with every violation found.
 fn check(request: Value) -> Value {
@@ -39,6 +47,7 @@ fn check(request: Value) -> Value {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "describe.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("checked: {:#}", report["checked"]);
     let violations = report["violations"].as_array().unwrap();
     assert!(violations.is_empty(), "castack disagrees with the description:\n{violations:#?}");
     report["checked"].clone()
@@ -200,4 +209,139 @@ fn codeartifact_sts_and_the_simple_index_agree_with_their_descriptions() {
     let checked = check(json!({"botocore": botocore, "accepted_errors": accepted_errors(), "pep691": pages}));
     assert_eq!(checked["botocore"], 27, "{checked}");
     assert_eq!(checked["pep691"], 2, "{checked}");
+}
+
+/// GitHub's OpenAPI description, `api.github.com.json` of the `@octokit/openapi`
+/// pinned in xtask/tools/npm/openapi/, installed with `npm ci` (no scripts) into the
+/// workspace's `target/npm-openapi` on first use and reused while the lock file
+/// stays the same. Needs Node.js with npm and the npm registry (the machine's proxy
+/// and CA variables apply); fails saying so, never skips.
+fn github_openapi() -> PathBuf {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let src = root.join("xtask/tools/npm/openapi");
+        let dir =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("npm-openapi");
+        let file = dir.join("node_modules/@octokit/openapi/generated/api.github.com.json");
+        let lock = std::fs::read(src.join("package-lock.json")).unwrap();
+        let marker = dir.join("node_modules/.castack-lock.json");
+        if std::fs::read(&marker).is_ok_and(|it| it == lock) && file.is_file() {
+            return file;
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["package.json", "package-lock.json"] {
+            std::fs::copy(src.join(name), dir.join(name)).unwrap();
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--prefix"])
+            .arg(&dir)
+            .args(["--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+            .output();
+        let ok = out.as_ref().is_ok_and(|it| it.status.success());
+        assert!(
+            ok && file.is_file(),
+            "installing @octokit/openapi (GitHub's OpenAPI description) with `npm ci` failed; the contract tests \
+             need Node.js 18+ with npm and the npm registry (behind a proxy: HTTPS_PROXY; a private CA: \
+             NODE_EXTRA_CA_CERTS): {}",
+            out.map(|it| String::from_utf8_lossy(&it.stderr).into_owned()).unwrap_or_else(|err| err.to_string())
+        );
+        std::fs::write(&marker, lock).unwrap();
+        file
+    })
+    .clone()
+}
+
+const GITHUB_REPO: &str = "/repos/octo-org/yamause";
+
+/// A repository with every shape the fake can answer: user and team reviewers,
+/// custom branch and tag policies, a secret of each scope.
+fn github_fixture() -> Fixture {
+    let fx = fixture();
+    let mut release = GithubEnvironment::protected("release");
+    release.reviewers = vec![Reviewer::User("release-manager".into()), Reviewer::Team("release-managers".into())];
+    release.deployment = Deployment::Custom(vec![("v*".into(), RefType::Tag), ("main".into(), RefType::Branch)]);
+    let mut open = GithubEnvironment::created("open");
+    open.deployment = Deployment::ProtectedBranches;
+    fx.emulator.set_github_repo(GithubRepo { environments: vec![release, open], ..GithubRepo::default() });
+    for scope in [format!("{GITHUB_REPO}/actions"), format!("{GITHUB_REPO}/environments/release")] {
+        let (sealed, key_id) = seal(&fx, &scope, "value");
+        assert_eq!(put_secret(&fx, &scope, "PUBLISH_TOKEN", &sealed, &key_id).status, 201);
+    }
+    fx
+}
+
+fn github_answers(fx: &Fixture) -> Vec<Value> {
+    let bearer = format!("Bearer {}", fx.emulator.github_token());
+    let call = |method: &str, path: &str, body: Option<Value>, auth: Option<&str>| {
+        let body = body.map(|it| it.to_string());
+        let raw = send_as(fx, method, path, body.as_deref(), auth);
+        json!({"method": method, "path": path, "status": raw.status, "body": raw.body})
+    };
+    let get = |path: &str| call("GET", &format!("{GITHUB_REPO}{path}"), None, Some(&bearer));
+    let env = |path: &str| format!("{GITHUB_REPO}/environments/{path}");
+    let policies = get("/environments/release/deployment-branch-policies");
+    let policy_id =
+        serde_json::from_str::<Value>(policies["body"].as_str().unwrap()).unwrap()["branch_policies"][0]["id"]
+            .as_u64()
+            .unwrap();
+    let staging = json!({"wait_timer": 30, "prevent_self_review": true, "reviewers": [{"type": "User", "id": 1000},
+        {"type": "Team", "id": 2000}], "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}});
+    let mut out = vec![
+        call("GET", "/user", None, Some(&bearer)),
+        call("GET", "/users/second-reviewer", None, Some(&bearer)),
+        call("GET", "/users/octo-org", None, Some(&bearer)),
+        call("GET", "/users/nobody-here", None, Some(&bearer)),
+        get(""),
+        get("/environments"),
+        get("/environments/release"),
+        get("/environments/open"),
+        get("/environments/missing"),
+        call("PUT", &env("staging"), Some(staging), Some(&bearer)),
+        call("PUT", &env("staging"), Some(json!({"wait_timer": 99999})), Some(&bearer)),
+        policies,
+        call(
+            "POST",
+            &env("staging/deployment-branch-policies"),
+            Some(json!({"name": "v*", "type": "tag"})),
+            Some(&bearer),
+        ),
+        get(&format!("/environments/release/deployment-branch-policies/{policy_id}")),
+        get("/environments/open/deployment-branch-policies/1"),
+        get("/actions/secrets/public-key"),
+        get("/environments/release/secrets/public-key"),
+        get("/actions/secrets"),
+        get("/actions/secrets/PUBLISH_TOKEN"),
+        get("/environments/release/secrets"),
+        get("/environments/release/secrets/PUBLISH_TOKEN"),
+        get("/actions/secrets/MISSING"),
+        call("PUT", &format!("{GITHUB_REPO}/actions/secrets/BAD-NAME"), Some(json!({})), Some(&bearer)),
+        get("/actions/oidc/customization/sub"),
+        get("/rulesets"),
+        get("/rulesets/42"),
+        get("/rulesets/7"),
+        call("GET", GITHUB_REPO, None, None),
+        call("GET", GITHUB_REPO, None, Some("Bearer ghp_wrong")),
+    ];
+    // The token of a workflow (no user), and a permission taken away.
+    let repo = fx.emulator.github_repo();
+    fx.emulator.set_github_repo(GithubRepo { token_user: None, forbidden: vec![GithubEndpoint::Environments], ..repo });
+    out.push(call("GET", "/user", None, Some(&bearer)));
+    out.push(get("/environments"));
+    out
+}
+
+#[test]
+fn the_github_api_agrees_with_githubs_openapi_description() {
+    let fx = github_fixture();
+    let answers = github_answers(&fx);
+    let file = github_openapi();
+    let checked = check(json!({"openapi": {"file": file, "answers": answers}}));
+    assert_eq!(checked["openapi"], answers.len(), "{checked}");
+    // What no schema says: the token's user sees its own account (`private`), others
+    // see the public view.
+    let view = |i: usize| {
+        serde_json::from_str::<Value>(answers[i]["body"].as_str().unwrap()).unwrap()["user_view_type"].clone()
+    };
+    assert_eq!((view(0), view(1)), (json!("private"), json!("public")));
 }
