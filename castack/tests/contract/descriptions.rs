@@ -345,3 +345,51 @@ fn the_github_api_agrees_with_githubs_openapi_description() {
     };
     assert_eq!((view(0), view(1)), (json!("private"), json!("public")));
 }
+
+/// What the release consumes from STS comes from moto through the emulator: the
+/// web-identity exchange and GetCallerIdentity, held against botocore's STS model
+/// like castack's own answers.
+#[test]
+fn moto_sts_answers_through_the_stack_agree_with_the_model() {
+    let stack = castack::Stack::start(castack::StackConfig::new(stack_python())).expect("start the stack");
+    let emulator = stack.emulator();
+    let post = |body: &str, key: Option<&AwsKey>| {
+        let content_type = ("Content-Type", "application/x-www-form-urlencoded");
+        let head = match key {
+            Some(key) => signed_head_with(
+                emulator,
+                ("POST", "/", body.as_bytes()),
+                &[content_type],
+                key,
+                ("us-east-1", "sts", now()),
+            ),
+            None => format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {}\r\n", content_type.1),
+        };
+        raw_bytes(emulator, &format!("{head}Content-Length: {}\r\n", body.len()), body.as_bytes())
+    };
+    let exchange = format!(
+        "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2F\
+         ci-publisher&RoleSessionName=release-session&WebIdentityToken={}",
+        emulator.mint_oidc_token(None)
+    );
+    let exchanged = post(&exchange, None);
+    assert_eq!(exchanged.status, 200, "{exchanged:?}");
+    let creds = |tag: &str| {
+        let start = exchanged.body.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
+        exchanged.body[start..].split('<').next().unwrap().to_owned()
+    };
+    let session = AwsKey::new(creds("AccessKeyId"), creds("SecretAccessKey")).with_session_token(creds("SessionToken"));
+    let caller = post("Action=GetCallerIdentity&Version=2011-06-15", Some(&session));
+    assert_eq!(caller.status, 200, "{caller:?}");
+    let answers: Vec<Value> = [("AssumeRoleWithWebIdentity", &exchanged), ("GetCallerIdentity", &caller)]
+        .into_iter()
+        .map(|(operation, raw)| {
+            let mut out = answer(raw);
+            out["service"] = json!("sts");
+            out["operation"] = json!(operation);
+            out
+        })
+        .collect();
+    let checked = check(json!({"botocore": answers, "accepted_errors": accepted_errors()}));
+    assert_eq!(checked["botocore"], 2, "{checked}");
+}
