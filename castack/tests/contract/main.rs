@@ -7,6 +7,7 @@
 mod binary;
 mod control;
 mod descriptions;
+mod fake_moto;
 mod faults;
 mod github_api;
 mod github_writes;
