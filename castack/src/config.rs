@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::bail;
 use serde_json::{Map, Value, json};
 
-use crate::github_repo::GithubRepo;
+use crate::{github_repo::GithubRepo, keyring::AwsKey};
 
 /// The account that owns the emulated domain unless configured otherwise: the
 /// account of the AWS documentation examples, chosen to differ from moto's default
@@ -19,6 +19,26 @@ pub const DEFAULT_DOMAIN: &str = "sandbox-domain";
 pub const DEFAULT_REPOSITORY: &str = "sandbox-repo";
 /// The role name in the default principal of AccessDenied messages.
 pub const DEFAULT_ROLE: &str = "ci-publisher";
+
+/// Throwaway static credentials for clients of the stack, which the emulator accepts
+/// signatures from unless configured otherwise ([`EmulatorConfig::credentials`]).
+/// They exist so an SDK signs its requests without finding a person's real
+/// credentials. moto files them under its default account 123456789012, not the
+/// domain owner's: the cross-account caller ([`crate::Stack::cross_account_credentials_env`]).
+pub const ACCESS_KEY_ID: &str = "AKIACASTACKEXAMPLE01";
+pub const SECRET_ACCESS_KEY: &str = "castack/throwaway/secret/not/a/real/key0";
+
+/// How the fake OIDC endpoint signs the tokens it issues, for tests of a release
+/// that presents a token STS must refuse ([`crate::Emulator::set_oidc_signing`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OidcSigning {
+    /// Signed with the emulator's key: castack's STS accepts it.
+    #[default]
+    Valid,
+    /// Signed, then one claim changed (`sub` gains a suffix), as an attacker who
+    /// edits a token would: the signature no longer matches.
+    Tampered,
+}
 
 /// A package origin restriction value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +114,10 @@ pub struct EmulatorConfig {
     pub oidc_claims: Map<String, Value>,
     /// The repository the fake GitHub REST API serves.
     pub github: GithubRepo,
+    /// The static key pairs whose signatures are accepted (SigV4 is verified on every
+    /// CodeArtifact and STS request); default: [`ACCESS_KEY_ID`] / [`SECRET_ACCESS_KEY`].
+    /// Sessions issued through the emulator's STS are added as they are issued.
+    pub credentials: Vec<AwsKey>,
     /// Port to listen on; `None`: a free one.
     pub port: Option<u16>,
     /// Print one line per request to stderr (the binary does).
@@ -117,6 +141,7 @@ impl EmulatorConfig {
             oidc_request_token: None,
             oidc_claims: Map::new(),
             github: GithubRepo::default(),
+            credentials: vec![AwsKey::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY)],
             port: None,
             echo_requests: false,
         }

@@ -17,11 +17,12 @@ use serde_json::{Map, Value};
 
 pub use crate::{
     config::{
-        DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE, EmulatorConfig,
+        DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE, EmulatorConfig, OidcSigning,
         OriginRestrictions, Restriction, default_oidc_claims,
     },
     github_repo::GithubRepo,
     github_secrets::GithubSecret,
+    keyring::AwsKey,
     operation::{CodeArtifactOp, Operation, PypiOp},
     state::{LoggedRequest, Token},
 };
@@ -263,9 +264,24 @@ impl Emulator {
         self.state.issued_sts_secrets()
     }
 
-    /// Adds secrets the stack obtained from moto itself (not through the emulator).
-    pub(crate) fn record_issued_sts_secrets(&self, secrets: Vec<String>) {
-        self.state.record_sts_secrets(secrets);
+    /// Adds a session the stack obtained from moto itself (not through the emulator):
+    /// its signatures are accepted until `expires`, and its secrets count as issued.
+    pub(crate) fn record_issued_session(&self, key: AwsKey, expires: Option<u64>) {
+        self.state.record_sts_session(key, expires);
+    }
+
+    /// Accepts SigV4 signatures of `key` from now on (a test's own credentials; the
+    /// configured ones are [`EmulatorConfig::credentials`]). With a session token,
+    /// requests must carry it. Kept across [`Emulator::reset`].
+    pub fn add_credentials(&self, key: AwsKey) {
+        lock(&self.state.keyring).add_static(key);
+    }
+
+    /// How the fake OIDC endpoint signs the tokens it issues from now on;
+    /// [`Emulator::reset`] restores [`OidcSigning::Valid`]. An expired token comes from
+    /// the claims instead: `set_oidc_claims` with an `exp` in the past.
+    pub fn set_oidc_signing(&self, signing: OidcSigning) {
+        lock(&self.state.inner).oidc_signing = signing;
     }
 
     /// How long an upload stays out of listings, the index and downloads now.

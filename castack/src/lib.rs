@@ -3,12 +3,13 @@
 //! binary itself (the release tool must not compile server code).
 //!
 //! - [`Emulator`]: an in-process HTTP server on 127.0.0.1 that speaks the
-//!   CodeArtifact control plane (REST-JSON, SigV4 header checked, signature not
-//!   verified), forwards the PyPI endpoint `/pypi/<repo>/` to pypiserver with
+//!   CodeArtifact control plane (REST-JSON, SigV4 signatures verified against the
+//!   keys it knows), forwards the PyPI endpoint `/pypi/<repo>/` to pypiserver with
 //!   CodeArtifact's re-upload rules and answer texts, files uploads by their upload
 //!   form and publishes them with a latency, answers the index's project pages
 //!   itself (HTML or PEP 691 JSON), forwards STS (AWS query protocol) to
-//!   moto_server with STS-shaped faults, plays GitHub's OIDC token endpoint and the
+//!   moto_server with STS-shaped faults after checking signatures and web-identity
+//!   tokens as STS does, plays GitHub's OIDC token endpoint and the
 //!   parts of GitHub's REST API that `check-iam` reads and `setup --apply-github`
 //!   writes (decrypting the secrets it is given, for tests), injects
 //!   faults, logs requests and remembers the secrets it saw issued (for leak
@@ -19,8 +20,8 @@
 //!   temporary folder, with a session of the release role in the domain owner's
 //!   account for its clients; everything stops when it is dropped.
 //!
-//! Signatures of the OIDC JWTs are random bytes: nothing in the stack verifies them
-//! (moto's AssumeRoleWithWebIdentity accepts any token).
+//! The OIDC JWTs are signed (HMAC-SHA256 with the emulator's key) and the emulator's
+//! STS verifies them before moto, which accepts any token, sees one.
 
 // Layers, top to bottom: the public API (the stack with its caller session, and
 // the emulator), the router, the handlers (with the index pages the PyPI handler
@@ -42,7 +43,9 @@ mod index;
 mod oidc;
 mod proxy;
 mod sts;
+mod web_identity;
 
+mod clock;
 mod config;
 mod faults;
 mod forward;
@@ -50,6 +53,7 @@ mod github_repo;
 mod github_secrets;
 mod http;
 mod iam;
+mod keyring;
 mod operation;
 pub mod pypi;
 mod sigv4;
@@ -57,14 +61,17 @@ mod state;
 mod store;
 mod util;
 
+pub use config::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 pub use emulator::{
-    CodeArtifactOp, DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE, Emulator,
-    EmulatorConfig, LoggedRequest, Operation, OriginRestrictions, PypiOp, Restriction, Token, default_oidc_claims,
+    AwsKey, CodeArtifactOp, DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE,
+    Emulator, EmulatorConfig, LoggedRequest, OidcSigning, Operation, OriginRestrictions, PypiOp, Restriction, Token,
+    default_oidc_claims,
 };
 pub use faults::{Fault, MAX_DELAY_MS, Rule, UploadFailure};
 pub use github_repo::{
     Deployment, GithubEndpoint, GithubEnvironment, GithubRepo, GithubRuleset, GithubTeam, GithubUser, RefType, Reviewer,
 };
 pub use github_secrets::{GithubSecret, SecretScope, SecretValue};
-pub use stack::{ACCESS_KEY_ID, DEFAULT_STACK_LATENCY, SECRET_ACCESS_KEY, Stack, StackConfig, UNSET_VARS};
+pub use sigv4::sign_request;
+pub use stack::{DEFAULT_STACK_LATENCY, Stack, StackConfig, UNSET_VARS};
 pub use util::shell_quote;

@@ -2,35 +2,30 @@
 //! loopback ports, the emulator in front of pypiserver and of moto's STS, a session
 //! of the release role in the domain owner's account for clients (`owner.rs`), and a
 //! private state folder (package folder, password file, logs) that disappears with
-//! the stack. IAM calls go to moto directly: nothing in the stack needs to see them.
+//! the stack. IAM calls go to moto directly: nothing in the stack needs to see them
+//! (the emulator's STS asks moto's IAM for OIDC providers itself).
+
+mod services;
 
 use std::{
     fs,
-    io::{Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail, format_err};
+use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
 use crate::{
+    config::{ACCESS_KEY_ID, SECRET_ACCESS_KEY},
     emulator::{
         DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, Emulator, EmulatorConfig,
         OriginRestrictions,
     },
     owner, util,
 };
-
-/// Throwaway static credentials for clients of the stack. Nothing checks them; they
-/// exist so an SDK signs its requests without finding a person's real credentials.
-/// moto files them under its default account 123456789012, not the domain owner's:
-/// the cross-account caller ([`Stack::cross_account_credentials_env`]).
-pub const ACCESS_KEY_ID: &str = "AKIACASTACKEXAMPLE01";
-pub const SECRET_ACCESS_KEY: &str = "castack/throwaway/secret/not/a/real/key0";
+use services::{Service, ServiceSpec, StateDir};
 
 /// Variables a person's shell may hold that would send real credentials, or route
 /// calls away from the stack; the binary prints `unset` for each.
@@ -92,6 +87,11 @@ pub struct StackConfig {
     pub startup_timeout: Duration,
     /// See [`EmulatorConfig::echo_requests`].
     pub echo_requests: bool,
+    /// Whether the domain owner's account starts with GitHub's OIDC provider in
+    /// moto's IAM (client id `sts.amazonaws.com`, as `cargo xtask setup` creates it),
+    /// which the emulator's STS requires of a web-identity token. Default true;
+    /// false for tests of `setup` on an empty account.
+    pub github_oidc_provider: bool,
 }
 
 impl StackConfig {
@@ -111,6 +111,7 @@ impl StackConfig {
             emulator_port: None,
             startup_timeout: Duration::from_secs(20),
             echo_requests: false,
+            github_oidc_provider: true,
         }
     }
 }
@@ -151,28 +152,31 @@ impl Stack {
         let pypiserver = pypi_spec.await_ready(pypiserver, &config, &state)?;
         let moto = moto_spec.await_ready(moto, &config, &state)?;
 
+        let [pypiserver_addr, moto_addr] =
+            [pypiserver.port, moto.port].map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
         let emulator = Emulator::start(EmulatorConfig {
             account: config.account.clone(),
             region: config.region.clone(),
             domain: config.domain.clone(),
             repository: config.repository.clone(),
-            package_dir: packages,
             htpasswd: Some(htpasswd),
-            upstream: Some(SocketAddr::from(([127, 0, 0, 1], pypiserver.port))),
-            sts_upstream: Some(SocketAddr::from(([127, 0, 0, 1], moto.port))),
+            upstream: Some(pypiserver_addr),
+            sts_upstream: Some(moto_addr),
             origin: config.origin,
             publish_latency: config.publish_latency,
-            principal: None,
             oidc_request_token: config.oidc_request_token.clone(),
             oidc_claims: config.oidc_claims.clone(),
-            github: Default::default(), // tests change it at run time (`Emulator::set_github_repo`)
             port: config.emulator_port,
             echo_requests: config.echo_requests,
+            ..EmulatorConfig::new(packages)
         })?;
-        let moto_addr = SocketAddr::from(([127, 0, 0, 1], moto.port));
-        let owner = owner::assume_role(moto_addr, &config.region, &config.account, ACCESS_KEY_ID)
+        let owner = owner::assume_role(moto_addr, &config.region, &config.account)
             .context("cannot mint the session of the domain owner's role")?;
-        emulator.record_issued_sts_secrets(vec![owner.secret_access_key.clone(), owner.session_token.clone()]);
+        emulator.record_issued_session(owner.key.clone(), owner.expires);
+        if config.github_oidc_provider {
+            owner::create_github_provider(moto_addr, &config.account)
+                .context("cannot create GitHub's OIDC provider in moto's IAM")?;
+        }
         if config.echo_requests {
             eprintln!("castack: stack up in {:.1} s", started.elapsed().as_secs_f64());
         }
@@ -220,9 +224,9 @@ impl Stack {
     /// setup has them.
     pub fn credentials_env(&self) -> Vec<(String, String)> {
         vec![
-            ("AWS_ACCESS_KEY_ID".to_owned(), self.owner.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY".to_owned(), self.owner.secret_access_key.clone()),
-            ("AWS_SESSION_TOKEN".to_owned(), self.owner.session_token.clone()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), self.owner.key.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), self.owner.key.secret_access_key.clone()),
+            ("AWS_SESSION_TOKEN".to_owned(), self.owner.key.session_token.clone().unwrap_or_default()),
         ]
     }
 
@@ -364,229 +368,6 @@ fn check_python(python: &Path) -> anyhow::Result<()> {
             python.display()
         ),
     }
-}
-
-/// A private folder under the system temp folder, removed on drop.
-struct StateDir {
-    path: PathBuf,
-}
-
-impl StateDir {
-    fn create() -> anyhow::Result<StateDir> {
-        use std::os::unix::fs::DirBuilderExt;
-        sweep_stale_state_dirs();
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("castack-{}-{n}-{}", std::process::id(), util::random_hex(4)));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .with_context(|| format!("cannot create the stack's state folder {}", path.display()))?;
-        Ok(StateDir { path })
-    }
-}
-
-/// Removes state folders of stacks whose process died without cleaning up
-/// (SIGKILL; their servers exit on their own when the pipe to them closes). Only on
-/// Linux, where `/proc` tells whether the owning process still runs.
-fn sweep_stale_state_dirs() {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("castack-").and_then(|it| it.split('-').next()) else { continue };
-        let Ok(pid) = pid.parse::<u32>() else { continue };
-        if !Path::new(&format!("/proc/{pid}")).exists() && entry.path().join("htpasswd").exists() {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-impl Drop for StateDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
-/// A child server; dropping it kills and reaps the process.
-struct Service {
-    name: &'static str,
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    port_was_chosen: bool,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `python -m <module> <args>` with a watchdog thread that exits the process
-/// when its stdin (a pipe held by this process) closes: if the test process dies
-/// without running destructors (SIGKILL, abort), the servers still go away.
-const BOOTSTRAP: &str = "\
-import os, runpy, sys, threading
-def _watch():
-    try:
-        sys.stdin.buffer.read()
-    finally:
-        os._exit(0)
-threading.Thread(target=_watch, daemon=True).start()
-module = sys.argv[1]
-sys.argv = [module] + sys.argv[2:]
-runpy.run_module(module, run_name='__main__', alter_sys=True)
-";
-
-struct ServiceSpec {
-    name: &'static str,
-    module: &'static str,
-    /// Path of a GET that answers once the server is up.
-    probe: String,
-    args: Box<dyn Fn(u16) -> Vec<String>>,
-}
-
-impl ServiceSpec {
-    fn spawn(&self, config: &StackConfig, state: &StateDir, port: Option<u16>) -> anyhow::Result<Service> {
-        let (port, port_was_chosen) = match port {
-            Some(port) => {
-                if TcpListener::bind(("127.0.0.1", port)).is_err() {
-                    bail!(
-                        "cannot start {}: port {port} on 127.0.0.1 is already in use; free it, or leave the port \
-                         unset so castack picks a free one",
-                        self.name
-                    );
-                }
-                (port, false)
-            }
-            None => (free_port()?, true),
-        };
-        let log = state.path.join("logs").join(format!("{}.log", self.name));
-        let out = fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
-        let err = out.try_clone()?;
-        let bin_dir = config.python.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut cmd = Command::new(&config.python);
-        cmd.arg("-c")
-            .arg(BOOTSTRAP)
-            .arg(self.module)
-            .args((self.args)(port))
-            .current_dir(&state.path)
-            // A cleared environment: no AWS credentials, no INITIAL_NO_AUTH_ACTION_COUNT,
-            // no PYTHONPATH of the person running the tests.
-            .env_clear()
-            .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display()))
-            .env("HOME", state.path.join("home"))
-            .env("TMPDIR", state.path.join("tmp"))
-            .env("LANG", "C.UTF-8")
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("PYTHONNOUSERSITE", "1")
-            .stdin(Stdio::piped())
-            .stdout(out)
-            .stderr(err);
-        let child =
-            cmd.spawn().with_context(|| format!("cannot run {} with {}", self.name, config.python.display()))?;
-        Ok(Service { name: self.name, child, port, log, port_was_chosen })
-    }
-
-    /// Waits until the server answers HTTP; a server that lost a race for its free
-    /// port is started again on another one (twice at most).
-    fn await_ready(&self, mut service: Service, config: &StackConfig, state: &StateDir) -> anyhow::Result<Service> {
-        for attempt in 0.. {
-            match wait_ready(&mut service, &self.probe, config.startup_timeout) {
-                Ok(()) => return Ok(service),
-                Err(err) => {
-                    let lost_race = service.port_was_chosen
-                        && attempt < 2
-                        && fs::read_to_string(&service.log).is_ok_and(|it| it.contains("Address already in use"));
-                    if !lost_race {
-                        return Err(err);
-                    }
-                    drop(service);
-                    service = self.spawn(config, state, None)?;
-                }
-            }
-        }
-        unreachable!()
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).context("cannot find a free port on 127.0.0.1")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn wait_ready(service: &mut Service, probe: &str, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    let pid = service.child.id();
-    loop {
-        if let Some(status) = service.child.try_wait()? {
-            return Err(failure(
-                service,
-                format!(
-                    "{} (pid {pid}) exited with {status} before answering on 127.0.0.1:{}",
-                    service.name, service.port
-                ),
-            ));
-        }
-        if answers_http(service.port, probe) {
-            // Another process on the port could have answered: make sure ours still runs.
-            std::thread::sleep(Duration::from_millis(50));
-            if let Some(status) = service.child.try_wait()? {
-                return Err(failure(
-                    service,
-                    format!("{} (pid {pid}) exited with {status} although port {} answers", service.name, service.port),
-                ));
-            }
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(failure(
-                service,
-                format!(
-                    "{} (pid {pid}) did not answer on http://127.0.0.1:{}{probe} within {} s",
-                    service.name,
-                    service.port,
-                    timeout.as_secs_f64()
-                ),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn answers_http(port: u16, path: &str) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 5];
-    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
-}
-
-/// An error naming the process, with the last lines of its output and a hint.
-fn failure(service: &Service, what: String) -> anyhow::Error {
-    let output = fs::read_to_string(&service.log).unwrap_or_default();
-    let lines: Vec<&str> = output.lines().collect();
-    let tail =
-        lines[lines.len().saturating_sub(15)..].iter().map(|it| format!("    {it}")).collect::<Vec<_>>().join("\n");
-    let tail = if tail.is_empty() { "    (no output)".to_owned() } else { tail };
-    let hint = if output.contains("No module named") {
-        "\nThe Python environment lacks pypiserver or moto: use the `stack` tool environment \
-         (`cargo run -q -p xtask -- tools stack` prints its interpreter)."
-    } else if output.contains("Address already in use") {
-        "\nThe port is taken by another process: free it or let castack pick a free port."
-    } else {
-        ""
-    };
-    format_err!("{what}; last lines of its output:\n{tail}{hint}")
 }
 
 /// The machine's `NO_PROXY` list with the loopback names added.

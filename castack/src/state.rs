@@ -15,12 +15,13 @@ use anyhow::Context;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    config::{DEFAULT_ROLE, EmulatorConfig, OriginRestrictions, default_oidc_claims},
+    config::{DEFAULT_ROLE, EmulatorConfig, OidcSigning, OriginRestrictions, default_oidc_claims},
     faults::{Fault, Faults, Transient},
     github_repo::GithubRepo,
     github_secrets::GithubKeys,
     http::lock,
     iam::IdentityPolicy,
+    keyring::{AwsKey, Keyring},
     operation::Operation,
     pypi::DistFile,
     store::Store,
@@ -123,6 +124,11 @@ pub(crate) struct State {
     /// The key pairs the fake GitHub API seals secrets with (this emulator's own).
     pub github_keys: GithubKeys,
     pub encryption_key: String,
+    /// The HMAC key and key id the fake OIDC issuer signs its tokens with.
+    pub oidc_key: Vec<u8>,
+    pub oidc_key_id: String,
+    /// The AWS keys SigV4 signatures are checked against.
+    pub keyring: Mutex<Keyring>,
     pub inner: Mutex<Inner>,
     /// What the repository holds: filings of uploads, publishing latency.
     pub store: Mutex<Store>,
@@ -136,6 +142,7 @@ pub(crate) struct Inner {
     token: Option<Token>,
     pub origin: OriginRestrictions,
     oidc_claims: Map<String, Value>,
+    pub oidc_signing: OidcSigning,
     /// The identity policy of the caller, when a test set one: every CodeArtifact
     /// action (and the bearer token) is then checked against it.
     pub identity_policy: Option<IdentityPolicy>,
@@ -177,11 +184,15 @@ impl State {
             github_token,
             github_keys: GithubKeys::default(),
             encryption_key: format!("arn:aws:kms:{}:{}:key/{}", config.region, config.account, util::uuid()),
+            oidc_key: util::random_bytes(32),
+            oidc_key_id: format!("castack-{}", util::random_hex(8)),
+            keyring: Mutex::new(Keyring::new(&config.credentials)),
             inner: Mutex::new(Inner {
                 faults: Faults::default(),
                 token: None,
                 origin: config.origin,
                 oidc_claims: config.oidc_claims.clone(),
+                oidc_signing: OidcSigning::Valid,
                 identity_policy: None,
                 github: config.github.clone(),
             }),
@@ -206,6 +217,7 @@ impl State {
             inner.identity_policy = None;
             inner.origin = self.config.origin;
             inner.oidc_claims = self.config.oidc_claims.clone();
+            inner.oidc_signing = OidcSigning::Valid;
             inner.github = self.config.github.clone();
         }
         lock(&self.store).set_latency(self.config.publish_latency);
@@ -266,8 +278,12 @@ impl State {
         push_bounded(&mut lock(&self.issued).oidc_tokens, [jwt]);
     }
 
-    pub(crate) fn record_sts_secrets(&self, secrets: Vec<String>) {
-        push_bounded(&mut lock(&self.issued).sts_secrets, secrets);
+    /// Remembers temporary credentials issued through STS (or minted by the stack):
+    /// their secret parts for leak tests, and the key for SigV4.
+    pub(crate) fn record_sts_session(&self, key: AwsKey, expires: Option<u64>) {
+        let secrets = [Some(key.secret_access_key.clone()), key.session_token.clone()];
+        push_bounded(&mut lock(&self.issued).sts_secrets, secrets.into_iter().flatten());
+        lock(&self.keyring).add_session(key, expires);
     }
 
     // -- Token and pypiserver's password file --------------------------------------

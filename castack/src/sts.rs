@@ -4,20 +4,29 @@
 //! moto cannot: STS faults in STS's own XML error shape, a request log entry per
 //! STS call, and a record of the credentials moto hands out (for leak tests).
 //!
+//! Before anything is forwarded, castack refuses what STS refuses: a signature that
+//! does not verify against the keys it knows (`sigv4.rs`; only
+//! AssumeRoleWithWebIdentity and AssumeRoleWithSAML may come unsigned), and a web
+//! identity token STS would not accept (`web_identity.rs`). Injected faults answer
+//! first, so a test can make STS say anything. The credentials of every successful
+//! answer become keys the emulator accepts.
+//!
 //! Nothing of a request or answer body is logged: requests carry the web identity
 //! token, answers carry secret keys and session tokens. The log gets the action
-//! name and, for signed calls, the access key id.
+//! name and, for authenticated calls, the access key id.
 
 use std::io::Read;
 
 use crate::{
+    clock,
     faults::{Fault, INJECTED_INTERNAL_ERROR, THROTTLED},
     forward,
-    http::{Body, Request, Response},
+    http::{Body, Request, Response, lock},
+    keyring::AwsKey,
     operation::Operation,
-    sigv4,
+    sigv4::{self, Refusal},
     state::{Entry, State},
-    util,
+    util, web_identity,
 };
 
 /// STS query-protocol answers are a few kilobytes; anything far larger is not an
@@ -32,8 +41,6 @@ pub(crate) struct Call {
     /// The `Action` parameter when it is a plain name (the log prints `sts`
     /// without one).
     pub action: Option<String>,
-    /// From the SigV4 `Credential` of a signed call (never the signature).
-    pub access_key_id: Option<String>,
 }
 
 /// `Some` if `req` is an STS call: signed with credential scope service `sts`, or
@@ -48,24 +55,35 @@ pub(crate) fn detect(req: &Request) -> Option<Call> {
         return None;
     }
     let action = action.filter(|it| (1..=64).contains(&it.len()) && it.bytes().all(|b| b.is_ascii_alphanumeric()));
-    let access_key_id = scope
-        .map(|it| it.access_key_id.to_owned())
-        .filter(|it| (1..=128).contains(&it.len()) && it.bytes().all(|b| b.is_ascii_alphanumeric()));
-    Some(Call { action, access_key_id })
+    Some(Call { action })
 }
 
 /// The `Action` of a `POST` with a URL-encoded form body.
 fn form_action(req: &Request) -> Option<String> {
+    param(form_body(req)?, "Action")
+}
+
+/// The body of a `POST` with a URL-encoded form body.
+fn form_body(req: &Request) -> Option<&str> {
     if req.method != "POST" || req.body.is_empty() || req.body.len() > MAX_FORM {
         return None;
     }
     let form_type = req
         .header("content-type")
         .is_none_or(|it| it.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    if !form_type {
-        return None;
-    }
-    param(std::str::from_utf8(&req.body).ok()?, "Action")
+    form_type.then(|| std::str::from_utf8(&req.body).ok()).flatten()
+}
+
+/// Every parameter of the form body (or, without one, of the query), decoded;
+/// malformed pairs are skipped.
+fn params(req: &Request) -> Vec<(String, String)> {
+    let text = form_body(req).or_else(|| req.query()).unwrap_or_default();
+    text.split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            Some((util::percent_decode(key).ok()?, util::percent_decode(value).ok()?))
+        })
+        .collect()
 }
 
 /// The first value of `name` in a URL-encoded form; malformed pairs are skipped.
@@ -79,18 +97,26 @@ fn param(form: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Answers an STS call from an injected fault or from moto_server; `entry` gets
-/// what the log needs.
+/// Answers an STS call from an injected fault, a refusal, or moto_server; `entry`
+/// gets what the log needs.
 pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry) -> Response {
-    let operation = Operation::Sts(call.action);
+    let operation = Operation::Sts(call.action.clone());
     entry.operation = operation.clone();
-    entry.access_key_id = call.access_key_id;
     let request_id = util::uuid();
     if let Some(stalled) = state.injected_stall(&operation) {
         return stalled;
     }
     if let Some(response) = injected(state, &operation, &request_id) {
         return response;
+    }
+    entry.access_key_id = match authenticate(state, req, call.action.as_deref()) {
+        Ok(key) => key,
+        Err(refusal) => return refused(refusal, &request_id),
+    };
+    if call.action.as_deref() == Some("AssumeRoleWithWebIdentity")
+        && let Err(it) = web_identity::check(state, &params(req), util::now_secs())
+    {
+        return error(it.status, it.code, &it.message, &request_id);
     }
     let Some(upstream) = state.config.sts_upstream else {
         return error(
@@ -101,37 +127,64 @@ pub(crate) fn handle(state: &State, req: &Request, call: Call, entry: &mut Entry
             &request_id,
         );
     };
+    let unavailable = |what: String| error(502, "ServiceUnavailable", &what, &request_id);
     let response = match forward::send(req, upstream) {
         Ok(it) => it,
-        Err(err) => {
-            return error(
-                502,
-                "ServiceUnavailable",
-                &format!("castack could not reach moto_server at {upstream} for STS: {err}"),
-                &request_id,
-            );
-        }
+        Err(err) => return unavailable(format!("castack could not reach moto_server at {upstream} for STS: {err}")),
     };
     let body = match read_answer(response.body) {
         Ok(it) => it,
-        Err(err) => {
-            return error(
-                502,
-                "ServiceUnavailable",
-                &format!("castack could not read moto_server's STS answer: {err}"),
-                &request_id,
-            );
-        }
+        Err(err) => return unavailable(format!("castack could not read moto_server's STS answer: {err}")),
     };
     if (200..300).contains(&response.status) {
-        // AssumeRole* and GetSessionToken answers carry credentials; keep the secret
-        // parts (never the access key id, which is no secret) for leak tests.
-        let text = String::from_utf8_lossy(&body);
-        let mut secrets = util::xml_elements(&text, "SecretAccessKey");
-        secrets.extend(util::xml_elements(&text, "SessionToken"));
-        state.record_sts_secrets(secrets);
+        record_credentials(state, &String::from_utf8_lossy(&body));
     }
     Response { body: Body::Bytes(body), ..response }
+}
+
+/// Verifies the signature (any region, STS's 15-minute window: "Signature expired:
+/// … (… - 15 min.)" in aws/aws-cli#6676 for GetCallerIdentity, and `RequestExpired`
+/// "more than 15 minutes after the date stamp" among the common errors of the query
+/// APIs). Returns the access key id; `None` for an unsigned web-identity or SAML
+/// call, the only actions STS takes without a signature.
+fn authenticate(state: &State, req: &Request, action: Option<&str>) -> Result<Option<String>, Refusal> {
+    let unsigned_action = matches!(action, Some("AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML"));
+    if unsigned_action && req.header("authorization").is_none() {
+        return Ok(None);
+    }
+    let policy = sigv4::Policy { service: "sts", region: None, max_skew_minutes: 15 };
+    sigv4::verify(req, &lock(&state.keyring), &policy, util::now_secs()).map(Some)
+}
+
+/// A refusal in the words of STS (query protocol): `InvalidClientTokenId` and
+/// `SignatureDoesNotMatch` 403 (the query APIs' common errors; answers quoted in
+/// aws-azure-login/aws-azure-login#251 and aws/aws-cli#135), `ExpiredToken` 403,
+/// `MissingAuthenticationToken` 403, `IncompleteSignature` 400.
+fn refused(refusal: Refusal, request_id: &str) -> Response {
+    let (status, code, message) = match refusal {
+        Refusal::Missing => (403, "MissingAuthenticationToken", "Request is missing Authentication Token".to_owned()),
+        Refusal::Incomplete(message) => (400, "IncompleteSignature", message),
+        Refusal::Scope(message) | Refusal::Signature(message) => (403, "SignatureDoesNotMatch", message),
+        Refusal::UnknownKey | Refusal::InvalidToken => {
+            (403, "InvalidClientTokenId", "The security token included in the request is invalid".to_owned())
+        }
+        Refusal::ExpiredToken => {
+            (403, "ExpiredToken", "The security token included in the request is expired".to_owned())
+        }
+    };
+    error(status, code, &message, request_id)
+}
+
+/// AssumeRole*, GetSessionToken and GetFederationToken answers carry credentials:
+/// the emulator accepts them from now on (until their `Expiration`), and keeps the
+/// secret parts for leak tests.
+fn record_credentials(state: &State, xml: &str) {
+    let field = |tag: &str| util::xml_elements(xml, tag).into_iter().next();
+    if let (Some(id), Some(secret)) = (field("AccessKeyId"), field("SecretAccessKey")) {
+        let mut key = AwsKey::new(id, secret);
+        key.session_token = field("SessionToken");
+        state.record_sts_session(key, field("Expiration").and_then(|it| clock::parse_iso8601(&it)));
+    }
 }
 
 fn read_answer(body: Body) -> std::io::Result<Vec<u8>> {
@@ -219,12 +272,11 @@ mod tests {
         let form = [("Content-Type", "application/x-www-form-urlencoded")];
         let call = detect(&request("POST", "/", &form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15")).unwrap();
         assert_eq!(call.action.as_deref(), Some("AssumeRoleWithWebIdentity"));
-        assert_eq!(call.access_key_id, None);
 
         let signed = "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/sts/aws4_request, \
                       SignedHeaders=host, Signature=abc";
         let call = detect(&request("POST", "/", &[("Authorization", signed)], "")).unwrap();
-        assert_eq!((call.action, call.access_key_id.as_deref()), (None, Some("ASIAEXAMPLE")));
+        assert_eq!(call.action, None);
         let call = detect(&request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15", &[], "")).unwrap();
         assert_eq!(call.action.as_deref(), Some("GetCallerIdentity"));
 

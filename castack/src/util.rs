@@ -54,6 +54,16 @@ pub(crate) fn uuid() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
+/// HMAC-SHA256 (RFC 2104): SigV4's key derivation and signature, and the
+/// signature of the fake OIDC issuer's tokens.
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// Compares secrets (tokens, passwords, digests) in time that does not depend on
 /// where they differ, so a caller cannot guess one byte by byte from timings.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

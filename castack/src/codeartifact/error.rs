@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{faults::Transient, http::Response};
+use crate::{faults::Transient, http::Response, sigv4::Refusal};
 
 pub(crate) struct ApiError {
     status: u16,
@@ -39,6 +39,32 @@ impl ApiError {
     /// password file it cannot write).
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalServerException", message)
+    }
+
+    /// A request that did not authenticate, in the codes of AWS's JSON protocols:
+    /// `InvalidSignatureException` 403 for a wrong, old or future signature (CodeArtifact
+    /// answering a bad signature: aws/aws-sdk-kotlin#1217),
+    /// `UnrecognizedClientException` 403 for an unknown key or token (iann0036/iamlive#58,
+    /// a REST-JSON service), `ExpiredTokenException` 403 for an ended session (the
+    /// "Common Error Types" of the AWS API references).
+    pub fn unauthenticated(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::Missing => {
+                ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+            }
+            Refusal::Incomplete(message) => ApiError::new(403, "IncompleteSignatureException", message),
+            Refusal::Scope(message) | Refusal::Signature(message) => {
+                ApiError::new(403, "InvalidSignatureException", message)
+            }
+            Refusal::UnknownKey | Refusal::InvalidToken => ApiError::new(
+                403,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            Refusal::ExpiredToken => {
+                ApiError::new(403, "ExpiredTokenException", "The security token included in the request is expired")
+            }
+        }
     }
 
     /// An injected throttle or internal error as CodeArtifact words it.

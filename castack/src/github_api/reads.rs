@@ -10,28 +10,77 @@ use crate::{
     util::{self, Query},
 };
 
+/// GitHub's `full-repository` (`repos/get`): every member the description requires,
+/// the API URLs as GitHub writes them (templates included).
 pub(super) fn repository(repo: &GithubRepo) -> Value {
-    json!({
+    let (owner, name) = (&repo.owner, &repo.name);
+    let mut out = json!({
         "id": repo.id,
         "node_id": format!("R_{}", repo.id),
-        "name": repo.name,
-        "full_name": format!("{}/{}", repo.owner, repo.name),
+        "name": name,
+        "full_name": format!("{owner}/{name}"),
         "private": true,
         "visibility": "private",
-        "owner": {
-            "login": repo.owner,
-            "id": repo.owner_id,
-            "node_id": format!("O_{}", repo.owner_id),
-            "type": "Organization",
-            "url": format!("https://api.github.com/users/{}", repo.owner),
-        },
-        "html_url": format!("https://github.com/{}/{}", repo.owner, repo.name),
+        "owner": users::simple_user(owner, repo.owner_id, "Organization"),
+        "html_url": format!("https://github.com/{owner}/{name}"),
+        "description": null, "fork": false, "homepage": null, "language": "Python", "license": null,
         "url": api_url(repo, ""),
+        "clone_url": format!("https://github.com/{owner}/{name}.git"),
+        "git_url": format!("git://github.com/{owner}/{name}.git"),
+        "ssh_url": format!("git@github.com:{owner}/{name}.git"),
+        "svn_url": format!("https://github.com/{owner}/{name}"),
+        "mirror_url": null,
         "default_branch": "main",
+        "forks": 0, "forks_count": 0, "open_issues": 0, "open_issues_count": 0, "size": 0, "stargazers_count": 0,
+        "watchers": 0, "watchers_count": 0, "network_count": 0, "subscribers_count": 1,
+        "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false, "has_discussions": false,
+        "archived": false, "disabled": false,
         "created_at": CREATED,
         "updated_at": CREATED,
         "pushed_at": CREATED,
-    })
+    });
+    let links = [
+        ("archive", "/{archive_format}{/ref}"),
+        ("assignees", "/assignees{/user}"),
+        ("blobs", "/git/blobs{/sha}"),
+        ("branches", "/branches{/branch}"),
+        ("collaborators", "/collaborators{/collaborator}"),
+        ("comments", "/comments{/number}"),
+        ("commits", "/commits{/sha}"),
+        ("compare", "/compare/{base}...{head}"),
+        ("contents", "/contents/{+path}"),
+        ("contributors", "/contributors"),
+        ("deployments", "/deployments"),
+        ("downloads", "/downloads"),
+        ("events", "/events"),
+        ("forks", "/forks"),
+        ("git_commits", "/git/commits{/sha}"),
+        ("git_refs", "/git/refs{/sha}"),
+        ("git_tags", "/git/tags{/sha}"),
+        ("hooks", "/hooks"),
+        ("issue_comment", "/issues/comments{/number}"),
+        ("issue_events", "/issues/events{/number}"),
+        ("issues", "/issues{/number}"),
+        ("keys", "/keys{/key_id}"),
+        ("labels", "/labels{/name}"),
+        ("languages", "/languages"),
+        ("merges", "/merges"),
+        ("milestones", "/milestones{/number}"),
+        ("notifications", "/notifications{?since,all,participating}"),
+        ("pulls", "/pulls{/number}"),
+        ("releases", "/releases{/id}"),
+        ("stargazers", "/stargazers"),
+        ("statuses", "/statuses/{sha}"),
+        ("subscribers", "/subscribers"),
+        ("subscription", "/subscription"),
+        ("tags", "/tags"),
+        ("teams", "/teams"),
+        ("trees", "/git/trees{/sha}"),
+    ];
+    for (link, path) in links {
+        out[format!("{link}_url")] = json!(api_url(repo, path));
+    }
+    out
 }
 
 /// `{total_count, environments}` (`repos/get-all-environments`).
@@ -52,8 +101,10 @@ fn reviewer(repo: &GithubRepo, it: &Reviewer, index: usize) -> Value {
                 "id": id, "node_id": format!("T_{id}"), "name": name, "slug": slug,
                 "url": format!("https://api.github.com/organizations/{}/team/{id}", repo.owner_id),
                 "html_url": format!("https://github.com/orgs/{}/teams/{slug}", repo.owner),
+                "members_url": format!("https://api.github.com/organizations/{}/team/{id}/members{{/member}}", repo.owner_id),
+                "repositories_url": format!("https://api.github.com/organizations/{}/team/{id}/repos", repo.owner_id),
                 "description": null, "privacy": "closed", "notification_setting": "notifications_enabled",
-                "permission": "pull", "parent": null,
+                "permission": "pull", "parent": null, "type": "organization", "organization_id": repo.owner_id,
             }})
         }
     }

@@ -54,6 +54,9 @@ pub(super) fn viewer(repo: &GithubRepo) -> Answer {
     let Some(login) = &repo.token_user else { return Err(error(403, "Resource not accessible by integration")) };
     let (id, name) = repo.user(login).map_or((1000, login.as_str()), |it| (it.id, it.name.as_str()));
     let mut out = public_user(login, id, "User", name);
+    // The owner's own view of the account: GitHub says so (`"public"` is how
+    // everyone else sees it, `GET /users/{login}`).
+    out["user_view_type"] = json!("private");
     out["private_gists"] = json!(0);
     out["total_private_repos"] = json!(0);
     out["owned_private_repos"] = json!(0);

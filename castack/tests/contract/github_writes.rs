@@ -18,7 +18,7 @@ fn send(fx: &Fixture, method: &str, path: &str, body: Option<&str>) -> Raw {
     send_as(fx, method, path, body, Some(&format!("Bearer {}", fx.emulator.github_token())))
 }
 
-fn send_as(fx: &Fixture, method: &str, path: &str, body: Option<&str>, auth: Option<&str>) -> Raw {
+pub(crate) fn send_as(fx: &Fixture, method: &str, path: &str, body: Option<&str>, auth: Option<&str>) -> Raw {
     let body = body.unwrap_or_default();
     let mut head = format!(
         "{method} /_github/api{path} HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.github+json\r\n\
@@ -39,7 +39,7 @@ const REPO: &str = "/repos/octo-org/yamause";
 
 /// `encrypted_value` for `plain` under the key `GET {scope}/secrets/public-key`
 /// hands out, with its `key_id`.
-fn seal(fx: &Fixture, scope: &str, plain: &str) -> (String, String) {
+pub(crate) fn seal(fx: &Fixture, scope: &str, plain: &str) -> (String, String) {
     let key = send(fx, "GET", &format!("{scope}/secrets/public-key"), None);
     assert_eq!(key.status, 200, "{}", key.body);
     let key = key.json();
@@ -48,7 +48,7 @@ fn seal(fx: &Fixture, scope: &str, plain: &str) -> (String, String) {
     (base64::engine::general_purpose::STANDARD.encode(sealed), key["key_id"].as_str().unwrap().to_owned())
 }
 
-fn put_secret(fx: &Fixture, scope: &str, name: &str, encrypted: &str, key_id: &str) -> Raw {
+pub(crate) fn put_secret(fx: &Fixture, scope: &str, name: &str, encrypted: &str, key_id: &str) -> Raw {
     put_json(fx, &format!("{scope}/secrets/{name}"), json!({"encrypted_value": encrypted, "key_id": key_id}))
 }
 

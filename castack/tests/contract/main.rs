@@ -6,6 +6,8 @@
 
 mod binary;
 mod control;
+mod descriptions;
+mod fake_moto;
 mod faults;
 mod github_api;
 mod github_writes;
@@ -15,5 +17,6 @@ mod pypi_endpoint;
 mod real_service;
 mod stack;
 mod sts;
+mod sts_refusals;
 mod support;
 mod wire;

@@ -370,7 +370,7 @@ fn configured_names() {
             .build_https();
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_codeartifact::config::Credentials::new("AKID", "s", None, None, "t"))
+            .credentials_provider(aws_sdk_codeartifact::config::Credentials::new(ACCESS_KEY, SECRET, None, None, "t"))
             .endpoint_url(fx.emulator.url())
             .http_client(http)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))

@@ -14,10 +14,13 @@ use castack::{Fault, Stack, StackConfig};
 
 use crate::support::*;
 
+/// A stack whose emulator also accepts the contract tests' key (`support::client`).
 fn start(latency: Duration) -> Stack {
     let mut config = StackConfig::new(stack_python());
     config.publish_latency = latency;
-    Stack::start(config).expect("start the stack (pypiserver, moto_server, emulator)")
+    let stack = Stack::start(config).expect("start the stack (pypiserver, moto_server, emulator)");
+    stack.emulator().add_credentials(castack::AwsKey::new(ACCESS_KEY, SECRET));
+    stack
 }
 
 fn token(stack: &Stack) -> String {

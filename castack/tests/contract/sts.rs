@@ -1,18 +1,11 @@
 //! The STS proxy: AWS query-protocol requests are forwarded to an upstream (a
 //! stand-in for moto_server here, so no Python is needed), STS faults come back in
 //! STS's XML error shape as aws-sdk-sts reads it, the request log names the action
-//! without any secret, and the credentials the upstream issues are remembered.
+//! without any secret, and the credentials the upstream issues are remembered (and
+//! accepted). What STS refuses (signatures, web-identity tokens) is in
+//! `sts_refusals.rs`.
 
-use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
-    thread::JoinHandle,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use aws_sdk_codeartifact::config::Credentials;
 use aws_sdk_sts::{
@@ -21,130 +14,16 @@ use aws_sdk_sts::{
 use castack::{Emulator, Fault};
 use serde_json::json;
 
+pub(crate) use crate::fake_moto::{FakeMoto, fake_credentials};
 use crate::support::*;
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/ci-publisher";
-const FAKE_KEY_PREFIX: &str = "ASIAFAKEMOTO";
 
-/// One request the stand-in received.
-#[derive(Clone, Debug)]
-struct Seen {
-    /// Request line and headers.
-    head: String,
-    body: String,
+pub(crate) fn static_credentials() -> Credentials {
+    Credentials::new(ACCESS_KEY, SECRET, None, None, "contract")
 }
 
-/// A stand-in for moto_server's STS on 127.0.0.1: answers AssumeRoleWithWebIdentity
-/// with fresh credentials (numbered, so each call's secrets differ) and
-/// GetCallerIdentity with a fixed identity, and records what it was sent.
-struct FakeMoto {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl FakeMoto {
-    fn start() -> FakeMoto {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (seen, stop) = (seen.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let counter = AtomicUsize::new(0);
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        serve(stream, &seen, &counter);
-                    }
-                }
-            })
-        };
-        FakeMoto { addr, seen, stop, thread: Some(thread) }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeMoto {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The `n`-th credentials the stand-in issues.
-fn fake_credentials(n: usize) -> (String, String, String) {
-    (format!("{FAKE_KEY_PREFIX}{n:08}"), format!("fake/moto/secret+{n:04}"), format!("FQoGZXIvYXdzFAKESESSION{n:04}=="))
-}
-
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, counter: &AtomicUsize) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|it| it.trim().to_owned()))
-        .map_or(0, |it| it.parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    let body = String::from_utf8(body).unwrap();
-    seen.lock().unwrap().push(Seen { head: head.clone(), body: body.clone() });
-    let ns = "https://sts.amazonaws.com/doc/2011-06-15/";
-    let answer = if body.contains("Action=AssumeRoleWithWebIdentity") {
-        let (key, secret, token) = fake_credentials(counter.fetch_add(1, Ordering::SeqCst));
-        format!(
-            "<AssumeRoleWithWebIdentityResponse xmlns=\"{ns}\"><AssumeRoleWithWebIdentityResult>\
-             <Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>\
-             <SessionToken>{token}</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>\
-             <AssumedRoleUser><AssumedRoleId>AROAFAKE:release-session</AssumedRoleId>\
-             <Arn>arn:aws:sts::111122223333:assumed-role/ci-publisher/release-session</Arn></AssumedRoleUser>\
-             <PackedPolicySize>6</PackedPolicySize></AssumeRoleWithWebIdentityResult>\
-             <ResponseMetadata><RequestId>fake-request-id</RequestId></ResponseMetadata>\
-             </AssumeRoleWithWebIdentityResponse>"
-        )
-    } else {
-        format!(
-            "<GetCallerIdentityResponse xmlns=\"{ns}\"><GetCallerIdentityResult>\
-             <Arn>arn:aws:sts::111122223333:assumed-role/ci-publisher/release-session</Arn>\
-             <UserId>AROAFAKE:release-session</UserId><Account>111122223333</Account></GetCallerIdentityResult>\
-             <ResponseMetadata><RequestId>fake-request-id</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
-        )
-    };
-    let mut stream = stream;
-    let _ = stream.write_all(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-            answer.len()
-        )
-        .as_bytes(),
-    );
-}
-
-fn static_credentials() -> Credentials {
-    Credentials::new(ACCESS_KEY, "contract-secret", None, None, "contract")
-}
-
-async fn assume(
+pub(crate) async fn assume(
     sts: &aws_sdk_sts::Client,
     jwt: &str,
 ) -> Result<aws_sdk_sts::types::Credentials, (String, String, u16)> {
@@ -162,7 +41,7 @@ async fn assume(
         })
 }
 
-async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<String, (String, String)> {
+pub(crate) async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<String, (String, String)> {
     sts.get_caller_identity().send().await.map(|out| out.arn().unwrap_or_default().to_owned()).map_err(|err| {
         let err = err.into_service_error();
         (err.code().unwrap_or("<none>").to_owned(), err.message().unwrap_or("<none>").to_owned())
@@ -172,7 +51,7 @@ async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<String, (String, S
 #[test]
 fn forwards_to_the_upstream_logs_without_secrets_and_records_credentials() {
     let moto = FakeMoto::start();
-    let fx = fixture_with(|config| config.sts_upstream = Some(moto.addr));
+    let fx = fixture_with(|config| config.sts_upstream = Some(moto.addr()));
     let jwt = fx.emulator.mint_oidc_token(None);
     let (key, secret, session) = fake_credentials(0);
     rt().block_on(async {
@@ -193,9 +72,15 @@ fn forwards_to_the_upstream_logs_without_secrets_and_records_credentials() {
         client(&fx.emulator).await.describe_domain().domain("sandbox-domain").send().await.unwrap();
     });
 
-    // The upstream got the requests as the SDK sent them.
-    let seen = moto.seen();
-    assert_eq!(seen.len(), 2, "{seen:?}");
+    // Before the token went on, the emulator asked IAM (in the role's account) for
+    // the token issuer's provider; then the upstream got the requests as the SDK
+    // sent them.
+    let mut seen = moto.seen();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let lookup = seen.remove(0);
+    assert!(lookup.body.contains("Action=GetOpenIDConnectProvider"), "{}", lookup.body);
+    assert!(lookup.head.contains("x-moto-account-id: 111122223333"), "{}", lookup.head);
+    assert!(lookup.head.contains("/us-east-1/iam/aws4_request"), "{}", lookup.head);
     assert!(seen[0].head.starts_with("POST / HTTP/1.1\r\n"), "{}", seen[0].head);
     assert!(!seen[0].head.to_ascii_lowercase().contains("\nauthorization:"), "unsigned: {}", seen[0].head);
     assert!(seen[0].body.contains("Action=AssumeRoleWithWebIdentity"), "{}", seen[0].body);
@@ -230,7 +115,7 @@ fn forwards_to_the_upstream_logs_without_secrets_and_records_credentials() {
     }
     let info = control(&fx.emulator, "GET", "/info", None).json();
     assert_eq!(info["stsEndpoint"], fx.emulator.url());
-    assert_eq!(info["stsUpstream"], format!("http://{}", moto.addr));
+    assert_eq!(info["stsUpstream"], format!("http://{}", moto.addr()));
 
     // Another exchange: new secrets are added; reset keeps them ("ever issued").
     rt().block_on(async {
@@ -362,20 +247,21 @@ fn error_answers_on_the_wire_and_transient_faults() {
     let answer = raw_sts(&fx.emulator, form);
     assert_eq!(answer.status, 500);
     assert!(answer.body.contains("<Type>Receiver</Type>") && answer.body.contains("<Code>InternalFailure</Code>"));
+    // After a delay the request meets the token check: this token is no JWT.
     fx.emulator.inject(Fault::Slow { delay_ms: 300 }.times(1).only("AssumeRoleWithWebIdentity")).unwrap();
     let started = Instant::now();
-    assert_eq!(raw_sts(&fx.emulator, form).status, 502);
+    assert_eq!(raw_sts(&fx.emulator, form).status, 400);
     assert!(started.elapsed() >= Duration::from_millis(300));
     // Without `.only` they stay CodeArtifact faults.
     fx.emulator.inject(Fault::InternalError.times(1)).unwrap();
     let answer = raw_sts(&fx.emulator, form);
-    assert_eq!(answer.status, 502);
-    assert!(answer.body.contains("<Code>ServiceUnavailable</Code>"), "{}", answer.body);
+    assert_eq!(answer.status, 400);
+    assert!(answer.body.contains("<Code>InvalidIdentityToken</Code>"), "{}", answer.body);
     assert_eq!(fx.emulator.faults().len(), 1);
 
     let log = fx.emulator.requests();
     assert!(log.iter().all(|it| it.operation == "AssumeRoleWithWebIdentity" && it.access_key_id.is_none()));
-    assert_eq!(log.iter().map(|it| it.status).collect::<Vec<_>>(), [403, 400, 500, 502, 502]);
+    assert_eq!(log.iter().map(|it| it.status).collect::<Vec<_>>(), [403, 400, 500, 400, 400]);
     assert!(!format!("{log:?}").contains("secret-web-identity-token"));
 }
 
@@ -383,16 +269,10 @@ fn error_answers_on_the_wire_and_transient_faults() {
 fn codeartifact_routes_stay_codeartifact() {
     let fx = fixture();
     let signed = |service: &str, target: &str, form: &str| {
-        raw_bytes(
-            &fx.emulator,
-            &format!(
-                "POST {target} HTTP/1.1\r\nHost: x\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: {}\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                sigv4("us-east-1", service),
-                form.len()
-            ),
-            form.as_bytes(),
-        )
+        let content_type = ("Content-Type", "application/x-www-form-urlencoded");
+        let head =
+            signed_head(&fx.emulator, ("POST", target, form.as_bytes()), &[content_type], ("us-east-1", service));
+        raw_bytes(&fx.emulator, &format!("{head}Content-Length: {}\r\n", form.len()), form.as_bytes())
     };
     let sts_form = "Action=GetCallerIdentity&Version=2011-06-15";
     // A CodeArtifact route with an STS-looking body or signature is still CodeArtifact.
@@ -403,15 +283,16 @@ fn codeartifact_routes_stay_codeartifact() {
     assert_eq!(answer.header("x-amzn-ErrorType"), Some("InvalidSignatureException"));
     // No Action and no STS signature: CodeArtifact's 404.
     assert_eq!(signed("codeartifact", "/", "").header("x-amzn-ErrorType"), Some("UnknownOperationException"));
-    // STS by body, or by signature alone.
+    // STS by body, or by signature alone; unsigned, STS wants a signature.
     let answer = raw_sts(&fx.emulator, sts_form);
-    assert_eq!(answer.status, 502);
+    assert_eq!(answer.status, 403);
     assert_eq!(answer.header("Content-Type"), Some("text/xml"));
+    assert!(answer.body.contains("<Code>MissingAuthenticationToken</Code>"), "{}", answer.body);
     let answer = signed("sts", "/", "");
     assert_eq!(answer.status, 502);
     assert!(answer.body.contains("<ErrorResponse"), "{}", answer.body);
     let answer = raw(&fx.emulator, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15", false);
-    assert_eq!(answer.status, 502);
+    assert_eq!(answer.status, 403);
 
     let log: Vec<(String, Option<String>)> =
         fx.emulator.requests().into_iter().map(|it| (it.operation.to_string(), it.access_key_id)).collect();

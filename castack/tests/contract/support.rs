@@ -13,9 +13,11 @@ use std::{
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
 use aws_sdk_codeartifact::{Client, config::Credentials};
 use aws_smithy_http_client::tls;
-use castack::{Emulator, EmulatorConfig};
+use castack::{AwsKey, Emulator, EmulatorConfig};
 
+/// The key pair the contract tests sign with; every fixture's emulator knows it.
 pub const ACCESS_KEY: &str = "AKIDCONTRACTTEST0001";
+pub const SECRET: &str = "contract-secret";
 
 /// The fixture files: contents, and their digests computed with coreutils.
 pub const WHEEL_100: &str = "demo_pkg-1.0.0-py3-none-any.whl";
@@ -81,6 +83,7 @@ pub fn fixture_with(configure: impl FnOnce(&mut EmulatorConfig)) -> Fixture {
     put("Other.Thing-2.0.tar.gz", "other", PUBLISHED_100);
     put("README.txt", "not a distribution", PUBLISHED_100);
     let mut config = EmulatorConfig::new(&packages);
+    config.credentials.push(AwsKey::new(ACCESS_KEY, SECRET));
     config.htpasswd = Some(dir.path().join("htpasswd"));
     configure(&mut config);
     let emulator = Emulator::start(config).expect("start the emulator");
@@ -103,9 +106,7 @@ pub async fn retrying_client(emulator: &Emulator, attempts: u32) -> Client {
 }
 
 async fn client_with(emulator: &Emulator, retry: RetryConfig) -> Client {
-    Client::new(
-        &sdk_config(emulator, Credentials::new(ACCESS_KEY, "contract-secret", None, None, "contract"), retry).await,
-    )
+    Client::new(&sdk_config(emulator, Credentials::new(ACCESS_KEY, SECRET, None, None, "contract"), retry).await)
 }
 
 /// SDK configuration for any client of the emulator (CodeArtifact or STS).
@@ -151,13 +152,39 @@ impl Raw {
     }
 }
 
-/// A SigV4 `Authorization` header as the SDK sends it (the emulator checks its
-/// shape, not the signature).
-pub fn sigv4(region: &str, service: &str) -> String {
-    format!(
-        "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/{region}/{service}/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=0123456789abcdef"
-    )
+/// Seconds since the epoch now: the signing time of [`signed_head`].
+pub fn now() -> u64 {
+    epoch(SystemTime::now())
+}
+
+/// The head (request line and headers, without the final empty line) of a request
+/// signed as the SDK signs one: with `key`, for `service` in `region`, at `at`
+/// (seconds since the epoch), over `body` and `extra` headers.
+pub fn signed_head_with(
+    emulator: &Emulator,
+    (method, target, body): (&str, &str, &[u8]),
+    extra: &[(&str, &str)],
+    key: &AwsKey,
+    (region, service, at): (&str, &str, u64),
+) -> String {
+    let mut headers = vec![("Host".to_owned(), emulator.addr().to_string())];
+    headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    castack::sign_request((method, target, body), &mut headers, key, (region, service), at);
+    let mut head = format!("{method} {target} HTTP/1.1\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head
+}
+
+/// [`signed_head_with`] the contract tests' key, now.
+pub fn signed_head(
+    emulator: &Emulator,
+    request: (&str, &str, &[u8]),
+    extra: &[(&str, &str)],
+    (region, service): (&str, &str),
+) -> String {
+    signed_head_with(emulator, request, extra, &AwsKey::new(ACCESS_KEY, SECRET), (region, service, now()))
 }
 
 /// Sends exactly `head` (request line and headers, without the final empty line)
@@ -174,15 +201,23 @@ pub fn raw_bytes(emulator: &Emulator, head: &str, body: &[u8]) -> Raw {
     parse_answer(&answer)
 }
 
-/// A request with the SigV4 header (if `signed`) and `X-Amz-Date`, no body and no
-/// `Content-Length`, as the SDK sends its POSTs.
+/// A request signed for CodeArtifact in us-east-1 (if `signed`; else with only
+/// `X-Amz-Date`), no body and no `Content-Length`, as the SDK sends its POSTs.
 pub fn raw(emulator: &Emulator, method: &str, target: &str, signed: bool) -> Raw {
-    let mut head =
-        format!("{method} {target} HTTP/1.1\r\nHost: {}\r\nX-Amz-Date: 20260101T000000Z\r\n", emulator.addr());
-    if signed {
-        head.push_str(&format!("Authorization: {}\r\n", sigv4("us-east-1", "codeartifact")));
-    }
+    let head = if signed {
+        signed_head(emulator, (method, target, b""), &[], ("us-east-1", "codeartifact"))
+    } else {
+        let date = castack_amz_date(now());
+        format!("{method} {target} HTTP/1.1\r\nHost: {}\r\nX-Amz-Date: {date}\r\n", emulator.addr())
+    };
     raw_bytes(emulator, &head, b"")
+}
+
+/// `YYYYMMDDTHHMMSSZ` of `secs`, read back from a signature castack makes.
+pub fn castack_amz_date(secs: u64) -> String {
+    let mut headers = vec![("Host".to_owned(), "x".to_owned())];
+    castack::sign_request(("GET", "/", b""), &mut headers, &AwsKey::new("A", "s"), ("r", "s"), secs);
+    headers.into_iter().find(|(k, _)| k == "X-Amz-Date").unwrap().1
 }
 
 /// A control API call with an optional JSON body.

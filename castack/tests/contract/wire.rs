@@ -1,5 +1,6 @@
-//! Wire-level behaviour the SDK cannot provoke: missing or malformed SigV4 headers,
-//! malformed requests and queries, unknown paths, and error shapes.
+//! Wire-level behaviour the SDK cannot provoke: missing, malformed, wrong, stale or
+//! altered SigV4 signatures, malformed requests and queries, unknown paths, and
+//! error shapes.
 
 use crate::support::*;
 
@@ -32,15 +33,62 @@ fn missing_and_malformed_sigv4() {
         assert_eq!(answer.status, 403, "{bad}");
         assert_eq!(answer.header("x-amzn-ErrorType"), Some("IncompleteSignatureException"), "{bad}");
     }
-    let answer = send(&sigv4("us-east-1", "s3"));
+    let target = "/v1/domain?domain=sandbox-domain";
+    let head = signed_head(&fx.emulator, ("GET", target, b""), &[], ("us-east-1", "s3"));
+    let answer = raw_bytes(&fx.emulator, &head, b"");
     assert_eq!(answer.header("x-amzn-ErrorType"), Some("InvalidSignatureException"));
     assert!(answer.json()["message"].as_str().unwrap().contains("'codeartifact'"));
-    let answer = send(&sigv4("eu-west-1", "codeartifact"));
+    let head = signed_head(&fx.emulator, ("GET", target, b""), &[], ("eu-west-1", "codeartifact"));
+    let answer = raw_bytes(&fx.emulator, &head, b"");
     assert_eq!(answer.header("x-amzn-ErrorType"), Some("InvalidSignatureException"));
 
-    // The log keeps the access key id and nothing of the signature.
+    // Nothing of a signature reaches the log.
     let logged = format!("{:?}", fx.emulator.requests());
-    assert!(!logged.contains("0123456789abcdef") && !logged.contains("Signature"), "{logged}");
+    assert!(!logged.contains("Signature"), "{logged}");
+}
+
+/// A complete header is verified: the secret, the key, what was signed and when,
+/// as CodeArtifact refuses them (REST-JSON: `x-amzn-ErrorType`, 403).
+#[test]
+fn wrong_stale_or_altered_signatures() {
+    let fx = fixture();
+    let target = "/v1/domain?domain=sandbox-domain";
+    let send = |key: &castack::AwsKey, at: u64| {
+        let head = signed_head_with(&fx.emulator, ("GET", target, b""), &[], key, ("us-east-1", "codeartifact", at));
+        raw_bytes(&fx.emulator, &head, b"")
+    };
+    let refused = |answer: &Raw, code: &str| {
+        assert_eq!(answer.status, 403, "{answer:?}");
+        assert_eq!(answer.header("x-amzn-ErrorType"), Some(code), "{answer:?}");
+        assert_eq!(answer.json()["__type"], code);
+        answer.json()["message"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(send(&castack::AwsKey::new(ACCESS_KEY, SECRET), now()).status, 200);
+    let message =
+        refused(&send(&castack::AwsKey::new(ACCESS_KEY, "contract-secreT"), now()), "InvalidSignatureException");
+    assert!(message.starts_with("The request signature we calculated does not match"), "{message}");
+    let message =
+        refused(&send(&castack::AwsKey::new("AKIDNOBODYKNOWS00001", SECRET), now()), "UnrecognizedClientException");
+    assert_eq!(message, "The security token included in the request is invalid.");
+    let token = castack::AwsKey::new(ACCESS_KEY, SECRET).with_session_token("not-a-session");
+    refused(&send(&token, now()), "UnrecognizedClientException");
+    // Five minutes either way, then "Signature expired" / "not yet current".
+    assert_eq!(send(&castack::AwsKey::new(ACCESS_KEY, SECRET), now() - 240).status, 200);
+    let message = refused(&send(&castack::AwsKey::new(ACCESS_KEY, SECRET), now() - 360), "InvalidSignatureException");
+    assert!(message.starts_with("Signature expired: ") && message.ends_with(" - 5 min.)"), "{message}");
+    let message = refused(&send(&castack::AwsKey::new(ACCESS_KEY, SECRET), now() + 360), "InvalidSignatureException");
+    assert!(message.starts_with("Signature not yet current: ") && message.ends_with(" + 5 min.)"), "{message}");
+
+    // A signed request altered on the way: another query, another date header.
+    let (key, at) = (castack::AwsKey::new(ACCESS_KEY, SECRET), now());
+    let head = signed_head_with(&fx.emulator, ("GET", target, b""), &[], &key, ("us-east-1", "codeartifact", at));
+    let altered = head.replace("domain=sandbox-domain", "domain=other-domain");
+    refused(&raw_bytes(&fx.emulator, &altered, b""), "InvalidSignatureException");
+    let (date, other) = (castack_amz_date(at), castack_amz_date(at - 1));
+    refused(&raw_bytes(&fx.emulator, &head.replace(&date, &other), b""), "InvalidSignatureException");
+    // Only authenticated calls are logged with their key.
+    let keys: Vec<Option<String>> = fx.emulator.requests().into_iter().map(|it| it.access_key_id).collect();
+    assert_eq!(keys.iter().filter(|it| it.is_some()).count(), 2, "{keys:?}");
 }
 
 #[test]
@@ -52,10 +100,12 @@ fn post_without_content_length() {
     assert_eq!(answer.header("content-type"), Some("application/json"));
     assert!(answer.json()["expiration"].is_number());
     // Chunked bodies are read (and ignored) too.
-    let head = format!(
-        "POST /v1/package/versions?domain=sandbox-domain&repository=sandbox-repo&format=pypi&package=demo-pkg HTTP/1.1\r\n\
-         Host: x\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n",
-        sigv4("us-east-1", "codeartifact")
+    let target = "/v1/package/versions?domain=sandbox-domain&repository=sandbox-repo&format=pypi&package=demo-pkg";
+    let head = signed_head(
+        &fx.emulator,
+        ("POST", target, b"{}"),
+        &[("Transfer-Encoding", "chunked")],
+        ("us-east-1", "codeartifact"),
     );
     let mut stream = std::net::TcpStream::connect(fx.emulator.addr()).unwrap();
     use std::io::{Read, Write};
@@ -173,10 +223,9 @@ fn keep_alive_serves_several_requests() {
     let fx = fixture();
     use std::io::{BufRead, BufReader, Read, Write};
     let mut stream = std::net::TcpStream::connect(fx.emulator.addr()).unwrap();
-    let request = format!(
-        "GET /v1/domain?domain=sandbox-domain HTTP/1.1\r\nHost: x\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: {}\r\n\r\n",
-        sigv4("us-east-1", "codeartifact")
-    );
+    let head =
+        signed_head(&fx.emulator, ("GET", "/v1/domain?domain=sandbox-domain", b""), &[], ("us-east-1", "codeartifact"));
+    let request = format!("{head}\r\n");
     stream.write_all(format!("{request}{request}").as_bytes()).unwrap();
     let mut reader = BufReader::new(stream);
     for _ in 0..2 {

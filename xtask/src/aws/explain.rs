@@ -108,12 +108,24 @@ where
              `aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com \
              --client-id-list sts.amazonaws.com`"
         ),
+        ("InvalidIdentityToken", _) if msg.contains("verification key") => anyhow::format_err!(
+            "{op} failed: {msg}{rid}\nSTS could not fetch the signing keys of the token's issuer: the token does not \
+             come from GitHub's issuer (https://token.actions.githubusercontent.com), or the account's OIDC provider \
+             names an issuer STS cannot reach. Re-run the job; if it persists, check the provider's URL"
+        ),
         ("InvalidIdentityToken", Some((_, settings, _))) if msg.contains("audience") => anyhow::format_err!(
             "{op} failed: {msg}{rid}\nThe token was requested for audience {:?}, which is not in the client id list \
              of the account's token.actions.githubusercontent.com provider: add it there, or set {} to an audience \
              the provider lists (normally sts.amazonaws.com)",
             settings.audience,
             settings::AUDIENCE
+        ),
+        ("InvalidIdentityToken", Some(_)) => anyhow::format_err!(
+            "{op} failed: {msg}{rid}\nSTS could not validate the job's GitHub ID token: its signature does not match \
+             its contents (the token was altered between GitHub and AWS), it is not a JWT, or it is not valid yet \
+             (check the runner's clock). The release requests its own token from \
+             ACTIONS_ID_TOKEN_REQUEST_URL; re-run the job, and check that nothing in between (a proxy, a step that \
+             rewrites the environment) changes it"
         ),
         ("ExpiredTokenException", Some(_)) => anyhow::format_err!(
             "{op} failed: {msg}{rid}\nThe GitHub ID token expired before STS saw it (it lives five minutes) even after \
@@ -126,6 +138,7 @@ where
         ("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException", _) => {
             expired_credentials(op, msg, &rid)
         }
+        ("SignatureDoesNotMatch" | "InvalidSignatureException", _) => signature_refused(op, msg, &rid),
         ("Throttling" | "ThrottlingException" | "RequestLimitExceeded", _) => anyhow::format_err!(
             "AWS STS throttled {op} even after retries: {msg}{rid}\nRe-run the release in a minute; it resumes where it \
              stopped"
@@ -214,6 +227,7 @@ where
         "ExpiredTokenException" | "ExpiredToken" | "UnrecognizedClientException" | "InvalidClientTokenId" => {
             expired_credentials(op, msg, &rid)
         }
+        "InvalidSignatureException" | "SignatureDoesNotMatch" => signature_refused(op, msg, &rid),
         _ => anyhow::format_err!("{op} failed: {code}: {msg}{rid}"),
     }
 }
@@ -267,6 +281,23 @@ fn expired_credentials(op: &str, msg: &str, rid: &str) -> anyhow::Error {
     anyhow::format_err!(
         "{op} failed: {msg}{rid}\nThe AWS credentials expired or are invalid: sign in again (`aws sso login`), refresh \
          the credentials in the environment, or re-run the job for a fresh session"
+    )
+}
+
+/// AWS recomputed the request's signature and got another one: the secret key does
+/// not belong to the key id, or the clock is off (`Signature expired` / `not yet
+/// current`: AWS accepts a signature for five minutes, STS for fifteen).
+fn signature_refused(op: &str, msg: &str, rid: &str) -> anyhow::Error {
+    if msg.contains("Signature expired") || msg.contains("Signature not yet current") {
+        return anyhow::format_err!(
+            "{op} failed: {msg}{rid}\nAWS refused the request's time: this machine's clock is off by more than AWS \
+             allows. Synchronise the clock (NTP) and re-run the release"
+        );
+    }
+    anyhow::format_err!(
+        "{op} failed: {msg}{rid}\nAWS refused the request's signature: the secret access key does not belong to the \
+         access key id. Check AWS_SECRET_ACCESS_KEY (or the profile's aws_secret_access_key) against the key id; a \
+         mistyped, truncated or rotated secret signs every request wrongly. Sign in again or paste the key pair anew"
     )
 }
 

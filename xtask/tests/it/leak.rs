@@ -87,6 +87,12 @@ fn no_secret_reaches_output_argv_or_files() {
     let mut config = StackConfig::new(support::tools_python("stack"));
     config.oidc_request_token = Some(request_token.to_owned());
     let stack = Stack::start(config).expect("start the local stack");
+    // The static runs sign with a secret and session token of the test's own: the
+    // emulator must know them (it verifies signatures), under a key id of their own.
+    let static_key = "ASIALEAKCHECK0000001";
+    stack.emulator().add_credentials(
+        castack::AwsKey::new(static_key, static_secret).with_session_token("LEAKCHECKsessionToken0123456789abcdef"),
+    );
     let repo = copy_repo("leak");
     // Files written from now on are the runs' (the copy's sources hold the test's
     // own literals).
@@ -101,7 +107,10 @@ fn no_secret_reaches_output_argv_or_files() {
         [("XTASK_RECORD_CHILDREN", children.to_str().unwrap()), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
     let static_env = |tag: &str| {
         let mut vars = release_env(&stack, Creds::Static, tag, &extra);
-        vars.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+        vars.retain(|(k, _)| {
+            !["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].contains(&k.as_str())
+        });
+        vars.push(("AWS_ACCESS_KEY_ID".to_owned(), static_key.to_owned()));
         vars.push(("AWS_SECRET_ACCESS_KEY".to_owned(), static_secret.to_owned()));
         vars.push(("AWS_SESSION_TOKEN".to_owned(), "LEAKCHECKsessionToken0123456789abcdef".to_owned()));
         vars

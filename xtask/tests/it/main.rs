@@ -6,6 +6,7 @@
 mod support;
 
 mod adversary;
+mod auth_refusals;
 mod backends;
 mod check_iam;
 mod faults;

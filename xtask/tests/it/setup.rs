@@ -9,10 +9,18 @@ use std::process::{Command, Output};
 use castack::{Deployment, GithubRepo, RefType, Reviewer, SecretScope, Stack};
 use serde_json::Value;
 
-use crate::support::{self, Creds, copy_repo, release_env, run_xtask, start_stack, text};
+use crate::support::{self, Creds, copy_repo, release_env, run_xtask, start_stack_with, text};
 
 const REPO: &str = "octo-org/yamause";
 const ROLE: &str = "GitHubActions-CodeArtifact";
+
+/// A stack whose account has nothing of the setup yet (not even GitHub's OIDC
+/// provider, which stacks for releases start with).
+fn start_stack() -> Stack {
+    let mut config = castack::StackConfig::new(support::tools_python("stack"));
+    config.github_oidc_provider = false;
+    start_stack_with(config)
+}
 
 /// The stack's environment for setup, with what the build with the `iam` feature
 /// needs when the binary under test lacks it.

@@ -472,10 +472,11 @@ fn oidc_token_assumes_a_role_in_moto_through_the_sts_proxy() {
         .collect();
     assert_eq!(stack.issued_sts_secrets(), [owner, vec![secret.clone(), session.clone()]].concat());
     assert_eq!(stack.emulator().issued_oidc_tokens(), [stale.clone(), jwt.clone()]);
-    // moto itself answered both forwarded calls (and the stack's own AssumeRole at
-    // start).
+    // moto itself answered both forwarded calls, the emulator's lookup of the token
+    // issuer's provider in IAM before the exchange, and the stack's own AssumeRole
+    // and CreateOpenIDConnectProvider at start.
     let moto_log = fs::read_to_string(stack.log_file("moto_server")).unwrap();
-    assert_eq!(moto_log.matches("\"POST / HTTP/1.1\" 200").count(), 3, "{moto_log}");
+    assert_eq!(moto_log.matches("\"POST / HTTP/1.1\" 200").count(), 5, "{moto_log}");
 
     let log = stack.emulator().requests();
     let sts_calls: Vec<(&str, u16, Option<&str>)> = log

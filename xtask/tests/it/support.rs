@@ -443,9 +443,15 @@ fn role_arn(stack: &Stack) -> String {
 }
 
 /// A stack of its own for one test (started in a second or two), stopped when dropped.
+/// Its account has GitHub's OIDC provider, as after `setup`.
 pub fn start_stack() -> Stack {
+    start_stack_with(StackConfig::new(tools_python("stack")))
+}
+
+/// A stack with `config` (`StackConfig::new(tools_python("stack"))` changed).
+pub fn start_stack_with(config: StackConfig) -> Stack {
     let started = std::time::Instant::now();
-    let stack = Stack::start(StackConfig::new(tools_python("stack"))).expect("start the castack stack");
+    let stack = Stack::start(config).expect("start the castack stack");
     eprintln!("stack started in {:.2} s", started.elapsed().as_secs_f64());
     stack
 }
