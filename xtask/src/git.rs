@@ -24,6 +24,9 @@ pub fn check_installed(sh: &Shell) -> Result<String> {
 pub struct Checkout {
     /// The path of the project root inside the repository (`""` or `sub/dir/`).
     pub prefix: String,
+    /// The repository's own folder (`.git`, or a worktree's): where a run keeps
+    /// what belongs to this checkout alone (its lock, the stamp's journal).
+    pub git_dir: std::path::PathBuf,
     pub head: String,
     /// Commit time of `HEAD`, seconds since the epoch: the `SOURCE_DATE_EPOCH` of
     /// the build.
@@ -32,8 +35,11 @@ pub struct Checkout {
 
 /// Reads `HEAD` and where the project sits in its repository.
 pub fn checkout(sh: &Shell) -> Result<Checkout> {
-    let prefix = read(cmd!(sh, "git rev-parse --show-prefix"))
+    let places = read(cmd!(sh, "git rev-parse --absolute-git-dir --show-prefix"))
         .context("find the git repository: run the release inside a git checkout of the project")?;
+    let mut places = places.lines();
+    let git_dir = std::path::PathBuf::from(places.next().unwrap_or_default());
+    let prefix = places.next().unwrap_or_default().to_owned();
     // One call for the commit and its time.
     let line = read(cmd!(sh, "git log -1 --format=%H%x20%ct HEAD"))
         .context("read HEAD: the repository has no commit yet; commit the project first")?;
@@ -42,7 +48,7 @@ pub fn checkout(sh: &Shell) -> Result<Checkout> {
     if !hex(head, 40) || head_time.is_empty() || !head_time.bytes().all(|b| b.is_ascii_digit()) {
         bail!("git printed {line:?} for the commit and commit time of HEAD");
     }
-    Ok(Checkout { prefix, head: head.to_owned(), head_time: head_time.to_owned() })
+    Ok(Checkout { prefix, git_dir, head: head.to_owned(), head_time: head_time.to_owned() })
 }
 
 /// Paths (relative to the repository top) with uncommitted changes, untracked files

@@ -1,5 +1,6 @@
-//! Ctrl-C and SIGTERM. A terminal's Ctrl-C reaches the whole process group, but
-//! `kill`, `timeout`, a supervisor or a cancelled CI step signal this process alone.
+//! Ctrl-C, SIGTERM and SIGHUP. A terminal's Ctrl-C reaches the whole process group,
+//! but `kill`, `timeout`, a supervisor or a cancelled CI step signal this process
+//! alone, and a closed terminal sends SIGHUP.
 //! Either way the program notes the signal and stops in order: children (each in a
 //! process group of its own, so that their own children go too) are stopped, waits
 //! and sleeps end, files are put back, and the error says what was done and that a
@@ -18,9 +19,10 @@ use anyhow::Result;
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 #[cfg(unix)]
-const SIGNALS: [(i32, &str); 2] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")];
+const SIGNALS: [(i32, &str); 3] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")];
 
-/// Installs the handlers; from then on SIGINT and SIGTERM stop the run in order.
+/// Installs the handlers; from then on SIGINT, SIGTERM and SIGHUP stop the run in
+/// order.
 pub fn install() {
     #[cfg(unix)]
     for (number, _) in SIGNALS {
@@ -41,6 +43,18 @@ pub struct Interrupted {
     pub signal: &'static str,
 }
 
+impl Interrupted {
+    /// 128 + the signal's number, as a shell reports a process that signal ended.
+    pub fn exit_code(self) -> u8 {
+        match self.signal {
+            "SIGINT" => 130,
+            "SIGHUP" => 129,
+            it if it.starts_with("SIGPIPE") => 141,
+            _ => 143,
+        }
+    }
+}
+
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "stopped by {}", self.signal)
@@ -49,6 +63,13 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// The program's output has no reader any more (EPIPE on stdout or stderr): the
+/// run stops in order, as on SIGPIPE, instead of panicking inside `println!`.
+pub fn output_lost() {
+    #[cfg(unix)]
+    let _ = SIGNAL.compare_exchange(0, libc::SIGPIPE, Ordering::SeqCst, Ordering::SeqCst);
+}
+
 /// The signal received, if any.
 pub fn received() -> Option<Interrupted> {
     let number = SIGNAL.load(Ordering::SeqCst);
@@ -56,7 +77,10 @@ pub fn received() -> Option<Interrupted> {
         return None;
     }
     #[cfg(unix)]
-    let signal = SIGNALS.iter().find(|(n, _)| *n == number).map_or("a signal", |(_, name)| name);
+    let signal = match number {
+        libc::SIGPIPE => "SIGPIPE (the output's reader went away)",
+        _ => SIGNALS.iter().find(|(n, _)| *n == number).map_or("a signal", |(_, name)| name),
+    };
     #[cfg(not(unix))]
     let signal = "a signal";
     Some(Interrupted { signal })

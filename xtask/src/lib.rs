@@ -67,8 +67,7 @@ pub fn main() -> ExitCode {
                      command again to finish: a release rebuilds identical files, skips what is already published and \
                      uploads the rest"
                 )));
-                // 128 + the signal number, as a shell reports a process a signal ended.
-                ExitCode::from(if signal.signal == "SIGINT" { 130 } else { 143 })
+                ExitCode::from(signal.exit_code())
             }
             None => {
                 report::error(&err);

@@ -11,6 +11,7 @@
 //! | `XTASK_UPLOAD_TIMEOUT` | 120 s | silence on an upload connection (twine) |
 //! | `XTASK_STALL_TIMEOUT` | 300 s | a child that prints nothing and uses no CPU |
 //! | `XTASK_MAX_PAGES` | 100 | pages of one listing (a repeated token is an error) |
+//! | `XTASK_LOCK_TIMEOUT` | 300 s | waiting for another release of the same checkout |
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -24,6 +25,7 @@ pub struct Limits {
     pub upload: Duration,
     pub stall: Duration,
     pub max_pages: usize,
+    pub lock_wait: Duration,
 }
 
 impl Default for Limits {
@@ -35,6 +37,7 @@ impl Default for Limits {
             upload: Duration::from_secs(120),
             stall: Duration::from_secs(300),
             max_pages: 100,
+            lock_wait: Duration::from_secs(300),
         }
     }
 }
@@ -76,6 +79,7 @@ fn from(var: impl Fn(&str) -> Option<String>) -> Result<Limits> {
         upload: seconds("XTASK_UPLOAD_TIMEOUT", default.upload)?,
         stall: seconds("XTASK_STALL_TIMEOUT", default.stall)?,
         max_pages,
+        lock_wait: seconds("XTASK_LOCK_TIMEOUT", default.lock_wait)?,
     })
 }
 

@@ -23,7 +23,9 @@ mod artifacts;
 mod auth;
 mod build;
 mod confirm;
+mod exclusive;
 mod fetch;
+mod journal;
 mod plan;
 mod preflight;
 mod stamping;
@@ -108,7 +110,8 @@ impl Ctx<'_> {
 /// confirm.
 fn build_and_publish(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<()> {
     let checked = ctx.steps.run(step::PREFLIGHT, || preflight::run(ctx, plan, tag))?;
-    let stamped = ctx.steps.run(step::STAMP, || stamping::stamp(ctx.project, &ctx.version))?;
+    let stamping::Stamped { exclusive: _held, file: stamped } =
+        ctx.steps.run(step::STAMP, || stamping::run(ctx.project, &checked.checkout, &ctx.version))?;
     let build = build::Build::of(ctx, &checked);
     if let Plan::BuildOnly = plan {
         let built = build.run(None, None);

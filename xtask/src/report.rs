@@ -83,29 +83,44 @@ pub fn safe(text: &str) -> String {
     neutralize(&redact::scrub(text))
 }
 
+/// Writes one line to stderr (`to_stdout`: stdout). A stream whose reader went
+/// away (EPIPE: a closed terminal, `| head`) does not panic, as `println!` would:
+/// the run then stops in order, as on a signal (`interrupt::output_lost`).
+fn emit(to_stdout: bool, line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let written = if to_stdout {
+        writeln!(std::io::stdout().lock(), "{line}")
+    } else {
+        writeln!(std::io::stderr().lock(), "{line}")
+    };
+    if written.is_err() {
+        crate::interrupt::output_lost();
+    }
+}
+
 /// Prints a line of the program's own output.
 pub fn say(text: &str) {
-    eprintln!("{}", safe(text));
+    emit(false, format_args!("{}", safe(text)));
 }
 
 /// Prints a result on stdout (documents, findings, paths a caller captures).
 pub fn out(text: &str) {
-    println!("{}", safe(text));
+    emit(true, format_args!("{}", safe(text)));
 }
 
 /// Prints a JSON document on stdout. `##[` can only be inside a string there, where
 /// `#\u0023[` is the same string to a JSON reader and no command to the runner.
 pub fn out_json(json: &str) {
-    println!("{}", redact::scrub(json).replace("##[", "#\\u0023["));
+    emit(true, format_args!("{}", redact::scrub(json).replace("##[", "#\\u0023[")));
 }
 
 /// Prints a warning (a `::warning::` annotation in GitHub Actions).
 pub fn warn(text: &str) {
     let text = safe(text);
     if in_github_actions() {
-        eprintln!("::warning::{}", escape_data(&text));
+        emit(false, format_args!("::warning::{}", escape_data(&text)));
     } else {
-        eprintln!("warning: {text}");
+        emit(false, format_args!("warning: {text}"));
     }
 }
 
@@ -116,24 +131,24 @@ pub fn error(err: &anyhow::Error) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
     let text = safe(&text);
-    eprintln!("{text}");
+    emit(false, format_args!("{text}"));
     if in_github_actions() {
         // One annotation with the whole chain; `%0A` keeps it a single command line.
-        eprintln!("::error::{}", escape_data(&text));
+        emit(false, format_args!("::error::{}", escape_data(&text)));
     }
 }
 
 /// Prints one line of a child process's output (scrubbed and neutralized here too:
 /// a prefix alone stops neither form of workflow command, see `neutralize`).
 pub fn child_line(line: &str) {
-    eprintln!("  │ {}", safe(line));
+    emit(false, format_args!("  │ {}", safe(line)));
 }
 
 /// Tells the GitHub Actions runner to mask `value` in the job log from now on.
 pub fn add_mask(value: &str) {
     if in_github_actions() {
         // Printed on stdout and stderr alike; the runner reads workflow commands on both.
-        eprintln!("::add-mask::{}", escape_data(value));
+        emit(false, format_args!("::add-mask::{}", escape_data(value)));
     }
 }
 
@@ -184,7 +199,7 @@ impl Steps {
             .with_context(|| format!("step {number}/{} ({name}) did not start", self.names.len()))?;
         set_current_step(Some(&label));
         if in_github_actions() {
-            eprintln!("::group::{}", escape_data(&safe(&label)));
+            emit(false, format_args!("::group::{}", escape_data(&safe(&label))));
         } else {
             say(&label);
         }
@@ -192,7 +207,7 @@ impl Steps {
         let res = f();
         let elapsed = start.elapsed();
         if in_github_actions() {
-            eprintln!("::endgroup::");
+            emit(false, format_args!("::endgroup::"));
         }
         let outcome = if res.is_ok() { "done" } else { "FAILED" };
         say(&format!("{label}: {outcome} ({})", seconds(elapsed)));
@@ -218,7 +233,20 @@ impl Steps {
 /// build), for the message of an interrupted run.
 static CURRENT_STEP: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
+/// Told each step as it starts (the lock of the checkout records it, so that another
+/// run can name it).
+type StepHook = Box<dyn Fn(&str) + Send + Sync>;
+static STEP_HOOK: std::sync::OnceLock<StepHook> = std::sync::OnceLock::new();
+
+/// Registers the one hook that hears each step's label as it starts.
+pub fn on_step(hook: StepHook) {
+    let _ = STEP_HOOK.set(hook);
+}
+
 fn set_current_step(label: Option<&str>) {
+    if let (Some(label), Some(hook)) = (label, STEP_HOOK.get()) {
+        hook(label);
+    }
     let mut current = CURRENT_STEP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match label {
         Some(label) => *current = Some(label.to_owned()),

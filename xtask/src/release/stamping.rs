@@ -1,18 +1,47 @@
-//! Step 3, Stamp: the version goes into the version file (atomically, the rest kept
-//! byte for byte), and outside CI it is put back after the build.
+//! Step 3, Stamp: the release takes the checkout for itself (`exclusive`), puts
+//! back what a run that died left stamped (`journal`), then the version goes into
+//! the version file (atomically, the rest kept byte for byte); outside CI it is put
+//! back after the build, and the journal says so until then.
 
-use std::fs;
+use std::{fs, path::PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::{fsutil, project::Project, report, stamp, version::Version};
+use crate::{fsutil, git::Checkout, project::Project, report, stamp, version::Version};
+
+use super::{
+    exclusive::{self, Exclusive},
+    journal,
+};
+
+/// What the Stamp step leaves for the rest of the run: the locks (held to its end)
+/// and the version file to put back.
+pub struct Stamped {
+    /// Held to the end of the run (the upload reads `dist/`).
+    pub exclusive: Exclusive,
+    /// Put back when dropped, after the build.
+    pub file: Option<StampedFile>,
+}
+
+/// Step 3: the locks, the recovery of an earlier run's stamp, the stamp.
+pub fn run(project: &Project, checkout: &Checkout, version: &Version) -> Result<Stamped> {
+    let target = crate::project::target_dir(&project.root);
+    let exclusive = exclusive::acquire(&[
+        (checkout.git_dir.join("xtask-release.lock"), "this checkout"),
+        (target.join("release.lock"), &format!("the target folder {}", target.display())),
+    ])?;
+    let journal = journal::path(&checkout.git_dir);
+    journal::recover(&journal)?;
+    let file = stamp(project, version, journal)?;
+    Ok(Stamped { exclusive, file })
+}
 
 /// Writes the version into the version file, leaving the file untouched when
 /// it already holds that version. Outside CI the returned guard puts the original
 /// back when it is dropped (after the build, or when the release stops for any
 /// reason), so a failed `release v2.0.0` leaves no 2.0.0 behind for a later
 /// `release` without a tag to pick up.
-pub fn stamp(project: &Project, version: &Version) -> Result<Option<StampedFile>> {
+fn stamp(project: &Project, version: &Version, journal: PathBuf) -> Result<Option<StampedFile>> {
     let (path, label) = (project.version_path(), project.version_file());
     let text = fs::read(&path).with_context(|| format!("read {label}"))?;
     let assignment = project.version.place.find(&text, label)?;
@@ -21,26 +50,35 @@ pub fn stamp(project: &Project, version: &Version) -> Result<Option<StampedFile>
         return Ok(None);
     }
     let new = stamp::replace(&text, &assignment, version.as_str());
+    // In CI the checkout is the job's own and the stamped file is what it builds:
+    // nothing is put back, so nothing is journaled.
+    let in_ci = report::in_ci();
+    if !in_ci {
+        journal::record(&journal, (&path, label), &text, &new)?;
+    }
     fsutil::write_atomic(&path, &new).with_context(|| format!("write {label}"))?;
     report::say(&format!("{label} ({}): {} → {version}", project.version.declared_by, assignment.current));
-    if report::in_ci() {
-        // The checkout is the job's own; the stamped file is what CI builds.
+    if in_ci {
         return Ok(None);
     }
-    Ok(Some(StampedFile { path, label: label.to_owned(), original: text }))
+    Ok(Some(StampedFile { path, label: label.to_owned(), original: text, journal }))
 }
 
 /// The version file as it was before the stamp, written back when dropped.
 pub struct StampedFile {
-    path: std::path::PathBuf,
+    path: PathBuf,
     label: String,
     original: Vec<u8>,
+    journal: PathBuf,
 }
 
 impl Drop for StampedFile {
     fn drop(&mut self) {
         match fsutil::write_atomic(&self.path, &self.original) {
-            Ok(()) => report::say(&format!("{} restored (it is stamped for the build only)", self.label)),
+            Ok(()) => {
+                journal::clear(&self.journal);
+                report::say(&format!("{} restored (it is stamped for the build only)", self.label));
+            }
             Err(err) => report::warn(&format!(
                 "could not restore {}: {err:#}; `git checkout -- {}` puts it back",
                 self.label, self.label
