@@ -523,3 +523,94 @@ fn a_child_that_hangs_is_stopped_by_the_watchdog() {
         "processes of the build were left: {left:?}"
     );
 }
+
+/// The release of `tag` in `repo` on a laptop (the version file is stamped for the
+/// build only), started in the background.
+fn spawn_laptop_release(stack: &Stack, repo: &Path, tag: &str) -> Running {
+    let mut vars = env_of(stack);
+    vars.retain(|(k, _)| k != "GITHUB_ACTIONS" && k != "CI");
+    ensure_tag(repo, tag);
+    spawn_release(repo, tag, &vars)
+}
+
+fn laptop_release(stack: &Stack, repo: &Path, tag: &str) -> (bool, String) {
+    let (status, log) = spawn_laptop_release(stack, repo, tag).finish();
+    (status.success(), log)
+}
+
+/// SIGHUP (a closed terminal) during the build stops the release as SIGTERM does:
+/// exit 129, the version file put back, no half-built folder; a re-run completes.
+#[test]
+fn sighup_during_the_build_puts_the_version_file_back() {
+    let stack = start_stack();
+    let repo = copy_repo("sighup");
+    let running = spawn_laptop_release(&stack, repo.path(), "v3.1.0");
+    wait_for(Duration::from_secs(120), || running.said("[5/9] Build\n").then_some(())).expect("the build started");
+    let _ = Command::new("kill").args(["-HUP", &running.child.id().to_string()]).status();
+    let started = Instant::now();
+    let (status, log) = running.finish();
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?} to stop:\n{log}", started.elapsed());
+    assert_eq!(status.code(), Some(129), "{log}");
+    assert!(log.contains("stopped by SIGHUP during [5/9] Build") && log.contains("restored"), "{log}");
+    assert_eq!(crate::support::git(repo.path(), &["status", "--porcelain"]), "", "{log}");
+    assert!(!repo.path().join("target/dist/3.1.0").exists(), "a half-built folder was left:\n{log}");
+    let (ok, log) = laptop_release(&stack, repo.path(), "v3.1.0");
+    assert!(ok, "{log}");
+    assert_eq!(published(&stack, "3.1.0"), built(repo.path(), "3.1.0"));
+}
+
+/// SIGKILL during the build leaves the version file stamped; the next run puts it
+/// back first and says so, completes, and leaves the file as committed.
+#[test]
+fn after_sigkill_the_next_run_puts_the_stamp_back_first() {
+    let stack = start_stack();
+    let repo = copy_repo("sigkill");
+    let about = repo.path().join("yamause/__about__.py");
+    let committed = fs::read(&about).unwrap();
+    let running = spawn_laptop_release(&stack, repo.path(), "v3.2.0");
+    wait_for(Duration::from_secs(120), || running.said("[5/9] Build\n").then_some(())).expect("the build started");
+    let pid = running.child.id();
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    let (_, log) = running.finish();
+    assert!(fs::read_to_string(&about).unwrap().contains("\"3.2.0\""), "not stamped when killed:\n{log}");
+
+    let (ok, log) = laptop_release(&stack, repo.path(), "v3.3.0");
+    assert!(ok, "{log}");
+    assert!(
+        log.contains(&format!("yamause/__about__.py was left stamped by a release that did not finish (pid {pid})")),
+        "{log}"
+    );
+    assert!(log.contains("yamause/__about__.py ([tool.hatch.version] path): 0.1.0 → 3.3.0"), "{log}");
+    assert_eq!(fs::read(&about).unwrap(), committed, "{log}");
+    assert_eq!(crate::support::git(repo.path(), &["status", "--porcelain"]), "");
+}
+
+/// Two releases in one checkout at once: the second names the first (its pid and
+/// step) and, past its wait, refuses having changed nothing; the first completes
+/// with its own files only.
+#[test]
+fn a_second_release_in_the_same_checkout_names_the_first_and_waits() {
+    let stack = start_stack();
+    let repo = copy_repo("two-runs");
+    // The first release's uploads are slow, so it holds the checkout a while.
+    stack.emulator().inject(Fault::Slow { delay_ms: 4_000 }.times(1).only("pypi-upload")).unwrap();
+    let first = spawn_laptop_release(&stack, repo.path(), "v3.4.0");
+    wait_for(Duration::from_secs(120), || first.said("  │ Uploading yamause-3.4.0").then_some(())).expect("uploads");
+    let mut vars = env_of(&stack);
+    vars.retain(|(k, _)| k != "GITHUB_ACTIONS" && k != "CI");
+    vars.push(("XTASK_LOCK_TIMEOUT".to_owned(), "1".to_owned()));
+    ensure_tag(repo.path(), "v3.5.0");
+    let second = release(repo.path(), &["v3.5.0"], &vars);
+    let log = text(&second);
+    assert!(!second.status.success(), "{log}");
+    let holder = format!("another release (pid {}, step [8/9] Publish) is using this checkout", first.child.id());
+    assert!(log.contains(&holder), "{log}");
+    assert!(!repo.path().join("target/dist/3.5.0").exists(), "the second run built:\n{log}");
+    let (status, log) = first.finish();
+    assert!(status.success(), "{log}");
+    assert_eq!(published(&stack, "3.4.0"), built(repo.path(), "3.4.0"));
+    assert_eq!(crate::support::git(repo.path(), &["status", "--porcelain"]), "");
+    // Once the first ended, the second runs.
+    let (ok, log) = laptop_release(&stack, repo.path(), "v3.5.0");
+    assert!(ok, "{log}");
+}
