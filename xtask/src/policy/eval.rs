@@ -11,6 +11,7 @@
 //! answer `Maybe`, which each caller reads in its own cautious direction.
 
 use super::{
+    budget::Budget,
     document::{Condition, Document, Effect, Names, OpKind, Principal, Principals, Statement},
     glob::{self, Tok},
 };
@@ -63,9 +64,10 @@ impl Claim {
 #[derive(Debug, Clone)]
 pub(crate) enum Caller {
     /// A GitHub OIDC token through `AssumeRoleWithWebIdentity`: STS matches the
-    /// provider of the role's account (`account`, any account when unknown).
-    /// `any_provider` accepts every `Federated` principal, to diagnose a wrong ARN.
-    GitHub { account: Option<String>, any_provider: bool },
+    /// provider of the role's partition and account (`account`, any account when
+    /// unknown). `any_provider` accepts every `Federated` principal, to diagnose a
+    /// wrong ARN.
+    GitHub { partition: String, account: Option<String>, any_provider: bool },
 }
 
 pub(crate) struct Request<'a> {
@@ -79,6 +81,8 @@ pub(crate) struct Request<'a> {
     /// Conditions on these keys (lower case) are taken as passing, to find out
     /// whether they are what refuses a request.
     pub relax: &'a [&'a str],
+    /// What the wildcard matches spend; `None`: unmetered.
+    pub budget: Option<&'a Budget>,
 }
 
 /// The answer and the statements that made it, as (document, statement) positions.
@@ -147,7 +151,7 @@ fn applies(statement: &Statement, request: &Request, mode: Mode) -> Tri {
         if request.relax.contains(&key.as_str()) {
             continue;
         }
-        answer = answer.and(evaluate_condition(condition, &(request.context)(&key), mode));
+        answer = answer.and(evaluate_condition(condition, &(request.context)(&key), mode, request.budget));
     }
     answer
 }
@@ -183,37 +187,58 @@ fn covers(glob: &[Tok], value: &[Tok]) -> bool {
     if glob::is_literal(value) { glob::intersects(glob, value) } else { glob::is_everything(glob) }
 }
 
-fn principal_matches(principals: &Principals, caller: &Caller) -> bool {
+pub(crate) fn principal_matches(principals: &Principals, caller: &Caller) -> bool {
     let hit = principals.any || principals.entries.iter().any(|it| principal_entry_matches(it, caller));
     hit != principals.negated
 }
 
 fn principal_entry_matches(entry: &Principal, caller: &Caller) -> bool {
     match caller {
-        Caller::GitHub { account, any_provider } => {
+        Caller::GitHub { partition, account, any_provider } => {
             (entry.kind == "AWS" && entry.value == "*")
                 || (entry.kind == "Federated"
                     && (*any_provider
-                        || github_provider_account(&entry.value)
-                            .is_some_and(|it| account.as_ref().is_none_or(|want| *want == it))))
+                        || github_provider(&entry.value).is_some_and(|it| it.is_in(partition, account.as_deref()))))
         }
     }
 }
 
-/// The account of an ARN of GitHub's OIDC provider
+/// Where an ARN of GitHub's OIDC provider lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Provider {
+    pub partition: String,
+    pub account: String,
+}
+
+impl Provider {
+    /// True when this is the provider STS uses for a role of `partition` and
+    /// `account` (any account when `None`): STS looks the token's issuer up in
+    /// the role's own account, which is in one partition.
+    pub(crate) fn is_in(&self, partition: &str, account: Option<&str>) -> bool {
+        self.partition == partition && account.is_none_or(|it| it == self.account)
+    }
+}
+
+/// The partition and account of an ARN of GitHub's OIDC provider
 /// (`arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`, also in
 /// the China and GovCloud partitions); `None` for anything else.
-pub(crate) fn github_provider_account(text: &str) -> Option<String> {
+pub(crate) fn github_provider(text: &str) -> Option<Provider> {
     let parsed = arn::parse(text)?;
     let ok = matches!(parsed.partition, "aws" | "aws-cn" | "aws-us-gov")
         && parsed.account.len() == 12
         && parsed.account.bytes().all(|it| it.is_ascii_digit())
         && text == arn::github_oidc_provider(parsed.partition, parsed.account);
-    ok.then(|| parsed.account.to_owned())
+    ok.then(|| Provider { partition: parsed.partition.to_owned(), account: parsed.account.to_owned() })
+}
+
+/// One condition of an `Allow` (`allow`) or a `Deny` statement against the context
+/// value of its key, as `decide` reads it.
+pub(crate) fn condition_answer(condition: &Condition, claim: &Claim, allow: bool, budget: Option<&Budget>) -> Tri {
+    evaluate_condition(condition, claim, if allow { Mode::Exists } else { Mode::ForAll }, budget)
 }
 
 /// One condition against the context value of its key.
-fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode) -> Tri {
+fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode, budget: Option<&Budget>) -> Tri {
     let op = &condition.operator;
     if op.kind == OpKind::Unknown {
         return Tri::Maybe;
@@ -242,8 +267,9 @@ fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode) -> Tri {
     }
     // Every claim the simulation uses is single-valued, so a set operator reads the
     // one-element set the same way as the plain operator.
-    let some = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(value_matches(op.kind, v, shape, false)));
-    let every = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(value_matches(op.kind, v, shape, true)));
+    let matches = |v: &String, every: bool| value_matches(op.kind, v, shape, every, budget);
+    let some = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(matches(v, false)));
+    let every = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(matches(v, true)));
     match (op.kind.is_negated(), mode) {
         (false, Mode::Exists) => some(),
         (false, Mode::ForAll) => every(),
@@ -254,10 +280,17 @@ fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode) -> Tri {
 
 /// Whether some (or, with `every`, each) string of `shape` matches the policy
 /// value `value` under the positive form of `kind`.
-fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool) -> Tri {
+fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool, budget: Option<&Budget>) -> Tri {
     use OpKind::*;
     let glob_test = |policy: Vec<Tok>, shape: &[Tok]| {
-        if every { Tri::of(covers(&policy, shape)) } else { Tri::of(glob::intersects(&policy, shape)) }
+        let covers = || {
+            if glob::is_literal(shape) {
+                glob::intersects_within(&policy, shape, budget)
+            } else {
+                glob::is_everything(&policy)
+            }
+        };
+        if every { Tri::of(covers()) } else { Tri::of(glob::intersects_within(&policy, shape, budget)) }
     };
     if glob::has_variable(value)
         && matches!(
@@ -382,7 +415,7 @@ mod tests {
             ("DateLessThan", &["2030-01-01"], value("2020-01-01"), Maybe),
         ];
         for (op, values, claim, want) in cases {
-            assert_eq!(evaluate_condition(&condition(op, values), &claim, Mode::Exists), want, "{op} {values:?}");
+            assert_eq!(evaluate_condition(&condition(op, values), &claim, Mode::Exists, None), want, "{op} {values:?}");
         }
     }
 
@@ -391,21 +424,30 @@ mod tests {
         // `o/r/<any file>@refs/tags/v1`: an Allow passes if some file name passes...
         let shape = Claim::Value([glob::literal("o/r/"), vec![Tok::Star], glob::literal("@refs/tags/v1")].concat());
         let like = condition("StringLike", &["o/r/.github/workflows/release.yml@refs/tags/v*"]);
-        assert_eq!(evaluate_condition(&like, &shape, Mode::Exists), Tri::Yes);
-        assert_eq!(evaluate_condition(&like, &shape, Mode::ForAll), Tri::No);
+        assert_eq!(evaluate_condition(&like, &shape, Mode::Exists, None), Tri::Yes);
+        assert_eq!(evaluate_condition(&like, &shape, Mode::ForAll, None), Tri::No);
         // ...and a Deny applies only if every file name makes it apply.
         let not_like = condition("StringNotLike", &["o/r/.github/workflows/release.yml@*"]);
-        assert_eq!(evaluate_condition(&not_like, &shape, Mode::ForAll), Tri::No);
-        assert_eq!(evaluate_condition(&not_like, &shape, Mode::Exists), Tri::Yes);
+        assert_eq!(evaluate_condition(&not_like, &shape, Mode::ForAll, None), Tri::No);
+        assert_eq!(evaluate_condition(&not_like, &shape, Mode::Exists, None), Tri::Yes);
         let wrong_ref = condition("StringLike", &["o/r/*@refs/heads/main"]);
-        assert_eq!(evaluate_condition(&wrong_ref, &shape, Mode::Exists), Tri::No);
+        assert_eq!(evaluate_condition(&wrong_ref, &shape, Mode::Exists, None), Tri::No);
     }
 
     #[test]
     fn github_provider_arns_are_recognised() {
+        let provider = |text: &str| github_provider(text).map(|it| format!("{} {}", it.partition, it.account));
         let cases = [
-            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", Some("123456789012")),
-            ("arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", Some("123456789012")),
+            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", Some("aws 123456789012")),
+            (
+                "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+                Some("aws-cn 123456789012"),
+            ),
+            (
+                "arn:aws-us-gov:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+                Some("aws-us-gov 123456789012"),
+            ),
+            ("arn:aws-iso:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", None),
             ("arn:aws:iam::123456789012:oidc-provider/https://token.actions.githubusercontent.com", None),
             ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/octo-ent", None),
             ("arn:aws:iam::12345:oidc-provider/token.actions.githubusercontent.com", None),
@@ -413,7 +455,7 @@ mod tests {
             ("arn:aws:iam::123456789012:oidc-provider/accounts.google.com", None),
         ];
         for (arn, want) in cases {
-            assert_eq!(github_provider_account(arn).as_deref(), want, "{arn}");
+            assert_eq!(provider(arn).as_deref(), want, "{arn}");
         }
     }
 }

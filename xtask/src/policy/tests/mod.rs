@@ -10,6 +10,7 @@ use super::*;
 
 mod patterns;
 mod public;
+mod round_three;
 
 const ACCOUNT: &str = "123456789012";
 const OTHER_ACCOUNT: &str = "210987654321";
@@ -139,6 +140,7 @@ fn trust_cases() -> Vec<TrustCase> {
     let mut cases = base_trust_cases();
     cases.extend(patterns::cases());
     cases.extend(public::cases());
+    cases.extend(round_three::cases());
     cases
 }
 
@@ -385,7 +387,7 @@ fn base_trust_cases() -> Vec<TrustCase> {
         case(
             "unknown condition operator",
             trust_with(json!({"StringEquals": {AUD: "sts.amazonaws.com"}, "StringEqualz": {SUB: ENV_SUB}})),
-            &[("policy.unknown-operator", Error), ("trust.subject-mismatch", Info)],
+            &[("policy.unknown-operator", Error), ("trust.unknowable-condition", Medium)],
             Status::Fail,
         ),
         case(
@@ -1217,6 +1219,9 @@ const ALL_IDS: &[&str] = &[
     "trust.wildcard-boundary",
     "trust.unproven",
     "trust.foreign-repository",
+    "trust.unknowable-condition",
+    "trust.not-applicable",
+    "policy.too-large",
     "perm.not-a-permission-policy",
     "perm.get-authorization-token",
     "perm.service-bearer-token",

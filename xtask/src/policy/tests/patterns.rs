@@ -246,12 +246,13 @@ pub(super) fn cases() -> Vec<TrustCase> {
             Status::Fail,
         ),
         case(
-            "a value with more wildcards than the proof reads fails closed",
+            "a value with many wildcards is read like any other",
             sub_like_all(&[ENV_SUB, "repo:octo-org/yamause:environment:r*e*l*e*a*s*e*x*y*z"]),
-            &[("trust.unproven", Error)],
-            Status::Fail,
+            &[("trust.broad-subject", High)],
+            Status::Warn,
         )
-        .says("trust.unproven", "r*e*l*e*a*s*e*x*y*z"),
+        .absent(&["trust.unproven", "trust.foreign-repository"])
+        .says("trust.broad-subject", "r*e*l*e*a*s*e*x*y*z"),
         case(
             // Unknown ids are digits: `*mallory` cannot be the owner's id.
             "an owner suffix pattern is foreign, not the owner's",

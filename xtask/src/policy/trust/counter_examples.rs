@@ -5,7 +5,7 @@
 //! a blamed pattern whose wildcard spans a separator of the subject gets one more.
 
 use super::{analysis::Analysis, scenario::Class, subjects::Proof};
-use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob::Tok, lang::Budget, quoted};
+use crate::policy::{Finding, Severity, budget::Budget, document::OpKind, eval::Tri, glob::Tok, quoted};
 
 /// A token that the policy does not refuse.
 struct Hit {
@@ -25,16 +25,25 @@ struct Described {
     maybe: &'static str,
 }
 
-/// The refused subjects, and the patterns the findings blamed.
+/// The refused subjects, the patterns the findings blamed, and the sub values
+/// some token that got through showed admitting too much (decided: a finding
+/// says so).
 pub(super) struct Tried {
     pub(super) rejected: Vec<String>,
     pub(super) blamed: Vec<String>,
+    pub(super) decided: Vec<String>,
 }
 
 impl Analysis<'_> {
     /// T2–T5: every token of another repository or context must be refused.
     pub(super) fn check_counter_examples(&self, unrestricted: bool, proof: &Proof, out: &mut Vec<Finding>) -> Tried {
         let (hits, rejected) = self.try_probes(proof);
+        let mut decided: Vec<String> = Vec::new();
+        for hit in &hits {
+            decided.extend(self.culprits(&hit.shape));
+        }
+        decided.sort();
+        decided.dedup();
         let describe = |class: Class| self.describe(&hits, class);
         let pin = self.snippet(self.expected().immutable);
         let mut blamed: Vec<String> = Vec::new();
@@ -43,7 +52,7 @@ impl Analysis<'_> {
             if !unrestricted {
                 out.push(any_repository(&any, &pin));
             }
-            return Tried { rejected, blamed: any.culprits };
+            return Tried { rejected, blamed: any.culprits, decided };
         }
         if let Some(owner_prefix) = describe(Class::OwnerPrefix) {
             out.push(self.owner_prefix(&owner_prefix, &pin));
@@ -74,7 +83,7 @@ impl Analysis<'_> {
             out.push(self.broad_subject(&same_repo, &pin));
             blamed.extend(same_repo.culprits);
         }
-        Tried { rejected, blamed }
+        Tried { rejected, blamed, decided }
     }
 
     /// A blamed `StringLike` pattern whose wildcard matches the `/` between owner

@@ -17,6 +17,9 @@ use crate::policy::glob;
 /// The branch an attacker with write access pushes to.
 const FEATURE_BRANCH: &str = "refs/heads/feature-x";
 
+/// How many repositories named in other claims are tried as tokens.
+const MAX_NAMED: usize = 16;
+
 /// A subject taken apart under a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Parsed {
@@ -79,7 +82,11 @@ impl Analysis<'_> {
             }
             out.push((class, probe));
         }
-        for (owner, name) in self.named_repositories() {
+        let mut named = self.named_repositories();
+        // A few in a fixed order: each is tried in three contexts and both forms.
+        named.sort();
+        named.truncate(MAX_NAMED);
+        for (owner, name) in named {
             for context in [self.allowed_context(), SubContext::PullRequest, SubContext::Ref("refs/heads/main".into())]
             {
                 let parsed =

@@ -17,15 +17,7 @@ impl Analysis<'_> {
         match self.allowed(&exp) {
             Tri::Yes => return Tri::Yes,
             Tri::Maybe => {
-                out.push(Finding::new(
-                    "trust.subject-mismatch",
-                    Severity::Info,
-                    format!(
-                        "could not confirm that the trust policy allows the release job's token (sub {:?}): a \
-                         condition it depends on uses an operator this check does not know",
-                        self.sub(&exp)
-                    ),
-                ));
+                out.push(self.unknowable_condition(&exp));
                 return Tri::Maybe;
             }
             Tri::No => {}
@@ -39,6 +31,25 @@ impl Analysis<'_> {
             out.push(self.subject_mismatch(&exp));
         }
         Tri::No
+    }
+
+    /// The release job's token is let in or not depending on what the check cannot
+    /// know: say what.
+    fn unknowable_condition(&self, exp: &Scenario) -> Finding {
+        let mut what = self.unknowable(exp);
+        if what.is_empty() {
+            what.push("a condition whose outcome this check cannot work out".to_owned());
+        }
+        Finding::new(
+            "trust.unknowable-condition",
+            Severity::Medium,
+            format!(
+                "could not confirm that the trust policy allows the release job's token (sub {:?}): whether STS \
+                 lets it in depends on {}",
+                self.sub(exp),
+                what.join("; and on ")
+            ),
+        )
     }
 
     /// The token is refused only for its audience.
