@@ -11,11 +11,38 @@
 
 use std::cell::Cell;
 
-/// How much work one analysis may do: enough for every published trust policy a
-/// hundred times over, and small enough that a worst-case document within IAM's
-/// size limits is analysed in well under half a second by the unoptimised build
-/// (`cargo xtask bench policy` prints the figures).
-pub(crate) const ANALYSIS_WORK: u64 = 6_000_000;
+/// How much work one trust analysis may do in its proof (`search`) and in the
+/// requests it simulates (`evaluation`): many times what any published trust
+/// policy needs, and little enough that a worst-case document within IAM's size
+/// limits is analysed in well under half a second by the unoptimised build that
+/// `cargo xtask` runs (`cargo xtask bench policy` prints the figures).
+pub(crate) const SEARCH_WORK: u64 = 900_000;
+pub(crate) const EVALUATION_WORK: u64 = 400_000;
+
+/// The meters of one analysis: one for the proof's searches, one for the
+/// simulated requests, so that a proof that ran out still leaves the fixed
+/// counter-examples their say.
+#[derive(Debug)]
+pub(crate) struct Budgets {
+    pub(crate) search: Budget,
+    pub(crate) evaluation: Budget,
+}
+
+impl Budgets {
+    pub(crate) fn new(search: u64, evaluation: u64) -> Budgets {
+        Budgets { search: Budget::new(search), evaluation: Budget::new(evaluation) }
+    }
+
+    pub(crate) fn ran_out(&self) -> bool {
+        self.search.ran_out() || self.evaluation.ran_out()
+    }
+}
+
+impl Default for Budgets {
+    fn default() -> Budgets {
+        Budgets::new(SEARCH_WORK, EVALUATION_WORK)
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Budget {
@@ -54,6 +81,6 @@ impl Budget {
 
 impl Default for Budget {
     fn default() -> Budget {
-        Budget::new(ANALYSIS_WORK)
+        Budget::new(SEARCH_WORK)
     }
 }

@@ -267,7 +267,17 @@ fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode, budget: 
     }
     // Every claim the simulation uses is single-valued, so a set operator reads the
     // one-element set the same way as the plain operator.
-    let matches = |v: &String, every: bool| value_matches(op.kind, v, shape, every, budget);
+    let known = Known::of(shape);
+    let matches = |v: &String, every: bool| {
+        // Every value is read (and, for the slower paths, parsed): that is work too.
+        if budget.is_some_and(|it| !it.spend(1 + v.len() as u64 / 8)) {
+            return Tri::Maybe;
+        }
+        known
+            .as_ref()
+            .and_then(|it| it.compare(op.kind, v))
+            .unwrap_or_else(|| value_matches(op.kind, v, shape, every, budget))
+    };
     let some = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(matches(v, false)));
     let every = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(matches(v, true)));
     match (op.kind.is_negated(), mode) {
@@ -275,6 +285,35 @@ fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode, budget: 
         (false, Mode::ForAll) => every(),
         (true, Mode::Exists) => every().not(),
         (true, Mode::ForAll) => some().not(),
+    }
+}
+
+/// A request value without unknown parts, as text and in lower case: a plain
+/// string condition on it is a comparison, the common case of a simulated token.
+struct Known {
+    text: String,
+    lower: String,
+}
+
+impl Known {
+    fn of(shape: &[Tok]) -> Option<Known> {
+        let text: String = glob::is_literal(shape)
+            .then(|| shape.iter().filter_map(|it| if let Tok::Char(c) = it { Some(*c) } else { None }).collect())?;
+        Some(Known { lower: text.to_lowercase(), text })
+    }
+
+    /// The positive form of `kind` on `value`, when it is a plain comparison.
+    fn compare(&self, kind: OpKind, value: &str) -> Option<Tri> {
+        if glob::has_variable(value) {
+            return None;
+        }
+        match kind {
+            OpKind::StringEquals | OpKind::StringNotEquals => Some(Tri::of(value == self.text)),
+            OpKind::StringEqualsIgnoreCase | OpKind::StringNotEqualsIgnoreCase => {
+                Some(Tri::of(value.chars().flat_map(char::to_lowercase).eq(self.lower.chars())))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -93,6 +93,9 @@ pub(crate) fn intersects(a: &[Tok], b: &[Tok]) -> bool {
 /// `intersects`, spending its steps from `budget`: when the budget runs out the
 /// answer is the cautious "they intersect" (and the budget remembers it ran out).
 pub(crate) fn intersects_within(a: &[Tok], b: &[Tok], budget: Option<&Budget>) -> bool {
+    if budget.is_some_and(Budget::ran_out) {
+        return true;
+    }
     let mut meter = Meter { budget, steps: 0 };
     let answer = intersect(a, b, &mut meter);
     if meter.settle() { answer } else { true }
@@ -125,6 +128,11 @@ impl Meter<'_> {
 }
 
 fn intersect(a: &[Tok], b: &[Tok], meter: &mut Meter) -> bool {
+    // Two strings: equal or not. The lengths and the last characters first:
+    // subjects that differ mostly differ at the end.
+    if is_literal(a) && is_literal(b) {
+        return a.len() == b.len() && a.last() == b.last() && a.iter().zip(b).all(|(x, y)| meter.step() && x == y);
+    }
     let greedy = |glob: &[Tok]| !glob.iter().any(|it| matches!(it, Tok::Segment | Tok::Digits));
     if is_literal(b) && greedy(a) {
         let text: Vec<char> = b.iter().map(|it| if let Tok::Char(c) = it { *c } else { '\0' }).collect();
@@ -183,6 +191,20 @@ fn intersect(a: &[Tok], b: &[Tok], meter: &mut Meter) -> bool {
 
 /// The classic greedy glob match of a pattern against a concrete string.
 fn matches_chars(pattern: &[Tok], text: &[char], meter: &mut Meter) -> bool {
+    // The literal start of the pattern, compared from its end: subjects that
+    // differ mostly differ late, after a long common start.
+    let start = pattern.iter().take_while(|it| matches!(it, Tok::Char(_))).count();
+    if start > text.len() {
+        return false;
+    }
+    for i in (0..start).rev() {
+        if !meter.step() {
+            return true;
+        }
+        if pattern[i] != Tok::Char(text[i]) {
+            return false;
+        }
+    }
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {

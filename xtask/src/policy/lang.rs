@@ -15,14 +15,17 @@
 //! characters they name and by their classes: every literal, the separators, and
 //! one fresh letter and one fresh digit stand for all the others.
 
+mod nfa;
 mod search;
 
-pub(crate) use search::{Outside, crossing, outside};
+#[cfg(test)]
+pub(crate) use search::outside;
+pub(crate) use search::{Outside, Searcher, crossing};
 
 use super::glob::{self, Tok};
 
 /// A set of characters an atom accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Class {
     Any,
     /// A character of an owner or repository name: not `/`, `:` or `@`.
@@ -43,7 +46,7 @@ impl Class {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Atom {
     /// This character; `true` marks a separator of the subject grammar.
     Char(char, bool),
@@ -57,7 +60,7 @@ pub(crate) enum Atom {
 }
 
 /// The strings that some sequence matches.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Lang(pub Vec<Vec<Atom>>);
 
 impl Lang {

@@ -42,6 +42,7 @@ pub use generate::{
     KEY_ORDER, least_privilege_policy, ordered_keys, recommended_trust_policy, to_pretty_json, to_pretty_json_in,
 };
 pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions};
+pub use text::iam_size;
 #[cfg(feature = "iam")]
 pub use text::plain_text;
 #[cfg(any(test, feature = "iam"))]

@@ -11,6 +11,7 @@ use super::*;
 mod patterns;
 mod public;
 mod round_three;
+mod work;
 
 const ACCOUNT: &str = "123456789012";
 const OTHER_ACCOUNT: &str = "210987654321";

@@ -7,7 +7,7 @@ use super::{
     scenario::{self, Scenario},
 };
 use crate::policy::{
-    budget::Budget,
+    budget::Budgets,
     document::{Document, Effect, OpKind, Principal, Statement},
     eval::{self, Caller, Claim, Request, Tri},
     glob::{self, Tok},
@@ -22,8 +22,8 @@ pub(super) struct Analysis<'a> {
     pub(super) template: Vec<String>,
     /// The role's account (`role_account`), worked out once: every evaluation asks.
     account: Option<String>,
-    /// What every search and simulated request of this analysis spends.
-    pub(super) budget: Budget,
+    /// What the searches and the simulated requests of this analysis spend.
+    pub(super) budgets: &'a Budgets,
 }
 
 /// Statements that let a GitHub token in: `Allow`, the web-identity action, and a
@@ -105,10 +105,15 @@ fn canonical(doc: &Document) -> Document {
 }
 
 impl<'a> Analysis<'a> {
-    pub(super) fn new(doc: &Document, ctx: &'a TrustContext, facts: &'a TrustFacts, budget: Budget) -> Analysis<'a> {
+    pub(super) fn new(
+        doc: &Document,
+        ctx: &'a TrustContext,
+        facts: &'a TrustFacts,
+        budgets: &'a Budgets,
+    ) -> Analysis<'a> {
         let doc = canonical(doc);
         let account = ctx.account.clone().or_else(|| allow_account(&doc, &ctx.partition));
-        Analysis { doc, ctx, facts, template: scenario::template(facts), account, budget }
+        Analysis { doc, ctx, facts, template: scenario::template(facts), account, budgets }
     }
 }
 
@@ -134,7 +139,7 @@ impl Analysis<'_> {
             caller: Some(&caller),
             context: &context,
             relax,
-            budget: Some(&self.budget),
+            budget: Some(&self.budgets.evaluation),
         };
         eval::decide(&[&self.doc], &request)
     }
@@ -188,12 +193,14 @@ impl Analysis<'_> {
     pub(super) fn culprits(&self, shape: &[Tok]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for (kind, value) in self.values_of(SUB) {
-            let budget = Some(&self.budget);
+            let budget = Some(&self.budgets.evaluation);
             let hit = match kind {
                 OpKind::StringLike => glob::intersects_within(&glob::pattern(&value), shape, budget),
                 OpKind::StringEquals => glob::intersects_within(&glob::literal(&value), shape, budget),
                 _ => glob::intersects_within(&glob::lowercase(&glob::literal(&value)), &glob::lowercase(shape), budget),
             };
+            // A match cut short by the budget blames nothing.
+            let hit = hit && !self.budgets.evaluation.ran_out();
             if hit && !out.contains(&value) {
                 out.push(value);
             }

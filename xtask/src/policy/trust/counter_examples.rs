@@ -5,14 +5,15 @@
 //! a blamed pattern whose wildcard spans a separator of the subject gets one more.
 
 use super::{analysis::Analysis, scenario::Class, subjects::Proof};
-use crate::policy::{Finding, Severity, budget::Budget, document::OpKind, eval::Tri, glob::Tok, quoted};
+use crate::policy::{Finding, Severity, budget::Budget, document::OpKind, eval::Tri, quoted};
 
 /// A token that the policy does not refuse.
 struct Hit {
     class: Class,
     sub: String,
-    shape: Vec<Tok>,
     answer: Tri,
+    /// The sub values that match it (`Analysis::culprits`).
+    culprits: Vec<String>,
 }
 
 /// What the findings say about the hits of one class: the sub patterns to blame,
@@ -40,7 +41,7 @@ impl Analysis<'_> {
         let (hits, rejected) = self.try_probes(proof);
         let mut decided: Vec<String> = Vec::new();
         for hit in &hits {
-            decided.extend(self.culprits(&hit.shape));
+            decided.extend(hit.culprits.iter().cloned());
         }
         decided.sort();
         decided.dedup();
@@ -70,10 +71,7 @@ impl Analysis<'_> {
         let foreign: Vec<&Hit> = hits
             .iter()
             .filter(|it| it.class == Class::Foreign)
-            .filter(|it| {
-                let culprits = self.culprits(&it.shape);
-                culprits.is_empty() || culprits.iter().any(|c| !explained.contains(c))
-            })
+            .filter(|it| it.culprits.is_empty() || it.culprits.iter().any(|c| !explained.contains(c)))
             .collect();
         if let Some(foreign) = self.describe_hits(&foreign) {
             out.push(self.foreign(&foreign, &pin));
@@ -125,11 +123,19 @@ impl Analysis<'_> {
         for (class, scenario) in self.probes(proof) {
             let sub = scenario.sub(&self.template);
             let display = sub.display();
-            match self.allowed(&scenario) {
+            let answer = self.allowed(&scenario);
+            // An answer cut short by the budget is not one: stop there (the
+            // analysis then fails closed, `trust.unproven`).
+            if self.budgets.evaluation.ran_out() {
+                break;
+            }
+            match answer {
                 Tri::No if !rejected.contains(&display) => rejected.push(display),
                 Tri::No => {}
                 answer if !hits.iter().any(|it| it.class == class && it.sub == display) => {
-                    hits.push(Hit { class, sub: display, shape: sub.shape(), answer })
+                    let shape = sub.shape();
+                    let culprits = self.culprits(&shape);
+                    hits.push(Hit { class, sub: display, answer, culprits })
                 }
                 _ => {}
             }
@@ -149,9 +155,9 @@ impl Analysis<'_> {
         }
         let mut culprits: Vec<String> = Vec::new();
         for hit in matched {
-            for value in self.culprits(&hit.shape) {
-                if !culprits.contains(&value) {
-                    culprits.push(value);
+            for value in &hit.culprits {
+                if !culprits.contains(value) {
+                    culprits.push(value.clone());
                 }
             }
         }

@@ -55,7 +55,7 @@ use crate::arn::github_provider_host;
 use self::analysis::Analysis;
 use super::{
     Finding, Severity,
-    budget::Budget,
+    budget::Budgets,
     document::Document,
     document_findings,
     eval::{self, Tri},
@@ -92,15 +92,16 @@ pub fn counter_example_subjects(ctx: &TrustContext, facts: &TrustFacts) -> Vec<S
 
 /// Runs every trust check on `policy` (plain or percent-encoded JSON).
 pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
-    analyse_trust_within(policy, ctx, facts, Budget::default())
+    analyse_trust_within(policy, ctx, facts, &Budgets::default())
 }
 
-/// `analyse_trust` with the work `budget` the searches may spend.
+/// `analyse_trust` with the work `budgets` the searches and the simulated requests
+/// may spend.
 pub(crate) fn analyse_trust_within(
     policy: &str,
     ctx: &TrustContext,
     facts: &TrustFacts,
-    budget: Budget,
+    budgets: &Budgets,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let doc = match Document::parse(policy) {
@@ -119,7 +120,7 @@ pub(crate) fn analyse_trust_within(
         out.push(not_a_trust_policy(&doc));
         return finish(out);
     }
-    let analysis = Analysis::new(&doc, ctx, facts, budget);
+    let analysis = Analysis::new(&doc, ctx, facts, budgets);
     analysis.check_principals(&mut out);
     analysis.check_provider_facts(&mut out);
     let unrestricted = analysis.check_conditions(&mut out);

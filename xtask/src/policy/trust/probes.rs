@@ -20,6 +20,9 @@ const FEATURE_BRANCH: &str = "refs/heads/feature-x";
 /// How many repositories named in other claims are tried as tokens.
 const MAX_NAMED: usize = 16;
 
+/// In how many contexts of counter-examples the other repositories are tried.
+const MAX_CONTEXTS: usize = 8;
+
 /// A subject taken apart under a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Parsed {
@@ -72,7 +75,7 @@ impl Analysis<'_> {
             let (class, probe) = self.probe(parsed);
             // The other repositories in the same context: a pattern that pins the
             // context can still let any repository in.
-            if !contexts.contains(&probe.context) {
+            if !contexts.contains(&probe.context) && contexts.len() < MAX_CONTEXTS {
                 contexts.push(probe.context.clone());
                 let job = Scenario {
                     job_ref: if class == Class::SameRepo { None } else { probe.job_ref.clone() },

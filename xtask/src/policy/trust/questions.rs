@@ -19,10 +19,11 @@ use crate::policy::{
     budget::Budget,
     document::{Condition, Effect, OpKind, Statement},
     glob,
-    lang::{self, Lang, Outside},
+    lang::{Lang, Outside, Searcher},
 };
 
 /// The sub conditions of one statement as languages.
+#[derive(Clone)]
 pub(super) struct SubConditions {
     /// The values of each positive condition (the condition admits any of them).
     pub(super) positive: Vec<Vec<Value>>,
@@ -75,6 +76,7 @@ pub(super) struct Questions<'a> {
     ours_any: Lang,
     restrict: Vec<Lang>,
     exclude_key: String,
+    searcher: Searcher,
     budget: &'a Budget,
     verdicts: HashMap<Key, Verdict>,
     repositories: HashMap<Key, bool>,
@@ -82,23 +84,46 @@ pub(super) struct Questions<'a> {
 
 impl<'a> Questions<'a> {
     /// `restrict`: what the sub-only Deny statements let through at most;
-    /// `exclude_key` names what they take away from every statement.
-    pub(super) fn new(grammar: &Grammar, restrict: Vec<Lang>, exclude_key: String, budget: &'a Budget) -> Self {
+    /// `exclude_key` names what they take away from every statement; `named`:
+    /// every other language the questions will be asked about, so that all of
+    /// them are read over one alphabet and each automaton is built once.
+    pub(super) fn new(
+        grammar: &Grammar,
+        restrict: Vec<Lang>,
+        exclude_key: String,
+        named: &[&Lang],
+        budget: &'a Budget,
+    ) -> Self {
+        let subjects = grammar.lang(Who::Anyone, &Ctx::Any);
+        let allowed = grammar.lang(Who::Repo, &Ctx::Allowed);
+        // Another repository may write its subjects with a template of its own
+        // (GitHub: "Customizing the subject claims"), so anything that does not
+        // start as this repository's subjects, or is one of them, may be its.
+        let everything = Lang::pattern("*");
+        let ours = grammar.owners();
+        let ours_any = grammar.lang(Who::Repo, &Ctx::Any);
+        let mut langs: Vec<&Lang> = vec![&subjects, &allowed, &everything, &ours, &ours_any];
+        langs.extend(&restrict);
+        langs.extend(named);
+        let searcher = Searcher::new(&langs);
         Questions {
-            subjects: grammar.lang(Who::Anyone, &Ctx::Any),
-            allowed: grammar.lang(Who::Repo, &Ctx::Allowed),
-            // Another repository may write its subjects with a template of its own
-            // (GitHub: "Customizing the subject claims"), so anything that does not
-            // start as this repository's subjects, or is one of them, may be its.
-            everything: Lang::pattern("*"),
-            ours: grammar.owners(),
-            ours_any: grammar.lang(Who::Repo, &Ctx::Any),
+            subjects,
+            allowed,
+            everything,
+            ours,
+            ours_any,
             restrict,
             exclude_key,
+            searcher,
             budget,
             verdicts: HashMap::new(),
             repositories: HashMap::new(),
         }
+    }
+
+    /// The searcher of these questions, for more over the same languages.
+    pub(super) fn searcher(&self) -> &Searcher {
+        &self.searcher
     }
 
     pub(super) fn restrict(&self) -> &[Lang] {
@@ -147,7 +172,14 @@ impl<'a> Questions<'a> {
         within.extend(&self.restrict);
         let mut covered: Vec<&Lang> = inside.to_vec();
         covered.extend(taken);
-        lang::outside(&within, &covered, self.budget)
+        self.searcher.outside(&within, &covered, self.budget)
+    }
+}
+
+impl SubConditions {
+    /// Every language of the conditions.
+    pub(super) fn langs(&self) -> impl Iterator<Item = &Lang> {
+        self.positive.iter().flatten().map(|it| &it.lang).chain(&self.negative)
     }
 }
 

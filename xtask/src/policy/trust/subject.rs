@@ -225,7 +225,8 @@ impl Analysis<'_> {
     /// T15 (name-only form): a recreated repository of the same name must not get in.
     pub(super) fn check_name_reuse(&self, expected: Tri, out: &mut Vec<Finding>) {
         let exp = self.expected();
-        if exp.immutable || expected != Tri::Yes {
+        // Out of budget, answers are cautious guesses (`trust.unproven` says so).
+        if exp.immutable || expected != Tri::Yes || self.budgets.evaluation.ran_out() {
             return;
         }
         let reuse = Scenario { owner_id: Some("77700001".into()), name_id: Some("77700002".into()), ..exp.clone() };
@@ -262,7 +263,7 @@ impl Analysis<'_> {
         let probe = Scenario { aud: format!("https://github.com/{}", self.ctx.repo.owner), ..exp };
         // When the release token itself is refused, look at the audience alone.
         let relax: &[&str] = if expected == Tri::Yes { &[] } else { &[SUB, JOB_WORKFLOW_REF] };
-        if self.eval(&probe, relax, false) == Tri::No {
+        if self.eval(&probe, relax, false) == Tri::No || self.budgets.evaluation.ran_out() {
             return;
         }
         let aud = &self.ctx.audience;

@@ -19,16 +19,25 @@
 use super::{
     analysis::{Analysis, github_facing},
     grammar::{Ctx, Grammar, Who},
-    questions::{Asked, Questions, Verdict, deny_limits, sub_conditions},
+    questions::{Asked, Questions, SubConditions, Verdict, deny_limits, sub_conditions},
 };
-use crate::policy::lang::{self, Lang, Outside};
+use crate::policy::{
+    budget::Budget,
+    document::Statement,
+    lang::{self, Lang, Outside},
+};
 
 /// How many offending values get counter-examples in every region.
 const MAX_WITNESSED: usize = 8;
 
 /// How many offending values have their own shortest counter-example tried as a
 /// token. A value past it is left undecided (`trust.unproven`).
-const MAX_TRIED: usize = 64;
+const MAX_TRIED: usize = 128;
+
+/// The work the counter-examples of one value in every region may take: they only
+/// add tokens to try (the value is known to offend already), so running out of
+/// this is no failure.
+const REGION_WORK: u64 = 25_000;
 
 /// What the proof found.
 #[derive(Debug, Clone, Default)]
@@ -65,18 +74,22 @@ impl Analysis<'_> {
     pub(super) fn prove_subjects(&self) -> Proof {
         let Some(grammar) = Grammar::new(self.ctx, &self.template) else { return Proof::default() };
         let (restrict, exclude, exclude_key) = deny_limits(self);
-        let mut questions = Questions::new(&grammar, restrict, exclude_key, &self.budget);
+        let statements: Vec<(&Statement, SubConditions)> =
+            self.doc.statements.iter().filter(|it| github_facing(it)).map(|it| (it, sub_conditions(it))).collect();
+        let regions = self.region_langs(&grammar);
+        let mut named: Vec<&Lang> = statements.iter().flat_map(|(_, sub)| sub.langs()).collect();
+        named.extend(exclude.iter().chain(&regions));
+        let mut questions = Questions::new(&grammar, restrict, exclude_key, &named, &self.budgets.search);
         let mut proof = Proof { proven: true, ..Proof::default() };
         let mut open: Vec<Open> = Vec::new();
         let mut elsewhere: Vec<(String, String)> = Vec::new();
-        for statement in self.doc.statements.iter().filter(|it| github_facing(it)) {
-            let sub = sub_conditions(statement);
+        for (statement, sub) in &statements {
             let mut taken = sub.negative.clone();
             taken.extend(exclude.iter().cloned());
             let asked: Vec<Vec<Asked>> = sub
                 .positive
                 .iter()
-                .map(|values| values.iter().map(|it| questions.ask(it, &sub, &taken)).collect())
+                .map(|values| values.iter().map(|it| questions.ask(it, sub, &taken)).collect())
                 .collect();
             if asked.iter().any(|values| values.iter().all(|it| it.verdict.proven())) {
                 continue;
@@ -95,7 +108,7 @@ impl Analysis<'_> {
                 proof.note(&it, &taken, &mut open, &mut elsewhere);
             }
         }
-        self.describe_open(&grammar, questions.restrict(), open, &mut proof);
+        self.describe_open(&grammar, &questions, open, &mut proof);
         elsewhere.sort();
         elsewhere.dedup_by(|a, b| a.0 == b.0);
         elsewhere.truncate(MAX_WITNESSED);
@@ -106,7 +119,7 @@ impl Analysis<'_> {
     }
 
     /// The offending values in sorted order, with their counter-examples.
-    fn describe_open(&self, grammar: &Grammar, restrict: &[Lang], mut open: Vec<Open>, proof: &mut Proof) {
+    fn describe_open(&self, grammar: &Grammar, questions: &Questions, mut open: Vec<Open>, proof: &mut Proof) {
         open.sort_by(|a, b| a.value.cmp(&b.value));
         open.dedup_by(|a, b| a.value == b.value);
         for (i, it) in open.into_iter().enumerate() {
@@ -117,7 +130,7 @@ impl Analysis<'_> {
             }
             if i < MAX_WITNESSED && it.witness.is_some() {
                 let taken: Vec<&Lang> = it.taken.iter().collect();
-                proof.witnesses.extend(self.region_witnesses(grammar, &it.lang, restrict, &taken));
+                proof.witnesses.extend(self.region_witnesses(grammar, questions, &it.lang, &taken));
             }
             proof.offending.push((it.value, it.witness));
         }
@@ -125,19 +138,37 @@ impl Analysis<'_> {
         proof.witnesses.retain(|it| seen.insert(it.clone()));
     }
 
+    /// The contexts counter-examples are searched in, in each region.
+    fn region_contexts(&self) -> Vec<Ctx> {
+        let mut contexts = vec![Ctx::Environment(None), Ctx::PullRequest, Ctx::Ref(None)];
+        contexts.push(Ctx::Ref(Some(self.ctx.release_ref.clone())));
+        if let Some(env) = &self.ctx.environment {
+            contexts.push(Ctx::Environment(Some(env.clone())));
+        }
+        contexts
+    }
+
+    /// Every language `region_witnesses` searches in.
+    fn region_langs(&self, grammar: &Grammar) -> Vec<Lang> {
+        let mut out = Vec::new();
+        for context in &self.region_contexts() {
+            for immutable in [false, true] {
+                for who in [Who::Anyone, Who::Owner, Who::Repo] {
+                    out.push(grammar.form(immutable, who, context));
+                }
+            }
+        }
+        out
+    }
+
     /// Counter-examples of `lang` in each region and context kind: another owner's
     /// repository, another repository of the owner, another context of the release
     /// repository.
-    fn region_witnesses(&self, grammar: &Grammar, lang: &Lang, restrict: &[Lang], taken: &[&Lang]) -> Vec<String> {
-        let env = self.ctx.environment.clone();
-        let mut contexts = vec![Ctx::Environment(None), Ctx::PullRequest, Ctx::Ref(None)];
-        contexts.push(Ctx::Ref(Some(self.ctx.release_ref.clone())));
-        if env.is_some() {
-            contexts.push(Ctx::Environment(env));
-        }
+    fn region_witnesses(&self, grammar: &Grammar, questions: &Questions, lang: &Lang, taken: &[&Lang]) -> Vec<String> {
         let allowed = grammar.lang(Who::Repo, &Ctx::Allowed);
+        let budget = Budget::new(REGION_WORK);
         let mut out: Vec<String> = Vec::new();
-        for context in &contexts {
+        for context in &self.region_contexts() {
             for immutable in [false, true] {
                 let regions = [
                     (grammar.form(immutable, Who::Anyone, context), grammar.form(immutable, Who::Owner, context)),
@@ -146,10 +177,10 @@ impl Analysis<'_> {
                 ];
                 for (region, inside) in &regions {
                     let mut within: Vec<&Lang> = vec![lang, region];
-                    within.extend(restrict);
+                    within.extend(questions.restrict());
                     let mut covered: Vec<&Lang> = vec![inside];
                     covered.extend(taken);
-                    if let Outside::Witness(w) = lang::outside(&within, &covered, &self.budget)
+                    if let Outside::Witness(w) = questions.searcher().outside(&within, &covered, &budget)
                         && !out.contains(&w)
                     {
                         out.push(w);

@@ -70,7 +70,7 @@ impl Analysis<'_> {
     /// vouch for the policy, so it fails rather than pass (or warn) on the tokens
     /// it happened to try.
     pub(super) fn unproven(&self, proof: &Proof, tried: &Tried, out: &[Finding]) -> Option<Finding> {
-        let ran_out = self.budget.ran_out();
+        let ran_out = self.budgets.ran_out();
         // Values whose counter-examples no token showed getting through: whether
         // the other conditions refuse all of what they admit was only sampled.
         let sampled: Vec<(String, String)> = proof

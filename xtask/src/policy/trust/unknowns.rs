@@ -36,7 +36,7 @@ impl Analysis<'_> {
             for condition in &statement.conditions {
                 let claim = self.claim(scenario, &sub, &condition.key_lower());
                 let allow = statement.effect == Effect::Allow;
-                if eval::condition_answer(condition, &claim, allow, Some(&self.budget)) != Tri::Maybe {
+                if eval::condition_answer(condition, &claim, allow, Some(&self.budgets.evaluation)) != Tri::Maybe {
                     continue;
                 }
                 let why = format!("{} ({})", what_is_unknown(condition), statement.label());
