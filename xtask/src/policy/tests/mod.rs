@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 
 mod patterns;
+mod properties;
 mod public;
 mod round_three;
 mod work;

@@ -155,26 +155,33 @@ impl Analysis<'_> {
         None
     }
 
-    /// Deny statements that name only principals STS never matches for this role
+    /// Deny statements that name principals STS never matches for this role
     /// (GitHub's provider of another partition or account, ARNs of another
-    /// partition): they refuse nothing, whatever they were meant to protect.
+    /// partition): for those the Deny refuses nothing, whatever it was meant to
+    /// protect.
     pub(super) fn check_denies(&self, out: &mut Vec<Finding>) {
         for statement in self.doc.statements.iter().filter(|it| it.effect == Effect::Deny) {
-            let Some(principals) = &statement.principal else { continue };
-            if principals.negated || principals.any || principals.entries.is_empty() {
+            let Some(principals) = statement.principal.as_ref().filter(|it| !it.negated) else { continue };
+            let elsewhere: Vec<String> = principals
+                .entries
+                .iter()
+                .filter_map(|it| self.never_matches(it).map(|why| format!("{:?} ({why})", it.value)))
+                .collect();
+            if elsewhere.is_empty() {
                 continue;
             }
-            let elsewhere: Vec<&str> = principals.entries.iter().filter_map(|it| self.never_matches(it)).collect();
-            if elsewhere.len() < principals.entries.len() {
-                continue;
-            }
+            let what = if elsewhere.len() == principals.entries.len() && !principals.any {
+                "this Deny refuses nothing and protects nothing"
+            } else {
+                "that part of the Deny refuses nothing"
+            };
             out.push(Finding::new(
                 "trust.not-applicable",
                 Severity::Low,
                 format!(
-                    "{} (Deny) names only {}: STS never matches such a principal for a role of partition {} \
-                     ({}){}, so this Deny refuses nothing and protects nothing; name \"Federated\": \"{}\" (or \
-                     \"Principal\": \"*\") if it is meant to refuse GitHub tokens",
+                    "{} (Deny) names {}: STS never matches such a principal for a role of partition {} ({}){}, so \
+                     {what}; name \"Federated\": \"{}\" (or \"Principal\": \"*\") if it is meant to refuse GitHub \
+                     tokens",
                     statement.label(),
                     elsewhere.join(", "),
                     self.ctx.partition,
