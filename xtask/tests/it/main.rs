@@ -7,6 +7,7 @@ mod support;
 
 mod adversary;
 mod check_iam;
+mod check_iam_limits;
 mod faults;
 mod github_facts;
 mod iam_policy_formats;

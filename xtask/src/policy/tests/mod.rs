@@ -11,6 +11,7 @@ use super::*;
 mod patterns;
 mod properties;
 mod public;
+mod published;
 mod round_three;
 mod work;
 
@@ -143,6 +144,7 @@ fn trust_cases() -> Vec<TrustCase> {
     cases.extend(patterns::cases());
     cases.extend(public::cases());
     cases.extend(round_three::cases());
+    cases.extend(published::cases());
     cases
 }
 
