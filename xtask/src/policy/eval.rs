@@ -198,37 +198,10 @@ fn principal_entry_matches(entry: &Principal, caller: &Caller) -> bool {
             (entry.kind == "AWS" && entry.value == "*")
                 || (entry.kind == "Federated"
                     && (*any_provider
-                        || github_provider(&entry.value).is_some_and(|it| it.is_in(partition, account.as_deref()))))
+                        || arn::github_provider(&entry.value)
+                            .is_some_and(|it| it.is_in(partition, account.as_deref()))))
         }
     }
-}
-
-/// Where an ARN of GitHub's OIDC provider lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Provider {
-    pub partition: String,
-    pub account: String,
-}
-
-impl Provider {
-    /// True when this is the provider STS uses for a role of `partition` and
-    /// `account` (any account when `None`): STS looks the token's issuer up in
-    /// the role's own account, which is in one partition.
-    pub(crate) fn is_in(&self, partition: &str, account: Option<&str>) -> bool {
-        self.partition == partition && account.is_none_or(|it| it == self.account)
-    }
-}
-
-/// The partition and account of an ARN of GitHub's OIDC provider
-/// (`arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`, also in
-/// the China and GovCloud partitions); `None` for anything else.
-pub(crate) fn github_provider(text: &str) -> Option<Provider> {
-    let parsed = arn::parse(text)?;
-    let ok = matches!(parsed.partition, "aws" | "aws-cn" | "aws-us-gov")
-        && parsed.account.len() == 12
-        && parsed.account.bytes().all(|it| it.is_ascii_digit())
-        && text == arn::github_oidc_provider(parsed.partition, parsed.account);
-    ok.then(|| Provider { partition: parsed.partition.to_owned(), account: parsed.account.to_owned() })
 }
 
 /// One condition of an `Allow` (`allow`) or a `Deny` statement against the context
@@ -471,30 +444,5 @@ mod tests {
         assert_eq!(evaluate_condition(&not_like, &shape, Mode::Exists, None), Tri::Yes);
         let wrong_ref = condition("StringLike", &["o/r/*@refs/heads/main"]);
         assert_eq!(evaluate_condition(&wrong_ref, &shape, Mode::Exists, None), Tri::No);
-    }
-
-    #[test]
-    fn github_provider_arns_are_recognised() {
-        let provider = |text: &str| github_provider(text).map(|it| format!("{} {}", it.partition, it.account));
-        let cases = [
-            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", Some("aws 123456789012")),
-            (
-                "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
-                Some("aws-cn 123456789012"),
-            ),
-            (
-                "arn:aws-us-gov:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
-                Some("aws-us-gov 123456789012"),
-            ),
-            ("arn:aws-iso:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", None),
-            ("arn:aws:iam::123456789012:oidc-provider/https://token.actions.githubusercontent.com", None),
-            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/octo-ent", None),
-            ("arn:aws:iam::12345:oidc-provider/token.actions.githubusercontent.com", None),
-            ("token.actions.githubusercontent.com", None),
-            ("arn:aws:iam::123456789012:oidc-provider/accounts.google.com", None),
-        ];
-        for (arn, want) in cases {
-            assert_eq!(provider(arn).as_deref(), want, "{arn}");
-        }
     }
 }

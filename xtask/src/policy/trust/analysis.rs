@@ -6,11 +6,14 @@ use super::{
     AUD, GITHUB_PROVIDER_HOST, KEY_PREFIX, SUB, TrustContext, TrustFacts, WEB_IDENTITY,
     scenario::{self, Scenario},
 };
-use crate::policy::{
-    budget::Budgets,
-    document::{Document, Effect, OpKind, Principal, Statement},
-    eval::{self, Caller, Claim, Request, Tri},
-    glob::{self, Tok},
+use crate::{
+    arn,
+    policy::{
+        budget::Budgets,
+        document::{Document, Effect, OpKind, Principal, Statement},
+        eval::{self, Caller, Claim, Request, Tri},
+        glob::{self, Tok},
+    },
 };
 
 /// The policy, the context, and the subject template in effect.
@@ -68,7 +71,7 @@ fn allow_account(doc: &Document, partition: &str) -> Option<String> {
         .filter(|it| it.effect == Effect::Allow)
         .flat_map(|it| it.principal.iter().flat_map(|p| &p.entries))
         .filter(|e| e.kind == "Federated")
-        .filter_map(|e| eval::github_provider(&e.value))
+        .filter_map(|e| arn::github_provider(&e.value))
         .filter(|it| it.partition == partition)
         .map(|it| it.account);
     let first = accounts.next()?;
@@ -241,7 +244,7 @@ impl Analysis<'_> {
     /// the role's partition and account (when that is known).
     pub(super) fn own_provider(&self, entry: &Principal) -> bool {
         entry.kind == "Federated"
-            && eval::github_provider(&entry.value)
+            && arn::github_provider(&entry.value)
                 .is_some_and(|it| it.is_in(&self.ctx.partition, self.account.as_deref()))
     }
 

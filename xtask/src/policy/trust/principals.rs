@@ -106,7 +106,7 @@ impl Analysis<'_> {
         out: &mut Vec<Finding>,
     ) -> Option<String> {
         let arn = self.provider_arn();
-        if let Some(found) = eval::github_provider(value) {
+        if let Some(found) = arn::github_provider(value) {
             let partition = &self.ctx.partition;
             if found.partition != *partition {
                 out.push(Finding::new(
@@ -197,7 +197,7 @@ impl Analysis<'_> {
     /// another partition (or, when the role's account is known, another
     /// account), or an ARN of another partition.
     fn never_matches(&self, entry: &Principal) -> Option<&'static str> {
-        if let Some(found) = eval::github_provider(&entry.value) {
+        if let Some(found) = arn::github_provider(&entry.value) {
             if found.partition != self.ctx.partition {
                 return Some("GitHub's provider of another partition");
             }
