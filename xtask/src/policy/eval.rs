@@ -338,19 +338,11 @@ fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool, budget: 
         | NumericLessThanEquals
         | NumericGreaterThan
         | NumericGreaterThanEquals => {
-            if !literal {
-                return Tri::of(!every);
+            if literal {
+                numeric(kind, &text(), value)
+            } else {
+                Tri::of(!every)
             }
-            let (Ok(have), Ok(want)) = (text().trim().parse::<f64>(), value.trim().parse::<f64>()) else {
-                return Tri::No;
-            };
-            Tri::of(match kind {
-                NumericEquals | NumericNotEquals => have == want,
-                NumericLessThan => have < want,
-                NumericLessThanEquals => have <= want,
-                NumericGreaterThan => have > want,
-                _ => have >= want,
-            })
         }
         Bool => {
             if literal {
@@ -378,6 +370,18 @@ fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool, budget: 
         | Null
         | Unknown => Tri::Maybe,
     }
+}
+
+/// A numeric operator on a known value.
+fn numeric(kind: OpKind, have: &str, want: &str) -> Tri {
+    let (Ok(have), Ok(want)) = (have.trim().parse::<f64>(), want.trim().parse::<f64>()) else { return Tri::No };
+    Tri::of(match kind {
+        OpKind::NumericEquals | OpKind::NumericNotEquals => have == want,
+        OpKind::NumericLessThan => have < want,
+        OpKind::NumericLessThanEquals => have <= want,
+        OpKind::NumericGreaterThan => have > want,
+        _ => have >= want,
+    })
 }
 
 #[cfg(test)]

@@ -151,17 +151,31 @@ fn trust_cases() -> Vec<TrustCase> {
 }
 
 fn base_trust_cases() -> Vec<TrustCase> {
-    let protected = EnvironmentFacts {
-        exists: true,
-        required_reviewers: 1,
-        prevent_self_review: true,
-        can_admins_bypass: false,
-        deployment: DeploymentPolicy::Custom(vec![RefRule { pattern: "v*".into(), kind: RefKind::Tag }]),
-    };
-    let with_env = |env: EnvironmentFacts| TrustFacts { environment: Some(env), ..TrustFacts::default() };
+    [
+        base_trust_cases_1(),
+        base_trust_cases_2(),
+        base_trust_cases_3(),
+        base_trust_cases_4(),
+        base_trust_cases_5(),
+        base_trust_cases_6(),
+        base_trust_cases_7(),
+        base_trust_cases_8(),
+        base_trust_cases_9(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn base_trust_cases_1() -> Vec<TrustCase> {
     vec![
-        case("reference §6 policy", sub_equals(ENV_SUB), &[("trust.ok", Info), ("trust.name-only-subject", Info)], Status::Pass)
-            .absent(BREAKAGE),
+        case(
+            "reference §6 policy",
+            sub_equals(ENV_SUB),
+            &[("trust.ok", Info), ("trust.name-only-subject", Info)],
+            Status::Pass,
+        )
+        .absent(BREAKAGE),
         case(
             "generated policy, environment form",
             recommended_trust_policy(&env_ctx(), ACCOUNT).to_string(),
@@ -224,6 +238,11 @@ fn base_trust_cases() -> Vec<TrustCase> {
             Status::Warn,
         )
         .absent(&["trust.prefix-wildcard", "trust.any-repository", "trust.subject-mismatch"]),
+    ]
+}
+
+fn base_trust_cases_2() -> Vec<TrustCase> {
+    vec![
         case(
             "only aud is restricted",
             trust_with(json!({"StringEquals": {AUD: "sts.amazonaws.com"}})),
@@ -293,6 +312,11 @@ fn base_trust_cases() -> Vec<TrustCase> {
             Status::Fail,
         )
         .says("trust.provider", "enterprise issuer"),
+    ]
+}
+
+fn base_trust_cases_3() -> Vec<TrustCase> {
+    vec![
         case(
             "issuer URL instead of the provider ARN",
             trust_principal(json!({"Federated": "token.actions.githubusercontent.com"})),
@@ -360,6 +384,11 @@ fn base_trust_cases() -> Vec<TrustCase> {
             Status::Fail,
         )
         .absent(&["trust.subject-mismatch"]),
+    ]
+}
+
+fn base_trust_cases_4() -> Vec<TrustCase> {
+    vec![
         case(
             "Statement as an object",
             json!({"Version": "2012-10-17", "Statement": github(json!({"StringEquals": {AUD: "sts.amazonaws.com", SUB: ENV_SUB}}))})
@@ -430,6 +459,11 @@ fn base_trust_cases() -> Vec<TrustCase> {
         .ctx(ids_ctx())
         .absent(&["trust.subject-mismatch"])
         .says("trust.name-only-subject", IMMUTABLE_ENV_SUB),
+    ]
+}
+
+fn base_trust_cases_5() -> Vec<TrustCase> {
+    vec![
         case(
             "name-only repository with known ids",
             sub_equals(ENV_SUB),
@@ -492,6 +526,11 @@ fn base_trust_cases() -> Vec<TrustCase> {
         )
         .ctx(tag_ctx())
         .absent(&["trust.sub-unrestricted"]),
+    ]
+}
+
+fn base_trust_cases_6() -> Vec<TrustCase> {
+    vec![
         case(
             "job_workflow_ref of a known workflow file on a branch",
             trust_with(json!({
@@ -545,25 +584,31 @@ fn base_trust_cases() -> Vec<TrustCase> {
             Status::Pass,
         )
         .ctx(TrustContext { environment: Some("prod:eu".into()), ..env_ctx() }),
-        case(
-            "provider missing",
-            sub_equals(ENV_SUB),
-            &[("trust.provider", Error)],
-            Status::Fail,
-        )
-        .facts(TrustFacts { provider: Some(ProviderFacts { exists: false, client_ids: vec![] }), ..TrustFacts::default() })
-        .says("trust.provider", "create-open-id-connect-provider"),
-        case(
-            "provider without the audience",
-            sub_equals(ENV_SUB),
-            &[("trust.audience", Error)],
-            Status::Fail,
-        )
-        .facts(TrustFacts {
-            provider: Some(ProviderFacts { exists: true, client_ids: vec!["sigstore".into()] }),
-            ..TrustFacts::default()
-        })
-        .says("trust.audience", "Incorrect token audience"),
+        case("provider missing", sub_equals(ENV_SUB), &[("trust.provider", Error)], Status::Fail)
+            .facts(TrustFacts {
+                provider: Some(ProviderFacts { exists: false, client_ids: vec![] }),
+                ..TrustFacts::default()
+            })
+            .says("trust.provider", "create-open-id-connect-provider"),
+    ]
+}
+
+fn base_trust_cases_7() -> Vec<TrustCase> {
+    let protected = EnvironmentFacts {
+        exists: true,
+        required_reviewers: 1,
+        prevent_self_review: true,
+        can_admins_bypass: false,
+        deployment: DeploymentPolicy::Custom(vec![RefRule { pattern: "v*".into(), kind: RefKind::Tag }]),
+    };
+    let with_env = |env: EnvironmentFacts| TrustFacts { environment: Some(env), ..TrustFacts::default() };
+    vec![
+        case("provider without the audience", sub_equals(ENV_SUB), &[("trust.audience", Error)], Status::Fail)
+            .facts(TrustFacts {
+                provider: Some(ProviderFacts { exists: true, client_ids: vec!["sigstore".into()] }),
+                ..TrustFacts::default()
+            })
+            .says("trust.audience", "Incorrect token audience"),
         case(
             "aud missing, provider accepts only sts",
             trust_with(json!({"StringEquals": {SUB: ENV_SUB}})),
@@ -615,6 +660,19 @@ fn base_trust_cases() -> Vec<TrustCase> {
             ]),
             ..protected.clone()
         })),
+    ]
+}
+
+fn base_trust_cases_8() -> Vec<TrustCase> {
+    let protected = EnvironmentFacts {
+        exists: true,
+        required_reviewers: 1,
+        prevent_self_review: true,
+        can_admins_bypass: false,
+        deployment: DeploymentPolicy::Custom(vec![RefRule { pattern: "v*".into(), kind: RefKind::Tag }]),
+    };
+    let with_env = |env: EnvironmentFacts| TrustFacts { environment: Some(env), ..TrustFacts::default() };
+    vec![
         case(
             "environment well protected",
             sub_equals(ENV_SUB),
@@ -650,14 +708,9 @@ fn base_trust_cases() -> Vec<TrustCase> {
             sub_template: Some(SubTemplate { use_default: true, include_claim_keys: Vec::new() }),
             ..TrustFacts::default()
         }),
-        case(
-            "environment job without a tag ruleset",
-            sub_equals(ENV_SUB),
-            &[("trust.tag-ruleset", Low)],
-            Status::Warn,
-        )
-        .facts(TrustFacts { tag_ruleset: Some(false), ..TrustFacts::default() })
-        .says("trust.tag-ruleset", "waits for the reviewers"),
+        case("environment job without a tag ruleset", sub_equals(ENV_SUB), &[("trust.tag-ruleset", Low)], Status::Warn)
+            .facts(TrustFacts { tag_ruleset: Some(false), ..TrustFacts::default() })
+            .says("trust.tag-ruleset", "waits for the reviewers"),
         case(
             "tag push without a tag ruleset",
             recommended_trust_policy(&tag_ctx(), ACCOUNT).to_string(),
@@ -677,6 +730,11 @@ fn base_trust_cases() -> Vec<TrustCase> {
             ..TrustFacts::default()
         })
         .absent(BREAKAGE),
+    ]
+}
+
+fn base_trust_cases_9() -> Vec<TrustCase> {
+    vec![
         case(
             "sub template with the workflow",
             sub_equals(

@@ -26,6 +26,10 @@ const ADMITS: &[&str] = &[
 ];
 
 pub(super) fn cases() -> Vec<TrustCase> {
+    [cases_1(), cases_2(), cases_3(), cases_4()].into_iter().flatten().collect()
+}
+
+fn cases_1() -> Vec<TrustCase> {
     vec![
         case(
             "the issue's case: a foreign owner next to the release subject",
@@ -94,6 +98,11 @@ pub(super) fn cases() -> Vec<TrustCase> {
             &[("trust.prefix-wildcard", Critical), ("trust.wildcard-boundary", High)],
             Status::Fail,
         ),
+    ]
+}
+
+fn cases_2() -> Vec<TrustCase> {
+    vec![
         case(
             "immutable form with a context wildcard",
             sub_like("repo:octo-org@9919/yamause@1296269:*"),
@@ -161,6 +170,11 @@ pub(super) fn cases() -> Vec<TrustCase> {
             Status::Warn,
         )
         .says("trust.broad-subject", "refs/heads/feature-x"),
+    ]
+}
+
+fn cases_3() -> Vec<TrustCase> {
+    vec![
         case(
             "a Deny statement on another claim",
             doc(json!([
@@ -227,6 +241,11 @@ pub(super) fn cases() -> Vec<TrustCase> {
             &[("trust.any-repository", Critical)],
             Status::Fail,
         ),
+    ]
+}
+
+fn cases_4() -> Vec<TrustCase> {
+    vec![
         case(
             "the sub itself as a policy variable admits everyone",
             sub_equals_all(&[ENV_SUB, "${token.actions.githubusercontent.com:sub}"]),

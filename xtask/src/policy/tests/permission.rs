@@ -136,12 +136,20 @@ pub(super) fn original_guide() -> String {
 }
 
 pub(super) fn perm_cases() -> Vec<PermCase> {
-    let role_elsewhere = "arn:aws:iam::210987654321:role/release";
+    [perm_cases_1(), perm_cases_2(), perm_cases_3(), perm_cases_4(), perm_cases_5()].into_iter().flatten().collect()
+}
+
+fn perm_cases_1() -> Vec<PermCase> {
     let package_arn =
         |name: &str| format!("arn:aws:codeartifact:eu-central-1:{ACCOUNT}:package/my-company/python-packages/{name}");
     vec![
-        perm("reference §7 policy", reference_section_7(), &[("perm.ok", Info), ("perm.token-duration", Info)], Status::Pass)
-            .absent(PERM_BREAKAGE),
+        perm(
+            "reference §7 policy",
+            reference_section_7(),
+            &[("perm.ok", Info), ("perm.token-duration", Info)],
+            Status::Pass,
+        )
+        .absent(PERM_BREAKAGE),
         perm("generated policy", least_privilege_policy(&target()).to_string(), &[("perm.ok", Info)], Status::Pass)
             .absent(PERM_BREAKAGE),
         perm(
@@ -200,6 +208,15 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
         )
         .target(PublishTarget::new("eu-central-1", "my-company", ACCOUNT, "python-packages", "yam_ause"))
         .says("perm.publish-resource", "\"yam-ause\""),
+    ]
+}
+
+fn perm_cases_2() -> Vec<PermCase> {
+    [perm_cases_2_1(), perm_cases_2_2()].into_iter().flatten().collect()
+}
+
+fn perm_cases_2_1() -> Vec<PermCase> {
+    vec![
         perm(
             "publish on the repository ARN",
             minimal(Some((3, allow("codeartifact:PublishPackageVersion", R))), &[]),
@@ -216,7 +233,12 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
             Status::Fail,
         )
         .says("perm.publish", "denied explicitly"),
-        perm("bearer token missing", minimal(Some((0, Value::Null)), &[]), &[("perm.service-bearer-token", Error)], Status::Fail),
+        perm(
+            "bearer token missing",
+            minimal(Some((0, Value::Null)), &[]),
+            &[("perm.service-bearer-token", Error)],
+            Status::Fail,
+        ),
         perm(
             "bearer token without condition",
             minimal(Some((0, allow("sts:GetServiceBearerToken", "*"))), &[]),
@@ -226,14 +248,22 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
         perm(
             "bearer token for another service",
             minimal(
-                Some((0, json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
-                    "Condition": {"StringEquals": {"sts:AWSServiceName": "ecr.amazonaws.com"}}}))),
+                Some((
+                    0,
+                    json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
+                    "Condition": {"StringEquals": {"sts:AWSServiceName": "ecr.amazonaws.com"}}}),
+                )),
                 &[],
             ),
             &[("perm.service-bearer-token", Error)],
             Status::Fail,
         )
         .says("perm.service-bearer-token", "refuse a request for codeartifact.amazonaws.com"),
+    ]
+}
+
+fn perm_cases_2_2() -> Vec<PermCase> {
+    vec![
         perm(
             "bearer token on a resource ARN",
             minimal(Some((0, allow("sts:GetServiceBearerToken", "arn:aws:sts::123456789012:*"))), &[]),
@@ -243,9 +273,12 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
         perm(
             "token lifetime bounded below the release's",
             minimal(
-                Some((0, json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
+                Some((
+                    0,
+                    json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
                     "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"},
-                                  "NumericLessThanEquals": {"sts:DurationSeconds": 900}}}))),
+                                  "NumericLessThanEquals": {"sts:DurationSeconds": 900}}}),
+                )),
                 &[],
             ),
             &[("perm.service-bearer-token", Error)],
@@ -256,15 +289,23 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
         perm(
             "token lifetime bounded",
             minimal(
-                Some((0, json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
+                Some((
+                    0,
+                    json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
                     "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"},
-                                  "NumericLessThanEquals": {"sts:DurationSeconds": "900"}}}))),
+                                  "NumericLessThanEquals": {"sts:DurationSeconds": "900"}}}),
+                )),
                 &[],
             ),
             &[("perm.ok", Info)],
             Status::Pass,
         )
         .absent(&["perm.token-duration"]),
+    ]
+}
+
+fn perm_cases_3() -> Vec<PermCase> {
+    vec![
         perm(
             "GetAuthorizationToken missing",
             minimal(Some((1, Value::Null)), &[]),
@@ -327,13 +368,24 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
             Status::Pass,
         )
         .absent(&["perm.too-broad"]),
+    ]
+}
+
+fn perm_cases_4() -> Vec<PermCase> {
+    let role_elsewhere = "arn:aws:iam::210987654321:role/release";
+    vec![
         perm(
             "write wildcard",
             minimal(None, &[allow("codeartifact:Put*", P)]),
             &[("perm.too-broad", High), ("perm.dangerous-action", High)],
             Status::Warn,
         ),
-        perm("safe-rerun actions missing", minimal(Some((4, Value::Null)), &[]), &[("perm.safe-rerun", Low)], Status::Warn),
+        perm(
+            "safe-rerun actions missing",
+            minimal(Some((4, Value::Null)), &[]),
+            &[("perm.safe-rerun", Low)],
+            Status::Warn,
+        ),
         perm(
             "a trust policy passed as a permission policy",
             sub_equals(ENV_SUB),
@@ -343,14 +395,22 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
         perm(
             "unknown operator",
             minimal(
-                Some((0, json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
-                    "Condition": {"StringEqualz": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}}))),
+                Some((
+                    0,
+                    json!({"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
+                    "Condition": {"StringEqualz": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}}),
+                )),
                 &[],
             ),
             &[("policy.unknown-operator", Error), ("perm.service-bearer-token", Info)],
             Status::Fail,
         ),
-        perm("malformed document", "{\"Statement\": [".to_owned(), &[("policy.malformed", Error), ("perm.publish", Error)], Status::Fail),
+        perm(
+            "malformed document",
+            "{\"Statement\": [".to_owned(),
+            &[("policy.malformed", Error), ("perm.publish", Error)],
+            Status::Fail,
+        ),
         perm(
             "statement without Resource",
             minimal(None, &[json!({"Effect": "Allow", "Action": "codeartifact:ListPackages"})]),
@@ -361,8 +421,11 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
         perm(
             "condition on the region holds",
             minimal(
-                Some((1, json!({"Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken", "Resource": D,
-                    "Condition": {"StringEquals": {"AWS:RequestedRegion": "eu-central-1"}}}))),
+                Some((
+                    1,
+                    json!({"Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken", "Resource": D,
+                    "Condition": {"StringEquals": {"AWS:RequestedRegion": "eu-central-1"}}}),
+                )),
                 &[],
             ),
             &[("perm.ok", Info)],
@@ -371,23 +434,26 @@ pub(super) fn perm_cases() -> Vec<PermCase> {
         perm(
             "condition on an unknown key",
             minimal(
-                Some((1, json!({"Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken", "Resource": D,
-                    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "release"}}}))),
+                Some((
+                    1,
+                    json!({"Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken", "Resource": D,
+                    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "release"}}}),
+                )),
                 &[],
             ),
             &[("perm.get-authorization-token", Info)],
             Status::Pass,
         ),
-        perm(
-            "cross-account role without facts",
-            minimal(None, &[]),
-            &[("perm.cross-account", Info)],
-            Status::Pass,
-        )
-        .facts(PermissionFacts { role_arn: Some(role_elsewhere.into()), ..PermissionFacts::default() })
-        .says("perm.cross-account", "210987654321"),
+        perm("cross-account role without facts", minimal(None, &[]), &[("perm.cross-account", Info)], Status::Pass)
+            .facts(PermissionFacts { role_arn: Some(role_elsewhere.into()), ..PermissionFacts::default() })
+            .says("perm.cross-account", "210987654321"),
         perm("origin controls block publishing", minimal(None, &[]), &[("perm.origin-blocked", Error)], Status::Fail)
             .facts(PermissionFacts { origin: Some(OriginPublish::Block), ..PermissionFacts::default() }),
+    ]
+}
+
+fn perm_cases_5() -> Vec<PermCase> {
+    vec![
         perm(
             "two Action keys in one statement",
             minimal(None, &[]).replacen(

@@ -38,6 +38,14 @@ const NO_ALARM: &[&str] = &[
 ];
 
 pub(super) fn cases() -> Vec<TrustCase> {
+    [cases_1(), cases_2()].into_iter().flatten().collect()
+}
+
+fn cases_1() -> Vec<TrustCase> {
+    [cases_1_1(), cases_1_2()].into_iter().flatten().collect()
+}
+
+fn cases_1_1() -> Vec<TrustCase> {
     let aud = json!("sts.amazonaws.com");
     vec![
         // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html
@@ -45,7 +53,10 @@ pub(super) fn cases() -> Vec<TrustCase> {
         // "repo:GitHubOrg/GitHubRepo:ref:refs/heads/GitHubBranch", for a job on that branch.
         case(
             "AWS IAM User Guide, one branch",
-            doc(json!([statement(PROVIDER, json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:ref:refs/heads/main"}}))])),
+            doc(json!([statement(
+                PROVIDER,
+                json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:ref:refs/heads/main"}})
+            )])),
             &[("trust.ok", Info)],
             Status::Pass,
         )
@@ -72,16 +83,28 @@ pub(super) fn cases() -> Vec<TrustCase> {
         // "repo:octo-org/octo-repo:ref:refs/heads/octo-branch".
         case(
             "GitHub's AWS guide, one branch, for a job on it",
-            doc(json!([statement(PROVIDER, json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:ref:refs/heads/octo-branch"}}))])),
+            doc(json!([statement(
+                PROVIDER,
+                json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:ref:refs/heads/octo-branch"}})
+            )])),
             &[("trust.ok", Info)],
             Status::Pass,
         )
         .ctx(job(None, "refs/heads/octo-branch")),
+    ]
+}
+
+fn cases_1_2() -> Vec<TrustCase> {
+    let aud = json!("sts.amazonaws.com");
+    vec![
         // https://docs.github.com/en/actions/reference/security/oidc#filtering-for-a-specific-environment:
         // "repo:octo-org/octo-repo:environment:Production".
         case(
             "GitHub's OIDC reference, one environment",
-            doc(json!([statement(PROVIDER, json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:environment:Production"}}))])),
+            doc(json!([statement(
+                PROVIDER,
+                json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:environment:Production"}})
+            )])),
             &[("trust.ok", Info)],
             Status::Pass,
         )
@@ -90,7 +113,10 @@ pub(super) fn cases() -> Vec<TrustCase> {
         // "repo:octo-org/octo-repo:ref:refs/tags/demo-tag", for a tag push.
         case(
             "GitHub's OIDC reference, one tag",
-            doc(json!([statement(PROVIDER, json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:ref:refs/tags/demo-tag"}}))])),
+            doc(json!([statement(
+                PROVIDER,
+                json!({"StringEquals": {AUD: aud, SUB: "repo:octo-org/octo-repo:ref:refs/tags/demo-tag"}})
+            )])),
             &[("trust.ok", Info)],
             Status::Pass,
         )
@@ -107,6 +133,12 @@ pub(super) fn cases() -> Vec<TrustCase> {
             Status::Pass,
         )
         .ctx(TrustContext { partition: "aws-us-gov".into(), ..job(Some("Production"), DEFAULT_RELEASE_REF) }),
+    ]
+}
+
+fn cases_2() -> Vec<TrustCase> {
+    let aud = json!("sts.amazonaws.com");
+    vec![
         // The same in the China partition.
         case(
             "GitHub's environment example in China",
