@@ -230,3 +230,62 @@ pub(super) fn cases() -> Vec<TrustCase> {
             .says("policy.too-large", "2048 characters by default"),
     ]
 }
+
+/// Every condition operator IAM documents is known by name, with its `…IfExists`
+/// form (`Null` has none) and the `ForAllValues:`/`ForAnyValue:` prefixes
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+/// none is reported as unknown, whatever its key.
+#[test]
+fn every_documented_operator_is_known() {
+    const DOCUMENTED: [&str; 27] = [
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+        "Null",
+    ];
+    for name in DOCUMENTED {
+        let mut forms = vec![name.to_owned(), format!("ForAllValues:{name}"), format!("ForAnyValue:{name}")];
+        if name != "Null" {
+            forms.extend([format!("{name}IfExists"), format!("ForAnyValue:{name}IfExists")]);
+        }
+        for form in forms {
+            let operator = crate::policy::document::Operator::parse(&form);
+            assert_ne!(operator.kind, crate::policy::document::OpKind::Unknown, "{form}");
+            let mut condition = json!({"StringEquals": {AUD: "sts.amazonaws.com", SUB: ENV_SUB}});
+            condition[&form] = json!({"aws:SourceIp": "192.0.2.0/24"});
+            let findings = analyse_trust(&trust_with(condition), &env_ctx(), &TrustFacts::default());
+            let shown = render_text(&findings);
+            assert!(!findings.iter().any(|it| it.id == "policy.unknown-operator"), "{form}:\n{shown}");
+            assert!(!shown.contains("not an IAM"), "{form}:\n{shown}");
+        }
+    }
+    for unknown in ["NullIfExists", "StringMatches", "ForSomeValues:StringLike"] {
+        let mut condition = json!({"StringEquals": {AUD: "sts.amazonaws.com", SUB: ENV_SUB}});
+        condition[unknown] = json!({"aws:SourceIp": "192.0.2.0/24"});
+        let findings = analyse_trust(&trust_with(condition), &env_ctx(), &TrustFacts::default());
+        assert!(findings.iter().any(|it| it.id == "policy.unknown-operator"), "{unknown}");
+    }
+}

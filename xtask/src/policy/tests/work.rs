@@ -91,3 +91,21 @@ fn a_budget_that_runs_out_fails_closed() {
         }
     }
 }
+
+/// A value the proof cannot decide (here: its budget is too small for it) fails
+/// the check and is named, even next to an unrelated warning (another principal)
+/// that used to leave the policy at a warning.
+#[test]
+fn an_undecided_value_fails_next_to_a_warning() {
+    let value = "repo:octo-org/yamause:environment:rel*";
+    let mut statement = github(json!({"StringEquals": {AUD: "sts.amazonaws.com"}, "StringLike": {SUB: value}}));
+    statement["Principal"]["AWS"] = json!(format!("arn:aws:iam::{OTHER_ACCOUNT}:root"));
+    let policy = doc(json!([statement]));
+    let budgets = Budgets::new(200, EVALUATION_WORK);
+    let findings = analyse_trust_within(&policy, &env_ctx(), &TrustFacts::default(), &budgets);
+    let shown = render_text(&findings);
+    assert!(findings.iter().any(|it| it.id == "trust.extra-principal"), "{shown}");
+    assert_eq!(status(&findings), Status::Fail, "{shown}");
+    let unproven = findings.iter().find(|it| it.id == "trust.unproven").unwrap_or_else(|| panic!("{shown}"));
+    assert!(unproven.message.contains(&format!("{value:?}")), "{shown}");
+}
