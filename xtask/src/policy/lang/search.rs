@@ -100,6 +100,11 @@ impl Searcher {
             return if inside { Outside::Witness(text) } else { Outside::Covered };
         }
         let nfas: Vec<&Nfa> = nfas.iter().map(|it| it.as_ref()).collect();
+        // Telling the characters apart reads every automaton's masks once.
+        let masks: usize = nfas.iter().map(|it| it.words).sum();
+        if !budget.spend((self.alphabet.chars.len() * masks / 8) as u64 + 1) {
+            return Outside::Unknown;
+        }
         let chars = nfa::distinct(&self.alphabet, &nfas);
         // A state is the positions of every automaton, end to end.
         let spans: Vec<(usize, usize)> = nfas

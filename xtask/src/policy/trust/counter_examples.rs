@@ -91,7 +91,7 @@ impl Analysis<'_> {
             self.values_of(super::SUB).into_iter().filter(|(k, _)| *k == OpKind::StringLike).map(|(_, v)| v).collect();
         // A crossing is found in a few hundred steps; more means a pattern no policy
         // needs, whose other findings say enough.
-        let budget = Budget::new(200_000);
+        let budget = Budget::new(50_000);
         for value in blamed.iter().filter(|it| patterns.contains(it)) {
             let Some((subject, separator)) = self.boundary_crossing(value, &budget) else { continue };
             let what = if separator == '/' {
