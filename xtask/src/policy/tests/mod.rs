@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 use permission::{bearer, original_guide, perm_cases, reference_section_7};
 
+mod duplicates;
 mod patterns;
 mod permission;
 mod properties;
