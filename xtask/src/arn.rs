@@ -66,6 +66,34 @@ pub fn github_oidc_provider(partition: &str, account: &str) -> String {
     format!("arn:{partition}:iam::{account}:oidc-provider/{GITHUB_PROVIDER_HOST}")
 }
 
+/// Where an ARN of GitHub's OIDC provider lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    pub partition: String,
+    pub account: String,
+}
+
+impl Provider {
+    /// True when this is the provider STS uses for a role of `partition` and
+    /// `account` (any account when `None`): STS looks the token's issuer up in
+    /// the role's own account, which is in one partition.
+    pub fn is_in(&self, partition: &str, account: Option<&str>) -> bool {
+        self.partition == partition && account.is_none_or(|it| it == self.account)
+    }
+}
+
+/// The partition and account of an ARN of GitHub's OIDC provider
+/// (`arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`, also in
+/// the China and GovCloud partitions); `None` for anything else.
+pub fn github_provider(text: &str) -> Option<Provider> {
+    let parsed = parse(text)?;
+    let ok = matches!(parsed.partition, "aws" | "aws-cn" | "aws-us-gov")
+        && parsed.account.len() == 12
+        && parsed.account.bytes().all(|it| it.is_ascii_digit())
+        && text == github_oidc_provider(parsed.partition, parsed.account);
+    ok.then(|| Provider { partition: parsed.partition.to_owned(), account: parsed.account.to_owned() })
+}
+
 /// `arn:PARTITION:iam::ACCOUNT:role/NAME` (for `setup`).
 #[cfg(feature = "iam")]
 pub fn iam_role(partition: &str, account: &str, name: &str) -> String {
@@ -140,5 +168,30 @@ mod tests {
         assert_eq!(parse("arn:aws:sts::1:assumed-role/a/b").unwrap().resource, "assumed-role/a/b");
         assert!(parse("arn:other:iam::1:role/x").is_none());
         assert!(parse("not-an-arn").is_none());
+    }
+
+    #[test]
+    fn github_provider_arns_are_recognised() {
+        let provider = |text: &str| github_provider(text).map(|it| format!("{} {}", it.partition, it.account));
+        let cases = [
+            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", Some("aws 123456789012")),
+            (
+                "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+                Some("aws-cn 123456789012"),
+            ),
+            (
+                "arn:aws-us-gov:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+                Some("aws-us-gov 123456789012"),
+            ),
+            ("arn:aws-iso:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", None),
+            ("arn:aws:iam::123456789012:oidc-provider/https://token.actions.githubusercontent.com", None),
+            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/octo-ent", None),
+            ("arn:aws:iam::12345:oidc-provider/token.actions.githubusercontent.com", None),
+            ("token.actions.githubusercontent.com", None),
+            ("arn:aws:iam::123456789012:oidc-provider/accounts.google.com", None),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(provider(arn).as_deref(), want, "{arn}");
+        }
     }
 }

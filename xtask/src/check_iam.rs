@@ -34,7 +34,8 @@ use crate::{
     exec::Env,
     flags,
     policy::{
-        self, Finding, NamedPolicy, PermissionFacts, PublishTarget, RepoRef, Severity, Status, TrustContext, TrustFacts,
+        self, Finding, NamedPolicy, PartitionSource, PermissionFacts, PublishTarget, RepoRef, Severity, Status,
+        TrustContext, TrustFacts,
     },
     project::{self, Project},
     report,
@@ -98,14 +99,16 @@ impl flags::CheckIam {
 
     fn offline(&self, sh: &Shell, project: &Project, findings: &mut Vec<Finding>) -> Result<()> {
         let target = settings::from_env(&project.pyproject);
-        let (audience, region_partition) = match &target {
-            Ok(Target::Configured(s)) => (s.audience.clone(), arn::partition(&s.region)),
-            _ => (policy::DEFAULT_AUDIENCE.to_owned(), "aws"),
-        };
         if let Some(path) = &self.trust_policy {
             let text = read_policy(path)?;
-            let account = self.role_arn.as_deref().and_then(account_of);
-            let partition = self.role_arn.as_deref().and_then(arn::parse).map_or(region_partition, |it| it.partition);
+            let (audience, region, settings_role) = match &target {
+                Ok(Target::Configured(s)) => (s.audience.clone(), Some(s.region.clone()), s.role_arn.clone()),
+                // Without whole settings, the region the AWS tools would use.
+                _ => (policy::DEFAULT_AUDIENCE.to_owned(), env_region(), None),
+            };
+            let role_arn = self.role_arn.clone().or(settings_role);
+            let account = role_arn.as_deref().and_then(account_of);
+            let partition = role_partition(role_arn.as_deref(), region.as_deref());
             let ctx = trust_context(
                 sh,
                 self.github_repo.as_deref(),
@@ -148,7 +151,7 @@ impl flags::CheckIam {
             self.github_repo.as_deref(),
             self.environment.as_deref(),
             role_arn.as_deref().and_then(account_of),
-            arn::partition(&settings.region),
+            role_partition(role_arn.as_deref(), Some(&settings.region)),
             &settings.audience,
         );
         let (ctx, github) = match ctx {
@@ -304,6 +307,23 @@ fn repo(sh: &Shell, github_repo: Option<&str>) -> Result<RepoRef> {
     })
 }
 
+/// The role's partition and where it comes from: the role's ARN, else the region,
+/// else the commercial partition.
+pub fn role_partition(role_arn: Option<&str>, region: Option<&str>) -> (String, PartitionSource) {
+    if let Some(parsed) = role_arn.and_then(arn::parse) {
+        return (parsed.partition.to_owned(), PartitionSource::RoleArn);
+    }
+    match region {
+        Some(region) => (arn::partition(region).to_owned(), PartitionSource::Region(region.to_owned())),
+        None => ("aws".to_owned(), PartitionSource::Default),
+    }
+}
+
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION`, when set.
+fn env_region() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|it| env::var(it).ok().filter(|it| !it.trim().is_empty()))
+}
+
 /// What the release job presents: the repository, its environment (`--environment`,
 /// default `release`; `none` for a tag push without one), the role's account and
 /// partition, and the audience.
@@ -312,7 +332,7 @@ pub fn trust_context(
     github_repo: Option<&str>,
     environment: Option<&str>,
     account: Option<String>,
-    partition: &str,
+    (partition, partition_source): (String, PartitionSource),
     audience: &str,
 ) -> Result<TrustContext> {
     let mut ctx = TrustContext::new(repo(sh, github_repo)?);
@@ -322,7 +342,8 @@ pub fn trust_context(
         Some(name) => Some(name.to_owned()),
     };
     ctx.account = account;
-    ctx.partition = partition.to_owned();
+    ctx.partition = partition;
+    ctx.partition_source = partition_source;
     ctx.audience = audience.to_owned();
     ctx.workflow = Some(".github/workflows/release.yml".to_owned());
     Ok(ctx)

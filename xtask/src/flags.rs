@@ -126,9 +126,11 @@ xflags::xflags! {
         /// Measure, side by side in one run: compile (cold build vs default features),
         /// startup, auth (token + endpoint vs the AWS CLI), release (vs the original
         /// guide's shell steps), rerun (vs the build alone) and ci (release.yml run
-        /// cold vs the guide's single job), on the local stack.
+        /// cold vs the guide's single job), on the local stack; and policy (check-iam's
+        /// trust analysis on worst-case documents up to IAM's size limit).
         cmd bench {
-            /// One benchmark: compile, startup, auth, release, rerun, ci or all (default).
+            /// One benchmark: compile, startup, auth, release, rerun, ci, policy or all
+            /// (default).
             optional name: BenchName
             /// Runs per measurement (the median is reported); default 5.
             optional --runs n: usize

@@ -90,7 +90,7 @@ impl flags::IamPolicy {
             self.github_repo.as_deref(),
             self.environment.as_deref(),
             Some(account.clone()),
-            crate::arn::partition(&settings.region),
+            check_iam::role_partition(settings.role_arn.as_deref(), Some(&settings.region)),
             &settings.audience,
         )?;
         let trust = policy::recommended_trust_policy(&ctx, &account);

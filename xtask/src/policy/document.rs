@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::json::{self, Duplicate};
+use super::{json::Duplicate, text};
 
 /// A parsed policy document.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,9 @@ pub struct Document {
     pub problems: Vec<String>,
     /// Keys written twice in one object (the statements read them merged).
     pub duplicates: Vec<Duplicate>,
+    /// Its size as IAM counts it against its quotas: the characters of the JSON
+    /// text, whitespace not counted (`text::iam_size`).
+    pub size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,8 +236,8 @@ impl Document {
     /// `GetRole`, `GetRolePolicy` and `GetPolicyVersion` return). The error says
     /// what is wrong with the document as a whole.
     pub fn parse(text: &str) -> Result<Document, String> {
-        let (value, duplicates) = decode(text)?;
-        Ok(Document { duplicates, ..Document::from_value(&value)? })
+        let decoded = text::decode(text)?;
+        Ok(Document { duplicates: decoded.duplicates, size: decoded.size, ..Document::from_value(&decoded.value)? })
     }
 
     /// Normalises an already parsed document.
@@ -266,76 +269,6 @@ impl Document {
         }
         Ok(doc)
     }
-}
-
-/// The JSON value of a policy text, percent-decoded first when it is encoded, with
-/// the keys it repeats.
-pub fn decode(text: &str) -> Result<(Value, Vec<Duplicate>), String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err("the policy is empty: pass the whole JSON document".to_owned());
-    }
-    let looks_encoded = trimmed.get(..3).is_some_and(|it| it.eq_ignore_ascii_case("%7B"));
-    if !looks_encoded && let Ok(read) = json::read(trimmed) {
-        return Ok(read);
-    }
-    let direct = json::read(trimmed);
-    if trimmed.contains('%') {
-        // IAM encodes per RFC 3986 (`%20` for a space); some tools encode a space as `+`.
-        for plus_is_space in [false, true] {
-            if let Some(decoded) = percent_decode(trimmed, plus_is_space)
-                && let Ok(read) = json::read(decoded.trim())
-            {
-                return Ok(read);
-            }
-        }
-    }
-    match direct {
-        Ok(read) => Ok(read),
-        // An editor's byte order mark is not JSON either, and invisible.
-        Err(err) if trimmed.starts_with('\u{feff}') => Err(format!(
-            "the policy is not JSON ({err}): the file starts with a UTF-8 byte order mark (U+FEFF); save it without \
-             one"
-        )),
-        Err(err) => Err(format!(
-            "the policy is not JSON ({err}); pass the document as IAM shows it (plain or URL-encoded JSON)"
-        )),
-    }
-}
-
-/// Decodes `%XX` sequences; a `%` not followed by two hex digits stays as it is.
-/// `None` when the result is not UTF-8.
-fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let hex = |at: usize| bytes.get(at).and_then(|it| (*it as char).to_digit(16));
-        if b == b'%'
-            && let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2))
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(if plus_is_space && b == b'+' { b' ' } else { b });
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-/// A policy text as IAM returns it (percent-encoded, RFC 3986, as the AWS CLI
-/// decodes it: `+` stays `+`) in plain JSON; plain JSON, as some tools store it,
-/// stays as it is, and so does a text that does not decode to UTF-8 (for `setup`).
-#[cfg(feature = "iam")]
-pub fn plain_text(text: &str) -> String {
-    let text = text.trim();
-    // 0x7b is the opening brace: the text is plain JSON already.
-    if text.as_bytes().first() == Some(&0x7b) {
-        return text.to_owned();
-    }
-    percent_decode(text, false).unwrap_or_else(|| text.to_owned())
 }
 
 fn type_name(value: &Value) -> &'static str {

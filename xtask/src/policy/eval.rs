@@ -11,6 +11,7 @@
 //! answer `Maybe`, which each caller reads in its own cautious direction.
 
 use super::{
+    budget::Budget,
     document::{Condition, Document, Effect, Names, OpKind, Principal, Principals, Statement},
     glob::{self, Tok},
 };
@@ -63,9 +64,10 @@ impl Claim {
 #[derive(Debug, Clone)]
 pub(crate) enum Caller {
     /// A GitHub OIDC token through `AssumeRoleWithWebIdentity`: STS matches the
-    /// provider of the role's account (`account`, any account when unknown).
-    /// `any_provider` accepts every `Federated` principal, to diagnose a wrong ARN.
-    GitHub { account: Option<String>, any_provider: bool },
+    /// provider of the role's partition and account (`account`, any account when
+    /// unknown). `any_provider` accepts every `Federated` principal, to diagnose a
+    /// wrong ARN.
+    GitHub { partition: String, account: Option<String>, any_provider: bool },
 }
 
 pub(crate) struct Request<'a> {
@@ -79,6 +81,8 @@ pub(crate) struct Request<'a> {
     /// Conditions on these keys (lower case) are taken as passing, to find out
     /// whether they are what refuses a request.
     pub relax: &'a [&'a str],
+    /// What the wildcard matches spend; `None`: unmetered.
+    pub budget: Option<&'a Budget>,
 }
 
 /// The answer and the statements that made it, as (document, statement) positions.
@@ -147,7 +151,7 @@ fn applies(statement: &Statement, request: &Request, mode: Mode) -> Tri {
         if request.relax.contains(&key.as_str()) {
             continue;
         }
-        answer = answer.and(evaluate_condition(condition, &(request.context)(&key), mode));
+        answer = answer.and(evaluate_condition(condition, &(request.context)(&key), mode, request.budget));
     }
     answer
 }
@@ -183,37 +187,31 @@ fn covers(glob: &[Tok], value: &[Tok]) -> bool {
     if glob::is_literal(value) { glob::intersects(glob, value) } else { glob::is_everything(glob) }
 }
 
-fn principal_matches(principals: &Principals, caller: &Caller) -> bool {
+pub(crate) fn principal_matches(principals: &Principals, caller: &Caller) -> bool {
     let hit = principals.any || principals.entries.iter().any(|it| principal_entry_matches(it, caller));
     hit != principals.negated
 }
 
 fn principal_entry_matches(entry: &Principal, caller: &Caller) -> bool {
     match caller {
-        Caller::GitHub { account, any_provider } => {
+        Caller::GitHub { partition, account, any_provider } => {
             (entry.kind == "AWS" && entry.value == "*")
                 || (entry.kind == "Federated"
                     && (*any_provider
-                        || github_provider_account(&entry.value)
-                            .is_some_and(|it| account.as_ref().is_none_or(|want| *want == it))))
+                        || arn::github_provider(&entry.value)
+                            .is_some_and(|it| it.is_in(partition, account.as_deref()))))
         }
     }
 }
 
-/// The account of an ARN of GitHub's OIDC provider
-/// (`arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com`, also in
-/// the China and GovCloud partitions); `None` for anything else.
-pub(crate) fn github_provider_account(text: &str) -> Option<String> {
-    let parsed = arn::parse(text)?;
-    let ok = matches!(parsed.partition, "aws" | "aws-cn" | "aws-us-gov")
-        && parsed.account.len() == 12
-        && parsed.account.bytes().all(|it| it.is_ascii_digit())
-        && text == arn::github_oidc_provider(parsed.partition, parsed.account);
-    ok.then(|| parsed.account.to_owned())
+/// One condition of an `Allow` (`allow`) or a `Deny` statement against the context
+/// value of its key, as `decide` reads it.
+pub(crate) fn condition_answer(condition: &Condition, claim: &Claim, allow: bool, budget: Option<&Budget>) -> Tri {
+    evaluate_condition(condition, claim, if allow { Mode::Exists } else { Mode::ForAll }, budget)
 }
 
 /// One condition against the context value of its key.
-fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode) -> Tri {
+fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode, budget: Option<&Budget>) -> Tri {
     let op = &condition.operator;
     if op.kind == OpKind::Unknown {
         return Tri::Maybe;
@@ -242,8 +240,19 @@ fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode) -> Tri {
     }
     // Every claim the simulation uses is single-valued, so a set operator reads the
     // one-element set the same way as the plain operator.
-    let some = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(value_matches(op.kind, v, shape, false)));
-    let every = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(value_matches(op.kind, v, shape, true)));
+    let known = Known::of(shape);
+    let matches = |v: &String, every: bool| {
+        // Every value is read (and, for the slower paths, parsed): that is work too.
+        if budget.is_some_and(|it| !it.spend(1 + v.len() as u64 / 8)) {
+            return Tri::Maybe;
+        }
+        known
+            .as_ref()
+            .and_then(|it| it.compare(op.kind, v))
+            .unwrap_or_else(|| value_matches(op.kind, v, shape, every, budget))
+    };
+    let some = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(matches(v, false)));
+    let every = || condition.values.iter().fold(Tri::No, |acc, v| acc.or(matches(v, true)));
     match (op.kind.is_negated(), mode) {
         (false, Mode::Exists) => some(),
         (false, Mode::ForAll) => every(),
@@ -252,12 +261,48 @@ fn evaluate_condition(condition: &Condition, claim: &Claim, mode: Mode) -> Tri {
     }
 }
 
+/// A request value without unknown parts, as text and in lower case: a plain
+/// string condition on it is a comparison, the common case of a simulated token.
+struct Known {
+    text: String,
+    lower: String,
+}
+
+impl Known {
+    fn of(shape: &[Tok]) -> Option<Known> {
+        let text: String = glob::is_literal(shape)
+            .then(|| shape.iter().filter_map(|it| if let Tok::Char(c) = it { Some(*c) } else { None }).collect())?;
+        Some(Known { lower: text.to_lowercase(), text })
+    }
+
+    /// The positive form of `kind` on `value`, when it is a plain comparison.
+    fn compare(&self, kind: OpKind, value: &str) -> Option<Tri> {
+        if glob::has_variable(value) {
+            return None;
+        }
+        match kind {
+            OpKind::StringEquals | OpKind::StringNotEquals => Some(Tri::of(value == self.text)),
+            OpKind::StringEqualsIgnoreCase | OpKind::StringNotEqualsIgnoreCase => {
+                Some(Tri::of(value.chars().flat_map(char::to_lowercase).eq(self.lower.chars())))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Whether some (or, with `every`, each) string of `shape` matches the policy
 /// value `value` under the positive form of `kind`.
-fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool) -> Tri {
+fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool, budget: Option<&Budget>) -> Tri {
     use OpKind::*;
     let glob_test = |policy: Vec<Tok>, shape: &[Tok]| {
-        if every { Tri::of(covers(&policy, shape)) } else { Tri::of(glob::intersects(&policy, shape)) }
+        let covers = || {
+            if glob::is_literal(shape) {
+                glob::intersects_within(&policy, shape, budget)
+            } else {
+                glob::is_everything(&policy)
+            }
+        };
+        if every { Tri::of(covers()) } else { Tri::of(glob::intersects_within(&policy, shape, budget)) }
     };
     if glob::has_variable(value)
         && matches!(
@@ -293,19 +338,11 @@ fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool) -> Tri {
         | NumericLessThanEquals
         | NumericGreaterThan
         | NumericGreaterThanEquals => {
-            if !literal {
-                return Tri::of(!every);
+            if literal {
+                numeric(kind, &text(), value)
+            } else {
+                Tri::of(!every)
             }
-            let (Ok(have), Ok(want)) = (text().trim().parse::<f64>(), value.trim().parse::<f64>()) else {
-                return Tri::No;
-            };
-            Tri::of(match kind {
-                NumericEquals | NumericNotEquals => have == want,
-                NumericLessThan => have < want,
-                NumericLessThanEquals => have <= want,
-                NumericGreaterThan => have > want,
-                _ => have >= want,
-            })
         }
         Bool => {
             if literal {
@@ -333,6 +370,18 @@ fn value_matches(kind: OpKind, value: &str, shape: &[Tok], every: bool) -> Tri {
         | Null
         | Unknown => Tri::Maybe,
     }
+}
+
+/// A numeric operator on a known value.
+fn numeric(kind: OpKind, have: &str, want: &str) -> Tri {
+    let (Ok(have), Ok(want)) = (have.trim().parse::<f64>(), want.trim().parse::<f64>()) else { return Tri::No };
+    Tri::of(match kind {
+        OpKind::NumericEquals | OpKind::NumericNotEquals => have == want,
+        OpKind::NumericLessThan => have < want,
+        OpKind::NumericLessThanEquals => have <= want,
+        OpKind::NumericGreaterThan => have > want,
+        _ => have >= want,
+    })
 }
 
 #[cfg(test)]
@@ -382,7 +431,7 @@ mod tests {
             ("DateLessThan", &["2030-01-01"], value("2020-01-01"), Maybe),
         ];
         for (op, values, claim, want) in cases {
-            assert_eq!(evaluate_condition(&condition(op, values), &claim, Mode::Exists), want, "{op} {values:?}");
+            assert_eq!(evaluate_condition(&condition(op, values), &claim, Mode::Exists, None), want, "{op} {values:?}");
         }
     }
 
@@ -391,29 +440,13 @@ mod tests {
         // `o/r/<any file>@refs/tags/v1`: an Allow passes if some file name passes...
         let shape = Claim::Value([glob::literal("o/r/"), vec![Tok::Star], glob::literal("@refs/tags/v1")].concat());
         let like = condition("StringLike", &["o/r/.github/workflows/release.yml@refs/tags/v*"]);
-        assert_eq!(evaluate_condition(&like, &shape, Mode::Exists), Tri::Yes);
-        assert_eq!(evaluate_condition(&like, &shape, Mode::ForAll), Tri::No);
+        assert_eq!(evaluate_condition(&like, &shape, Mode::Exists, None), Tri::Yes);
+        assert_eq!(evaluate_condition(&like, &shape, Mode::ForAll, None), Tri::No);
         // ...and a Deny applies only if every file name makes it apply.
         let not_like = condition("StringNotLike", &["o/r/.github/workflows/release.yml@*"]);
-        assert_eq!(evaluate_condition(&not_like, &shape, Mode::ForAll), Tri::No);
-        assert_eq!(evaluate_condition(&not_like, &shape, Mode::Exists), Tri::Yes);
+        assert_eq!(evaluate_condition(&not_like, &shape, Mode::ForAll, None), Tri::No);
+        assert_eq!(evaluate_condition(&not_like, &shape, Mode::Exists, None), Tri::Yes);
         let wrong_ref = condition("StringLike", &["o/r/*@refs/heads/main"]);
-        assert_eq!(evaluate_condition(&wrong_ref, &shape, Mode::Exists), Tri::No);
-    }
-
-    #[test]
-    fn github_provider_arns_are_recognised() {
-        let cases = [
-            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", Some("123456789012")),
-            ("arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", Some("123456789012")),
-            ("arn:aws:iam::123456789012:oidc-provider/https://token.actions.githubusercontent.com", None),
-            ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/octo-ent", None),
-            ("arn:aws:iam::12345:oidc-provider/token.actions.githubusercontent.com", None),
-            ("token.actions.githubusercontent.com", None),
-            ("arn:aws:iam::123456789012:oidc-provider/accounts.google.com", None),
-        ];
-        for (arn, want) in cases {
-            assert_eq!(github_provider_account(arn).as_deref(), want, "{arn}");
-        }
+        assert_eq!(evaluate_condition(&wrong_ref, &shape, Mode::Exists, None), Tri::No);
     }
 }

@@ -6,6 +6,8 @@
 //! knows: the release job's `job_workflow_ref` is `OWNER/REPO/<some file>@REF`, so a
 //! condition passes for it when some file name would make it pass.
 
+use super::budget::Budget;
+
 /// One element of a glob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tok {
@@ -85,13 +87,59 @@ pub(crate) fn lowercase(glob: &[Tok]) -> Vec<Tok> {
 
 /// True when some string matches both globs.
 pub(crate) fn intersects(a: &[Tok], b: &[Tok]) -> bool {
+    intersects_within(a, b, None)
+}
+
+/// `intersects`, spending its steps from `budget`: when the budget runs out the
+/// answer is the cautious "they intersect" (and the budget remembers it ran out).
+pub(crate) fn intersects_within(a: &[Tok], b: &[Tok], budget: Option<&Budget>) -> bool {
+    if budget.is_some_and(Budget::ran_out) {
+        return true;
+    }
+    let mut meter = Meter { budget, steps: 0 };
+    let answer = intersect(a, b, &mut meter);
+    if meter.settle() { answer } else { true }
+}
+
+/// Counts the steps of one match and spends them from the budget in batches.
+struct Meter<'a> {
+    budget: Option<&'a Budget>,
+    steps: u64,
+}
+
+impl Meter<'_> {
+    const BATCH: u64 = 1024;
+
+    /// One more step; false when the budget has run out.
+    fn step(&mut self) -> bool {
+        self.steps += 1;
+        if self.steps < Self::BATCH {
+            return true;
+        }
+        self.steps = 0;
+        self.budget.is_none_or(|it| it.spend(Self::BATCH))
+    }
+
+    /// Spends the rest; true unless the budget ran out at some point.
+    fn settle(&mut self) -> bool {
+        let rest = std::mem::take(&mut self.steps);
+        self.budget.is_none_or(|it| it.spend(rest) && !it.ran_out())
+    }
+}
+
+fn intersect(a: &[Tok], b: &[Tok], meter: &mut Meter) -> bool {
+    // Two strings: equal or not. The lengths and the last characters first:
+    // subjects that differ mostly differ at the end.
+    if is_literal(a) && is_literal(b) {
+        return a.len() == b.len() && a.last() == b.last() && a.iter().zip(b).all(|(x, y)| meter.step() && x == y);
+    }
     let greedy = |glob: &[Tok]| !glob.iter().any(|it| matches!(it, Tok::Segment | Tok::Digits));
     if is_literal(b) && greedy(a) {
         let text: Vec<char> = b.iter().map(|it| if let Tok::Char(c) = it { *c } else { '\0' }).collect();
-        return matches_chars(a, &text);
+        return matches_chars(a, &text, meter);
     }
     if is_literal(a) && greedy(b) {
-        return intersects(b, a);
+        return intersect(b, a, meter);
     }
     let (n, m) = (a.len(), b.len());
     let Some(states) = (n + 1).checked_mul(m + 1).filter(|it| *it <= MAX_STATES) else { return true };
@@ -109,6 +157,9 @@ pub(crate) fn intersects(a: &[Tok], b: &[Tok]) -> bool {
     };
     while let Some((i, j)) = stack.pop() {
         if i == n && j == m {
+            return true;
+        }
+        if !meter.step() {
             return true;
         }
         // A star may match nothing.
@@ -139,10 +190,27 @@ pub(crate) fn intersects(a: &[Tok], b: &[Tok]) -> bool {
 }
 
 /// The classic greedy glob match of a pattern against a concrete string.
-fn matches_chars(pattern: &[Tok], text: &[char]) -> bool {
+fn matches_chars(pattern: &[Tok], text: &[char], meter: &mut Meter) -> bool {
+    // The literal start of the pattern, compared from its end: subjects that
+    // differ mostly differ late, after a long common start.
+    let start = pattern.iter().take_while(|it| matches!(it, Tok::Char(_))).count();
+    if start > text.len() {
+        return false;
+    }
+    for i in (0..start).rev() {
+        if !meter.step() {
+            return true;
+        }
+        if pattern[i] != Tok::Char(text[i]) {
+            return false;
+        }
+    }
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
+        if !meter.step() {
+            return true;
+        }
         match pattern.get(p) {
             Some(Tok::One) => (p, t) = (p + 1, t + 1),
             Some(Tok::Char(c)) if *c == text[t] => (p, t) = (p + 1, t + 1),

@@ -19,6 +19,7 @@
 //! the GitHub or AWS APIs takes it as an `Option`; without it the check reports an
 //! `info` finding (same id) that says what to check by hand.
 
+mod budget;
 mod document;
 mod eval;
 mod generate;
@@ -26,6 +27,7 @@ mod glob;
 mod json;
 mod lang;
 mod permission;
+mod text;
 mod trust;
 
 #[cfg(test)]
@@ -35,18 +37,19 @@ use std::fmt;
 
 use serde_json::Value;
 
-#[cfg(feature = "iam")]
-pub use document::plain_text;
 use document::{Document, OpKind};
 pub use generate::{
     KEY_ORDER, least_privilege_policy, ordered_keys, recommended_trust_policy, to_pretty_json, to_pretty_json_in,
 };
 pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions};
+pub use text::iam_size;
+#[cfg(feature = "iam")]
+pub use text::plain_text;
 #[cfg(any(test, feature = "iam"))]
 pub use trust::ProviderFacts;
 pub use trust::{
-    DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DeploymentPolicy, EnvironmentFacts, GithubGaps, RefKind, RefRule, RepoRef,
-    SubTemplate, TrustContext, TrustFacts, analyse_trust, check_github, ref_pattern_matches,
+    DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DeploymentPolicy, EnvironmentFacts, GithubGaps, PartitionSource, RefKind,
+    RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts, analyse_trust, check_github, ref_pattern_matches,
 };
 
 // What the table tests in `tests/` reach besides.

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     arn, aws, check_iam, flags,
-    policy::{self, PublishTarget},
+    policy::{self, PartitionSource, PublishTarget},
     project::{self, Project},
     report,
     settings::{self, Settings},
@@ -73,7 +73,7 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         cmd.github_repo.as_deref(),
         cmd.environment.as_deref(),
         Some(account.clone()),
-        &names.partition,
+        (names.partition.clone(), PartitionSource::Region(settings.region.clone())),
         &settings.audience,
     )?;
     let trust = policy::recommended_trust_policy(&ctx, &account);

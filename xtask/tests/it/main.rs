@@ -9,6 +9,7 @@ mod adversary;
 mod auth_refusals;
 mod backends;
 mod check_iam;
+mod check_iam_limits;
 mod faults;
 mod github_facts;
 mod iam_policy_formats;

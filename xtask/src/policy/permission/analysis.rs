@@ -76,7 +76,7 @@ impl Analysis<'_> {
         relax: &[&str],
     ) -> Outcome {
         let docs: Vec<&Document> = self.docs.iter().collect();
-        eval::decide(&docs, &Request { action, resource: Some(resource), caller: None, context, relax })
+        eval::decide(&docs, &Request { action, resource: Some(resource), caller: None, context, relax, budget: None })
     }
 
     /// May the role call `action` on `resource` as a release does?

@@ -26,6 +26,10 @@ const ADMITS: &[&str] = &[
 ];
 
 pub(super) fn cases() -> Vec<TrustCase> {
+    [cases_1(), cases_2(), cases_3(), cases_4()].into_iter().flatten().collect()
+}
+
+fn cases_1() -> Vec<TrustCase> {
     vec![
         case(
             "the issue's case: a foreign owner next to the release subject",
@@ -94,6 +98,11 @@ pub(super) fn cases() -> Vec<TrustCase> {
             &[("trust.prefix-wildcard", Critical), ("trust.wildcard-boundary", High)],
             Status::Fail,
         ),
+    ]
+}
+
+fn cases_2() -> Vec<TrustCase> {
+    vec![
         case(
             "immutable form with a context wildcard",
             sub_like("repo:octo-org@9919/yamause@1296269:*"),
@@ -161,6 +170,11 @@ pub(super) fn cases() -> Vec<TrustCase> {
             Status::Warn,
         )
         .says("trust.broad-subject", "refs/heads/feature-x"),
+    ]
+}
+
+fn cases_3() -> Vec<TrustCase> {
+    vec![
         case(
             "a Deny statement on another claim",
             doc(json!([
@@ -227,6 +241,11 @@ pub(super) fn cases() -> Vec<TrustCase> {
             &[("trust.any-repository", Critical)],
             Status::Fail,
         ),
+    ]
+}
+
+fn cases_4() -> Vec<TrustCase> {
+    vec![
         case(
             "the sub itself as a policy variable admits everyone",
             sub_equals_all(&[ENV_SUB, "${token.actions.githubusercontent.com:sub}"]),
@@ -246,12 +265,13 @@ pub(super) fn cases() -> Vec<TrustCase> {
             Status::Fail,
         ),
         case(
-            "a value with more wildcards than the proof reads fails closed",
+            "a value with many wildcards is read like any other",
             sub_like_all(&[ENV_SUB, "repo:octo-org/yamause:environment:r*e*l*e*a*s*e*x*y*z"]),
-            &[("trust.unproven", Error)],
-            Status::Fail,
+            &[("trust.broad-subject", High)],
+            Status::Warn,
         )
-        .says("trust.unproven", "r*e*l*e*a*s*e*x*y*z"),
+        .absent(&["trust.unproven", "trust.foreign-repository"])
+        .says("trust.broad-subject", "r*e*l*e*a*s*e*x*y*z"),
         case(
             // Unknown ids are digits: `*mallory` cannot be the owner's id.
             "an owner suffix pattern is foreign, not the owner's",
@@ -448,38 +468,4 @@ fn second_review_round_policies_fail() {
         let findings = analyse_trust(&policy, &env_ctx(), &TrustFacts::default());
         assert_eq!(status(&findings), Status::Fail, "{name}:\n{}", render_text(&findings));
     }
-}
-
-/// One condition key in two letter cases under one operator (IAM: condition keys
-/// are case-insensitive; which spelling it keeps is not documented).
-#[test]
-fn a_condition_key_in_two_letter_cases_is_a_duplicate() {
-    for subs in [(SUB, "TOKEN.ACTIONS.GITHUBUSERCONTENT.COM:SUB"), ("TOKEN.ACTIONS.GITHUBUSERCONTENT.COM:SUB", SUB)] {
-        let mut like = serde_json::Map::new();
-        like.insert(subs.0.to_owned(), json!("repo:*"));
-        like.insert(subs.1.to_owned(), json!(ENV_SUB));
-        let policy = trust_with(json!({"StringEquals": {AUD: "sts.amazonaws.com"}, "StringLike": like}));
-        let findings = analyse_trust(&policy, &env_ctx(), &TrustFacts::default());
-        assert!(
-            findings.iter().any(|it| it.id == "trust.duplicate-key" && it.message.contains("case-insensitive")),
-            "{}",
-            render_text(&findings)
-        );
-        assert_eq!(status(&findings), Status::Fail);
-    }
-}
-
-/// A duplicate of a key IAM reads as one string (Effect) is told to keep one, not to
-/// merge the two into a list IAM would refuse.
-#[test]
-fn a_duplicate_effect_is_told_to_keep_one() {
-    let policy = format!(
-        r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Deny", "Effect": "Allow",
-        "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {{"StringEquals": {{"{AUD}": "sts.amazonaws.com", "{SUB}": "{ENV_SUB}"}}}}}}]}}"#
-    );
-    let findings = analyse_trust(&policy, &env_ctx(), &TrustFacts::default());
-    let dup = findings.iter().find(|it| it.id == "trust.duplicate-key").expect("a duplicate-key finding");
-    assert!(dup.message.contains("Keep the one you mean"), "{}", dup.message);
-    assert!(!dup.message.contains("[\"Deny\",\"Allow\"]"), "{}", dup.message);
 }

@@ -96,8 +96,11 @@ pub struct TrustContext {
     /// The account that should own the OIDC provider (the role's account).
     pub account: Option<String>,
     /// The partition of that account (`aws`, `aws-cn`, `aws-us-gov`), which every
-    /// ARN the analysis suggests is spelled in.
+    /// ARN the analysis suggests is spelled in. STS matches only principals of this
+    /// partition: a provider, a Deny or an Allow of another never applies.
     pub partition: String,
+    /// Where `partition` comes from, for messages.
+    pub partition_source: PartitionSource,
     /// The audience the release requests for the token.
     pub audience: String,
     /// The ref the release job runs on, in the simulation (a `v*` tag push).
@@ -118,6 +121,7 @@ impl TrustContext {
             environment: Some(DEFAULT_ENVIRONMENT.to_owned()),
             account: None,
             partition: "aws".to_owned(),
+            partition_source: PartitionSource::Default,
             audience: DEFAULT_AUDIENCE.to_owned(),
             release_ref: DEFAULT_RELEASE_REF.to_owned(),
             workflow: None,
@@ -128,6 +132,30 @@ impl TrustContext {
     /// The ARN of GitHub's OIDC provider in `account`, in the context's partition.
     pub fn provider_arn(&self, account: &str) -> String {
         arn::github_oidc_provider(&self.partition, account)
+    }
+}
+
+/// Where the role's partition comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionSource {
+    /// The role's ARN (`--role-arn`, `AWS_ROLE_ARN`).
+    RoleArn,
+    /// The region of the settings.
+    Region(String),
+    /// Nothing said: the commercial partition, `aws`.
+    Default,
+}
+
+impl fmt::Display for PartitionSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartitionSource::RoleArn => f.write_str("from the role's ARN"),
+            PartitionSource::Region(region) => write!(f, "from the region {region}"),
+            PartitionSource::Default => f.write_str(
+                "assumed, as nothing says otherwise: pass --role-arn, or set AWS_REGION, for a role in another \
+                 partition",
+            ),
+        }
     }
 }
 

@@ -5,14 +5,15 @@
 //! a blamed pattern whose wildcard spans a separator of the subject gets one more.
 
 use super::{analysis::Analysis, scenario::Class, subjects::Proof};
-use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob::Tok, lang::Budget, quoted};
+use crate::policy::{Finding, Severity, budget::Budget, document::OpKind, eval::Tri, quoted};
 
 /// A token that the policy does not refuse.
 struct Hit {
     class: Class,
     sub: String,
-    shape: Vec<Tok>,
     answer: Tri,
+    /// The sub values that match it (`Analysis::culprits`).
+    culprits: Vec<String>,
 }
 
 /// What the findings say about the hits of one class: the sub patterns to blame,
@@ -25,16 +26,25 @@ struct Described {
     maybe: &'static str,
 }
 
-/// The refused subjects, and the patterns the findings blamed.
+/// The refused subjects, the patterns the findings blamed, and the sub values
+/// some token that got through showed admitting too much (decided: a finding
+/// says so).
 pub(super) struct Tried {
     pub(super) rejected: Vec<String>,
     pub(super) blamed: Vec<String>,
+    pub(super) decided: Vec<String>,
 }
 
 impl Analysis<'_> {
     /// T2–T5: every token of another repository or context must be refused.
     pub(super) fn check_counter_examples(&self, unrestricted: bool, proof: &Proof, out: &mut Vec<Finding>) -> Tried {
         let (hits, rejected) = self.try_probes(proof);
+        let mut decided: Vec<String> = Vec::new();
+        for hit in &hits {
+            decided.extend(hit.culprits.iter().cloned());
+        }
+        decided.sort();
+        decided.dedup();
         let describe = |class: Class| self.describe(&hits, class);
         let pin = self.snippet(self.expected().immutable);
         let mut blamed: Vec<String> = Vec::new();
@@ -43,7 +53,7 @@ impl Analysis<'_> {
             if !unrestricted {
                 out.push(any_repository(&any, &pin));
             }
-            return Tried { rejected, blamed: any.culprits };
+            return Tried { rejected, blamed: any.culprits, decided };
         }
         if let Some(owner_prefix) = describe(Class::OwnerPrefix) {
             out.push(self.owner_prefix(&owner_prefix, &pin));
@@ -61,10 +71,7 @@ impl Analysis<'_> {
         let foreign: Vec<&Hit> = hits
             .iter()
             .filter(|it| it.class == Class::Foreign)
-            .filter(|it| {
-                let culprits = self.culprits(&it.shape);
-                culprits.is_empty() || culprits.iter().any(|c| !explained.contains(c))
-            })
+            .filter(|it| it.culprits.is_empty() || it.culprits.iter().any(|c| !explained.contains(c)))
             .collect();
         if let Some(foreign) = self.describe_hits(&foreign) {
             out.push(self.foreign(&foreign, &pin));
@@ -74,7 +81,7 @@ impl Analysis<'_> {
             out.push(self.broad_subject(&same_repo, &pin));
             blamed.extend(same_repo.culprits);
         }
-        Tried { rejected, blamed }
+        Tried { rejected, blamed, decided }
     }
 
     /// A blamed `StringLike` pattern whose wildcard matches the `/` between owner
@@ -84,7 +91,7 @@ impl Analysis<'_> {
             self.values_of(super::SUB).into_iter().filter(|(k, _)| *k == OpKind::StringLike).map(|(_, v)| v).collect();
         // A crossing is found in a few hundred steps; more means a pattern no policy
         // needs, whose other findings say enough.
-        let budget = Budget::new(200_000);
+        let budget = Budget::new(50_000);
         for value in blamed.iter().filter(|it| patterns.contains(it)) {
             let Some((subject, separator)) = self.boundary_crossing(value, &budget) else { continue };
             let what = if separator == '/' {
@@ -116,11 +123,19 @@ impl Analysis<'_> {
         for (class, scenario) in self.probes(proof) {
             let sub = scenario.sub(&self.template);
             let display = sub.display();
-            match self.allowed(&scenario) {
+            let answer = self.allowed(&scenario);
+            // An answer cut short by the budget is not one: stop there (the
+            // analysis then fails closed, `trust.unproven`).
+            if self.budgets.evaluation.ran_out() {
+                break;
+            }
+            match answer {
                 Tri::No if !rejected.contains(&display) => rejected.push(display),
                 Tri::No => {}
                 answer if !hits.iter().any(|it| it.class == class && it.sub == display) => {
-                    hits.push(Hit { class, sub: display, shape: sub.shape(), answer })
+                    let shape = sub.shape();
+                    let culprits = self.culprits(&shape);
+                    hits.push(Hit { class, sub: display, answer, culprits })
                 }
                 _ => {}
             }
@@ -140,9 +155,9 @@ impl Analysis<'_> {
         }
         let mut culprits: Vec<String> = Vec::new();
         for hit in matched {
-            for value in self.culprits(&hit.shape) {
-                if !culprits.contains(&value) {
-                    culprits.push(value);
+            for value in &hit.culprits {
+                if !culprits.contains(value) {
+                    culprits.push(value.clone());
                 }
             }
         }

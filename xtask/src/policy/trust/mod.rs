@@ -27,17 +27,22 @@ mod conditions;
 mod context;
 mod counter_examples;
 mod github;
+mod grammar;
 mod pinned;
 mod principals;
 mod probes;
+mod questions;
 mod scenario;
 mod subject;
 mod subjects;
+mod undecided;
+mod unknowns;
 
 #[cfg(any(test, feature = "iam"))]
 pub use context::ProviderFacts;
 pub use context::{
-    DeploymentPolicy, EnvironmentFacts, GithubGaps, RefKind, RefRule, RepoRef, SubTemplate, TrustContext, TrustFacts,
+    DeploymentPolicy, EnvironmentFacts, GithubGaps, PartitionSource, RefKind, RefRule, RepoRef, SubTemplate,
+    TrustContext, TrustFacts,
 };
 pub use github::{check_github, ref_pattern_matches};
 pub(crate) use scenario::recommended_sub;
@@ -50,6 +55,7 @@ use crate::arn::github_provider_host;
 use self::analysis::Analysis;
 use super::{
     Finding, Severity,
+    budget::Budgets,
     document::Document,
     document_findings,
     eval::{self, Tri},
@@ -86,6 +92,17 @@ pub fn counter_example_subjects(ctx: &TrustContext, facts: &TrustFacts) -> Vec<S
 
 /// Runs every trust check on `policy` (plain or percent-encoded JSON).
 pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
+    analyse_trust_within(policy, ctx, facts, &Budgets::default())
+}
+
+/// `analyse_trust` with the work `budgets` the searches and the simulated requests
+/// may spend.
+pub(crate) fn analyse_trust_within(
+    policy: &str,
+    ctx: &TrustContext,
+    facts: &TrustFacts,
+    budgets: &Budgets,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let doc = match Document::parse(policy) {
         Ok(doc) => doc,
@@ -94,21 +111,24 @@ pub fn analyse_trust(policy: &str, ctx: &TrustContext, facts: &TrustFacts) -> Ve
             return out;
         }
     };
+    if let Some(too_large) = undecided::size_limit(&doc) {
+        out.push(too_large);
+        return out;
+    }
     document_findings(&doc, "trust policy", "trust.duplicate-key", &mut out);
     if !is_trust_policy(&doc) {
         out.push(not_a_trust_policy(&doc));
         return finish(out);
     }
-    let analysis = Analysis::new(&doc, ctx, facts);
+    let analysis = Analysis::new(&doc, ctx, facts, budgets);
     analysis.check_principals(&mut out);
     analysis.check_provider_facts(&mut out);
     let unrestricted = analysis.check_conditions(&mut out);
     let expected = analysis.check_expected(&mut out);
     let proof = analysis.prove_subjects();
     let tried = analysis.check_counter_examples(unrestricted, &proof, &mut out);
-    out.extend(foreign_template(&proof));
-    let unproven = unproven(ctx, &proof, &out);
-    out.extend(unproven);
+    out.extend(undecided::foreign_template(&proof));
+    out.extend(analysis.unproven(&proof, &tried, &out));
     analysis.check_boundaries(&tried.blamed, &mut out);
     analysis.check_name_reuse(expected, &mut out);
     analysis.check_audience(expected, &mut out);
@@ -143,56 +163,6 @@ fn not_a_trust_policy(doc: &Document) -> Finding {
              policy{hint}"
         ),
     )
-}
-
-/// Sub values that admit subjects another repository can write with a subject
-/// template of its own.
-fn foreign_template(proof: &subjects::Proof) -> Option<Finding> {
-    let (value, witness) = proof.foreign_template.first()?;
-    let values: Vec<String> = proof.foreign_template.iter().map(|(v, _)| format!("{v:?}")).collect();
-    Some(Finding::new(
-        "trust.foreign-repository",
-        Severity::Critical,
-        format!(
-            "sub value(s) {} admit subjects that other repositories write when they choose a subject template of \
-             their own (any repository admin may, with `PUT /repos/OWNER/REPO/actions/oidc/customization/sub`): \
-             {value:?} admits {witness:?}. Start every sub value with this repository's own \"repo:OWNER/REPO:\" \
-             and spell out the context",
-            values.join(", ")
-        ),
-    ))
-}
-
-/// What the proof could not show, when nothing else failed: the check cannot vouch
-/// for the policy, so it fails rather than pass on the tokens it happened to try.
-fn unproven(ctx: &TrustContext, proof: &subjects::Proof, out: &[Finding]) -> Option<Finding> {
-    // Only where the policy would pass: any other finding already says more.
-    if proof.proven || out.iter().any(|it| it.severity > Severity::Info) {
-        return None;
-    }
-    let (op, sub) = scenario::recommended_sub(ctx, ctx.repo.has_ids());
-    let fix = format!("such as {op} token.actions.githubusercontent.com:sub = {sub:?}");
-    let message = if !proof.unsearched.is_empty() {
-        let values: Vec<String> = proof.unsearched.iter().take(5).map(|it| format!("{it:?}")).collect();
-        format!(
-            "could not work out what the sub value(s) {} admit (more wildcards than a subject needs, or the \
-             analysis ran out of its work budget), so nothing shows that they admit only {}'s release job; write \
-             the subject out with fewer wildcards, {fix}",
-            values.join(", "),
-            ctx.repo.full_name()
-        )
-    } else {
-        let example = proof.offending.iter().find_map(|(v, w)| w.as_ref().map(|w| format!(": {v:?} admits {w:?}")));
-        format!(
-            "nothing shows that the trust policy admits only {}'s release job: its sub conditions admit more{}, and \
-             whether its other conditions refuse all of that was tried on sample tokens only. Pin the sub, {fix}, \
-             or add StringEquals conditions on token.actions.githubusercontent.com:repository and :environment \
-             (or :ref for tag pushes)",
-            ctx.repo.full_name(),
-            example.unwrap_or_default()
-        )
-    };
-    Some(Finding::new("trust.unproven", Severity::Error, message))
 }
 
 /// T16: an environment name with `:` appears encoded in the sub.

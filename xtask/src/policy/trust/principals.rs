@@ -3,10 +3,13 @@
 //! whether that provider exists and accepts the release's audience.
 
 use super::{GITHUB_PROVIDER_HOST, WEB_IDENTITY, analysis::Analysis};
-use crate::policy::{
-    Finding, Severity,
-    document::{Effect, Names, Principals, Statement},
-    eval, quoted,
+use crate::{
+    arn,
+    policy::{
+        Finding, Severity,
+        document::{Effect, Names, Principal, Principals, Statement},
+        eval, quoted,
+    },
 };
 
 impl Analysis<'_> {
@@ -19,6 +22,7 @@ impl Analysis<'_> {
             trusts_github |= self.check_statement_principals(statement, principals, out);
             check_broad_actions(statement, out);
         }
+        self.check_denies(out);
         if !trusts_github {
             out.push(Finding::new(
                 "trust.provider",
@@ -56,7 +60,17 @@ impl Analysis<'_> {
             trusts_github |= web_identity;
         }
         for entry in principals.entries.iter().filter(|_| !principals.negated) {
-            if entry.kind != "Federated" {
+            if entry.kind != "Federated" && self.never_matches(entry).is_some() {
+                out.push(Finding::new(
+                    "trust.not-applicable",
+                    Severity::Low,
+                    format!(
+                        "{label} names {:?}, a principal of another partition than the role's {} ({}): it can never \
+                         assume the role, so remove it",
+                        entry.value, self.ctx.partition, self.ctx.partition_source
+                    ),
+                ));
+            } else if entry.kind != "Federated" {
                 extras.push(other_principal(&entry.kind, &entry.value));
             } else if let Some(extra) = self.check_federated(statement, &label, web_identity, &entry.value, out) {
                 extras.push(extra);
@@ -79,9 +93,10 @@ impl Analysis<'_> {
         trusts_github
     }
 
-    /// A `Federated` principal: GitHub's provider (checked for its account and the
-    /// statement's action), a value that means GitHub but is not the provider's ARN,
-    /// or another provider, which it returns as an extra principal.
+    /// A `Federated` principal: GitHub's provider (checked for its partition and
+    /// account and the statement's action), a value that means GitHub but is not
+    /// the provider's ARN, or another provider, which it returns as an extra
+    /// principal.
     fn check_federated(
         &self,
         statement: &Statement,
@@ -91,16 +106,31 @@ impl Analysis<'_> {
         out: &mut Vec<Finding>,
     ) -> Option<String> {
         let arn = self.provider_arn();
-        if let Some(found) = eval::github_provider_account(value) {
-            if let Some(want) = self.ctx.account.as_deref()
-                && found != want
+        if let Some(found) = arn::github_provider(value) {
+            let partition = &self.ctx.partition;
+            if found.partition != *partition {
+                out.push(Finding::new(
+                    "trust.provider",
+                    Severity::Error,
+                    format!(
+                        "{label} trusts GitHub's provider in partition {} ({value:?}), but the role is in partition \
+                         {partition} ({}): STS looks the token's provider up in the role's own partition and account, \
+                         so this statement never matches the release's request and the release cannot assume the \
+                         role through it; use \"Federated\": \"{arn}\"",
+                        found.partition, self.ctx.partition_source
+                    ),
+                ));
+            } else if let Some(want) = self.ctx.account.as_deref()
+                && found.account != want
             {
                 out.push(Finding::new(
                     "trust.provider",
                     Severity::Error,
                     format!(
-                        "{label} trusts the GitHub provider of account {found}, but STS uses the provider in the \
-                         role's own account {want}; use \"Federated\": \"{arn}\""
+                        "{label} trusts the GitHub provider of account {}, but STS uses the provider in the role's \
+                         own account {want}, so the release cannot assume the role through it; use \"Federated\": \
+                         \"{arn}\"",
+                        found.account
                     ),
                 ));
             }
@@ -123,6 +153,59 @@ impl Analysis<'_> {
             ),
         ));
         None
+    }
+
+    /// Deny statements that name principals STS never matches for this role
+    /// (GitHub's provider of another partition or account, ARNs of another
+    /// partition): for those the Deny refuses nothing, whatever it was meant to
+    /// protect.
+    pub(super) fn check_denies(&self, out: &mut Vec<Finding>) {
+        for statement in self.doc.statements.iter().filter(|it| it.effect == Effect::Deny) {
+            let Some(principals) = statement.principal.as_ref().filter(|it| !it.negated) else { continue };
+            let elsewhere: Vec<String> = principals
+                .entries
+                .iter()
+                .filter_map(|it| self.never_matches(it).map(|why| format!("{:?} ({why})", it.value)))
+                .collect();
+            if elsewhere.is_empty() {
+                continue;
+            }
+            let what = if elsewhere.len() == principals.entries.len() && !principals.any {
+                "this Deny refuses nothing and protects nothing"
+            } else {
+                "that part of the Deny refuses nothing"
+            };
+            out.push(Finding::new(
+                "trust.not-applicable",
+                Severity::Low,
+                format!(
+                    "{} (Deny) names {}: STS never matches such a principal for a role of partition {} ({}){}, so \
+                     {what}; name \"Federated\": \"{}\" (or \"Principal\": \"*\") if it is meant to refuse GitHub \
+                     tokens",
+                    statement.label(),
+                    elsewhere.join(", "),
+                    self.ctx.partition,
+                    self.ctx.partition_source,
+                    self.ctx.account.as_deref().map(|it| format!(" and account {it}")).unwrap_or_default(),
+                    self.provider_arn()
+                ),
+            ));
+        }
+    }
+
+    /// Why `entry` never matches a request to this role: a GitHub provider of
+    /// another partition (or, when the role's account is known, another
+    /// account), or an ARN of another partition.
+    fn never_matches(&self, entry: &Principal) -> Option<&'static str> {
+        if let Some(found) = arn::github_provider(&entry.value) {
+            if found.partition != self.ctx.partition {
+                return Some("GitHub's provider of another partition");
+            }
+            let other_account = self.ctx.account.as_deref().is_some_and(|it| it != found.account);
+            return other_account.then_some("GitHub's provider of another account");
+        }
+        let parsed = arn::parse(&entry.value)?;
+        (parsed.partition != self.ctx.partition).then_some("principals of another partition")
     }
 
     /// T12 (provider exists) and T11 (the provider accepts the audience), from facts.

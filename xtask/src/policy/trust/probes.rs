@@ -17,6 +17,12 @@ use crate::policy::glob;
 /// The branch an attacker with write access pushes to.
 const FEATURE_BRANCH: &str = "refs/heads/feature-x";
 
+/// How many repositories named in other claims are tried as tokens.
+const MAX_NAMED: usize = 16;
+
+/// In how many contexts of counter-examples the other repositories are tried.
+const MAX_CONTEXTS: usize = 8;
+
 /// A subject taken apart under a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Parsed {
@@ -69,7 +75,7 @@ impl Analysis<'_> {
             let (class, probe) = self.probe(parsed);
             // The other repositories in the same context: a pattern that pins the
             // context can still let any repository in.
-            if !contexts.contains(&probe.context) {
+            if !contexts.contains(&probe.context) && contexts.len() < MAX_CONTEXTS {
                 contexts.push(probe.context.clone());
                 let job = Scenario {
                     job_ref: if class == Class::SameRepo { None } else { probe.job_ref.clone() },
@@ -79,7 +85,11 @@ impl Analysis<'_> {
             }
             out.push((class, probe));
         }
-        for (owner, name) in self.named_repositories() {
+        let mut named = self.named_repositories();
+        // A few in a fixed order: each is tried in three contexts and both forms.
+        named.sort();
+        named.truncate(MAX_NAMED);
+        for (owner, name) in named {
             for context in [self.allowed_context(), SubContext::PullRequest, SubContext::Ref("refs/heads/main".into())]
             {
                 let parsed =

@@ -17,15 +17,7 @@ impl Analysis<'_> {
         match self.allowed(&exp) {
             Tri::Yes => return Tri::Yes,
             Tri::Maybe => {
-                out.push(Finding::new(
-                    "trust.subject-mismatch",
-                    Severity::Info,
-                    format!(
-                        "could not confirm that the trust policy allows the release job's token (sub {:?}): a \
-                         condition it depends on uses an operator this check does not know",
-                        self.sub(&exp)
-                    ),
-                ));
+                out.push(self.unknowable_condition(&exp));
                 return Tri::Maybe;
             }
             Tri::No => {}
@@ -39,6 +31,25 @@ impl Analysis<'_> {
             out.push(self.subject_mismatch(&exp));
         }
         Tri::No
+    }
+
+    /// The release job's token is let in or not depending on what the check cannot
+    /// know: say what.
+    fn unknowable_condition(&self, exp: &Scenario) -> Finding {
+        let mut what = self.unknowable(exp);
+        if what.is_empty() {
+            what.push("a condition whose outcome this check cannot work out".to_owned());
+        }
+        Finding::new(
+            "trust.unknowable-condition",
+            Severity::Medium,
+            format!(
+                "could not confirm that the trust policy allows the release job's token (sub {:?}): whether STS \
+                 lets it in depends on {}",
+                self.sub(exp),
+                what.join("; and on ")
+            ),
+        )
     }
 
     /// The token is refused only for its audience.
@@ -214,7 +225,8 @@ impl Analysis<'_> {
     /// T15 (name-only form): a recreated repository of the same name must not get in.
     pub(super) fn check_name_reuse(&self, expected: Tri, out: &mut Vec<Finding>) {
         let exp = self.expected();
-        if exp.immutable || expected != Tri::Yes {
+        // Out of budget, answers are cautious guesses (`trust.unproven` says so).
+        if exp.immutable || expected != Tri::Yes || self.budgets.evaluation.ran_out() {
             return;
         }
         let reuse = Scenario { owner_id: Some("77700001".into()), name_id: Some("77700002".into()), ..exp.clone() };
@@ -251,7 +263,7 @@ impl Analysis<'_> {
         let probe = Scenario { aud: format!("https://github.com/{}", self.ctx.repo.owner), ..exp };
         // When the release token itself is refused, look at the audience alone.
         let relax: &[&str] = if expected == Tri::Yes { &[] } else { &[SUB, JOB_WORKFLOW_REF] };
-        if self.eval(&probe, relax, false) == Tri::No {
+        if self.eval(&probe, relax, false) == Tri::No || self.budgets.evaluation.ran_out() {
             return;
         }
         let aud = &self.ctx.audience;
