@@ -28,6 +28,7 @@ mod lint;
 mod lock;
 mod manifest;
 mod net;
+mod origin;
 mod policy;
 mod project;
 mod publish;

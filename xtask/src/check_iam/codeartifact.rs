@@ -1,11 +1,8 @@
 //! The live CodeArtifact calls of `check-iam`: token (discarded) and endpoint,
-//! domain, repository, the package's origin controls, and whether listing (safe
-//! re-runs) is allowed; each denial mapped to the missing action and resource.
+//! domain, repository and the package's origin (`origin`), and whether listing
+//! (safe re-runs) is allowed; each denial mapped to the missing action and resource.
 
-use aws_sdk_codeartifact::{
-    error::ProvideErrorMetadata,
-    types::{AllowPublish, PackageFormat},
-};
+use aws_sdk_codeartifact::error::ProvideErrorMetadata;
 
 use crate::{
     aws,
@@ -24,7 +21,7 @@ pub async fn checks(
 ) -> Option<policy::OriginPublish> {
     let client = &session.codeartifact;
     let name = project.normalized_name();
-    let (d, o, r) = (&settings.domain, &settings.domain_owner, &settings.repository);
+    let (d, o) = (&settings.domain, &settings.domain_owner);
     match aws::token_and_endpoint(session, settings).await {
         Ok((_token, endpoint)) => findings.push(Finding::new(
             "codeartifact.token-and-endpoint.ok",
@@ -45,17 +42,7 @@ pub async fn checks(
         settings,
         None,
     );
-    let described = client.describe_repository().domain(d).domain_owner(o).repository(r).send().await;
-    push_probe(
-        findings,
-        ("codeartifact.describe-repository", "codeartifact.describe-repository.ok"),
-        "DescribeRepository",
-        described.map(|_| "the repository exists".to_owned()),
-        settings,
-        None,
-    );
-
-    let origin = origin(session, settings, &name, findings).await;
+    let origin = super::origin::checks(session, settings, &name, findings).await;
     let version = project.current_version().unwrap_or_else(|_| "0".to_owned());
     match aws::remote_assets(session, settings, &name, &version).await {
         Ok(aws::Remote::Listed(_)) => findings.push(Finding::new(
@@ -95,78 +82,5 @@ fn push_probe<E>(
             Severity::Error,
             format!("{:#}", aws::explain_codeartifact(op, &err, settings, package)),
         )),
-    }
-}
-
-/// The package's origin controls: `publish: BLOCK` refuses every upload.
-async fn origin(
-    session: &aws::Session,
-    settings: &Settings,
-    name: &str,
-    findings: &mut Vec<Finding>,
-) -> Option<policy::OriginPublish> {
-    let (d, o, r) = (&settings.domain, &settings.domain_owner, &settings.repository);
-    let package = session
-        .codeartifact
-        .describe_package()
-        .domain(d)
-        .domain_owner(o)
-        .repository(r)
-        .format(PackageFormat::Pypi)
-        .package(name)
-        .send()
-        .await;
-    match &package {
-        Ok(out) => {
-            let publish = out
-                .package()
-                .and_then(|p| p.origin_configuration())
-                .and_then(|c| c.restrictions())
-                .map(|r| r.publish().clone());
-            match publish {
-                Some(AllowPublish::Block) => {
-                    findings.push(Finding::new(
-                        "perm.origin-blocked",
-                        Severity::Error,
-                        format!(
-                            "package origin controls of {name} say `publish: BLOCK` (its first version came from an upstream or \
-                             external connection): every upload will be refused. An administrator can allow direct publishing: \
-                             `aws codeartifact put-package-origin-configuration --domain {d} --domain-owner {o} --repository {r} \
-                             --format pypi --package {name} --restrictions publish=ALLOW,upstream=BLOCK`"
-                        ),
-                    ));
-                    Some(policy::OriginPublish::Block)
-                }
-                _ => {
-                    findings.push(Finding::new(
-                        "perm.origin-blocked.ok",
-                        Severity::Info,
-                        format!("{name} allows direct publishing"),
-                    ));
-                    Some(policy::OriginPublish::Allow)
-                }
-            }
-        }
-        Err(err) if err.code() == Some("ResourceNotFoundException") => {
-            findings.push(Finding::new(
-                "perm.origin-blocked.ok",
-                Severity::Info,
-                format!("{name} is not in the repository yet; its first publish creates it with publish: ALLOW"),
-            ));
-            Some(policy::OriginPublish::NoPackage)
-        }
-        Err(err) => {
-            findings.push(Finding::new(
-                "perm.origin-blocked",
-                Severity::Info,
-                format!(
-                    "could not read the package's origin controls ({}): allow codeartifact:DescribePackage on {} to have \
-                     them checked",
-                    err.code().unwrap_or("error"),
-                    settings.package_arn(name)
-                ),
-            ));
-            None
-        }
     }
 }
