@@ -123,6 +123,14 @@ xflags::xflags! {
             repeated --reviewer login: String
         }
 
+        /// Print how to install a published version of the package from CodeArtifact
+        /// with pip, uv and poetry, the token only ever in an environment variable
+        /// (checks that the version is published to the repository; asks for no token).
+        cmd install-help {
+            /// The version (default: the one in the version file).
+            optional version: String
+        }
+
         /// Measure, side by side in one run: compile (cold build vs default features),
         /// startup, auth (token + endpoint vs the AWS CLI), release (vs the original
         /// guide's shell steps), rerun (vs the build alone) and ci (release.yml run
@@ -170,6 +178,7 @@ pub enum XtaskCmd {
     CheckIam(CheckIam),
     IamPolicy(IamPolicy),
     Setup(Setup),
+    InstallHelp(InstallHelp),
     Bench(Bench),
     Lint(Lint),
     Tools(Tools),
@@ -224,6 +233,11 @@ pub struct Setup {
     pub force: bool,
     pub apply_github: bool,
     pub reviewer: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct InstallHelp {
+    pub version: Option<String>,
 }
 
 #[derive(Debug)]

@@ -22,6 +22,7 @@ mod github_api;
 mod iam_policy;
 #[cfg(feature = "iam")]
 mod iam_role;
+mod install_help;
 mod interrupt;
 mod limits;
 mod lint;
@@ -92,6 +93,7 @@ fn try_main() -> Result<()> {
         flags::XtaskCmd::Bench(cmd) => cmd.run(&sh),
         flags::XtaskCmd::CheckIam(cmd) => cmd.run(&sh),
         flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
+        flags::XtaskCmd::InstallHelp(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lock(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Sandbox(cmd) => cmd.run(&sh),

@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 use crate::{
     aws::{self, Remote},
     dists::Dist,
+    install_help::Instructions,
     origin, project,
     publish::{self, Action, Failure, Uploader},
     python::Tools,
@@ -51,7 +52,7 @@ pub fn publish_and_confirm(ctx: &Ctx<'_>, plan: &Plan, built: Built, auth: Authe
         confirm::confirm(ctx, &auth.session, settings, &outcomes)
     });
     let name = ctx.project.normalized_name();
-    let install = publish::install_hint(&auth.endpoint, &name, ctx.version.as_str(), settings);
+    let install = Instructions::new(&auth.endpoint, settings, &name, ctx.version.as_str());
     summary::summarize(ctx, &dists, &outcomes, mode, Some(&install))?;
     let refused: Vec<&str> = outcomes
         .iter()
