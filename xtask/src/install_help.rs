@@ -255,7 +255,8 @@ mod tests {
             token_duration: 900,
             private_dependencies: false,
         };
-        let endpoint = "https://my-company-123456789012.d.codeartifact.eu-central-1.amazonaws.com/pypi/python-packages/";
+        let endpoint =
+            "https://my-company-123456789012.d.codeartifact.eu-central-1.amazonaws.com/pypi/python-packages/";
         Instructions::new(endpoint, &settings, "yamause", "1.2.0")
     }
 
@@ -274,7 +275,9 @@ mod tests {
             "    yamause = { index = \"codeartifact\" }",
             "    export UV_INDEX_CODEARTIFACT_PASSWORD=\"$CODEARTIFACT_AUTH_TOKEN\"",
             "    uv add \"yamause==1.2.0\"",
-            &format!("    poetry source add --priority=explicit codeartifact https://{host}/pypi/python-packages/simple/"),
+            &format!(
+                "    poetry source add --priority=explicit codeartifact https://{host}/pypi/python-packages/simple/"
+            ),
             "    export POETRY_HTTP_BASIC_CODEARTIFACT_USERNAME=aws",
             "    poetry add --source codeartifact \"yamause==1.2.0\"",
         ] {
@@ -291,6 +294,9 @@ mod tests {
             }
         }
         let markdown = instructions().markdown();
-        assert!(markdown.contains("```toml\n[[tool.uv.index]]") && markdown.contains("```sh\nexport UV_INDEX"), "{markdown}");
+        assert!(
+            markdown.contains("```toml\n[[tool.uv.index]]") && markdown.contains("```sh\nexport UV_INDEX"),
+            "{markdown}"
+        );
     }
 }

@@ -14,6 +14,7 @@ mod faults;
 mod github_facts;
 mod iam_policy_formats;
 mod leak;
+mod origin;
 mod private_deps;
 mod proxy;
 mod publish;
