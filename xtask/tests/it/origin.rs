@@ -319,3 +319,36 @@ fn setup_protects_the_package_before_the_first_release_and_again_changes_nothing
     assert!(step.ends_with(": up to date"), "{shown}");
     assert_eq!(puts(&stack), 1, "a second --apply changed the origin controls again");
 }
+
+/// The release role never gets `codeartifact:PutPackageOriginConfiguration`: only
+/// `setup`, with its own identity, changes the origin controls. `iam-policy` leaves
+/// it out, and `check-iam` calls a role that has it dangerous.
+#[test]
+fn the_release_role_never_gets_put_package_origin_configuration() {
+    let repo = copy_repo("origin-policy");
+    let target = [
+        ("AWS_REGION", "us-east-1"),
+        ("CODEARTIFACT_DOMAIN", "my-company"),
+        ("CODEARTIFACT_DOMAIN_OWNER", "123456789012"),
+        ("CODEARTIFACT_REPOSITORY", "python-packages"),
+    ];
+    let vars: Vec<(String, String)> = target.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let out = run_xtask(repo.path(), &["iam-policy", "--format", "json", "--github-repo", "octo-org/yamause"], &vars);
+    assert!(out.status.success(), "{}", text(&out));
+    let both: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut policy = both["permissionPolicy"].clone();
+    assert!(!policy.to_string().contains("PutPackageOriginConfiguration"), "{policy:#}");
+
+    policy["Statement"].as_array_mut().unwrap().push(serde_json::json!({
+        "Effect": "Allow", "Action": "codeartifact:PutPackageOriginConfiguration",
+        "Resource": "arn:aws:codeartifact:us-east-1:123456789012:package/my-company/python-packages/pypi//yamause",
+    }));
+    let file = TempDir::new("origin-policy");
+    let path = file.path().join("policy.json");
+    fs::write(&path, policy.to_string()).unwrap();
+    let args = ["check-iam", "--format", "json", "--permission-policy", path.to_str().unwrap()];
+    let out = run_xtask(repo.path(), &args, &vars);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let (_, message) = finding(&report, "perm.dangerous-action").unwrap_or_else(|| panic!("{report:#}"));
+    assert!(message.contains("PutPackageOriginConfiguration"), "{message}");
+}
