@@ -1,6 +1,6 @@
 //! The live CodeArtifact calls of `check-iam`: token (discarded) and endpoint,
-//! domain, repository and the package's origin (`origin`), and whether listing
-//! (safe re-runs) is allowed; each denial mapped to the missing action and resource.
+//! domain, repository, the package's origin controls, and whether listing (safe
+//! re-runs) is allowed; each denial mapped to the missing action and resource.
 
 use aws_sdk_codeartifact::error::ProvideErrorMetadata;
 
@@ -21,7 +21,7 @@ pub async fn checks(
 ) -> Option<policy::OriginPublish> {
     let client = &session.codeartifact;
     let name = project.normalized_name();
-    let (d, o) = (&settings.domain, &settings.domain_owner);
+    let (d, o, r) = (&settings.domain, &settings.domain_owner, &settings.repository);
     match aws::token_and_endpoint(session, settings).await {
         Ok((_token, endpoint)) => findings.push(Finding::new(
             "codeartifact.token-and-endpoint.ok",
@@ -42,7 +42,17 @@ pub async fn checks(
         settings,
         None,
     );
-    let origin = super::origin::checks(session, settings, &name, findings).await;
+    let described = client.describe_repository().domain(d).domain_owner(o).repository(r).send().await;
+    push_probe(
+        findings,
+        ("codeartifact.describe-repository", "codeartifact.describe-repository.ok"),
+        "DescribeRepository",
+        described.map(|_| "the repository exists".to_owned()),
+        settings,
+        None,
+    );
+
+    let origin = origin(session, settings, &name, findings).await;
     let version = project.current_version().unwrap_or_else(|_| "0".to_owned());
     match aws::remote_assets(session, settings, &name, &version).await {
         Ok(aws::Remote::Listed(_)) => findings.push(Finding::new(
@@ -83,4 +93,15 @@ fn push_probe<E>(
             format!("{:#}", aws::explain_codeartifact(op, &err, settings, package)),
         )),
     }
+}
+
+/// The package's origin (`origin.rs`): its origin controls, where its versions came
+/// from, the repository's upstreams and external connections.
+async fn origin(
+    session: &aws::Session,
+    settings: &Settings,
+    name: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<policy::OriginPublish> {
+    super::origin::checks(session, settings, name, findings).await
 }

@@ -1,5 +1,5 @@
 //! The live origin checks of `check-iam`: the repository's upstreams and external
-//! connections (`DescribeRepository`, which also says the repository exists), the
+//! connections (`DescribeRepository`), the
 //! package's two origin controls (`DescribePackage`; `publish: BLOCK` refuses every
 //! upload, `perm.origin-blocked`) and where each of its versions came from
 //! (`ListPackageVersions`), judged by `crate::origin` (`origin.*`).
@@ -22,29 +22,11 @@ pub async fn checks(
     name: &str,
     findings: &mut Vec<Finding>,
 ) -> Option<policy::OriginPublish> {
+    // A denial or failure of DescribeRepository is `codeartifact.describe-repository`'s
+    // to report; the origin findings then take the connections as unknown.
     let connections = match aws::origin::connections(session, settings).await {
-        Ok(Read::Got(connections)) => {
-            findings.push(Finding::new(
-                "codeartifact.describe-repository.ok",
-                Severity::Info,
-                "DescribeRepository: the repository exists",
-            ));
-            Some(Read::Got(connections))
-        }
-        // Said once, here; the origin findings then treat the connections as unknown.
-        Ok(Read::Denied(_)) => {
-            findings.push(Finding::new(
-                "codeartifact.describe-repository",
-                Severity::Info,
-                "DescribeRepository is not permitted (a release does not need it, but it lets this check say more: \
-                 the repository's upstreams and external connections)",
-            ));
-            None
-        }
-        Err(err) => {
-            findings.push(Finding::new("codeartifact.describe-repository", Severity::Error, format!("{err:#}")));
-            None
-        }
+        Ok(Read::Got(connections)) => Some(Read::Got(connections)),
+        Ok(Read::Denied(_)) | Err(_) => None,
     };
     let restrictions = match aws::origin::describe_package(session, settings, name).await {
         Ok(it) => it,

@@ -48,9 +48,22 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn refused(&self) -> bool {
-        self.status == Status::Refused
+    /// Nothing of the plan is applied while a step is refused: the error says why.
+    pub fn check_not_refused(&self) -> Result<()> {
+        if self.status == Status::Refused {
+            anyhow::bail!(
+                "nothing was changed, because the plan refuses a step: {}: {}",
+                self.title,
+                self.lines.join("; ")
+            );
+        }
+        Ok(())
     }
+}
+
+/// Reads the package with setup's identity and plans the step.
+pub async fn step(session: &Session, settings: &Settings, package: &str) -> Step {
+    plan(&read(session, settings, package).await, settings, package)
 }
 
 /// What CodeArtifact holds of the package, read with setup's identity.
@@ -198,8 +211,11 @@ pub fn render(step: &Step, number: usize) -> String {
     out
 }
 
-/// Carries the step out; returns what was done, for the log.
-pub async fn apply(session: &Session, settings: &Settings, package: &str) -> Result<String> {
+/// Carries the step out (after the IAM steps); returns what was done, for the log.
+pub async fn apply(session: &Session, settings: &Settings, step: &Step) -> Result<String> {
+    let Some(package) = &step.change else {
+        return Ok("nothing to change: the package's origin controls are as the plan wants them".to_owned());
+    };
     let want = Restrictions::PROTECTED;
     let stored = aws::origin::put_restrictions(session, settings, package, &want).await?;
     if stored != want {
@@ -280,6 +296,6 @@ mod tests {
         assert!(shown.contains("--versions 9.0`") && shown.contains("put-package-origin-configuration"), "{shown}");
 
         let step = plan(&Err("denied".to_owned()), &settings(), "yamause");
-        assert!(step.refused() && step.lines[0].contains("denied"));
+        assert!(step.check_not_refused().unwrap_err().to_string().contains("denied"));
     }
 }

@@ -78,6 +78,8 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         &settings.audience,
     )?;
     let trust = policy::recommended_trust_policy(&ctx, &account);
+    // The package's origin controls: the AWS plan's last step (`origin.rs`).
+    let origin_step = origin::step(&session, settings, &project.normalized_name()).await;
     let target = PublishTarget::from_settings(settings, &project.normalized_name());
     let permissions = policy::least_privilege_policy(&target);
     let client = iam::client(&session.config);
@@ -91,14 +93,11 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         force: cmd.force,
     };
     let plan = plan::build(&state, &inputs);
-    let package = project.normalized_name();
-    let origin_step = origin::plan(&origin::read(&session, settings, &package).await, settings, &package);
     report::out(&format!(
-        "== AWS: the release role for {} in account {account} (as {})\n{}{}",
+        "== AWS: the release role for {} in account {account} (as {})\n{}",
         ctx.repo,
         session.identity.arn,
-        plan::render(&plan),
-        origin::render(&origin_step, plan.steps.len() + 1).trim_end()
+        format!("{}{}", plan::render(&plan), origin::render(&origin_step, plan.steps.len() + 1)).trim_end()
     ));
     let side =
         Side { repo: &ctx.repo, environment: ctx.environment.as_deref(), reviewers: &cmd.reviewer, force: cmd.force };
@@ -109,8 +108,13 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
     };
     report::out(&format!("\n== GitHub: {what}\n{}", github::render(&prepared, &side).trim_end()));
     if cmd.apply {
+        // Nothing at all is applied while a step is refused, this one included.
+        origin_step.check_not_refused()?;
         report::out("\n== AWS: applying the plan");
-        apply_aws((&client, &session, settings), &names, &plan, &origin_step).await?;
+        apply_aws(&client, &names, &plan).await?;
+    }
+    if cmd.apply {
+        report::out(&origin::apply(&session, settings, &origin_step).await?);
     }
     if cmd.apply_github {
         report::out("\n== GitHub: applying the plan");
@@ -126,27 +130,18 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
     Ok(Outcome { role_arn: names.role_arn(), repo: ctx.repo.to_string() })
 }
 
-/// The changes of the plan, in order (the IAM steps, then the package's origin
-/// controls); nothing at all while a step is refused.
-async fn apply_aws(
-    (client, session, settings): (&aws_sdk_iam::Client, &aws::Session, &Settings),
-    names: &Names,
-    plan: &Plan,
-    origin_step: &origin::Step,
-) -> Result<()> {
+/// The changes of the plan, in order; nothing at all while a step is refused.
+async fn apply_aws(client: &aws_sdk_iam::Client, names: &Names, plan: &Plan) -> Result<()> {
     let refused = plan.refused();
-    if !refused.is_empty() || origin_step.refused() {
-        let mut why: Vec<String> = refused.iter().map(|it| format!("{}: {}", it.title, it.lines.join("; "))).collect();
-        if origin_step.refused() {
-            why.push(format!("{}: {}", origin_step.title, origin_step.lines.join("; ")));
-        }
+    if !refused.is_empty() {
+        let why: Vec<String> = refused.iter().map(|it| format!("{}: {}", it.title, it.lines.join("; "))).collect();
         bail!("nothing was changed, because the plan refuses a step: {}", why.join(" | "));
     }
     let changes = plan.changes();
-    if changes.is_empty() && origin_step.change.is_none() {
+    if changes.is_empty() {
         report::out(
             "nothing to change: the OIDC provider, the role, its trust policy, the permission policy and its \
-             attachment, and the package's origin controls are as the plan wants them",
+             attachment are as the plan wants them",
         );
         return Ok(());
     }
@@ -155,10 +150,6 @@ async fn apply_aws(
         let line = change.apply(client, names).await.map_err(|err| iam::context(err, &done))?;
         report::out(&line);
         done.push(line);
-    }
-    if let Some(package) = &origin_step.change {
-        let line = origin::apply(session, settings, package).await.map_err(|err| iam::context(err, &done))?;
-        report::out(&line);
     }
     Ok(())
 }
