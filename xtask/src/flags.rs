@@ -156,7 +156,7 @@ xflags::xflags! {
         /// Provision the pinned Python tools of one lock file under xtask/tools/
         /// and print the path of their Python interpreter.
         cmd tools {
-            /// The lock file: release, publish, stack, dev, bench, lint or lock.
+            /// The lock file: release, publish, stack, dev, bench, lint, lock or poetry.
             required lock: ToolLock
         }
     }

@@ -5,8 +5,9 @@
 //! versions and where they came from), `check-iam` fail and the release refuse
 //! before it sends anything; `setup --apply` protects the package before any
 //! release, and again changes nothing. The install instructions the release and
-//! `install-help` print are run as printed (pip, and uv from the pinned lock), with
-//! the token in the environment only, and install the release.
+//! `install-help` print are run as printed (the token line with the pinned AWS CLI,
+//! then pip, uv and poetry from the pinned locks), with the token in the environment
+//! only, and install the release.
 
 use std::{
     fs,
@@ -108,20 +109,107 @@ fn code(instructions: &str, name: &str, nth: usize) -> Vec<String> {
     trimmed.into_iter().rev().collect()
 }
 
-/// Runs `script` with sh in `dir`, with `PATH` led by `bin` and the token in
-/// `CODEARTIFACT_AUTH_TOKEN`: the environment a consumer's shell has after the
-/// printed `export CODEARTIFACT_AUTH_TOKEN=…` line, and nothing of the test's.
-fn consumer_shell(dir: &Path, bin: &Path, token: &str, extra: &[(&str, &str)], script: &str) -> Output {
-    let home = dir.join(".home");
-    fs::create_dir_all(&home).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let mut cmd = Command::new("sh");
-    cmd.args(["-ec", script]).current_dir(dir).env_clear().env("PATH", path).env("HOME", &home);
-    cmd.env("CODEARTIFACT_AUTH_TOKEN", token).env("NO_PROXY", "127.0.0.1,localhost").env("no_proxy", "127.0.0.1");
-    for (key, value) in extra {
-        cmd.env(key, value);
+/// What a consumer's shell has: their AWS identity (the stack's caller, for the
+/// printed `aws codeartifact get-authorization-token`), the AWS CLI and `tool_bin` on
+/// `PATH`, a home of its own, and nothing of the test's environment. The token is
+/// not in it: the script starts with the printed `export CODEARTIFACT_AUTH_TOKEN=…`.
+struct Consumer<'a> {
+    stack: &'a Stack,
+    /// The printed token line.
+    token_line: String,
+}
+
+impl Consumer<'_> {
+    /// Runs the token line and then `commands` with sh in `dir`.
+    fn run(&self, dir: &Path, tool_bin: &Path, extra: &[(&str, &str)], commands: &[String]) -> Output {
+        let home = dir.join(".home");
+        fs::create_dir_all(&home).unwrap();
+        let aws_bin = support::tools_python("bench").parent().unwrap().to_path_buf();
+        let path = format!("{}:{}:/usr/local/bin:/usr/bin:/bin", tool_bin.display(), aws_bin.display());
+        let mut cmd = Command::new("sh");
+        cmd.arg("-ec").arg(format!("{}\n{}", self.token_line, commands.join("\n")));
+        cmd.current_dir(dir).env_clear().env("PATH", path).env("HOME", &home).env("LANG", "C.UTF-8");
+        for (key, value) in self.stack.env().into_iter().chain(self.stack.credentials_env()) {
+            cmd.env(key, value);
+        }
+        for (key, value) in extra {
+            cmd.env(key, value);
+        }
+        cmd.output().unwrap()
     }
-    cmd.output().unwrap()
+}
+
+/// The printed pip line, in a fresh environment: returns what `yamause.__version__`
+/// says there.
+fn pip_installs(consumer: &Consumer, instructions: &str, work: &Path) -> String {
+    let venv = work.join("pip-env");
+    let made = Command::new(support::tools_python("release")).args(["-m", "venv"]).arg(&venv).output().unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let pip = code(instructions, "pip", 0);
+    assert_eq!(pip.len(), 1, "{instructions}");
+    assert!(pip[0].starts_with("PIP_INDEX_URL=\"http://aws:${CODEARTIFACT_AUTH_TOKEN}@127.0.0.1:"), "{}", pip[0]);
+    let extra = [("PIP_CONFIG_FILE", "/dev/null"), ("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("PIP_NO_CACHE_DIR", "1")];
+    let out = consumer.run(work, &venv.join("bin"), &extra, &pip);
+    assert!(out.status.success(), "the printed pip line failed:\n{}\n{}", pip[0], text(&out));
+    imported_version(&venv.join("bin/python"))
+}
+
+/// uv's printed pyproject.toml snippet in a new consumer project, then its printed
+/// commands: returns what `yamause.__version__` says in the project's environment.
+fn uv_installs(consumer: &Consumer, instructions: &str, work: &Path) -> String {
+    let project = work.join("uv-consumer");
+    fs::create_dir_all(&project).unwrap();
+    let toml = code(instructions, "uv", 0).join("\n");
+    assert!(toml.contains("explicit = true") && !toml.contains("aws:"), "{toml}");
+    fs::write(project.join("pyproject.toml"), format!("{CONSUMER_PROJECT}\n{toml}\n")).unwrap();
+    let uv_bin = support::tools_python("lock").parent().unwrap().to_path_buf();
+    let (python, cache) = (support::tools_python("release"), work.join("uv-cache"));
+    let extra = [
+        ("UV_CACHE_DIR", cache.to_str().unwrap()),
+        ("UV_PYTHON", python.to_str().unwrap()),
+        ("UV_PYTHON_DOWNLOADS", "never"),
+    ];
+    let commands = code(instructions, "uv", 1);
+    assert!(commands.iter().any(|it| it.starts_with("export UV_INDEX_CODEARTIFACT_PASSWORD=")), "{commands:?}");
+    let out = consumer.run(&project, &uv_bin, &extra, &commands);
+    assert!(out.status.success(), "the printed uv commands failed:\n{}\n{}", commands.join("\n"), text(&out));
+    let lock = fs::read_to_string(project.join("uv.lock")).unwrap();
+    assert!(lock.contains("name = \"yamause\"") && lock.contains("version = \"1.0.0\""), "{lock}");
+    imported_version(&project.join(".venv/bin/python"))
+}
+
+/// poetry's printed commands (pinned poetry, `xtask/tools/poetry.txt`) in a new
+/// consumer project: returns what `yamause.__version__` says in its environment.
+/// The machine has no keyring service: the null backend says so, as a headless
+/// machine's configuration would.
+fn poetry_installs(consumer: &Consumer, instructions: &str, work: &Path) -> String {
+    let project = work.join("poetry-consumer");
+    fs::create_dir_all(&project).unwrap();
+    let toml = format!("{CONSUMER_PROJECT}\n[tool.poetry]\npackage-mode = false\n");
+    fs::write(project.join("pyproject.toml"), toml).unwrap();
+    let poetry_bin = support::tools_python("poetry").parent().unwrap().to_path_buf();
+    let (cache, config) = (work.join("poetry-cache"), work.join("poetry-config"));
+    let extra = [
+        ("POETRY_CACHE_DIR", cache.to_str().unwrap()),
+        ("POETRY_CONFIG_DIR", config.to_str().unwrap()),
+        ("POETRY_VIRTUALENVS_IN_PROJECT", "true"),
+        ("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring"),
+    ];
+    let commands = code(instructions, "poetry", 0);
+    assert!(commands[0].starts_with("poetry source add --priority=explicit codeartifact "), "{commands:?}");
+    let out = consumer.run(&project, &poetry_bin, &extra, &commands);
+    assert!(out.status.success(), "the printed poetry commands failed:\n{}\n{}", commands.join("\n"), text(&out));
+    imported_version(&project.join(".venv/bin/python"))
+}
+
+/// The consumer project the uv and poetry instructions are tried in.
+const CONSUMER_PROJECT: &str =
+    "[project]\nname = \"consumer\"\nversion = \"0.0.0\"\nrequires-python = \">=3.9\"\ndependencies = []\n";
+
+fn imported_version(python: &Path) -> String {
+    let out = Command::new(python).args(["-c", "import yamause; print(yamause.__version__)"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Every file under `dir` that holds `secret`.
@@ -143,9 +231,10 @@ fn files_with(dir: &Path, secret: &str) -> Vec<PathBuf> {
 
 /// The first release creates the package with publish ALLOW, upstream BLOCK, even in
 /// a repository with a PyPI connection; check-iam then finds it protected; and the
-/// instructions `install-help` prints install it, run as printed: pip's line, and
-/// uv's pyproject.toml snippet and commands, with the token in the environment only
-/// (no file of the consumer's project holds it afterwards).
+/// instructions `install-help` prints install it, run as printed: the token line
+/// (the AWS CLI), pip's line, uv's pyproject.toml snippet and commands, poetry's
+/// commands, with the token in the environment only (no file of the consumers'
+/// projects holds it afterwards).
 #[test]
 fn the_first_release_protects_the_package_and_the_printed_instructions_install_it() {
     let stack = stack_with_public_pypi(true);
@@ -171,54 +260,17 @@ fn the_first_release_protects_the_package_and_the_printed_instructions_install_i
     let out = run_xtask(repo.path(), &["install-help", "1.0.0"], &vars);
     assert!(out.status.success(), "{}", text(&out));
     let instructions = String::from_utf8(out.stdout.clone()).unwrap();
-    let token = stack.emulator().issue_token(None).unwrap().value;
+    let token = stack.emulator().current_token().unwrap().value;
     assert!(!text(&out).contains(&token), "install-help printed a token");
+    let token_line = code(&instructions, "token", 0);
+    assert_eq!(token_line.len(), 1, "{instructions}");
+    let consumer = Consumer { stack: &stack, token_line: token_line[0].clone() };
     let work = TempDir::new("consumer");
-
-    // pip, as printed, from a fresh environment.
-    let venv = work.path().join("pip-env");
-    let made = Command::new(support::tools_python("release")).args(["-m", "venv"]).arg(&venv).output().unwrap();
-    assert!(made.status.success(), "{}", text(&made));
-    let pip = code(&instructions, "pip", 0);
-    assert_eq!(pip.len(), 1, "{instructions}");
-    assert!(pip[0].starts_with("PIP_INDEX_URL=\"http://aws:${CODEARTIFACT_AUTH_TOKEN}@127.0.0.1:"), "{}", pip[0]);
-    let extra = [("PIP_CONFIG_FILE", "/dev/null"), ("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("PIP_NO_CACHE_DIR", "1")];
-    let out = consumer_shell(work.path(), &venv.join("bin"), &token, &extra, &pip[0]);
-    assert!(out.status.success(), "the printed pip line failed:\n{}\n{}", pip[0], text(&out));
-    let imported =
-        Command::new(venv.join("bin/python")).args(["-c", "import yamause; print(yamause.__version__)"]).output();
-    assert_eq!(String::from_utf8(imported.unwrap().stdout).unwrap().trim(), "1.0.0");
-
-    // uv, as printed: the pyproject.toml snippet into a consumer project, then the
-    // commands.
-    let project = work.path().join("consumer");
-    fs::create_dir_all(&project).unwrap();
-    let toml = code(&instructions, "uv", 0).join("\n");
-    assert!(toml.contains("explicit = true") && !toml.contains("aws:"), "{toml}");
-    fs::write(
-        project.join("pyproject.toml"),
-        format!("[project]\nname = \"consumer\"\nversion = \"0.0.0\"\nrequires-python = \">=3.9\"\ndependencies = []\n\n{toml}\n"),
-    )
-    .unwrap();
-    let uv_bin = support::tools_python("lock").parent().unwrap().to_path_buf();
-    let python = support::tools_python("release");
-    let uv_cache = work.path().join("uv-cache");
-    let extra = [
-        ("UV_CACHE_DIR", uv_cache.to_str().unwrap()),
-        ("UV_PYTHON", python.to_str().unwrap()),
-        ("UV_PYTHON_DOWNLOADS", "never"),
-    ];
-    let commands = code(&instructions, "uv", 1);
-    assert!(commands.iter().any(|it| it.starts_with("export UV_INDEX_CODEARTIFACT_PASSWORD=")), "{commands:?}");
-    let out = consumer_shell(&project, &uv_bin, &token, &extra, &commands.join("\n"));
-    assert!(out.status.success(), "the printed uv commands failed:\n{}\n{}", commands.join("\n"), text(&out));
-    let imported = Command::new(project.join(".venv/bin/python"))
-        .args(["-c", "import yamause; print(yamause.__version__)"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&imported.stdout).trim(), "1.0.0", "{}", text(&imported));
-    let lock = fs::read_to_string(project.join("uv.lock")).unwrap();
-    assert!(lock.contains("name = \"yamause\"") && lock.contains("version = \"1.0.0\""), "{lock}");
+    assert_eq!(pip_installs(&consumer, &instructions, work.path()), "1.0.0");
+    assert_eq!(uv_installs(&consumer, &instructions, work.path()), "1.0.0");
+    assert_eq!(poetry_installs(&consumer, &instructions, work.path()), "1.0.0");
+    // The printed token line asked the stack for the token the release holds.
+    assert_eq!(stack.emulator().current_token().unwrap().value, token);
     assert_eq!(files_with(work.path(), &token), Vec::<PathBuf>::new(), "the token was written to disk");
     // PyPI's 99.0 stayed out of the repository.
     assert!(!stack.package_dir().join("yamause-99.0-py3-none-any.whl").exists());
