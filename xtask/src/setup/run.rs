@@ -114,7 +114,8 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         apply_aws(&client, &names, &plan).await?;
     }
     if cmd.apply {
-        report::out(&origin::apply(&session, settings, &origin_step).await?);
+        let done = origin::apply(&session, settings, &origin_step).await;
+        report::out(&done.context("set the package's origin controls (the IAM part is done); run setup again")?);
     }
     if cmd.apply_github {
         report::out("\n== GitHub: applying the plan");

@@ -15,7 +15,7 @@ use std::{
     process::{Command, Output},
 };
 
-use castack::{OriginRestrictions, Stack, StackConfig};
+use castack::{Fault, OriginRestrictions, Stack, StackConfig};
 use serde_json::Value;
 
 use crate::{
@@ -403,4 +403,56 @@ fn the_release_role_never_gets_put_package_origin_configuration() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
     let (_, message) = finding(&report, "perm.dangerous-action").unwrap_or_else(|| panic!("{report:#}"));
     assert!(message.contains("PutPackageOriginConfiguration"), "{message}");
+}
+
+/// What CodeArtifact refuses, each named with its step and fix: setup's plan when
+/// DescribePackage says the repository does not exist (the step is refused, nothing
+/// applied); `--apply` when PutPackageOriginConfiguration is denied (the action and
+/// the package's ARN); the release and check-iam when DescribePackage is denied (a
+/// note, and the release goes on).
+#[test]
+fn codeartifacts_refusals_name_the_step_and_the_fix() {
+    let stack = stack_with_public_pypi(false);
+    let repo = copy_repo("origin-refusals");
+    let vars = setup_env(&stack);
+    let emulator = stack.emulator();
+
+    emulator.inject(Fault::RepositoryNotFound.always().only("DescribePackage")).unwrap();
+    let out = setup(repo.path(), &vars, &["--apply"]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    let step = shown.lines().find(|it| it.contains("Origin controls of the package yamause")).unwrap_or_default();
+    assert!(step.ends_with(": refused"), "{shown}");
+    assert!(
+        shown.contains("cannot be planned: DescribePackage failed") && shown.contains("CODEARTIFACT_REPOSITORY"),
+        "{shown}"
+    );
+    assert!(shown.contains("nothing was changed") && !shown.contains("created the role"), "{shown}");
+    emulator.reset();
+
+    let deny = |action: &str| Fault::Deny { action: action.to_owned(), principal: None }.always();
+    emulator.inject(deny("PutPackageOriginConfiguration")).unwrap();
+    let out = setup(repo.path(), &vars, &["--apply"]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("set the package's origin controls (the IAM part is done); run setup again"), "{shown}");
+    let arn = "arn:aws:codeartifact:us-east-1:111122223333:package/sandbox-domain/sandbox-repo/pypi//yamause";
+    assert!(shown.contains(&format!("lacks codeartifact:PutPackageOriginConfiguration on {arn}")), "{shown}");
+    assert_eq!(emulator.package_origin("yamause"), None);
+    emulator.reset();
+
+    emulator.inject(deny("DescribePackage")).unwrap();
+    let vars = release_env(&stack, Creds::Static, "", &[]);
+    let (report, out) = check_iam(repo.path(), &vars);
+    assert!(out.status.success(), "{report:#}");
+    let (severity, message) = finding(&report, "origin.unreadable").unwrap_or_else(|| panic!("{report:#}"));
+    assert!(severity == "info" && message.contains("codeartifact:DescribePackage"), "{message}");
+    let out = release(repo.path(), &["v1.0.0"], &vars);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("origin controls of yamause not looked at: codeartifact:DescribePackage is not granted"),
+        "{log}"
+    );
+    assert_eq!(uploads(&stack).len(), 2, "{log}");
 }
