@@ -131,27 +131,7 @@ pub fn findings(facts: &Facts, settings: &Settings) -> Vec<Finding> {
         return out;
     };
     if restrictions.upstream != Restriction::Block {
-        let severity =
-            if foreign.iter().any(|it| it.arrival != Arrival::Unknown) { Severity::Error } else { Severity::Medium };
-        let through = connections.map(|it| format!(" (this repository's {it})")).unwrap_or_default();
-        let known = match versions {
-            None => " `cargo xtask check-iam` lists where its versions came from.".to_owned(),
-            Some(_) if foreign.is_empty() => {
-                format!(" All {} version(s) so far were published to the repository.", versions.map_or(0, <[_]>::len))
-            }
-            Some(_) => format!(" Versions from outside are already there: {}.", list(&foreign)),
-        };
-        out.push(Finding::new(
-            "origin.upstream-allowed",
-            severity,
-            format!(
-                "the origin controls of {name} say `upstream: {}`: CodeArtifact takes versions of {name} from the \
-                 repository's upstreams and external connections{through}, so a package of that name that anyone \
-                 publishes to PyPI reaches whoever installs {name} through it (dependency substitution).{known} \
-                 Block it: {fix}",
-                restrictions.upstream
-            ),
-        ));
+        out.push(upstream_allowed(name, restrictions, (versions, &foreign), connections, &fix));
     }
     let out = with_foreign(out, name, &foreign, settings);
     if restrictions == &Restrictions::PROTECTED && foreign.is_empty() {
@@ -163,6 +143,38 @@ pub fn findings(facts: &Facts, settings: &Settings) -> Vec<Finding> {
         return out;
     }
     out
+}
+
+/// `origin.upstream-allowed`: an error when versions from outside are there (not
+/// counting those of unknown origin), else medium.
+fn upstream_allowed(
+    name: &str,
+    restrictions: &Restrictions,
+    (versions, foreign): (Option<&[VersionOrigin]>, &[&VersionOrigin]),
+    connections: Option<&Connections>,
+    fix: &str,
+) -> Finding {
+    let severity =
+        if foreign.iter().any(|it| it.arrival != Arrival::Unknown) { Severity::Error } else { Severity::Medium };
+    let through = connections.map(|it| format!(" (this repository's {it})")).unwrap_or_default();
+    let known = match versions {
+        None => " `cargo xtask check-iam` lists where its versions came from.".to_owned(),
+        Some(all) if foreign.is_empty() => {
+            format!(" All {} version(s) so far were published to the repository.", all.len())
+        }
+        Some(_) => format!(" Versions from outside are already there: {}.", list(foreign)),
+    };
+    Finding::new(
+        "origin.upstream-allowed",
+        severity,
+        format!(
+            "the origin controls of {name} say `upstream: {}`: CodeArtifact takes versions of {name} from the \
+             repository's upstreams and external connections{through}, so a package of that name that anyone \
+             publishes to PyPI reaches whoever installs {name} through it (dependency substitution).{known} Block \
+             it: {fix}",
+            restrictions.upstream
+        ),
+    )
 }
 
 /// Adds `origin.foreign-versions` when versions came from outside the repository.

@@ -46,10 +46,8 @@ fn put_raw(fx: &Fixture, package: &str, body: &str) -> Raw {
 /// for a package the repository does not have, creates it ("the package will be
 /// created … with the origin controls you specify", "Editing package origin
 /// controls"), so DescribePackage then answers with them and ListPackageVersions
-/// with no versions. Both restrictions are required, each ALLOW or BLOCK (the
-/// model's `PackageOriginRestrictions`), else ValidationException; the IAM action is
-/// `codeartifact:PutPackageOriginConfiguration` on the package. Files put into the
-/// folder by hand count as published to the repository: ALLOW/BLOCK, INTERNAL.
+/// with no versions. Files put into the folder by hand count as published to the
+/// repository: ALLOW/BLOCK, INTERNAL.
 #[test]
 fn put_package_origin_configuration_creates_the_package_and_describe_reports_it() {
     let fx = fixture();
@@ -130,7 +128,15 @@ fn put_package_origin_configuration_creates_the_package_and_describe_reports_it(
             assert_eq!(origin.domain_entry_point().unwrap().repository_name(), Some("sandbox-repo"));
         }
     });
+}
 
+/// Real behaviour: both restrictions are required, each ALLOW or BLOCK (the model's
+/// `PackageOriginRestrictions`), else ValidationException, and nothing is stored;
+/// the IAM action is `codeartifact:PutPackageOriginConfiguration` on the package
+/// ("Editing package origin controls").
+#[test]
+fn put_package_origin_configuration_is_validated_and_authorized() {
+    let fx = fixture();
     // Validation, in CodeArtifact's words; nothing is stored.
     let missing = put_raw(&fx, "bad-input", "{}");
     assert_eq!((missing.status, missing.header("x-amzn-ErrorType")), (400, Some("ValidationException")));
@@ -155,8 +161,27 @@ fn put_package_origin_configuration_creates_the_package_and_describe_reports_it(
     );
     assert_eq!(fx.emulator.package_origin("denied"), None);
     let log = fx.emulator.requests();
-    assert!(log.iter().any(|it| it.operation == "PutPackageOriginConfiguration" && it.status == 200));
+    assert!(log.iter().any(|it| it.operation == "PutPackageOriginConfiguration" && it.status == 403), "{log:?}");
+}
 
+/// The test lever: restrictions a test imposes hold for every package, until a
+/// reset; the packages' own records stay.
+#[test]
+fn imposed_restrictions_win_until_a_reset() {
+    let fx = fixture();
+    rt().block_on(async {
+        client(&fx.emulator)
+            .await
+            .put_package_origin_configuration()
+            .domain("sandbox-domain")
+            .repository("sandbox-repo")
+            .format(PackageFormat::Pypi)
+            .package("not-yet")
+            .restrictions(restrictions(AllowPublish::Allow, AllowUpstream::Block))
+            .send()
+            .await
+            .unwrap();
+    });
     // What a test imposes on every package wins, until a reset; records stay.
     fx.emulator
         .set_origin_restrictions(OriginRestrictions { publish: Restriction::Block, upstream: Restriction::Block });
@@ -220,6 +245,57 @@ fn download(stack: &Stack, token: &str, file: &str) -> u16 {
         crate::control::base64_basic("aws", token)
     );
     raw_bytes(stack.emulator(), &head, b"").status
+}
+
+/// What the control plane says after the ingestion: evil-pkg's version EXTERNAL
+/// through `public:pypi` (and filtered as such), its restrictions BLOCK/ALLOW; ours
+/// INTERNAL.
+fn assert_origins_of_ingested_and_published(stack: &Stack) {
+    rt().block_on(async {
+        let client = client(stack.emulator()).await;
+        let versions = |package: &'static str, origin: Option<PackageVersionOriginType>| {
+            client
+                .list_package_versions()
+                .domain("sandbox-domain")
+                .repository("sandbox-repo")
+                .format(PackageFormat::Pypi)
+                .package(package)
+                .set_origin_type(origin)
+                .send()
+        };
+        let evil = versions("evil-pkg", None).await.unwrap();
+        let origin = evil.versions()[0].origin().unwrap();
+        assert_eq!(origin.origin_type(), Some(&PackageVersionOriginType::External));
+        assert_eq!(origin.domain_entry_point().unwrap().external_connection_name(), Some("public:pypi"));
+        assert!(origin.domain_entry_point().unwrap().repository_name().is_none());
+        assert!(versions("evil-pkg", Some(PackageVersionOriginType::Internal)).await.unwrap().versions().is_empty());
+        let ours = versions("ours", Some(PackageVersionOriginType::Internal)).await.unwrap();
+        let listed: Vec<&str> = ours.versions().iter().map(|it| it.version()).collect();
+        assert_eq!(listed, ["1.0"]);
+        let described = client
+            .describe_package_version()
+            .domain("sandbox-domain")
+            .repository("sandbox-repo")
+            .format(PackageFormat::Pypi)
+            .package("evil-pkg")
+            .package_version("9.0")
+            .send()
+            .await
+            .unwrap();
+        let origin = described.package_version().unwrap().origin().unwrap();
+        assert_eq!(origin.origin_type(), Some(&PackageVersionOriginType::External));
+        let described = client
+            .describe_package()
+            .domain("sandbox-domain")
+            .repository("sandbox-repo")
+            .format(PackageFormat::Pypi)
+            .package("evil-pkg")
+            .send()
+            .await
+            .unwrap();
+        let set = described.package().unwrap().origin_configuration().unwrap().restrictions().unwrap();
+        assert_eq!((set.publish(), set.upstream()), (&AllowPublish::Block, &AllowUpstream::Allow));
+    });
 }
 
 /// Real behaviours, with real pip through the repository and a second pypiserver as
@@ -292,51 +368,7 @@ fn the_external_connection_ingests_unless_the_origin_controls_block_it() {
     let (status, versions) = page("never-seen");
     assert_eq!((status, versions), (200, vec!["3.0".to_owned()]));
 
-    rt().block_on(async {
-        let client = client(stack.emulator()).await;
-        let versions = |package: &'static str, origin: Option<PackageVersionOriginType>| {
-            client
-                .list_package_versions()
-                .domain("sandbox-domain")
-                .repository("sandbox-repo")
-                .format(PackageFormat::Pypi)
-                .package(package)
-                .set_origin_type(origin)
-                .send()
-        };
-        let evil = versions("evil-pkg", None).await.unwrap();
-        let origin = evil.versions()[0].origin().unwrap();
-        assert_eq!(origin.origin_type(), Some(&PackageVersionOriginType::External));
-        assert_eq!(origin.domain_entry_point().unwrap().external_connection_name(), Some("public:pypi"));
-        assert!(origin.domain_entry_point().unwrap().repository_name().is_none());
-        assert!(versions("evil-pkg", Some(PackageVersionOriginType::Internal)).await.unwrap().versions().is_empty());
-        let ours = versions("ours", Some(PackageVersionOriginType::Internal)).await.unwrap();
-        let listed: Vec<&str> = ours.versions().iter().map(|it| it.version()).collect();
-        assert_eq!(listed, ["1.0"]);
-        let described = client
-            .describe_package_version()
-            .domain("sandbox-domain")
-            .repository("sandbox-repo")
-            .format(PackageFormat::Pypi)
-            .package("evil-pkg")
-            .package_version("9.0")
-            .send()
-            .await
-            .unwrap();
-        let origin = described.package_version().unwrap().origin().unwrap();
-        assert_eq!(origin.origin_type(), Some(&PackageVersionOriginType::External));
-        let described = client
-            .describe_package()
-            .domain("sandbox-domain")
-            .repository("sandbox-repo")
-            .format(PackageFormat::Pypi)
-            .package("evil-pkg")
-            .send()
-            .await
-            .unwrap();
-        let set = described.package().unwrap().origin_configuration().unwrap().restrictions().unwrap();
-        assert_eq!((set.publish(), set.upstream()), (&AllowPublish::Block, &AllowUpstream::Allow));
-    });
+    assert_origins_of_ingested_and_published(&stack);
 
     // The answers about an ingested package, held against botocore's model.
     let key = castack::AwsKey::new(ACCESS_KEY, SECRET);
