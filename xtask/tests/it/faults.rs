@@ -73,7 +73,8 @@ fn upload(times: u32, failure: UploadFailure) -> Rule {
 
 const AUTH: &str = "step 7/9 (Authenticate) failed";
 const PUBLISH: &str = "step 8/9 (Publish) failed";
-const TIMEOUT: &str = "did not answer within";
+/// A service that accepted the request and never began to answer.
+const SILENT: &str = "then sent no answer within";
 
 fn cases() -> Vec<Case> {
     use Expect::*;
@@ -88,7 +89,7 @@ fn cases() -> Vec<Case> {
             "stall",
             "STS",
             vec![stall(5, sts)],
-            Fails(&[AUTH, "AWS STS for GetCallerIdentity", TIMEOUT, "XTASK_AWS_TIMEOUT"]),
+            Fails(&[AUTH, "AWS STS for GetCallerIdentity", SILENT, "XTASK_AWS_ATTEMPT_TIMEOUT"]),
             20,
         ),
         case(
@@ -112,12 +113,12 @@ fn cases() -> Vec<Case> {
             Fails(&[AUTH, "could not reach AWS STS for GetCallerIdentity", "check the network"]),
             20,
         ),
-        case("stall", "token", vec![stall(5, token)], Fails(&[AUTH, "for GetAuthorizationToken", TIMEOUT]), 20),
+        case("stall", "token", vec![stall(5, token)], Fails(&[AUTH, "for GetAuthorizationToken", SILENT]), 20),
         case(
             "slow beyond the deadline",
             "token",
             vec![Fault::Slow { delay_ms: 4_000 }.times(3).only(token)],
-            Fails(&[AUTH, TIMEOUT]),
+            Fails(&[AUTH, SILENT]),
             25,
         ),
         // The SDK's standard retries (three attempts), `Retry-After` honoured, absorb
@@ -144,7 +145,7 @@ fn cases() -> Vec<Case> {
             Fails(&[AUTH, "CodeArtifact failed on GetAuthorizationToken even after retries"]),
             20,
         ),
-        case("stall", "endpoint", vec![stall(5, endpoint)], Fails(&[AUTH, "for GetRepositoryEndpoint", TIMEOUT]), 20),
+        case("stall", "endpoint", vec![stall(5, endpoint)], Fails(&[AUTH, "for GetRepositoryEndpoint", SILENT]), 20),
         case(
             "reset",
             "endpoint",
@@ -152,7 +153,7 @@ fn cases() -> Vec<Case> {
             Fails(&[AUTH, "could not reach CodeArtifact", "GetRepositoryEndpoint"]),
             20,
         ),
-        case("stall", "listing", vec![stall(6, listing)], Fails(&[PUBLISH, "ListPackageVersionAssets", TIMEOUT]), 30),
+        case("stall", "listing", vec![stall(6, listing)], Fails(&[PUBLISH, "ListPackageVersionAssets", SILENT]), 30),
         case(
             "throttle ×6",
             "listing",
@@ -165,7 +166,12 @@ fn cases() -> Vec<Case> {
             "stall",
             "upload",
             vec![stall(10, "pypi-upload")],
-            Fails(&["2 of 2 file(s) were not published", "NOT published", TIMEOUT, "XTASK_UPLOAD_TIMEOUT"]),
+            Fails(&[
+                "2 of 2 file(s) were not published",
+                "NOT published",
+                "did not answer within",
+                "XTASK_UPLOAD_TIMEOUT",
+            ]),
             40,
         ),
         case("500 ×3", "upload", vec![upload(3, UploadFailure::InternalError)], Recovered, 60),

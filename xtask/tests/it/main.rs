@@ -10,6 +10,7 @@ mod auth_refusals;
 mod backends;
 mod check_iam;
 mod check_iam_limits;
+mod deadlines;
 mod faults;
 mod github_facts;
 mod iam_policy_formats;
