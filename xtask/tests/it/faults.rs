@@ -620,3 +620,43 @@ fn a_second_release_in_the_same_checkout_names_the_first_and_waits() {
     let (ok, log) = laptop_release(&stack, repo.path(), "v3.5.0");
     assert!(ok, "{log}");
 }
+
+/// SIGTERM while the Python tools are installed: the stopped pip is not taken for a
+/// broken one (no second install, no "install Python" advice); the run says it
+/// was stopped.
+#[test]
+fn sigterm_during_the_tools_install_is_a_stop_not_a_broken_pip() {
+    let repo = copy_repo("sigterm-tools");
+    let tools = crate::support::TempDir::new("sigterm-tools-dir");
+    let mut child = xtask_command(
+        repo.path(),
+        &["release", "v3.6.0", "--build-only", "-v"],
+        &[("XTASK_TOOLS_DIR", tools.path().as_os_str())],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut log = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("-m pip") {
+                let _ = tx.send(());
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("pip started");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    assert_eq!(status.code(), Some(143), "{log}");
+    assert!(log.contains("stopped by SIGTERM during [4/6] Python tools"), "{log}");
+    assert!(!log.contains("install Python 3.9 or newer") && !log.contains("trying again"), "{log}");
+}
