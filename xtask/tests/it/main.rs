@@ -9,6 +9,7 @@ mod adversary;
 mod check_iam;
 mod faults;
 mod github_facts;
+mod hostile_archives;
 mod iam_policy_formats;
 mod leak;
 mod proxy;
