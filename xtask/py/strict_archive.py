@@ -17,29 +17,33 @@ from bisect import bisect_left
 MIB = 1 << 20
 
 # The limits, sized for real packages with room to spare, and small enough that the
-# whole inspection of the worst input stays under 256 MB of memory and 10 s on two
-# shared cores (`cargo xtask bench inspect` measures it). README.md lists them.
+# whole check of the worst input (this inspection, twine's own reading in `twine
+# check`, the hashing of the files) stays under 256 MB of memory and 10 s on two
+# shared cores: `cargo xtask bench inspect` measures it. README.md lists them. The
+# files themselves are at most 256 MiB each and 512 MiB together (`dists.rs`).
 #
-# One member, declared or unpacked: 512 MiB. PyPI's default upload limit is 100 MB
-# per file; the largest single files of real wheels (native libraries) stay below.
-MAX_MEMBER_BYTES = 512 * MIB
-# Everything unpacked in one run, all archives together: 1 GiB. An sdist and a
-# wheel of a package at PyPI's default limit unpack to a few hundred MB.
-MAX_UNPACKED_BYTES = 1024 * MIB
+# One member, declared or unpacked: 256 MiB. PyPI's default upload limit is 100 MB
+# for a whole file; a single member larger than that is a data file no package
+# index takes by default either.
+MAX_MEMBER_BYTES = 256 * MIB
+# Everything unpacked in one run, all archives together: 512 MiB. An sdist and a
+# wheel of a package near PyPI's default limit unpack to a few hundred MB.
+MAX_UNPACKED_BYTES = 512 * MIB
 # Unpacked bytes per byte of archive, once more than 1 MiB is unpacked: 100.
 # Source code and text deflate 3 to 10 times, JSON data up to about 20; deflate
 # itself reaches 1032, which is how a small archive unpacks to gigabytes.
 MAX_RATIO = 100
 RATIO_FLOOR = 1 * MIB
-# Members of one archive: 50,000 (the largest wheels hold a few tens of thousands).
-MAX_MEMBERS = 50_000
+# Members of one archive: 20,000. Large packages hold a few thousand files; each
+# member costs the inspection and twine's own reading a few dozen microseconds.
+MAX_MEMBERS = 20_000
 # One member name: 1,024 bytes (macOS's PATH_MAX; Windows installs stop at 260).
 MAX_NAME_BYTES = 1024
 # All member names of an archive, and a zip's central directory: 16 MiB.
 MAX_NAMES_BYTES = 16 * MIB
-# METADATA, PKG-INFO, WHEEL and RECORD, which are read into memory: 32 MiB each
-# (RECORD of 50,000 members lists each with a 64-byte hash).
-MAX_TEXT_BYTES = 32 * MIB
+# METADATA, PKG-INFO, WHEEL and RECORD, which are read into memory: 16 MiB each
+# (RECORD lists every member with a 64-byte hash; a long description is far less).
+MAX_TEXT_BYTES = 16 * MIB
 # A PAX extended header or a GNU long name: 8 KiB (a path of 1,024 bytes and a
 # few times fit many times over).
 MAX_EXTENSION_BYTES = 8 * 1024
@@ -120,17 +124,22 @@ def check_member_size(member, size, verb="declares"):
                               f"{size_text(MAX_MEMBER_BYTES)} for one member", LIMITS)
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+DRIVE = re.compile(r"[A-Za-z]:")
+CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def member_name(raw, is_dir, spec):
     """The name of a member as every reader sees it (a folder's without its
     trailing `/`), or a refusal: only plain relative paths are read the same way by
     zipfile, tarfile, pip, twine and the unpackers of other systems."""
     if len(raw.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         raise Refused(raw, f"a name longer than {MAX_NAME_BYTES} bytes", LIMITS)
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+    if CONTROL.search(raw):
         raise Refused(raw, "a control character in a member name", spec)
     if "\\" in raw:
         raise Refused(raw, "a backslash in a member name, a separator on Windows", spec)
-    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
+    if raw.startswith("/") or DRIVE.match(raw):
         raise Refused(raw, "an absolute path: the member would unpack outside its folder", spec)
     name = raw[:-1] if is_dir and raw.endswith("/") else raw
     if raw.endswith("/") and not is_dir:
@@ -205,7 +214,7 @@ def headers(data, member, spec, single=SINGLE_FIELDS):
     head = head[:-1] if head.endswith("\n") else head
     fields, last = {}, None
     for number, line in enumerate(head.split("\n"), 1):
-        if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in line):
+        if CONTROL_BUT_TAB.search(line):
             raise Refused(member, f"line {number} holds a control character (a lone CR is a line break "
                                   f"to some readers only)", spec)
         if line[:1] in (" ", "\t") and last is not None:

@@ -136,44 +136,52 @@ class WheelVisitor:
     def check_record(self, record):
         """Every member is listed once with its SHA-256 and size, but RECORD itself
         (and the signatures RECORD.jws and RECORD.p7s), which have none; no row
-        names what the archive does not hold."""
+        names what the archive does not hold. Rows are read one at a time, and a
+        member's digest is replaced by None once its row matched: RECORD of the
+        largest wheel costs no second copy of every name."""
+        text = io.TextIOWrapper(io.BytesIO(self.kept.pop(record)), encoding="utf-8", newline="")
+        listed_itself = False
         try:
-            text = self.kept[record].decode("utf-8")
-            rows = list(csv.reader(io.StringIO(text), strict=True))
-        except (UnicodeDecodeError, csv.Error) as err:
-            raise Refused(record, f"not a UTF-8 CSV file ({err})", RECORD_SPEC)
-        listed = set()
-        for number, row in enumerate(rows, 1):
-            if not row:
-                continue
-            if len(row) != 3:
-                raise Refused(record, f"row {number} has {len(row)} fields, not 3 (path, hash, size)", RECORD_SPEC)
-            path, digest, size = row
-            member_name(path, False, RECORD_SPEC)
-            if path in listed:
-                raise Refused(record, f"row {number} lists {shown(path)} a second time", RECORD_SPEC)
-            listed.add(path)
-            if path == record:
-                if digest or size:
-                    raise Refused(record, "RECORD lists a hash or size for itself", RECORD_SPEC)
-                continue
-            if path not in self.digests:
-                raise Refused(record, f"row {number} lists {shown(path)}, which the archive does not hold",
-                              RECORD_SPEC)
-            want, got_size = self.digests[path]
-            if not digest:
-                raise Refused(path, "its RECORD row has no hash: only RECORD itself may have none", RECORD_SPEC)
-            algorithm, _, value = digest.partition("=")
-            if algorithm != "sha256":
-                raise Refused(path, f"its RECORD hash is {shown(algorithm)}, not sha256", RECORD_SPEC)
-            if value != want or size != str(got_size):
-                raise Refused(path, "its bytes do not match its RECORD row (hash and size)", RECORD_SPEC)
-        unsigned = {record, f"{self.info}/RECORD.jws", f"{self.info}/RECORD.p7s"}
+            for number, row in enumerate(csv.reader(text, strict=True), 1):
+                if not row:
+                    continue
+                if len(row) != 3:
+                    raise Refused(record, f"row {number} has {len(row)} fields, not 3 (path, hash, size)",
+                                  RECORD_SPEC)
+                path, digest, size = row
+                member_name(path, False, RECORD_SPEC)
+                if path == record:
+                    if listed_itself or digest or size:
+                        raise Refused(record, f"row {number}: RECORD lists itself twice, or with a hash or size",
+                                      RECORD_SPEC)
+                    listed_itself = True
+                    continue
+                self.check_row(record, number, path, digest, size)
+        except csv.Error as err:
+            raise Refused(record, f"not a CSV file ({err})", RECORD_SPEC)
+        except UnicodeDecodeError as err:
+            raise Refused(record, f"not UTF-8 ({err.reason})", RECORD_SPEC)
+        unsigned = {f"{self.info}/RECORD.jws", f"{self.info}/RECORD.p7s"}
         for name in self.names:
-            if name not in listed and name not in unsigned:
+            if self.digests.get(name) is not None and name != record and name not in unsigned:
                 raise Refused(name, "not listed in RECORD", RECORD_SPEC)
-        if record not in listed:
+        if not listed_itself:
             raise Refused(record, "RECORD does not list itself", RECORD_SPEC)
+
+    def check_row(self, record, number, path, digest, size):
+        if path not in self.digests:
+            raise Refused(record, f"row {number} lists {shown(path)}, which the archive does not hold", RECORD_SPEC)
+        if self.digests[path] is None:
+            raise Refused(record, f"row {number} lists {shown(path)} a second time", RECORD_SPEC)
+        want, got_size = self.digests[path]
+        if not digest:
+            raise Refused(path, "its RECORD row has no hash: only RECORD itself may have none", RECORD_SPEC)
+        algorithm, _, value = digest.partition("=")
+        if algorithm != "sha256":
+            raise Refused(path, f"its RECORD hash is {shown(algorithm)}, not sha256", RECORD_SPEC)
+        if value != want or size != str(got_size):
+            raise Refused(path, "its bytes do not match its RECORD row (hash and size)", RECORD_SPEC)
+        self.digests[path] = None
 
 
 class SdistVisitor:

@@ -64,6 +64,9 @@ class Gunzip:
         return False
 
     def read(self, n):
+        if self.pos + n <= len(self.buf):
+            self.pos += n
+            return self.buf if n == len(self.buf) else self.buf[self.pos - n:self.pos]
         parts = []
         while n > 0:
             if self.pos == len(self.buf) and not self.fill():
@@ -138,9 +141,9 @@ def header(block):
             raise Refused(name, "GNU header fields that tarfile reads as a name prefix", TAR_SPEC)
     else:
         raise Refused(name, "neither a ustar nor a GNU tar header", TAR_SPEC)
-    for start, end in ((100, 108), (108, 116), (116, 124), (136, 148)):
-        octal(block[start:end], name)
-    return {"name": name, "type": block[156:157], "size": octal(block[124:136], name)}
+    for label, start, end in (("mode", 100, 108), ("uid", 108, 116), ("gid", 116, 124), ("mtime", 136, 148)):
+        octal(block[start:end], name, label)
+    return {"name": name, "type": block[156:157], "size": octal(block[124:136], name, "size")}
 
 
 def text(field):
@@ -151,19 +154,20 @@ def text(field):
         raise Refused(raw, "a name that is not UTF-8", TAR_SPEC)
 
 
-def octal(field, member):
+def octal(field, member, label):
     digits = field.rstrip(b"\x00 ")
-    if not digits or any(b not in b"01234567" for b in digits):
-        raise Refused(member, f"a numeric header field {shown(field)} that is not plain octal", TAR_SPEC)
+    if not digits or digits.translate(None, b"01234567"):
+        raise Refused(member, f"its {label} field (hex {field.hex()}) is not plain octal: readers differ on "
+                              f"base-256 and stray characters", TAR_SPEC)
     return int(digits, 8)
 
 
 def checksum_field(block):
-    return octal(block[148:156], block[0:100].split(b"\x00", 1)[0])
+    return octal(block[148:156], block[0:100].split(b"\x00", 1)[0], "checksum")
 
 
 def checksum(block):
-    return sum(block[:148]) + 8 * 0x20 + sum(block[156:])
+    return sum(block) - sum(block[148:156]) + 8 * 0x20
 
 
 def pax_records(data, member):
@@ -210,7 +214,7 @@ def extended_name(raw, extension):
                 f"a PAX record {shown(key)}, which changes how some readers see the member")
         raise Refused(raw, rule, TAR_SPEC)
     name = extension.get("path", raw)
-    shadow = "".join(c if ord(c) < 0x80 else "?" for c in name)
+    shadow = name.encode("ascii", "replace").decode("ascii")
     if not shadow.startswith(raw) or not raw:
         raise Refused(name, f"its {what} names it {shown(name)}, its header {shown(raw)}: a reader that "
                             f"ignores the extension sees another member", TAR_SPEC)

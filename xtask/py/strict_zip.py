@@ -37,7 +37,12 @@ S_IFMT, S_IFREG, S_IFDIR, S_IFLNK = 0o170000, 0o100000, 0o040000, 0o120000
 
 
 class Entry:
-    __slots__ = ("name", "raw", "shown_name", "is_dir", "flags", "method", "crc", "packed", "size", "offset")
+    __slots__ = ("name", "shown_name", "is_dir", "flags", "method", "crc", "packed", "size", "offset")
+
+    def raw(self):
+        """The name's bytes, as the archive holds them (a UTF-8 or ASCII name
+        decodes and encodes back to the same bytes)."""
+        return self.shown_name.encode("utf-8")
 
 
 def read_zip(f, file_size, budget, visitor):
@@ -87,7 +92,7 @@ def central_directory(f, file_size):
                             "search for it, or correct its offset (Python's zipfile does), read another one",
                       ZIP_SPEC)
     f.seek(cd_offset)
-    cd = f.read(cd_size)
+    cd = memoryview(f.read(cd_size))
     names, entries, pos = Names(WHEEL_SPEC), [], 0
     for _ in range(count):
         if pos + CENTRAL.size > len(cd):
@@ -96,7 +101,7 @@ def central_directory(f, file_size):
         (sig, made_by, _, flags, method, _, _, crc, packed, size, name_len, extra_len, comment_len,
          disk_start, _, external, offset) = fields
         start = pos + CENTRAL.size
-        raw, extra = cd[start:start + name_len], cd[start + name_len:start + name_len + extra_len]
+        raw, extra = bytes(cd[start:start + name_len]), bytes(cd[start + name_len:start + name_len + extra_len])
         pos = start + name_len + extra_len + comment_len
         if sig != CENTRAL_SIG or pos > len(cd):
             raise Refused(None, "a broken central directory entry", ZIP_SPEC)
@@ -111,7 +116,7 @@ def central_directory(f, file_size):
 def entry(raw, extra, flags, method, crc, packed, size, made_by, external, disk_start, offset):
     text = decode_name(raw, flags)
     e = Entry()
-    e.raw, e.shown_name, e.is_dir = raw, text, text.endswith("/")
+    e.shown_name, e.is_dir = text, text.endswith("/")
     e.name = member_name(text, e.is_dir, WHEEL_SPEC)
     if flags & ~ALLOWED_FLAGS:
         raise Refused(text, f"general purpose flags {flags:#06x}: encrypted, or written in a way not every "
@@ -143,7 +148,7 @@ def decode_name(raw, flags):
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise Refused(raw, "a name flagged UTF-8 that is not UTF-8", ZIP_SPEC)
-    if any(b >= 0x80 for b in raw):
+    if not raw.isascii():
         raise Refused(raw, "a non-ASCII name without the UTF-8 flag: Python reads it as cp437, other readers "
                            "as UTF-8", ZIP_SPEC)
     return raw.decode("ascii")
@@ -173,7 +178,7 @@ def read_member(f, e, budget, sink):
     raw, extra = f.read(name_len), f.read(extra_len)
     if sig != LOCAL_SIG:
         raise Refused(e.shown_name, "no local header where the central directory says", ZIP_SPEC)
-    if raw != e.raw:
+    if raw != e.raw():
         raise Refused(e.shown_name, f"its local header names {shown(raw)}: the local header and the central "
                                     f"directory disagree, and readers that stream an archive take the local one",
                       ZIP_SPEC)

@@ -11,7 +11,9 @@
 //!   and endpoint, `python -m build`, `twine upload`), on the local stack;
 //! - `rerun`: a re-run of a published version (must upload nothing) vs the build alone;
 //! - `ci`: `release.yml` run cold, job by job, vs the original guide's single job
-//!   (see `ci.rs`). `release` and `rerun` are the warm figures.
+//!   (see `ci.rs`). `release` and `rerun` are the warm figures;
+//! - `inspect`: the Check artifacts step of `--publish-only` on the worst archives,
+//!   time and peak memory against the untouched build (see `inspect.rs`).
 
 use std::{
     env, fs,
@@ -24,6 +26,7 @@ use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
 mod ci;
+mod inspect;
 
 use crate::{
     flags, project,
@@ -40,14 +43,22 @@ pub enum BenchName {
     Rerun,
     Compile,
     Ci,
+    Inspect,
     All,
     /// The measured side of `auth`, run as a process of its own (not for people).
     AuthProbe,
 }
 
 impl BenchName {
-    const EACH: [BenchName; 6] =
-        [BenchName::Startup, BenchName::Auth, BenchName::Release, BenchName::Rerun, BenchName::Compile, BenchName::Ci];
+    const EACH: [BenchName; 7] = [
+        BenchName::Startup,
+        BenchName::Auth,
+        BenchName::Release,
+        BenchName::Rerun,
+        BenchName::Compile,
+        BenchName::Ci,
+        BenchName::Inspect,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -57,6 +68,7 @@ impl BenchName {
             BenchName::Rerun => "rerun",
             BenchName::Compile => "compile",
             BenchName::Ci => "ci",
+            BenchName::Inspect => "inspect",
             BenchName::All => "all",
             BenchName::AuthProbe => "auth-probe",
         }
@@ -100,6 +112,7 @@ impl flags::Bench {
                 BenchName::Release | BenchName::Rerun => bench.release_and_rerun(sh, &names)?,
                 BenchName::Compile => bench.compile(self.compile_runs.unwrap_or(1).max(1))?,
                 BenchName::Ci => bench.ci(sh, self.compile_runs.unwrap_or(1).max(1))?,
+                BenchName::Inspect => inspect::inspect(sh, &bench.root)?,
                 BenchName::All | BenchName::AuthProbe => continue,
             };
             for line in &lines {

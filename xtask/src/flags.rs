@@ -109,7 +109,7 @@ xflags::xflags! {
         /// guide's shell steps), rerun (vs the build alone) and ci (release.yml run
         /// cold vs the guide's single job), on the local stack.
         cmd bench {
-            /// One benchmark: compile, startup, auth, release, rerun, ci or all (default).
+            /// One benchmark: compile, startup, auth, release, rerun, ci, inspect or all (default).
             optional name: BenchName
             /// Runs per measurement (the median is reported); default 5.
             optional --runs n: usize

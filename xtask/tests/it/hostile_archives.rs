@@ -190,7 +190,7 @@ fn archives_that_two_readers_read_differently_are_refused() {
 #[test]
 fn archives_that_unpack_without_bound_are_refused() {
     refuse_each(&[
-        ("declared-bomb", &["member \"yamause/zeros.bin\"", "512 MiB"]),
+        ("declared-bomb", &["member \"yamause/zeros.bin\"", "256 MiB"]),
         ("ratio-bomb", &["compression ratio", "100"]),
     ]);
 }
@@ -267,4 +267,76 @@ fn twine_sends_only_what_the_inspection_checked() {
     // What the inspection checked goes on to the network (and fails there).
     let same = upload("1.0.0", &sha);
     assert_eq!(same["kind"], "connection", "{same}");
+}
+
+/// Each rule of the strict reading, on an archive that breaks it and nothing else
+/// (`RULES` of `hostile_dists.py`), straight through the inspector: refused, with
+/// the member (when there is one) and the rule named.
+#[test]
+fn the_inspector_names_the_rule_of_each_refusal() {
+    let cases: &[(&str, &str)] = &[
+        ("zip-comment", "end-of-central-directory record"),
+        ("zip-trailing", "end-of-central-directory record"),
+        ("zip-prefix", "the central directory does not end where the end record begins"),
+        ("zip-overlap", "member \"yamause/again.py\": its local header starts inside the member before it"),
+        ("zip-symlink", "member \"yamause/link.py\": a symbolic link"),
+        ("zip-encrypted", "member \"yamause/secret.py\": general purpose flags 0x0001"),
+        ("zip-bzip2", "member \"yamause/b.py\": compression method 12"),
+        ("zip-cp437", "a non-ASCII name without the UTF-8 flag"),
+        ("zip-unicode-extra", "member \"yamause/u.py\": an extra field with a Unicode path"),
+        ("zip-lying-size", "member \"yamause/lie.py\": it unpacks to more than the 10 bytes it declares"),
+        ("zip-case", "member \"yamause/__ABOUT__.py\": the same name as member \"yamause/__about__.py\" but for case"),
+        ("zip-file-folder", "member \"yamause/__init__.py\": a file where other members need a folder"),
+        ("zip-dotdot-record", "member \"../outside.py\": an empty, `.` or `..` part"),
+        ("record-missing", "member \"yamause/__init__.py\": not listed in RECORD"),
+        ("record-wrong-hash", "member \"yamause/__init__.py\": its bytes do not match its RECORD row"),
+        ("record-extra-row", "lists \"yamause/ghost.py\", which the archive does not hold"),
+        ("record-unhashed-row", "member \"yamause/__init__.py\": its RECORD row has no hash"),
+        ("wheel-version-2", "Wheel-Version \"2.0\": pip reads 1.x only"),
+        ("two-dist-info", "2 .dist-info folders"),
+        ("folded-name", "folds the name field over two lines"),
+        ("metadata-bom", "a byte order mark"),
+        ("tar-symlink", "member \"yamause-1.0.0/link.py\": a symbolic link"),
+        ("tar-hardlink", "member \"yamause-1.0.0/hard.py\": a hard link"),
+        ("tar-fifo", "member \"yamause-1.0.0/fifo\": a FIFO"),
+        ("tar-global-pax", "a global PAX header"),
+        ("tar-longname", "its GNU long name names it \"yamause-1.0.0/../../escape.py\""),
+        ("tar-pax-linkpath", "member \"yamause-1.0.0/l.py\": a PAX record \"linkpath\""),
+        ("tar-duplicate", "member \"yamause-1.0.0/PKG-INFO\": more than once"),
+        ("tar-outside-top", "member \"other-1.0.0/x.py\": outside the top folder \"yamause-1.0.0\""),
+        ("tar-base256", "member \"yamause-1.0.0/big.bin\": its size field"),
+        ("gzip-two-members", "bytes after the gzip stream"),
+        ("tar-after-end", "data after the end-of-archive block"),
+        ("tar-bad-checksum", "checksum does not match"),
+        ("pkg-info-two-names", "the field Name appears more than once"),
+    ];
+    let python = tools_python("release");
+    let script = repo_root().join("xtask/tests/it/hostile_dists.py");
+    let listed = std::process::Command::new(&python).arg(&script).arg("--rules").arg(&built().dist).output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let mut rules: Vec<&str> = listed.lines().collect();
+    let mut named: Vec<&str> = cases.iter().map(|(case, _)| *case).collect();
+    rules.sort();
+    named.sort();
+    assert_eq!(rules, named, "every rule of hostile_dists.py has its case here");
+    let mut wrong = Vec::new();
+    for (case, want) in cases {
+        let dir = TempDir::new("rule");
+        copy_dir(&built().dist, dir.path());
+        let out = std::process::Command::new(&python).arg(&script).arg(case).arg(dir.path()).output().unwrap();
+        assert!(out.status.success(), "hostile_dists.py {case}: {}", text(&out));
+        let file = dir.path().join(String::from_utf8(out.stdout).unwrap().trim());
+        let out = std::process::Command::new(&python)
+            .arg(repo_root().join("xtask/py/inspect_dists.py"))
+            .args(["--name", "yamause", "--version", "1.0.0"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let problem = report["problems"][0].as_str().unwrap_or_default().to_owned();
+        if !out.status.success() || !problem.contains(want) {
+            wrong.push(format!("{case}: {problem:?} {}", text(&out)));
+        }
+    }
+    assert!(wrong.is_empty(), "refused otherwise than expected:\n{}", wrong.join("\n"));
 }
