@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 import tarfile
 import urllib.parse
@@ -158,6 +159,10 @@ def main():
     for path in (it["path"] for it in files):
         result = {"file": os.path.basename(path), "ok": True}
         try:
+            # twine opens the file by its path: it must still be the regular file the
+            # inspection read (a link or a FIFO in its place is refused, not opened).
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise Mismatch(f"{os.path.basename(path)} is no longer a regular file: nothing was sent")
             upload(upload_settings, [path])
         except Exception as err:  # noqa: BLE001 - every failure becomes a result line
             result.update(ok=False, **classify(err, forms))
