@@ -111,11 +111,14 @@ class WheelVisitor:
     def check_twine_reads(self, metadata):
         """twine uploads the name and version of the first member whose name holds
         `METADATA` and whose bytes hold `Metadata-Version`, fewest path parts first
-        (twine/wheel.py): that must be the one this inspection reads."""
-        candidates = sorted((len(parts), parts) for parts in (n.split("/") for n in self.names) if
-                            "METADATA" in "/".join(parts))
+        (twine/wheel.py): that must be the one this inspection reads. The members
+        it reads whole before that one must be small."""
+        candidates = sorted((len(parts), parts) for parts in (n.split("/") for n in self.names if "METADATA" in n))
         for _, parts in candidates:
             name = "/".join(parts)
+            if name != metadata and self.digests[name][1] > MAX_TEXT_BYTES:
+                raise Refused(name, f"twine reads this member whole, looking for the metadata, before {metadata}; "
+                                    f"it is larger than {size_text(MAX_TEXT_BYTES)}", TWINE_WHEEL)
             if name in self.marked:
                 if name != metadata:
                     raise Refused(name, f"twine would upload the name and version this member holds, not those of "

@@ -45,9 +45,8 @@ class Gunzip:
 
     def fill(self):
         while not self.ended:
+            # Without input left, zlib may still hold output: it comes with b"".
             data = self.inflate.unconsumed_tail or self.f.read(CHUNK)
-            if not data and not self.inflate.eof:
-                raise Refused(None, "the gzip stream is cut short", GZIP_SPEC)
             try:
                 out = self.inflate.decompress(data, OUT_CHUNK)
             except zlib.error as err:
@@ -61,6 +60,8 @@ class Gunzip:
                 self.budget.add(len(out))
                 self.buf, self.pos = out, 0
                 return True
+            if not data and not self.ended:
+                raise Refused(None, "the gzip stream is cut short", GZIP_SPEC)
         return False
 
     def read(self, n):

@@ -206,36 +206,57 @@ def read_member(f, e, budget, sink):
 def unpack(f, e, budget, sink):
     """Streams the member's data: bounded by its declared size (a member may not
     unpack to a byte more), its CRC and exact sizes checked at the end."""
-    left, total, crc = e.packed, 0, 0
+    total, crc = 0, 0
+    for out in unpacked(f, e):
+        total += len(out)
+        if total > e.size:
+            raise Refused(e.shown_name, f"it unpacks to more than the {e.size} bytes it declares", ZIP_SPEC)
+        budget.add(len(out))
+        crc = zlib.crc32(out, crc)
+        if sink is not None:
+            sink.update(out)
+    if total != e.size or crc != e.crc:
+        raise Refused(e.shown_name, f"it unpacks to {total} bytes with CRC {crc:08x}, but declares {e.size} "
+                                    f"bytes with CRC {e.crc:08x}", ZIP_SPEC)
+    if sink is not None:
+        sink.done()
+
+
+def unpacked(f, e):
+    """The member's unpacked bytes, in pieces of at most OUT_CHUNK; its deflate
+    stream must end exactly at its compressed size."""
+    left = e.packed
     inflate = zlib.decompressobj(-15) if e.method == 8 else None
     while left:
         chunk = f.read(min(left, CHUNK))
         if not chunk:
             raise Refused(e.shown_name, "its data runs past the end of the file", ZIP_SPEC)
         left -= len(chunk)
+        if inflate is None:
+            yield chunk
+            continue
         while chunk:
-            if inflate is None:
-                out, chunk = chunk, b""
-            else:
-                if inflate.eof:
-                    raise Refused(e.shown_name, "data after the end of its deflate stream", ZIP_SPEC)
-                try:
-                    out = inflate.decompress(chunk, OUT_CHUNK)
-                except zlib.error as err:
-                    raise Refused(e.shown_name, f"a broken deflate stream ({err})", ZIP_SPEC)
-                chunk = inflate.unconsumed_tail
-            total += len(out)
-            if total > e.size:
-                raise Refused(e.shown_name, f"it unpacks to more than the {e.size} bytes it declares", ZIP_SPEC)
-            budget.add(len(out))
-            crc = zlib.crc32(out, crc)
-            if sink is not None:
-                sink.update(out)
-    if inflate is not None and (not inflate.eof or inflate.unused_data):
+            if inflate.eof:
+                raise Refused(e.shown_name, "data after the end of its deflate stream", ZIP_SPEC)
+            out = inflated(inflate, chunk, e)
+            chunk = inflate.unconsumed_tail
+            if out:
+                yield out
+    if inflate is None:
+        return
+    # Output zlib still holds once the input is all in.
+    while not inflate.eof:
+        out = inflated(inflate, b"", e)
+        if not out:
+            break
+        yield out
+    if not inflate.eof or inflate.unused_data:
         raise Refused(e.shown_name, "its deflate stream does not end exactly where its compressed size says",
                       ZIP_SPEC)
-    if total != e.size or crc != e.crc:
-        raise Refused(e.shown_name, f"it unpacks to {total} bytes with CRC {crc:08x}, but declares {e.size} "
-                                    f"bytes with CRC {e.crc:08x}", ZIP_SPEC)
-    if sink is not None:
-        sink.done()
+
+
+def inflated(inflate, data, e):
+    try:
+        return inflate.decompress(data, OUT_CHUNK)
+    except zlib.error as err:
+        raise Refused(e.shown_name, f"a broken deflate stream ({err})", ZIP_SPEC)

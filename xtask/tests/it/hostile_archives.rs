@@ -285,6 +285,7 @@ fn the_inspector_names_the_rule_of_each_refusal() {
         ("zip-cp437", "a non-ASCII name without the UTF-8 flag"),
         ("zip-unicode-extra", "member \"yamause/u.py\": an extra field with a Unicode path"),
         ("zip-lying-size", "member \"yamause/lie.py\": it unpacks to more than the 10 bytes it declares"),
+        ("zip-big-candidate", "member \"a/METADATA.bin\": twine reads this member whole"),
         ("zip-case", "member \"yamause/__ABOUT__.py\": the same name as member \"yamause/__about__.py\" but for case"),
         ("zip-file-folder", "member \"yamause/__init__.py\": a file where other members need a folder"),
         ("zip-dotdot-record", "member \"../outside.py\": an empty, `.` or `..` part"),

@@ -407,6 +407,7 @@ RULES = {
     "zip-unicode-extra": added("yamause/u.py", extra=struct.pack("<HH", 0x7075, 5) + b"\x01abcd"),
     "zip-lying-size": added("yamause/lie.py", b"x" * 1000, declared=10),
     "zip-case": added("yamause/__ABOUT__.py"),
+    "zip-big-candidate": lambda sdist, wheel: added("a/METADATA.bin", random_bytes(17 * MIB), method=0)(sdist, wheel),
     "zip-file-folder": added("yamause/__init__.py/x.py"),
     "zip-dotdot-record": record_edit(lambda d: d + b"../outside.py,sha256=x,1\n"),
     "record-missing": record_edit(lambda d: b"\n".join(l for l in d.split(b"\n") if b"__init__" not in l)),
