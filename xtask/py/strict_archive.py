@@ -148,6 +148,9 @@ def member_name(raw, is_dir, spec):
         if part in ("", ".", ".."):
             raise Refused(raw, "an empty, `.` or `..` part in a member path: it names another place "
                                "than it seems, or one outside the archive", spec)
+        if part.endswith((".", " ")) or ":" in part:
+            raise Refused(raw, "a path part that ends in a dot or a space, or holds a colon: Windows reads "
+                               "it as another name (or a stream of one)", spec)
     return name
 
 
@@ -226,7 +229,11 @@ def headers(data, member, spec, single=SINGLE_FIELDS):
         if not match:
             raise Refused(member, f"line {number} is neither a field (`Name: value`) nor the "
                                   f"continuation of one", spec)
-        key, value = match.group(1).lower(), match.group(2).strip()
+        key, value = match.group(1).lower(), match.group(2)
+        if value != value.rstrip(" \t") and key in ("name", "version", "metadata-version"):
+            raise Refused(member, f"line {number}: the {match.group(1)} field ends in blanks, which some readers "
+                                  f"keep", spec)
+        value = value.strip()
         if key in fields and key in single:
             raise Refused(member, f"the field {match.group(1)} appears more than once", spec)
         fields.setdefault(key, []).append(value)

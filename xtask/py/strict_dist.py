@@ -192,11 +192,18 @@ class SdistVisitor:
         self.project, self.version, self.kept = project, version, {}
         self.top = file_name[: -len(".tar.gz")]
         self.pkg_info = f"{self.top}/PKG-INFO"
+        # The first path part below the top folder, and whether another follows:
+        # twine takes the folder all members share as the top (os.path.commonpath).
+        self.below, self.shared = None, True
 
     def member(self, name):
         if name != self.top and not name.startswith(self.top + "/"):
             raise Refused(name, f"outside the top folder {shown(self.top)}: an sdist holds one folder named "
                                 f"`{{name}}-{{version}}` as its file is", SDIST_SPEC)
+        below = name[len(self.top) + 1:].split("/")[0] or None
+        if below is None or (self.below is not None and below != self.below):
+            self.shared = False
+        self.below = self.below or below
         return Keep(self.kept, name) if name == self.pkg_info else None
 
     def folder(self, name):
@@ -206,6 +213,9 @@ class SdistVisitor:
     def finish(self):
         if self.pkg_info not in self.kept:
             raise Refused(None, f"no {self.pkg_info}", SDIST_SPEC)
+        if self.shared:
+            raise Refused(None, f"every member is in {shown(self.top + '/' + self.below)}: twine takes that as the "
+                                f"top folder and finds no PKG-INFO in it", SDIST_SPEC)
         return core_metadata(self.kept[self.pkg_info], self.pkg_info, self.project, self.version)
 
 

@@ -98,14 +98,14 @@ def central_directory(f, file_size):
         if pos + CENTRAL.size > len(cd):
             raise Refused(None, "the central directory holds fewer entries than its end record counts", ZIP_SPEC)
         fields = CENTRAL.unpack_from(cd, pos)
-        (sig, made_by, _, flags, method, _, _, crc, packed, size, name_len, extra_len, comment_len,
+        (sig, _, _, flags, method, _, _, crc, packed, size, name_len, extra_len, comment_len,
          disk_start, _, external, offset) = fields
         start = pos + CENTRAL.size
         raw, extra = bytes(cd[start:start + name_len]), bytes(cd[start + name_len:start + name_len + extra_len])
         pos = start + name_len + extra_len + comment_len
         if sig != CENTRAL_SIG or pos > len(cd):
             raise Refused(None, "a broken central directory entry", ZIP_SPEC)
-        entries.append(entry(raw, extra, flags, method, crc, packed, size, made_by, external, disk_start, offset))
+        entries.append(entry(raw, extra, flags, method, crc, packed, size, external, disk_start, offset))
         names.add(entries[-1].name, entries[-1].shown_name, entries[-1].is_dir)
     if pos != len(cd):
         raise Refused(None, "the central directory holds more than its end record counts", ZIP_SPEC)
@@ -113,7 +113,7 @@ def central_directory(f, file_size):
     return entries, cd_offset
 
 
-def entry(raw, extra, flags, method, crc, packed, size, made_by, external, disk_start, offset):
+def entry(raw, extra, flags, method, crc, packed, size, external, disk_start, offset):
     text = decode_name(raw, flags)
     e = Entry()
     e.shown_name, e.is_dir = text, text.endswith("/")
@@ -127,7 +127,9 @@ def entry(raw, extra, flags, method, crc, packed, size, made_by, external, disk_
     if disk_start:
         raise Refused(text, "a member on another volume", ZIP_SPEC)
     check_extra(extra, text)
-    kind = (external >> 16) & S_IFMT if made_by >> 8 == 3 else 0
+    # The Unix file type, in the high half: read by unzip for Unix and macOS hosts
+    # alike, so checked whatever host the entry names.
+    kind = (external >> 16) & S_IFMT
     if kind == S_IFLNK:
         raise Refused(text, "a symbolic link: pip writes its target as the file's content, unzip makes a "
                             "link", WHEEL_SPEC)

@@ -74,8 +74,8 @@ fn judge(report: Report, ended: Result<()>, dists: &[Dist], project_name: &str, 
                  what it names, in pyproject.toml or the readme",
             ),
             TwineCheck::Started | TwineCheck::Passed => err.context(
-                "`twine check --strict` crashed after the archives passed the inspection: a fault of twine or its \
-                 environment, not of the files",
+                "`twine check --strict` crashed after the archives passed the inspection (its last lines say \
+                 where)",
             ),
             TwineCheck::NotRun => err.context(format!(
                 "the archive inspector (xtask/py/inspect_dists.py) failed after reporting on {} of {} file(s)",
