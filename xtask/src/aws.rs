@@ -8,6 +8,7 @@
 //! release at the local stack in tests.
 
 mod codeartifact;
+mod endpoint;
 mod explain;
 pub mod sso;
 

@@ -14,6 +14,8 @@
 //!   (see `ci.rs`). `release` and `rerun` are the warm figures;
 //! - `policy`: `check-iam`'s trust analysis on generated worst-case documents of
 //!   up to IAM's size limit, against its 0.5 s bound (see `policy.rs`).
+//! - `inspect`: the Check artifacts step of `--publish-only` on the worst archives,
+//!   time and peak memory against the untouched build (see `inspect.rs`).
 
 use std::{
     env, fs,
@@ -27,6 +29,7 @@ use xshell::Shell;
 
 mod ci;
 mod policy;
+mod inspect;
 
 use crate::{
     flags, project,
@@ -44,13 +47,14 @@ pub enum BenchName {
     Compile,
     Ci,
     Policy,
+    Inspect,
     All,
     /// The measured side of `auth`, run as a process of its own (not for people).
     AuthProbe,
 }
 
 impl BenchName {
-    const EACH: [BenchName; 7] = [
+    const EACH: [BenchName; 8] = [
         BenchName::Startup,
         BenchName::Auth,
         BenchName::Release,
@@ -58,6 +62,7 @@ impl BenchName {
         BenchName::Compile,
         BenchName::Ci,
         BenchName::Policy,
+        BenchName::Inspect,
     ];
 
     fn as_str(self) -> &'static str {
@@ -69,6 +74,7 @@ impl BenchName {
             BenchName::Compile => "compile",
             BenchName::Ci => "ci",
             BenchName::Policy => "policy",
+            BenchName::Inspect => "inspect",
             BenchName::All => "all",
             BenchName::AuthProbe => "auth-probe",
         }
@@ -113,6 +119,7 @@ impl flags::Bench {
                 BenchName::Compile => bench.compile(self.compile_runs.unwrap_or(1).max(1))?,
                 BenchName::Ci => bench.ci(sh, self.compile_runs.unwrap_or(1).max(1))?,
                 BenchName::Policy => policy::run(runs),
+                BenchName::Inspect => inspect::inspect(sh, &bench.root)?,
                 BenchName::All | BenchName::AuthProbe => continue,
             };
             for line in &lines {

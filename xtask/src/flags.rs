@@ -129,8 +129,8 @@ xflags::xflags! {
         /// cold vs the guide's single job), on the local stack; and policy (check-iam's
         /// trust analysis on worst-case documents up to IAM's size limit).
         cmd bench {
-            /// One benchmark: compile, startup, auth, release, rerun, ci, policy or all
-            /// (default).
+            /// One benchmark: compile, startup, auth, release, rerun, ci, policy, inspect or
+            /// all (default).
             optional name: BenchName
             /// Runs per measurement (the median is reported); default 5.
             optional --runs n: usize

@@ -13,6 +13,7 @@ mod check_iam_limits;
 mod deadlines;
 mod faults;
 mod github_facts;
+mod hostile_archives;
 mod iam_policy_formats;
 mod leak;
 mod private_deps;
