@@ -17,7 +17,10 @@
 //!   trust policy and the permission policies, analysed by `policy`.
 //!
 //! With `--trust-policy FILE` / `--permission-policy FILE` it analyses documents
-//! offline, with no AWS at all.
+//! offline, with no AWS at all. `--read-role` checks the build-deps job's read role
+//! (private build dependencies) instead of the release role: its trust pinned to the
+//! `build-deps` environment, which needs no reviewers, and its permissions those of
+//! a download that can write nothing (`policy::Purpose::Read`).
 
 mod codeartifact;
 mod github_checks;
@@ -34,7 +37,8 @@ use crate::{
     exec::Env,
     flags,
     policy::{
-        self, Finding, NamedPolicy, PermissionFacts, PublishTarget, RepoRef, Severity, Status, TrustContext, TrustFacts,
+        self, Finding, NamedPolicy, PermissionFacts, PublishTarget, Purpose, RepoRef, Severity, Status, TrustContext,
+        TrustFacts,
     },
     project::{self, Project},
     report,
@@ -96,6 +100,25 @@ impl flags::CheckIam {
         Ok(())
     }
 
+    /// The role the check is about.
+    fn purpose(&self) -> Purpose {
+        if self.read_role { Purpose::Read } else { Purpose::Release }
+    }
+
+    /// The trust context of the role checked: `trust_context` with `--environment`
+    /// (for the read role, default `build-deps` and no reviewers needed).
+    fn context(&self, sh: &Shell, account: Option<String>, partition: &str, audience: &str) -> Result<TrustContext> {
+        let environment = match (&self.environment, self.read_role) {
+            (None, true) => Some(policy::READ_ENVIRONMENT),
+            (environment, _) => environment.as_deref(),
+        };
+        let ctx = trust_context(sh, self.github_repo.as_deref(), environment, account, partition, audience)?;
+        if !self.read_role {
+            return Ok(ctx);
+        }
+        Ok(TrustContext { needs_reviewers: false, ..ctx })
+    }
+
     fn offline(&self, sh: &Shell, project: &Project, findings: &mut Vec<Finding>) -> Result<()> {
         let target = settings::from_env(&project.pyproject);
         let (audience, region_partition) = match &target {
@@ -106,14 +129,7 @@ impl flags::CheckIam {
             let text = read_policy(path)?;
             let account = self.role_arn.as_deref().and_then(account_of);
             let partition = self.role_arn.as_deref().and_then(arn::parse).map_or(region_partition, |it| it.partition);
-            let ctx = trust_context(
-                sh,
-                self.github_repo.as_deref(),
-                self.environment.as_deref(),
-                account,
-                partition,
-                &audience,
-            )?;
+            let ctx = self.context(sh, account, partition, &audience)?;
             findings.extend(policy::analyse_trust(&text, &ctx, &TrustFacts::default()));
         }
         if !self.permission_policy.is_empty() {
@@ -132,7 +148,8 @@ impl flags::CheckIam {
                 .map(|path| Ok(NamedPolicy::new(&path.display().to_string(), &read_policy(path)?)))
                 .collect::<Result<_>>()?;
             let target = PublishTarget::from_settings(&settings, &project.normalized_name());
-            findings.extend(policy::analyse_permissions(&policies, &target, &PermissionFacts::default()));
+            let facts = PermissionFacts::default();
+            findings.extend(policy::analyse_permissions_as(self.purpose(), &policies, &target, &facts));
         }
         Ok(())
     }
@@ -143,10 +160,8 @@ impl flags::CheckIam {
             github_checks::checks(&settings, findings).await;
         }
         let role_arn = self.role_arn.clone().or_else(|| settings.role_arn.clone());
-        let ctx = trust_context(
+        let ctx = self.context(
             sh,
-            self.github_repo.as_deref(),
-            self.environment.as_deref(),
             role_arn.as_deref().and_then(account_of),
             arn::partition(&settings.region),
             &settings.audience,
@@ -158,15 +173,17 @@ impl flags::CheckIam {
                 (None, github_facts::Gathered::default())
             }
         };
-        let Some(session) = identity_findings(&settings, findings).await else { return Ok(()) };
-        let origin = codeartifact::checks(&session, &settings, project, findings).await;
+        let Some(session) = identity_findings(&settings, self.purpose(), findings).await else { return Ok(()) };
+        let origin = codeartifact::checks(&session, &settings, project, self.purpose(), findings).await;
         if self.inspect_role {
             let role_arn = role_arn.context(
                 "--inspect-role needs the role: pass --role-arn ARN or set AWS_ROLE_ARN (or role-arn in pyproject.toml)",
             )?;
             let ctx = ctx.context("--inspect-role needs the GitHub repository: pass --github-repo OWNER/REPO")?;
             let target = PublishTarget::from_settings(&settings, &project.normalized_name());
-            role::inspect_role(&session, &role_arn, &ctx, &github.facts, &target, origin, findings).await;
+            let analysis =
+                role::Analysis { purpose: self.purpose(), ctx: &ctx, github: &github.facts, target: &target };
+            role::inspect_role(&session, &role_arn, &analysis, origin, findings).await;
         } else {
             findings.push(Finding::new(
                 "iam.not-inspected",
@@ -244,7 +261,7 @@ fn settings_findings(project: &Project, findings: &mut Vec<Finding>) -> Option<S
 }
 
 /// Where the credentials come from and whose they are: root user, cross-account.
-async fn identity_findings(settings: &Settings, findings: &mut Vec<Finding>) -> Option<aws::Session> {
+async fn identity_findings(settings: &Settings, purpose: Purpose, findings: &mut Vec<Finding>) -> Option<aws::Session> {
     let mut notes = Vec::new();
     let session = match aws::authenticate(settings, &mut notes).await {
         Ok(session) => session,
@@ -268,13 +285,16 @@ async fn identity_findings(settings: &Settings, findings: &mut Vec<Finding>) -> 
         ));
     }
     if id.account != settings.domain_owner {
+        let repository_action = match purpose {
+            Purpose::Release => "codeartifact:PublishPackageVersion",
+            Purpose::Read => "codeartifact:ReadFromRepository",
+        };
         findings.push(Finding::new(
             "perm.cross-account",
             Severity::Medium,
             format!(
                 "the caller's account {} is not the domain owner {}: the domain's resource policy must grant \
-                 codeartifact:GetAuthorizationToken and the repository's must grant \
-                 codeartifact:PublishPackageVersion to {}",
+                 codeartifact:GetAuthorizationToken and the repository's must grant {repository_action} to {}",
                 id.account, settings.domain_owner, id.arn
             ),
         ));

@@ -72,14 +72,18 @@ xflags::xflags! {
             /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID
             /// (default: GITHUB_REPOSITORY in Actions, else the `origin` remote).
             optional --github-repo repo: String
-            /// The environment of the publishing job (default: release; `none` for a
-            /// tag push without one).
+            /// The environment of the publishing job (default: release, or build-deps
+            /// with --read-role; `none` for a tag push without one).
             optional --environment name: String
             /// Read the role's trust and permission policies and the OIDC provider from
             /// IAM (needs IAM read access; builds xtask with the `iam` feature).
             optional --inspect-role
             /// The role to inspect (default: AWS_ROLE_ARN).
             optional --role-arn arn: String
+            /// Check the build-deps job's read role (private build dependencies), not
+            /// the release role: trusted only in the build-deps environment, able to
+            /// read the repository and to write nothing.
+            optional --read-role
         }
 
         /// Print the trust policy and the least-privilege permission policy of the
@@ -204,6 +208,7 @@ pub struct CheckIam {
     pub environment: Option<String>,
     pub inspect_role: bool,
     pub role_arn: Option<String>,
+    pub read_role: bool,
 }
 
 #[derive(Debug)]
