@@ -87,9 +87,10 @@ xflags::xflags! {
         }
 
         /// Print the trust policy and the least-privilege permission policy of the
-        /// release role, filled in from the settings and the git remote; or the same
+        /// release role (and, with private-dependencies, of the build-deps job's read
+        /// role), filled in from the settings and the git remote; or the same
         /// documents as a CloudFormation template or a Terraform configuration that
-        /// creates the role, its policy and (optionally) GitHub's OIDC provider.
+        /// creates the roles, their policies and (optionally) GitHub's OIDC provider.
         cmd iam-policy {
             /// Output format: text (default), json, cloudformation or terraform.
             optional --format format: PolicyFormat
@@ -103,8 +104,10 @@ xflags::xflags! {
         /// Set up the AWS and GitHub side of the release in the order of the setup guide:
         /// the GitHub OIDC provider, the release role and its trust policy, the
         /// permission policy and its attachment, then the `release` environment and its
-        /// secrets. Prints the plan (what exists, what would change, a diff of each
-        /// policy); changes nothing without --apply (builds xtask with the `iam` feature).
+        /// secrets (with private-dependencies also the build-deps job's read role and
+        /// the `build-deps` environment). Prints the plan (what exists, what would
+        /// change, a diff of each policy); changes nothing without --apply (builds xtask
+        /// with the `iam` feature).
         cmd setup {
             /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID
             /// (default: GITHUB_REPOSITORY in Actions, else the `origin` remote).
