@@ -157,7 +157,8 @@ impl flags::CheckIam {
     async fn live(&self, sh: &Shell, project: &Project, findings: &mut Vec<Finding>) -> Result<()> {
         let Some(settings) = settings_findings(project, findings) else { return Ok(()) };
         if report::in_github_actions() {
-            github_checks::checks(&settings, findings).await;
+            let environment = if self.read_role { policy::READ_ENVIRONMENT } else { policy::DEFAULT_ENVIRONMENT };
+            github_checks::checks(&settings, environment, findings).await;
         }
         let role_arn = self.role_arn.clone().or_else(|| settings.role_arn.clone());
         let ctx = self.context(
@@ -185,12 +186,16 @@ impl flags::CheckIam {
                 role::Analysis { purpose: self.purpose(), ctx: &ctx, github: &github.facts, target: &target };
             role::inspect_role(&session, &role_arn, &analysis, origin, findings).await;
         } else {
+            let read = if self.read_role { " --read-role" } else { "" };
             findings.push(Finding::new(
                 "iam.not-inspected",
                 Severity::Info,
-                "the role's trust and permission policies were not read: run `cargo xtask check-iam --inspect-role` \
-                 with credentials that may read IAM (iam:GetRole, iam:ListAttachedRolePolicies, iam:GetPolicyVersion, \
-                 iam:ListRolePolicies, iam:GetRolePolicy, iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider)",
+                format!(
+                    "the role's trust and permission policies were not read: run `cargo xtask check-iam \
+                     --inspect-role{read}` with credentials that may read IAM (iam:GetRole, \
+                     iam:ListAttachedRolePolicies, iam:GetPolicyVersion, iam:ListRolePolicies, iam:GetRolePolicy, \
+                     iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider)"
+                ),
             ));
         }
         Ok(())
