@@ -133,15 +133,48 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         session.identity.arn,
         plan::render(&plan).trim_end()
     ));
-    let release_side = Side {
+    let github = github_plan(sh, cmd, &ctx, names.role_arn(), read.as_ref()).await;
+    if cmd.apply {
+        report::out("\n== AWS: applying the plan");
+        apply_aws(&client, (&names, read.as_ref().map(|it| &it.names)), &plan).await?;
+    }
+    if cmd.apply_github {
+        report::out("\n== GitHub: applying the plan");
+        apply_github(settings, &github).await?;
+    }
+    Ok(Outcome {
+        role_arn: names.role_arn(),
+        repo: ctx.repo.to_string(),
+        read_role_arn: read.map(|it| it.names.role_arn()),
+    })
+}
+
+/// One environment of the GitHub part: what it is, the ARN of its role (the
+/// `AWS_ROLE_ARN` secret), and what GitHub holds of it.
+struct Environment<'a> {
+    side: Side<'a>,
+    role_arn: String,
+    prepared: github::Prepared,
+}
+
+/// The GitHub part, read (with a token) and printed: the release environment, and
+/// the read role's `build-deps` environment with private build dependencies.
+async fn github_plan<'a>(
+    sh: &Shell,
+    cmd: &'a flags::Setup,
+    ctx: &'a TrustContext,
+    role_arn: String,
+    read: Option<&'a ReadRole>,
+) -> Vec<Environment<'a>> {
+    let release = Side {
         repo: &ctx.repo,
         environment: ctx.environment.as_deref(),
         reviewers: &cmd.reviewer,
         force: cmd.force,
         needs_reviewers: true,
     };
-    let mut sides = vec![(release_side, names.role_arn())];
-    if let Some(read) = &read {
+    let mut sides = vec![(release, role_arn)];
+    if let Some(read) = read {
         let side = Side {
             repo: &ctx.repo,
             environment: read.ctx.environment.as_deref(),
@@ -151,40 +184,40 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         };
         sides.push((side, read.names.role_arn()));
     }
-    let mut prepared = Vec::new();
-    for (side, _) in &sides {
-        let github = github::prepare(sh, side).await;
+    let mut out = Vec::new();
+    for (side, role_arn) in sides {
+        let prepared = github::prepare(sh, &side).await;
         let what = match side.environment {
             Some(env) => format!("the `{env}` environment of {} and its secrets", ctx.repo.full_name()),
             None => format!("the repository secrets of {}", ctx.repo.full_name()),
         };
-        report::out(&format!("\n== GitHub: {what}\n{}", github::render(&github, side).trim_end()));
-        prepared.push(github);
+        report::out(&format!("\n== GitHub: {what}\n{}", github::render(&prepared, &side).trim_end()));
+        out.push(Environment { side, role_arn, prepared });
     }
-    if cmd.apply {
-        report::out("\n== AWS: applying the plan");
-        apply_aws(&client, (&names, read.as_ref().map(|it| &it.names)), &plan).await?;
-    }
-    if cmd.apply_github {
-        report::out("\n== GitHub: applying the plan");
-        let mut changed = false;
-        for ((side, role_arn), github) in sides.iter().zip(&prepared) {
-            let values = secret_values(settings, role_arn);
-            let done = github_apply::apply(github, side, &values).await.context("set up the GitHub side")?;
-            changed |= !done.is_empty();
-            for line in done {
-                report::out(&line);
-            }
-        }
-        if !changed {
-            report::out("nothing to change on GitHub: the environment, its tag rule and the secrets are in place");
+    out
+}
+
+/// The GitHub part of the plan, environment by environment.
+async fn apply_github(settings: &Settings, environments: &[Environment<'_>]) -> Result<()> {
+    let mut changed = false;
+    for environment in environments {
+        let values = secret_values(settings, &environment.role_arn);
+        let done = github_apply::apply(&environment.prepared, &environment.side, &values)
+            .await
+            .context("set up the GitHub side")?;
+        changed |= !done.is_empty();
+        for line in done {
+            report::out(&line);
         }
     }
-    Ok(Outcome {
-        role_arn: names.role_arn(),
-        repo: ctx.repo.to_string(),
-        read_role_arn: read.map(|it| it.names.role_arn()),
-    })
+    if !changed {
+        report::out(if environments.len() > 1 {
+            "nothing to change on GitHub: the environments, their tag rules and the secrets are in place"
+        } else {
+            "nothing to change on GitHub: the environment, its tag rule and the secrets are in place"
+        });
+    }
+    Ok(())
 }
 
 /// The build-deps job's read role, with private build dependencies: its names, its
