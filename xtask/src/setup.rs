@@ -7,6 +7,12 @@
 //! 5. GitHub: the `release` environment (reviewers, a `v*` tag rule) and the five
 //!    settings `release.yml` reads, as environment secrets.
 //!
+//! With private build dependencies it also sets up the build-deps job's read role
+//! (`ROLE-read`: its trust policy pinned to the `build-deps` environment, its
+//! managed policy `ROLE-read-build-deps` that can read the repository and write
+//! nothing, and the attachment) and the `build-deps` environment (the `v*` tag rule,
+//! no required reviewers, the five secrets with the read role's ARN).
+//!
 //! The documents are `iam-policy`'s (`policy::recommended_trust_policy`,
 //! `policy::least_privilege_policy`, the same trust context). Without `--apply` it
 //! only reads (IAM's read calls, and GitHub's with a token) and prints the plan: what

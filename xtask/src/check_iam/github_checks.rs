@@ -7,7 +7,9 @@ use crate::{
     settings::Settings,
 };
 
-pub async fn checks(settings: &Settings, findings: &mut Vec<Finding>) {
+/// The checks of the job's GitHub context; `environment` is the one the role's
+/// generated trust policy expects (`release`, or `build-deps` for the read role).
+pub async fn checks(settings: &Settings, environment: &str, findings: &mut Vec<Finding>) {
     if github::is_fork_pull_request() {
         findings.push(Finding::new(
             "github.fork",
@@ -67,7 +69,7 @@ pub async fn checks(settings: &Settings, findings: &mut Vec<Finding>) {
             Severity::Medium,
             format!(
                 "the job has no `environment:`, so its sub is {:?}; the generated trust policy expects \
-                 `environment: release` (with required reviewers) on the publishing job",
+                 `environment: {environment}` on the job that assumes the role",
                 claims.sub
             ),
         ));

@@ -11,7 +11,9 @@
 //! another repository or context that the policy's own patterns, the repositories it
 //! names and the reference's counter-examples describe refused?
 //! Permissions (`permission`): can the role call each API a release needs on the
-//! exact ARN CodeArtifact authorises, and nothing dangerous besides? The checks carry
+//! exact ARN CodeArtifact authorises, and nothing dangerous besides? With private
+//! build dependencies a second role, the build-deps job's read role (`read_role`),
+//! is asked the same of a download, and must write nothing. The checks carry
 //! the numbers of the T1–T17 and P1–P12 checklists in the shared reference
 //! `oidc-and-iam.md`.
 //!
@@ -27,6 +29,7 @@ mod glob;
 mod json;
 mod lang;
 mod permission;
+mod read_role;
 mod text;
 mod trust;
 
@@ -39,9 +42,13 @@ use serde_json::Value;
 
 use document::{Document, OpKind};
 pub use generate::{
-    KEY_ORDER, least_privilege_policy, ordered_keys, recommended_trust_policy, to_pretty_json, to_pretty_json_in,
+    KEY_ORDER, least_privilege_policy, ordered_keys, read_role_policy, recommended_trust_policy, to_pretty_json,
+    to_pretty_json_in,
 };
-pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions};
+#[cfg(test)]
+pub use permission::analyse_permissions;
+pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, Purpose, analyse_permissions_as};
+pub use read_role::{READ_ENVIRONMENT, read_role_context};
 pub use text::iam_size;
 #[cfg(feature = "iam")]
 pub use text::plain_text;

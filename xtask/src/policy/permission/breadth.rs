@@ -2,7 +2,7 @@
 //! repositories or domains, Action wildcards that grant writes a release does not
 //! need, and actions that no release role should have at all.
 
-use super::{PUBLISH, analysis::Analysis};
+use super::{PUBLISH, Purpose, analysis::Analysis};
 use crate::{
     arn,
     policy::{
@@ -47,8 +47,12 @@ const DANGEROUS: [(&str, Kind); 19] = [
 ];
 
 /// CodeArtifact actions that change something and that a release does not need
-/// (P7: what a wildcard in Action grants beyond the release's needs).
-const WRITE_ACTIONS: [&str; 24] = [
+/// (P7: what a wildcard in Action grants beyond the release's needs). With
+/// `PublishPackageVersion` and `AssociateWithDownstreamRepository` they are every
+/// CodeArtifact action of the Write and Permissions management access levels of
+/// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodeartifact.html,
+/// which the read role must have none of (`read_role`).
+pub(super) const WRITE_ACTIONS: [&str; 24] = [
     "codeartifact:AssociateExternalConnection",
     "codeartifact:CopyPackageVersions",
     "codeartifact:CreateDomain",
@@ -156,7 +160,12 @@ impl Analysis<'_> {
         let unknown = |_: &str| Claim::Unknown;
         let mut found = Vec::new();
         let mut by = Vec::new();
+        // The read role's CodeArtifact writes are `perm.read-role-can-write`.
+        let codeartifact_elsewhere = self.purpose == Purpose::Read;
         for (action, kind) in DANGEROUS {
+            if codeartifact_elsewhere && action.starts_with("codeartifact:") {
+                continue;
+            }
             let shape = |kind: &str| {
                 [
                     glob::literal(&format!("arn:{partition}:codeartifact:")),
@@ -190,11 +199,16 @@ impl Analysis<'_> {
         } else {
             ""
         };
+        let needed = match self.purpose {
+            Purpose::Release => "to upload",
+            Purpose::Read => "to download the build requirements",
+        };
         out.push(Finding::new(
             "perm.dangerous-action",
             Severity::High,
             format!(
-                "the release role can {} (granted by {}); none of it is needed to upload, so remove it.{origin}",
+                "{} can {} (granted by {}); none of it is needed {needed}, so remove it.{origin}",
+                self.purpose.role(),
                 found.join(", "),
                 self.labels(&by)
             ),

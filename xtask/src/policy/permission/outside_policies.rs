@@ -3,7 +3,7 @@
 //! controls can block direct publishing, and only a live simulation sees the policies
 //! as IAM does. Each finding says how to check what the analysis was not told.
 
-use super::{GET_AUTHORIZATION_TOKEN, OriginPublish, PUBLISH, analysis::Analysis};
+use super::{GET_AUTHORIZATION_TOKEN, OriginPublish, PUBLISH, Purpose, READ, analysis::Analysis};
 use crate::policy::{Finding, Severity};
 
 impl Analysis<'_> {
@@ -19,13 +19,19 @@ impl Analysis<'_> {
              get-repository-permissions-policy --domain {} --domain-owner {owner} --repository {}`",
             t.domain, t.domain, t.repository
         );
+        // What the repository policy must grant: the role's own call on it.
+        let repository_action = match self.purpose {
+            Purpose::Release => PUBLISH,
+            Purpose::Read => READ,
+        };
         let Some(account) = self.role_account() else {
             out.push(Finding::new(
                 ID,
                 Severity::Info,
                 format!(
                     "not checked offline: if the role is not in account {owner} (the domain owner), the domain policy \
-                     must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {PUBLISH}; check with {commands}"
+                     must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {repository_action}; check with \
+                     {commands}"
                 ),
             ));
             return;
@@ -38,8 +44,8 @@ impl Analysis<'_> {
             Severity::Info,
             format!(
                 "not checked offline: the role is in account {account} but the domain belongs to {owner}, so the \
-                 domain policy must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {PUBLISH}; check \
-                 with {commands}"
+                 domain policy must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {repository_action}; \
+                 check with {commands}"
             ),
         ));
     }

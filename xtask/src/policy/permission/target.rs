@@ -18,7 +18,8 @@ pub struct PublishTarget {
     /// `durationSeconds` of GetAuthorizationToken (0 = the role session's lifetime).
     pub token_duration: i64,
     /// The build installs its requirements from the repository
-    /// (`private-dependencies`): the role then needs ReadFromRepository on it.
+    /// (`private-dependencies`): the build-deps job's read role downloads them
+    /// (`iam-policy` and `setup` add that role); the release role still never reads.
     pub private_dependencies: bool,
 }
 

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use permission::{bearer, original_guide, perm_cases, reference_section_7};
+use permission::{PermCase, allow, bearer, original_guide, perm, perm_cases, reference_section_7};
 
 mod duplicates;
 mod patterns;
@@ -17,6 +17,7 @@ mod public;
 mod published;
 mod round_three;
 mod work;
+mod read_role;
 
 const ACCOUNT: &str = "123456789012";
 const OTHER_ACCOUNT: &str = "210987654321";
@@ -148,6 +149,7 @@ fn trust_cases() -> Vec<TrustCase> {
     cases.extend(public::cases());
     cases.extend(round_three::cases());
     cases.extend(published::cases());
+    cases.extend(read_role::trust_cases());
     cases
 }
 
@@ -876,6 +878,7 @@ const ALL_IDS: &[&str] = &[
     "perm.too-broad",
     "perm.dangerous-action",
     "perm.read-from-repository",
+    "perm.read-role-can-write",
     "perm.safe-rerun",
     "perm.cross-account",
     "perm.origin-blocked",
@@ -890,8 +893,8 @@ fn the_cases_cover_every_finding_id() {
     for case in trust_cases() {
         seen.extend(analyse_trust(&case.policy, &case.ctx, &case.facts).into_iter().map(|it| it.id));
     }
-    for case in perm_cases() {
-        seen.extend(analyse_permissions(&case.policies, &case.target, &case.facts).into_iter().map(|it| it.id));
+    for case in perm_cases().into_iter().chain(read_role::perm_cases()) {
+        seen.extend(case.analyse().into_iter().map(|it| it.id));
     }
     let missing: Vec<&&str> = ALL_IDS.iter().filter(|it| !seen.contains(**it)).collect();
     assert!(missing.is_empty(), "no case produces {missing:?}");
@@ -910,19 +913,30 @@ fn generated_documents_pass_their_own_analysis() {
     let findings =
         analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&policy))], &target(), &PermissionFacts::default());
     assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
-    // With private build dependencies the role reads the repository too, and the
-    // policy without that statement fails.
+    // With private build dependencies the release role's policy is the same (the
+    // build-deps job's read role reads the repository, never the release role),
+    // and the read role's documents pass the read role's analysis.
     let private = PublishTarget { private_dependencies: true, ..target() };
-    let policy = least_privilege_policy(&private);
-    let findings =
-        analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&policy))], &private, &PermissionFacts::default());
+    assert_eq!(least_privilege_policy(&private), least_privilege_policy(&target()));
+    let policy = read_role_policy(&private);
+    let policies = [NamedPolicy::new("p", &to_pretty_json(&policy))];
+    let findings = analyse_permissions_as(Purpose::Read, &policies, &private, &PermissionFacts::default());
     assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
-    let without = least_privilege_policy(&target());
-    let findings =
-        analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&without))], &private, &PermissionFacts::default());
-    assert_eq!(status(&findings), Status::Fail, "{}", render_text(&findings));
-    let read = findings.iter().find(|it| it.id == "perm.read-from-repository").expect("perm.read-from-repository");
-    assert!(read.message.contains("\"Sid\": \"PrivateBuildDependencies\""), "{}", read.message);
+    for ctx in [env_ctx(), tag_ctx(), ids_ctx()] {
+        let read = read_role_context(&ctx, READ_ENVIRONMENT);
+        let policy = recommended_trust_policy(&read, ACCOUNT);
+        let findings = analyse_trust(&to_pretty_json(&policy), &read, &TrustFacts::default());
+        assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
+        // Pinned to build-deps: the publish job's token is refused, and the release
+        // role's trust policy refuses the build-deps job's.
+        let sub = policy["Statement"][0]["Condition"]["StringEquals"][SUB].as_str().unwrap();
+        assert!(sub.ends_with(":environment:build-deps"), "{sub}");
+        let release = to_pretty_json(&recommended_trust_policy(
+            &TrustContext { environment: Some("release".into()), ..ctx },
+            ACCOUNT,
+        ));
+        assert_eq!(status(&analyse_trust(&release, &read, &TrustFacts::default())), Status::Fail);
+    }
 }
 
 /// China and GovCloud: the generated documents name the partition's ARNs and pass
@@ -956,6 +970,25 @@ fn other_partitions_spell_their_own_arns() {
             let policy = to_pretty_json(&least_privilege_policy(&target));
             let findings = analyse_permissions(&[NamedPolicy::new("p", &policy)], &target, &PermissionFacts::default());
             assert_eq!(status(&findings), Status::Pass, "{partition}: {}", render_text(&findings));
+        }
+        let read = to_pretty_json(&read_role_policy(&target));
+        assert!(read.contains(&format!("\"arn:{partition}:codeartifact:{region}:")), "{read}");
+        let policies = [NamedPolicy::new("p", &read)];
+        let findings = analyse_permissions_as(Purpose::Read, &policies, &target, &PermissionFacts::default());
+        assert_eq!(status(&findings), Status::Pass, "{partition}: {}", render_text(&findings));
+        // A write in the partition is found; the same in the commercial partition
+        // cannot apply there.
+        for (arn_partition, found) in [("aws", false), (partition, true)] {
+            let mut policy = read_role_policy(&target);
+            policy["Statement"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
+                       "Resource": format!("arn:{arn_partition}:codeartifact:*")}));
+            let policies = [NamedPolicy::new("p", &policy.to_string())];
+            let findings = analyse_permissions_as(Purpose::Read, &policies, &target, &PermissionFacts::default());
+            let writes = findings.iter().any(|it| it.id == "perm.read-role-can-write");
+            assert_eq!(writes, found, "{partition}: {}", render_text(&findings));
         }
         // The probes for broader grants are ARNs of the partition: a grant in the
         // commercial partition cannot apply, one in this partition is found.

@@ -14,9 +14,16 @@ pub(super) struct PermCase {
     absent: &'static [&'static str],
     status: Status,
     says: Vec<(&'static str, &'static str)>,
+    /// The role the documents are analysed as.
+    pub(super) purpose: Purpose,
 }
 
-fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Severity)], status: Status) -> PermCase {
+pub(super) fn perm(
+    name: &'static str,
+    policy: String,
+    want: &'static [(&'static str, Severity)],
+    status: Status,
+) -> PermCase {
     PermCase {
         name,
         policies: vec![NamedPolicy::new("release", &policy)],
@@ -26,20 +33,27 @@ fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Sever
         absent: &[],
         status,
         says: Vec::new(),
+        purpose: Purpose::Release,
     }
 }
 
 impl PermCase {
-    fn target(self, target: PublishTarget) -> PermCase {
+    pub(super) fn analyse(&self) -> Vec<Finding> {
+        analyse_permissions_as(self.purpose, &self.policies, &self.target, &self.facts)
+    }
+    pub(super) fn purpose(self, purpose: Purpose) -> PermCase {
+        PermCase { purpose, ..self }
+    }
+    pub(super) fn target(self, target: PublishTarget) -> PermCase {
         PermCase { target, ..self }
     }
-    fn facts(self, facts: PermissionFacts) -> PermCase {
+    pub(super) fn facts(self, facts: PermissionFacts) -> PermCase {
         PermCase { facts, ..self }
     }
-    fn absent(self, absent: &'static [&'static str]) -> PermCase {
+    pub(super) fn absent(self, absent: &'static [&'static str]) -> PermCase {
         PermCase { absent, ..self }
     }
-    fn says(mut self, id: &'static str, text: &'static str) -> PermCase {
+    pub(super) fn says(mut self, id: &'static str, text: &'static str) -> PermCase {
         self.says.push((id, text));
         self
     }
@@ -361,6 +375,24 @@ fn perm_cases_3() -> Vec<PermCase> {
             &[("perm.read-from-repository", Info)],
             Status::Pass,
         ),
+        // With private build dependencies the build-deps job's read role reads, and
+        // the release role still only publishes: a note, never a requirement.
+        perm(
+            "ReadFromRepository with private dependencies",
+            minimal(None, &[allow("codeartifact:ReadFromRepository", R)]),
+            &[("perm.read-from-repository", Info)],
+            Status::Pass,
+        )
+        .target(PublishTarget { private_dependencies: true, ..target() })
+        .says("perm.read-from-repository", "build-deps job's read role"),
+        perm(
+            "no ReadFromRepository with private dependencies",
+            minimal(None, &[]),
+            &[("perm.ok", Info)],
+            Status::Pass,
+        )
+        .target(PublishTarget { private_dependencies: true, ..target() })
+        .absent(&["perm.read-from-repository"]),
         perm(
             "read-only wildcard",
             minimal(None, &[allow("codeartifact:Describe*", P)]),
@@ -487,8 +519,8 @@ fn permission_policies_are_judged_by_evaluation() {
         ..perm("", String::new(), &[("perm.ok", Info)], Status::Pass)
     });
     assert!(cases.len() >= 30, "{} permission cases", cases.len());
+    cases.extend(super::read_role::perm_cases());
     for case in cases {
-        let findings = analyse_permissions(&case.policies, &case.target, &case.facts);
-        judge(case.name, &findings, case.want, case.absent, case.status, &case.says);
+        judge(case.name, &case.analyse(), case.want, case.absent, case.status, &case.says);
     }
 }

@@ -110,11 +110,16 @@ pub struct TrustContext {
     pub workflow: Option<String>,
     /// The role session the release asks STS for, in seconds.
     pub session_duration: u32,
+    /// Whether the environment must have required reviewers: the release role's
+    /// does (it can publish), the build-deps job's read role's need not (it can
+    /// only read the repository; `policy::read_role_context`).
+    pub needs_reviewers: bool,
 }
 
 impl TrustContext {
-    /// The project's defaults: environment `release`, audience `sts.amazonaws.com`,
-    /// a `refs/tags/v1.0.0` push, a one-hour session, the commercial partition.
+    /// The project's defaults: environment `release` (with required reviewers),
+    /// audience `sts.amazonaws.com`, a `refs/tags/v1.0.0` push, a one-hour session,
+    /// the commercial partition.
     pub fn new(repo: RepoRef) -> TrustContext {
         TrustContext {
             repo,
@@ -126,6 +131,7 @@ impl TrustContext {
             release_ref: DEFAULT_RELEASE_REF.to_owned(),
             workflow: None,
             session_duration: 3600,
+            needs_reviewers: true,
         }
     }
 

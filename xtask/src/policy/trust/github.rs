@@ -3,6 +3,9 @@
 //! relies on tag pushes only as strong as the ruleset on who may push the tags, and
 //! either only as strong as the subject template that GitHub builds `sub` with.
 //!
+//! The environment of the build-deps job's read role (`TrustContext::needs_reviewers`
+//! false) needs no reviewers, since that role can only read; its tag rule still counts.
+//!
 //! The facts come from GitHub's API (see `TrustFacts`); without them each check says
 //! why (offline, no token, a missing permission) and what to look at by hand. With
 //! them each check passes (`….ok`), warns or fails.
@@ -34,10 +37,16 @@ fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Fin
     let Some(env) = ctx.environment.as_deref() else { return Vec::new() };
     let facts = all.environment.as_ref();
     let repo = ctx.repo.full_name();
-    let fix = format!(
-        "in Settings → Environments → {env}, add required reviewers (with \"Prevent self-review\") and a deployment \
-         tag rule \"v*\" (no branch rules)"
-    );
+    // The read role's environment needs no reviewers (it unlocks no publishing),
+    // but only tags may deploy to it.
+    let fix = if ctx.needs_reviewers {
+        format!(
+            "in Settings → Environments → {env}, add required reviewers (with \"Prevent self-review\") and a \
+             deployment tag rule \"v*\" (no branch rules)"
+        )
+    } else {
+        format!("in Settings → Environments → {env}, add a deployment tag rule \"v*\" (no branch rules)")
+    };
     let Some(facts) = facts else {
         return vec![Finding::new(
             ENVIRONMENT_PROTECTION,
@@ -63,7 +72,7 @@ fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Fin
     }
     let mut out = Vec::new();
     let mut gaps = Vec::new();
-    if facts.required_reviewers == 0 {
+    if ctx.needs_reviewers && facts.required_reviewers == 0 {
         gaps.push("it has no required reviewers".to_owned());
     }
     check_deployment(ctx, env, &facts.deployment, &fix, &mut gaps, &mut out);
@@ -77,17 +86,21 @@ fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Fin
                 gaps.join(", and ")
             ),
         ));
-    } else if let Some(soft) = soft_protection(env, facts) {
+    } else if let Some(soft) = soft_protection(ctx, env, facts) {
         out.push(soft);
     }
     if out.is_empty() {
+        let reviewers = if ctx.needs_reviewers {
+            format!("{} required reviewer(s) with self-review prevented, ", facts.required_reviewers)
+        } else {
+            String::new()
+        };
         out.push(Finding::new(
             "trust.environment-protection.ok",
             Severity::Info,
             format!(
-                "environment {env:?} of {repo} is protected: {} required reviewer(s) with self-review prevented, no \
-                 administrator bypass, and deployments only from {}",
-                facts.required_reviewers,
+                "environment {env:?} of {repo} is protected: {reviewers}no administrator bypass, and deployments only \
+                 from {}",
                 deployment_sources(&facts.deployment)
             ),
         ));
@@ -162,9 +175,9 @@ fn check_deployment(
 
 /// What weakens an otherwise protected environment: self-review and the
 /// administrators' bypass.
-fn soft_protection(env: &str, facts: &EnvironmentFacts) -> Option<Finding> {
+fn soft_protection(ctx: &TrustContext, env: &str, facts: &EnvironmentFacts) -> Option<Finding> {
     let mut soft = Vec::new();
-    if !facts.prevent_self_review {
+    if ctx.needs_reviewers && !facts.prevent_self_review {
         soft.push("a reviewer may approve their own run (enable \"Prevent self-review\")");
     }
     if facts.can_admins_bypass {
@@ -203,6 +216,14 @@ fn check_tag_ruleset(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
             ID,
             Severity::Medium,
             format!("anyone with write access to {repo} can push a tag matching the trust policy and publish; {fix}"),
+        )],
+        (Some(false), Some(env)) if !ctx.needs_reviewers => vec![Finding::new(
+            ID,
+            Severity::Low,
+            format!(
+                "no active tag ruleset of {repo} restricts the release tags: anyone with write access can push one \
+                 and obtain the role of environment {env:?}, which has no reviewers (the role can only read); {fix}"
+            ),
         )],
         (Some(false), Some(env)) => vec![Finding::new(
             ID,
