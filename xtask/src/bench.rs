@@ -28,8 +28,8 @@ use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
 mod ci;
-mod policy;
 mod inspect;
+mod policy;
 
 use crate::{
     flags, project,

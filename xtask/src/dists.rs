@@ -9,13 +9,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result, bail};
-use sha2::{Digest, Sha256};
 use crate::{
     fsutil,
     project::{self, normalize_name},
     version::Version,
 };
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
 
 pub use inspect::inspect;
 

@@ -15,9 +15,9 @@ mod permission;
 mod properties;
 mod public;
 mod published;
+mod read_role;
 mod round_three;
 mod work;
-mod read_role;
 
 const ACCOUNT: &str = "123456789012";
 const OTHER_ACCOUNT: &str = "210987654321";
