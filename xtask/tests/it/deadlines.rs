@@ -46,15 +46,28 @@ fn timed(run: impl FnOnce() -> Output) -> (Output, Duration) {
 }
 
 /// A listener whose backlog is full: the kernel drops further connection attempts.
+/// Connections are made until two attempts in a row get no answer (how many fit
+/// before that depends on the kernel), and kept open, never accepted.
 fn dropping_listener() -> (TcpListener, Vec<TcpStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     // SAFETY: listen(2) on a socket we own, with a backlog of 0.
     assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
     let addr = listener.local_addr().unwrap();
-    // Fill the accept queue; none is accepted.
-    let fillers: Vec<TcpStream> =
-        (0..4).filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()).collect();
-    (listener, fillers)
+    let mut fillers = Vec::new();
+    let mut dropped_in_a_row = 0;
+    for _ in 0..64 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Ok(conn) => {
+                fillers.push(conn);
+                dropped_in_a_row = 0;
+            }
+            Err(_) => dropped_in_a_row += 1,
+        }
+        if dropped_in_a_row == 2 {
+            return (listener, fillers);
+        }
+    }
+    panic!("the listener on {addr} kept accepting connection attempts with a backlog of 0");
 }
 
 #[test]
