@@ -96,7 +96,10 @@ impl flags::CheckIam {
             Format::Text => report::out(policy::render_text(&findings).trim_end()),
         }
         if policy::status(&findings) == Status::Fail {
-            bail!("check-iam found problems that will break the release or let others publish (the FAIL lines above)");
+            bail!(
+                "check-iam found problems that will break the release or let others publish (the FAIL lines above; \
+                 docs/checks.md explains each id)"
+            );
         }
         Ok(())
     }
