@@ -7,10 +7,11 @@
 //! - `startup`: `cargo xtask --help` (what cargo costs on each call) and the binary;
 //! - `auth`: our token + endpoint step vs the AWS CLI's `get-authorization-token` +
 //!   `get-repository-endpoint`, on the local stack;
-//! - `release`: a full release vs the original guide's sequence (AWS CLI for token
-//!   and endpoint, `python -m build`, `twine upload`), on the local stack;
+//! - `release`: a full release vs the hand-written sequence a single-job setup runs
+//!   (AWS CLI for token and endpoint, `python -m build`, `twine upload`; "the
+//!   guide's" in the output), on the local stack;
 //! - `rerun`: a re-run of a published version (must upload nothing) vs the build alone;
-//! - `ci`: `release.yml` run cold, job by job, vs the original guide's single job
+//! - `ci`: `release.yml` run cold, job by job, vs that sequence as one CI job
 //!   (see `ci.rs`). `release` and `rerun` are the warm figures;
 //! - `policy`: `check-iam`'s trust analysis on generated worst-case documents of
 //!   up to IAM's size limit, against its 0.5 s bound (see `policy.rs`).
@@ -220,7 +221,7 @@ impl Bench {
             .with_context(|| format!("the stack has no {name}"))
     }
 
-    /// The original guide's way to the token and the endpoint: two AWS CLI calls.
+    /// The baseline's way to the token and the endpoint: two AWS CLI calls.
     fn cli_token_and_endpoint(&self, aws: &Path) -> Result<(String, String)> {
         let (domain, owner, repo) = (
             self.var("CODEARTIFACT_DOMAIN")?,
@@ -340,7 +341,7 @@ impl Bench {
         Ok(elapsed)
     }
 
-    /// The original guide's steps, as its workflow runs them: version into the file,
+    /// The baseline's steps, as a single-job workflow runs them: version into the file,
     /// token and endpoint from the AWS CLI, `python -m build`, `twine upload`.
     fn guide_release(&self, tools: &Path, aws: &Path, repo: &Path, i: usize) -> Result<Duration> {
         let start = Instant::now();

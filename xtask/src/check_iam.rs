@@ -1,6 +1,7 @@
-//! `cargo xtask check-iam`: the troubleshooting list of the setup guide as a
-//! diagnosis. It runs every check the context allows and prints each as PASS, INFO,
-//! WARN or FAIL with the reason and the fix:
+//! `cargo xtask check-iam`: the troubleshooting list of docs/setup-guide.ja.md (§6)
+//! as a diagnosis. It runs every check the context allows and prints each as PASS,
+//! INFO, WARN or FAIL with its id, the reason and the fix; docs/checks.md explains
+//! every id at length:
 //!
 //! - settings: present and well-formed (the same validation as `release`);
 //! - GitHub (in Actions): `id-token: write`, fork pull request, reusable workflow,
@@ -95,7 +96,10 @@ impl flags::CheckIam {
             Format::Text => report::out(policy::render_text(&findings).trim_end()),
         }
         if policy::status(&findings) == Status::Fail {
-            bail!("check-iam found problems that will break the release or let others publish (the FAIL lines above)");
+            bail!(
+                "check-iam found problems that will break the release or let others publish (the FAIL lines above; \
+                 docs/checks.md explains each id)"
+            );
         }
         Ok(())
     }

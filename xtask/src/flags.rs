@@ -131,10 +131,11 @@ xflags::xflags! {
         }
 
         /// Measure, side by side in one run: compile (cold build vs default features),
-        /// startup, auth (token + endpoint vs the AWS CLI), release (vs the original
-        /// guide's shell steps), rerun (vs the build alone) and ci (release.yml run
-        /// cold vs the guide's single job), on the local stack; and policy (check-iam's
-        /// trust analysis on worst-case documents up to IAM's size limit).
+        /// startup, auth (token + endpoint vs the AWS CLI), release (vs the AWS CLI,
+        /// build and twine steps of a single-job setup), rerun (vs the build alone) and
+        /// ci (release.yml run cold vs those steps as one job), on the local stack; and
+        /// policy (check-iam's trust analysis on worst-case documents up to IAM's size
+        /// limit).
         cmd bench {
             /// One benchmark: compile, startup, auth, release, rerun, ci, policy, inspect or
             /// all (default).

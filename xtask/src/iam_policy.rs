@@ -205,8 +205,8 @@ fn text(ctx: &TrustContext, trust: &Value, permissions: &Value, read: Option<&Re
 }
 
 /// The role the templates create, with default names: the role of AWS_ROLE_ARN when
-/// set, else the guide's `GitHubActions-CodeArtifact`; the read role is named after
-/// it (`ROLE-read`).
+/// set, else `GitHubActions-CodeArtifact` (the example of docs/setup-guide.ja.md);
+/// the read role is named after it (`ROLE-read`).
 fn release_role(
     ctx: &TrustContext,
     settings: &Settings,

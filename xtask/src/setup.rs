@@ -1,5 +1,5 @@
 //! `cargo xtask setup`: the AWS and GitHub side of the release, planned and applied,
-//! in the order of the original setup guide:
+//! in the order of the manual steps of docs/setup-guide.ja.md (§2.1–2.3, §3.1–3.2):
 //!
 //! 1. the GitHub OIDC provider (audience from the settings);
 //! 2. the release role and its trust policy;
@@ -20,9 +20,10 @@
 //! the AWS part through the IAM API and then prints the verdict of `check-iam
 //! --inspect-role` on the role; `--apply-github` the GitHub part. Nothing is ever
 //! deleted; how a difference is kept, widened or (with `--force`) narrowed is
-//! `setup::plan`'s rule. The permission policy is a managed policy, as the guide has
-//! it ("create a policy and attach it"): IAM keeps each earlier version, so an update
-//! never loses the document it replaces (an inline policy would be overwritten).
+//! `setup::plan`'s rule. The permission policy is a managed policy attached to the
+//! role (docs/setup-guide.ja.md §2.0, step 3): IAM keeps each earlier version, so an
+//! update never loses the document it replaces (an inline policy would be
+//! overwritten).
 //!
 //! Reading IAM needs the IAM client, so, as `check-iam --inspect-role` does, the
 //! command runs itself again from a build with the `iam` feature.
@@ -48,7 +49,7 @@ use xshell::Shell;
 use crate::{flags, policy::RepoRef};
 
 /// The role's name when neither `--role-name` nor AWS_ROLE_ARN gives one: the
-/// example of the original guide.
+/// example name of docs/setup-guide.ja.md (§3.1).
 #[cfg_attr(not(feature = "iam"), allow(dead_code))]
 const DEFAULT_ROLE_NAME: &str = "GitHubActions-CodeArtifact";
 

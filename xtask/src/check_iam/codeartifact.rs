@@ -2,7 +2,8 @@
 //! domain, repository, the package's origin controls, and whether listing (safe
 //! re-runs) is allowed; each denial mapped to the missing action and resource. For
 //! the build-deps job's read role (`--read-role`) the last two, which only
-//! publishing needs, are left out.
+//! publishing needs, are left out. The ids (`codeartifact.*`, `perm.origin-blocked`,
+//! `perm.safe-rerun`) are explained in docs/checks.md.
 
 use aws_sdk_codeartifact::{
     error::ProvideErrorMetadata,

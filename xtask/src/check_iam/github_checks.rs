@@ -1,5 +1,6 @@
 //! The GitHub side of `check-iam`, in Actions: `id-token: write`, a fork pull
-//! request, and the claims of the job's OIDC token (never the token itself).
+//! request, and the claims of the job's OIDC token (never the token itself). The
+//! `github.*` ids are explained in docs/checks.md.
 
 use crate::{
     github,

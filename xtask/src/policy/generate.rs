@@ -14,11 +14,11 @@ use super::{
 };
 use crate::arn::GITHUB_PROVIDER_HOST;
 
-/// The recommended trust policy (reference §6): GitHub's provider in `account` (in
-/// the context's partition), `StringEquals` on `aud` and on the environment-form
-/// `sub` (the immutable `OWNER@ID/REPO@ID` form when `ctx.repo` has its ids).
-/// Without an environment the job runs on a tag push, and `sub` becomes
-/// `StringLike repo:OWNER/REPO:ref:refs/tags/v*`.
+/// The recommended trust policy, the one that passes as `trust.ok` (docs/checks.md):
+/// GitHub's provider in `account` (in the context's partition), `StringEquals` on
+/// `aud` and on the environment-form `sub` (the immutable `OWNER@ID/REPO@ID` form
+/// when `ctx.repo` has its ids). Without an environment the job runs on a tag push,
+/// and `sub` becomes `StringLike repo:OWNER/REPO:ref:refs/tags/v*`.
 pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
     let (operator, sub) = trust::recommended_sub(ctx, ctx.repo.has_ids());
     let aud_key = format!("{GITHUB_PROVIDER_HOST}:aud");
@@ -41,10 +41,10 @@ pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
     })
 }
 
-/// The least-privilege permission policy (reference §7) of the release role for
-/// `target`: the bearer token scoped to CodeArtifact, the authorization token on
-/// the domain, the endpoint on the repository, publishing on the package, and the
-/// two read actions that make re-runs safe. Never ReadFromRepository: with private
+/// The least-privilege permission policy (the one that passes as `perm.ok`) of the
+/// release role for `target`: the bearer token scoped to CodeArtifact, the
+/// authorization token on the domain, the endpoint on the repository, publishing on
+/// the package, and the two read actions that make re-runs safe. Never ReadFromRepository: with private
 /// build dependencies the build-deps job's read role ([`read_role_policy`])
 /// downloads them, and the release role only publishes.
 pub fn least_privilege_policy(target: &PublishTarget) -> Value {

@@ -9,17 +9,20 @@
 //! conditions admit belong to the release repository and its release context
 //! (proved on the grammar of GitHub's subjects, `lang`), and is every token of
 //! another repository or context that the policy's own patterns, the repositories it
-//! names and the reference's counter-examples describe refused?
+//! names and a fixed list of look-alikes (another owner, `OWNER-evil/REPO`,
+//! `OWNER/REPO-evil`, a pull request, a feature branch, another environment)
+//! describe refused?
 //! Permissions (`permission`): can the role call each API a release needs on the
 //! exact ARN CodeArtifact authorises, and nothing dangerous besides? With private
 //! build dependencies a second role, the build-deps job's read role (`read_role`),
-//! is asked the same of a download, and must write nothing. The checks carry
-//! the numbers of the T1–T17 and P1–P12 checklists in the shared reference
-//! `oidc-and-iam.md`.
+//! is asked the same of a download, and must write nothing.
 //!
-//! Every check reports a `Finding` with a stable id. A check that needs a fact from
-//! the GitHub or AWS APIs takes it as an `Option`; without it the check reports an
-//! `info` finding (same id) that says what to check by hand.
+//! Every check reports a `Finding` with a stable id, and docs/checks.md has an
+//! entry for each id (what it means, why it matters, the fix, the public source;
+//! a tidy test keeps the two in step): comments here name a check by its id. A
+//! check that needs a fact from the GitHub or AWS APIs takes it as an `Option`;
+//! without it the check reports an `info` finding (same id) that says what to check
+//! by hand.
 
 mod budget;
 mod document;
@@ -102,8 +105,9 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One result of a check: a stable id (`trust.any-repository`), its severity, and a
-/// message that says what is wrong and how to fix it.
+/// One result of a check: a stable id (`trust.any-repository`, explained in
+/// docs/checks.md), its severity, and a message that says what is wrong and how to
+/// fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub id: &'static str,

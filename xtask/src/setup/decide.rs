@@ -4,7 +4,8 @@
 //! than the release needs, or refuses something the release needs. The generated
 //! documents pass that analysis (a test of `policy` checks it), so what the
 //! existing one is blamed for is what the change takes away, and what it lacks is
-//! what the change adds.
+//! what the change adds. docs/checks.md ("In `setup`") lists which finding ids
+//! fall under which of these.
 
 use crate::policy::{
     self, Finding, NamedPolicy, PermissionFacts, ProviderFacts, PublishTarget, Purpose, TrustContext, TrustFacts,
@@ -31,8 +32,8 @@ impl Verdict {
 }
 
 /// Findings that mean the trust policy lets in someone other than the release job
-/// of this repository (the checks T1–T7, T13 of the reference), or may (the
-/// analysis could not prove otherwise).
+/// of this repository, or may (the analysis could not prove otherwise); each is
+/// explained in docs/checks.md.
 const FOREIGN_TRUST: [&str; 9] = [
     "trust.foreign-repository",
     "trust.unproven",

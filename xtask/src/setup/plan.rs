@@ -1,4 +1,4 @@
-//! The AWS part of the plan, in the order of the setup guide: the GitHub OIDC
+//! The AWS part of the plan, in the order of docs/setup-guide.ja.md: the GitHub OIDC
 //! provider, the role with its trust policy, the permission policy, its attachment;
 //! then, with private build dependencies, the same three for the build-deps job's
 //! read role. Each step says what exists and what will be created or changed (with

@@ -284,8 +284,8 @@ async fn apply_aws(client: &aws_sdk_iam::Client, (names, read): (&Names, Option<
     Ok(())
 }
 
-/// The role (`--role-name`, else the name in AWS_ROLE_ARN, else the guide's) and
-/// its policy, in the caller's account.
+/// The role (`--role-name`, else the name in AWS_ROLE_ARN, else
+/// `DEFAULT_ROLE_NAME`) and its policy, in the caller's account.
 fn names(cmd: &flags::Setup, settings: &Settings, account: &str) -> Result<Names> {
     let partition = arn::partition(&settings.region).to_owned();
     let from_setting = settings.role_arn.as_deref().and_then(arn::parse);

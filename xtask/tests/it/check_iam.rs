@@ -75,11 +75,12 @@ fn generated_policies_pass_the_analysis() {
 }
 
 #[test]
-fn the_original_guide_policies_are_flagged_with_fixes() {
-    let repo = copy_repo("guide-policies");
-    let dir = TempDir::new("guide-policies");
+fn a_repository_wide_trust_and_a_combined_permission_statement_are_flagged_with_fixes() {
+    let repo = copy_repo("hand-written-policies");
+    let dir = TempDir::new("hand-written-policies");
     let trust = dir.path().join("trust.json");
-    // The trust and permission policies of the user's original guide, filled in.
+    // A common hand-written pair: `sub` StringLike `repo:OWNER/REPO:*`, and one
+    // statement for the three calls with publishing on every package (`package/…/*`).
     fs::write(&trust, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:octo-org/yamause:*"}}}]}"#).unwrap();
     let perms = dir.path().join("perms.json");
     fs::write(&perms, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["codeartifact:GetAuthorizationToken","codeartifact:GetRepositoryEndpoint","codeartifact:PublishPackageVersion"],"Resource":["arn:aws:codeartifact:us-east-1:123456789012:domain/my-company","arn:aws:codeartifact:us-east-1:123456789012:repository/my-company/python-packages","arn:aws:codeartifact:us-east-1:123456789012:package/my-company/python-packages/*"]},{"Effect":"Allow","Action":"sts:GetServiceBearerToken","Resource":"*","Condition":{"StringEquals":{"sts:AWSServiceName":"codeartifact.amazonaws.com"}}}]}"#).unwrap();
@@ -289,7 +290,7 @@ fn role_inspection_reads_and_analyses_the_role_in_iam() {
     let account = "123456789012";
     let env = stack.env();
     let iam_url = env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL_IAM").unwrap().1.clone();
-    // A role as the original guide would create it: `repo:OWNER/REPO:*` and a
+    // A role as a common hand-written setup creates it: `repo:OWNER/REPO:*` and a
     // permission policy without the safe re-run actions.
     let script = format!(
         r#"

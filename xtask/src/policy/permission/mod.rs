@@ -1,28 +1,34 @@
-//! Permission-policy analysis: the checks P1–P12 of the shared reference, as
+//! Permission-policy analysis, reported as the `perm.*` findings of docs/checks.md:
 //! questions to an IAM evaluator ("may the role call X on resource R?") over all
 //! the role's permission documents together (attached and inline): allowed when a
 //! statement allows it and none denies it.
 //!
 //! The ARNs asked about are the ones CodeArtifact authorises: the domain, the
 //! repository, and the package in the empty-namespace PyPI form
-//! `package/DOMAIN/REPO/pypi//NAME` with the normalized name. P10 (cross-account
-//! resource policies) needs the role's account and P11 (origin controls) the
-//! package's origin setting; `PermissionFacts` carries them, and a missing fact
-//! gives an `info` finding saying what to check by hand. The analysis neither reads
-//! the domain and repository policies that P10 depends on nor runs P12 (a live
-//! simulation): those findings say how to do it by hand.
+//! `package/DOMAIN/REPO/pypi//NAME` with the normalized name. `perm.cross-account`
+//! (cross-account resource policies) needs the role's account and
+//! `perm.origin-blocked` (origin controls) the package's origin setting;
+//! `PermissionFacts` carries them, and a missing fact gives an `info` finding saying
+//! what to check by hand. The analysis neither reads the domain and repository
+//! policies that `perm.cross-account` depends on nor runs a live simulation
+//! (`perm.simulation`): those findings say how to do it by hand.
 //!
 //! `analyse_permissions_as` reads the documents and, for the release role
 //! (`Purpose::Release`), runs the checks in the order of this module's parts:
 //! `target` (what it is told), `analysis` (the questions every check asks), then the
-//! checks: `tokens` (P1–P5), `publish` (P6), `breadth` (P7, P8), `reads` (P9, safe
-//! re-runs) and `outside_policies` (P10–P12).
+//! checks: `tokens` (the calls before the upload: `perm.get-authorization-token`,
+//! `perm.service-bearer-token`, `perm.bearer-token-condition`, `perm.token-duration`,
+//! `perm.get-repository-endpoint`), `publish` (`perm.publish`,
+//! `perm.publish-resource`), `breadth` (`perm.too-broad`, `perm.dangerous-action`),
+//! `reads` (`perm.read-from-repository`, `perm.safe-rerun`) and `outside_policies`
+//! (`perm.cross-account`, `perm.origin-blocked`, `perm.simulation`).
 //!
 //! For the build-deps job's read role (`Purpose::Read`) it asks the token calls
 //! (`tokens`), `ReadFromRepository` on the repository and that the role can write
-//! nothing (`read_role`), then P8, P10 and P12: that job runs in an environment
-//! without reviewers, so a read role that could publish would let anyone who can
-//! push a `v*` tag publish.
+//! nothing (`read_role`: `perm.read-from-repository`, `perm.read-role-can-write`),
+//! then `perm.dangerous-action`, `perm.cross-account` and `perm.simulation`: that
+//! job runs in an environment without reviewers, so a read role that could publish
+//! would let anyone who can push a `v*` tag publish.
 
 mod analysis;
 mod breadth;

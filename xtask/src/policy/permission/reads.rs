@@ -1,14 +1,15 @@
-//! What the release role may read (P9 and the safe re-run): `ReadFromRepository`,
-//! which it never needs (a note when it is granted: with private dependencies the
-//! build-deps job's read role reads the repository, see `read_role`), and the two
-//! read actions that let a re-run skip files that are already published.
+//! What the release role may read: `ReadFromRepository`, which it never needs
+//! (`perm.read-from-repository`, a note when it is granted: with private
+//! dependencies the build-deps job's read role reads the repository, see
+//! `read_role`), and the two read actions that let a re-run skip files that are
+//! already published (`perm.safe-rerun`).
 
 use super::{DESCRIBE_VERSION, LIST_ASSETS, READ, analysis::Analysis, snippet};
 use crate::policy::{Finding, Severity, eval::Tri};
 
 impl Analysis<'_> {
-    /// P9: the release role publishes and never downloads, so a grant of
-    /// ReadFromRepository is only noted.
+    /// `perm.read-from-repository`: the release role publishes and never downloads,
+    /// so a grant of ReadFromRepository is only noted.
     pub(super) fn check_read(&self, out: &mut Vec<Finding>) {
         let arn = self.target.repository_arn();
         if self.ask(READ, &arn).answer != Tri::Yes {

@@ -91,7 +91,8 @@ impl NamedPolicy {
 pub struct PermissionFacts {
     /// The release role (its account decides whether the domain is cross-account).
     pub role_arn: Option<String>,
-    /// `originConfiguration.restrictions.publish` of the package (P11).
+    /// `originConfiguration.restrictions.publish` of the package
+    /// (`perm.origin-blocked`).
     pub origin: Option<OriginPublish>,
 }
 

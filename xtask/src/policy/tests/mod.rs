@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use permission::{PermCase, allow, bearer, original_guide, perm, perm_cases, reference_section_7};
+use permission::{PermCase, allow, bearer, combined_statement_policy, least_privilege_by_hand, perm, perm_cases};
 
 mod duplicates;
 mod patterns;
@@ -75,7 +75,7 @@ fn sub_equals(sub: &str) -> String {
     trust_with(json!({"StringEquals": {AUD: "sts.amazonaws.com", SUB: sub}}))
 }
 
-/// The reference §6 statement with another principal.
+/// The environment-pinned `StringEquals` statement with another principal.
 fn trust_principal(principal: Value) -> String {
     let mut statement = github(json!({"StringEquals": {AUD: "sts.amazonaws.com", SUB: ENV_SUB}}));
     statement["Principal"] = principal;
@@ -173,7 +173,7 @@ fn base_trust_cases() -> Vec<TrustCase> {
 fn base_trust_cases_1() -> Vec<TrustCase> {
     vec![
         case(
-            "reference §6 policy",
+            "environment-pinned StringEquals policy",
             sub_equals(ENV_SUB),
             &[("trust.ok", Info), ("trust.name-only-subject", Info)],
             Status::Pass,
@@ -202,11 +202,16 @@ fn base_trust_cases_1() -> Vec<TrustCase> {
         )
         .ctx(ids_ctx())
         .absent(BREAKAGE),
-        case("reference immutable policy", sub_equals(IMMUTABLE_ENV_SUB), &[("trust.ok", Info)], Status::Pass)
-            .ctx(ids_ctx())
-            .absent(BREAKAGE),
         case(
-            "original guide: repo:OWNER/REPO:*",
+            "environment-pinned StringEquals policy, immutable form",
+            sub_equals(IMMUTABLE_ENV_SUB),
+            &[("trust.ok", Info)],
+            Status::Pass,
+        )
+        .ctx(ids_ctx())
+        .absent(BREAKAGE),
+        case(
+            "repository-wide StringLike repo:OWNER/REPO:*",
             sub_like("repo:octo-org/yamause:*"),
             &[("trust.broad-subject", High)],
             Status::Warn,
@@ -499,14 +504,14 @@ fn base_trust_cases_5() -> Vec<TrustCase> {
         .facts(TrustFacts { immutable_subjects: Some(false), ..TrustFacts::default() })
         .absent(&["trust.name-only-subject"]),
         case(
-            "T8: the job has an environment, the policy expects a tag",
+            "the job has an environment, the policy expects a tag",
             sub_like("repo:octo-org/yamause:ref:refs/tags/v*"),
             &[("trust.subject-mismatch", Error)],
             Status::Fail,
         )
         .says("trust.subject-mismatch", "uses environment \"release\""),
         case(
-            "T8: the job has no environment, the policy expects one",
+            "the job has no environment, the policy expects one",
             sub_equals(ENV_SUB),
             &[("trust.subject-mismatch", Error)],
             Status::Fail,
@@ -1027,7 +1032,7 @@ fn other_partitions_spell_their_own_arns() {
 }
 
 #[test]
-fn generated_documents_have_the_reference_shape() {
+fn generated_documents_have_the_documented_shape() {
     let trust = recommended_trust_policy(&env_ctx(), ACCOUNT);
     assert_eq!(
         trust,
@@ -1045,8 +1050,8 @@ fn generated_documents_have_the_reference_shape() {
     assert_eq!(tag["Statement"][0]["Condition"]["StringEquals"][AUD], "sts.amazonaws.com");
 
     let permission = least_privilege_policy(&target());
-    let reference: Value = serde_json::from_str(&reference_section_7()).unwrap();
-    assert_eq!(permission, reference);
+    let by_hand: Value = serde_json::from_str(&least_privilege_by_hand()).unwrap();
+    assert_eq!(permission, by_hand);
     let settings = crate::settings::Settings {
         region: "eu-central-1".into(),
         domain: "my-company".into(),
@@ -1206,7 +1211,7 @@ fn truncated_and_garbled_documents_never_panic() {
         recommended_trust_policy(&ids_ctx(), ACCOUNT).to_string(),
         percent_encode(&sub_equals(ENV_SUB)),
         least_privilege_policy(&target()).to_string(),
-        original_guide(),
+        combined_statement_policy(),
         trust_with(
             json!({"ForAllValues:StringLike": {SUB: "*"}, "Null": {AUD: "false"}, "NumericLessThan": {"x": "y"}}),
         ),

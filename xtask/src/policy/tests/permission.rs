@@ -73,7 +73,8 @@ pub(super) fn rerun() -> Value {
            "Resource": P})
 }
 
-/// The reference §7 statements, with `replace` swapping one of them by index.
+/// The statements of the least-privilege policy, with `replace` swapping one of them
+/// by index.
 pub(super) fn minimal(replace: Option<(usize, Value)>, extra: &[Value]) -> String {
     let mut statements = vec![
         bearer(),
@@ -98,7 +99,9 @@ const PERM_BREAKAGE: &[&str] = &[
     "perm.publish-resource",
 ];
 
-pub(super) fn reference_section_7() -> String {
+/// The least-privilege policy written out by hand, with placeholders filled in:
+/// `least_privilege_policy` must generate exactly this.
+pub(super) fn least_privilege_by_hand() -> String {
     r#"{
       "Version": "2012-10-17",
       "Statement": [
@@ -121,7 +124,10 @@ pub(super) fn reference_section_7() -> String {
     .replace("REPO", "python-packages")
 }
 
-pub(super) fn original_guide() -> String {
+/// A common hand-written policy: one statement for the token, the endpoint and
+/// publishing on three resources, publishing on every package (`package/…/*`), and
+/// no safe re-run actions.
+pub(super) fn combined_statement_policy() -> String {
     r#"{
       "Version": "2012-10-17",
       "Statement": [
@@ -158,8 +164,8 @@ fn perm_cases_1() -> Vec<PermCase> {
         |name: &str| format!("arn:aws:codeartifact:eu-central-1:{ACCOUNT}:package/my-company/python-packages/{name}");
     vec![
         perm(
-            "reference §7 policy",
-            reference_section_7(),
+            "least-privilege policy written by hand",
+            least_privilege_by_hand(),
             &[("perm.ok", Info), ("perm.token-duration", Info)],
             Status::Pass,
         )
@@ -167,8 +173,8 @@ fn perm_cases_1() -> Vec<PermCase> {
         perm("generated policy", least_privilege_policy(&target()).to_string(), &[("perm.ok", Info)], Status::Pass)
             .absent(PERM_BREAKAGE),
         perm(
-            "original guide",
-            original_guide(),
+            "one statement for three calls, publishing on package/*",
+            combined_statement_policy(),
             &[("perm.safe-rerun", Low), ("perm.too-broad", Medium), ("perm.token-duration", Info)],
             Status::Warn,
         )

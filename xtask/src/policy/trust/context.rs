@@ -168,22 +168,23 @@ impl fmt::Display for PartitionSource {
 /// Facts from the GitHub and AWS APIs; each one the caller could not get is `None`.
 #[derive(Debug, Clone, Default)]
 pub struct TrustFacts {
-    /// `iam:GetOpenIDConnectProvider` for the provider ARN (T11, T12).
+    /// `iam:GetOpenIDConnectProvider` for the provider ARN (`trust.provider`,
+    /// `trust.audience`).
     pub provider: Option<ProviderFacts>,
     /// `GET /repos/{o}/{r}/environments/{env}` and its deployment branch policies
-    /// (T9), from `check-iam`'s GitHub facts.
+    /// (`trust.environment-protection`), from `check-iam`'s GitHub facts.
     pub environment: Option<EnvironmentFacts>,
     /// Whether an active tag ruleset restricts who may create the release tags
-    /// (T10), from `GET /repos/{o}/{r}/rulesets`.
+    /// (`trust.tag-ruleset`), from `GET /repos/{o}/{r}/rulesets`.
     pub tag_ruleset: Option<bool>,
-    /// The subject template of the repository (T14), from `GET
+    /// The subject template of the repository (`trust.sub-template`), from `GET
     /// /repos/{o}/{r}/actions/oidc/customization/sub`.
     pub sub_template: Option<SubTemplate>,
-    /// Whether the repository emits immutable subjects (T15), from the same
-    /// answer's `sub_claim_prefix`. When `None`, it is assumed to do so exactly when
-    /// the repository's ids are known.
+    /// Whether the repository emits immutable subjects (`trust.name-only-subject`),
+    /// from the same answer's `sub_claim_prefix`. When `None`, it is assumed to do
+    /// so exactly when the repository's ids are known.
     pub immutable_subjects: Option<bool>,
-    /// The role's `MaxSessionDuration`, in seconds (T17).
+    /// The role's `MaxSessionDuration`, in seconds (`trust.session-duration`).
     pub max_session_duration: Option<u32>,
     /// Why the GitHub facts above are missing, when they were asked for and not
     /// got (no token, a missing permission): the findings that need them say so.

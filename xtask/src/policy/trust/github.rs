@@ -1,7 +1,9 @@
-//! The GitHub side of the trust (T9, T10, T14): a trust policy that relies on an
-//! environment is only as strong as that environment's protection rules, one that
-//! relies on tag pushes only as strong as the ruleset on who may push the tags, and
-//! either only as strong as the subject template that GitHub builds `sub` with.
+//! The GitHub side of the trust: a trust policy that relies on an environment is
+//! only as strong as that environment's protection rules
+//! (`trust.environment-protection`), one that relies on tag pushes only as strong as
+//! the ruleset on who may push the tags (`trust.tag-ruleset`), and either only as
+//! strong as the subject template that GitHub builds `sub` with
+//! (`trust.sub-template`).
 //!
 //! The environment of the build-deps job's read role (`TrustContext::needs_reviewers`
 //! false) needs no reviewers, since that role can only read; its tag rule still counts.
@@ -15,7 +17,7 @@ use crate::policy::{Finding, Severity, glob};
 
 const ENVIRONMENT_PROTECTION: &str = "trust.environment-protection";
 
-/// T9, T10 and T14: every check of the GitHub side.
+/// Every check of the GitHub side.
 pub fn check_github(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     let mut out = check_environment_protection(ctx, facts);
     out.extend(check_tag_ruleset(ctx, facts));
@@ -31,8 +33,8 @@ fn not_checked(gap: Option<&String>) -> String {
     }
 }
 
-/// T9: the environment that the trust policy relies on must be protected. Applies
-/// when the release job uses an environment.
+/// `trust.environment-protection`: the environment that the trust policy relies on
+/// must be protected. Applies when the release job uses an environment.
 fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Finding> {
     let Some(env) = ctx.environment.as_deref() else { return Vec::new() };
     let facts = all.environment.as_ref();
@@ -192,9 +194,9 @@ fn soft_protection(ctx: &TrustContext, env: &str, facts: &EnvironmentFacts) -> O
     })
 }
 
-/// T10: with a tag-push trust (no environment), whoever may create a `v*` tag may
-/// publish, so tag creation must be restricted by a ruleset. With an environment
-/// the reviewers gate the release, and a ruleset is a second line.
+/// `trust.tag-ruleset`: with a tag-push trust (no environment), whoever may create a
+/// `v*` tag may publish, so tag creation must be restricted by a ruleset. With an
+/// environment the reviewers gate the release, and a ruleset is a second line.
 fn check_tag_ruleset(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     const ID: &str = "trust.tag-ruleset";
     let repo = ctx.repo.full_name();
@@ -246,8 +248,9 @@ fn check_tag_ruleset(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     }
 }
 
-/// T14: a custom subject template changes what `sub` holds; without `repo` (or
-/// `repository_id`) in it, the trust policy cannot single out the repository.
+/// `trust.sub-template`: a custom subject template changes what `sub` holds; without
+/// `repo` (or `repository_id`) in it, the trust policy cannot single out the
+/// repository.
 fn check_sub_template(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     const ID: &str = "trust.sub-template";
     let repo = ctx.repo.full_name();
