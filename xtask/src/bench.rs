@@ -33,66 +33,12 @@ mod inspect;
 mod policy;
 
 use crate::{
-    flags, project,
+    flags,
+    flags::BenchName,
+    project,
     python::{self, ToolLock},
     redact, report,
 };
-
-/// One benchmark (`cargo xtask bench NAME`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BenchName {
-    Startup,
-    Auth,
-    Release,
-    Rerun,
-    Compile,
-    Ci,
-    Policy,
-    Inspect,
-    All,
-    /// The measured side of `auth`, run as a process of its own (not for people).
-    AuthProbe,
-}
-
-impl BenchName {
-    const EACH: [BenchName; 8] = [
-        BenchName::Startup,
-        BenchName::Auth,
-        BenchName::Release,
-        BenchName::Rerun,
-        BenchName::Compile,
-        BenchName::Ci,
-        BenchName::Policy,
-        BenchName::Inspect,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            BenchName::Startup => "startup",
-            BenchName::Auth => "auth",
-            BenchName::Release => "release",
-            BenchName::Rerun => "rerun",
-            BenchName::Compile => "compile",
-            BenchName::Ci => "ci",
-            BenchName::Policy => "policy",
-            BenchName::Inspect => "inspect",
-            BenchName::All => "all",
-            BenchName::AuthProbe => "auth-probe",
-        }
-    }
-}
-
-impl std::str::FromStr for BenchName {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<BenchName, String> {
-        let all = BenchName::EACH.into_iter().chain([BenchName::All, BenchName::AuthProbe]);
-        all.clone().find(|it| it.as_str() == s).ok_or_else(|| {
-            let names: Vec<&str> = BenchName::EACH.iter().map(|it| it.as_str()).collect();
-            format!("unknown benchmark {s:?}: use one of {} or all", names.join(", "))
-        })
-    }
-}
 
 impl flags::Bench {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -348,7 +294,8 @@ impl Bench {
         fs::write(repo.join("yamause/__about__.py"), format!("__version__ = \"1.0.{i}\"\n"))?;
         let (token, endpoint) = self.cli_token_and_endpoint(aws)?;
         let dist = repo.join(format!("dist-{i}"));
-        timed(Command::new(tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&dist).arg(repo))?;
+        // The guide's `python -m build`: isolated, so its backend comes from PyPI each time.
+        timed(Command::new(tools).args(["-m", "build", "--outdir"]).arg(&dist).arg(repo))?;
         let files: Vec<PathBuf> = fs::read_dir(&dist)?.filter_map(|it| it.ok().map(|e| e.path())).collect();
         timed(
             Command::new(tools)
@@ -369,8 +316,7 @@ impl Bench {
             let r = self.our_release(ours, "v0.0.0", "0 uploaded, 2 already published")?;
             let out_dir = base.join("rebuild");
             let _ = fs::remove_dir_all(&out_dir);
-            let (b, _) =
-                timed(Command::new(tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&out_dir).arg(ours))?;
+            let (b, _) = timed(Command::new(tools).args(["-m", "build", "--outdir"]).arg(&out_dir).arg(ours))?;
             if i > 0 {
                 rerun.push(r);
                 build.push(b);
@@ -405,7 +351,8 @@ impl Bench {
             let _ = fs::remove_dir_all(&dir);
             let (o, _) = timed(
                 Command::new(&cargo)
-                    .args(["build", "--locked", "--quiet", "--package", "xtask", "--target-dir"])
+                    .args(["build", "--locked", "--quiet", "--package", "xtask", "--no-default-features"])
+                    .arg("--target-dir")
                     .arg(&dir)
                     .current_dir(&self.root),
             )?;
@@ -428,7 +375,8 @@ impl Bench {
         let (o, b) = (median(ours), median(base));
         let mib = |n: u64| format!("{:.0} MiB", n as f64 / 1048576.0);
         Ok(vec![format!(
-            "compile: cold `cargo build -p xtask` {} vs the same dependencies at default features {}: ratio {} \
+            "compile: cold `cargo build -p xtask --no-default-features` (the release workflow's) {} vs the same \
+             dependencies at default features {}: ratio {} \
              (budget 0.55, stretch 0.45); target/ {} vs {}; binary {}",
             secs(o),
             secs(b),

@@ -37,6 +37,7 @@ use crate::{
     arn, aws, exec,
     exec::Env,
     flags,
+    flags::Format,
     policy::{
         self, Finding, NamedPolicy, PartitionSource, PermissionFacts, PublishTarget, Purpose, RepoRef, Severity,
         Status, TrustContext, TrustFacts,
@@ -45,24 +46,6 @@ use crate::{
     report,
     settings::{self, Settings, Target},
 };
-
-/// The output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
-        match s {
-            "text" => Ok(Format::Text),
-            "json" => Ok(Format::Json),
-            _ => Err(format!("unknown format {s:?}: use text or json")),
-        }
-    }
-}
 
 impl flags::CheckIam {
     pub fn run(self, sh: &Shell) -> Result<()> {

@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
-use crate::{bench::BenchName, check_iam::Format, iam_policy::PolicyFormat, python::ToolLock};
+mod values;
+
+pub use values::{BenchName, Format, PolicyFormat};
+
+use crate::python::ToolLock;
 
 xflags::xflags! {
     src "./src/flags.rs"

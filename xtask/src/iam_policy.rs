@@ -22,34 +22,12 @@ use xshell::Shell;
 use crate::{
     arn::GITHUB_PROVIDER_HOST,
     check_iam, flags,
+    flags::PolicyFormat,
     policy::{self, PublishTarget, TrustContext},
     project::{self, Project},
     report,
     settings::{self, Settings},
 };
-
-/// What `iam-policy --format` prints. Its own enum, because check-iam has no
-/// templates to print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyFormat {
-    Text,
-    Json,
-    Cloudformation,
-    Terraform,
-}
-
-impl std::str::FromStr for PolicyFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<PolicyFormat, String> {
-        match s {
-            "text" => Ok(PolicyFormat::Text),
-            "json" => Ok(PolicyFormat::Json),
-            "cloudformation" => Ok(PolicyFormat::Cloudformation),
-            "terraform" => Ok(PolicyFormat::Terraform),
-            _ => Err(format!("unknown format {s:?}: use text, json, cloudformation or terraform")),
-        }
-    }
-}
 
 /// The release role as the templates create it: the two documents, exactly as
 /// `--format json` prints them, and the names and ARNs they were made for.
