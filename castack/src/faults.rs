@@ -58,6 +58,10 @@ pub enum Fault {
     /// [`Rule::only`] (such as `AssumeRoleWithWebIdentity`), or every STS action
     /// without one; never a CodeArtifact operation. `status` is 400..=599.
     Sts { code: String, message: String, status: u16 },
+    /// GetRepositoryEndpoint answers `url` (1 to 2,048 characters, taken as given)
+    /// instead of the repository's endpoint: a control plane that points a client,
+    /// and the token it will attach, at another host.
+    Endpoint { url: String },
 }
 
 /// How a broken upload fails.
@@ -210,6 +214,9 @@ impl Rule {
             Fault::Sts { status, .. } if !(400..=599).contains(status) => {
                 bail!("an sts fault's status must be an error status between 400 and 599, not {status}")
             }
+            Fault::Endpoint { url } if url.is_empty() || url.len() > 2048 => {
+                bail!("an endpoint fault needs a \"url\" of 1 to 2048 characters")
+            }
             _ => Ok(()),
         }
     }
@@ -227,6 +234,7 @@ impl Rule {
             Fault::Upload { .. } => "upload",
             Fault::Lag { .. } => "lag",
             Fault::Sts { .. } => "sts",
+            Fault::Endpoint { .. } => "endpoint",
         }
     }
 
@@ -265,6 +273,9 @@ impl Rule {
                 obj.insert("message".into(), json!(message));
                 obj.insert("status".into(), json!(status));
             }
+            Fault::Endpoint { url } => {
+                obj.insert("url".into(), json!(url));
+            }
         }
         if let Some(operation) = &self.operation {
             obj.insert("operation".into(), json!(operation));
@@ -284,7 +295,8 @@ impl Rule {
     /// `{"kind": "upload", "pass": 1, "failure": "reset", "times": 1}`,
     /// `{"kind": "lag", "times": 1, "delayMs": 3000}`,
     /// `{"kind": "sts", "code": "AccessDenied", "message": "…", "status": 403,
-    /// "operation": "AssumeRoleWithWebIdentity"}` (`status` defaults to 400); every
+    /// "operation": "AssumeRoleWithWebIdentity"}` (`status` defaults to 400),
+    /// `{"kind": "endpoint", "url": "https://elsewhere.invalid/pypi/r/"}`; every
     /// kind takes optional `"operation"` and `"times"`.
     pub fn from_json(value: &Value) -> anyhow::Result<Rule> {
         let obj = value.as_object().ok_or_else(|| format_err!("a fault must be a JSON object"))?;
@@ -345,9 +357,12 @@ impl Rule {
                     .transpose()?
                     .unwrap_or(400),
             },
+            "endpoint" => Fault::Endpoint {
+                url: text("url")?.ok_or_else(|| format_err!("an endpoint fault needs a \"url\""))?,
+            },
             other => bail!(
                 "unknown fault kind {other:?}: use deny, deny-service-bearer-token, domain-not-found, \
-                 repository-not-found, throttle, internal-error, slow, stall, upload, lag or sts"
+                 repository-not-found, throttle, internal-error, slow, stall, upload, lag, sts or endpoint"
             ),
         };
         let mut rule = Rule::from(fault);
@@ -530,6 +545,7 @@ mod tests {
                 .only("AssumeRoleWithWebIdentity"),
             Fault::Sts { code: "InvalidIdentityToken".into(), message: "Incorrect token audience".into(), status: 400 }
                 .always(),
+            Fault::Endpoint { url: "https://elsewhere.invalid/pypi/r/".into() }.times(1),
         ];
         for rule in rules {
             assert_eq!(Rule::from_json(&rule.to_json()).unwrap(), rule);
@@ -539,6 +555,8 @@ mod tests {
         assert!(Rule::from_json(&json!({"kind": "lag", "delayMs": 10_000_000})).is_err());
         assert_eq!(Rule::from_json(&json!({"kind": "lag", "delayMs": 5})).unwrap().times, Some(1));
         assert!(Rule::from_json(&json!({"kind": "nope"})).is_err());
+        assert!(Rule::from_json(&json!({"kind": "endpoint"})).is_err());
+        assert!(Rule::from_json(&json!({"kind": "endpoint", "url": ""})).is_err());
         let sts = Rule::from_json(&json!({"kind": "sts", "code": "ExpiredTokenException", "message": "m"})).unwrap();
         assert_eq!(sts.fault, Fault::Sts { code: "ExpiredTokenException".into(), message: "m".into(), status: 400 });
         assert_eq!(sts.times, None, "a bare sts fault answers at once and stays until reset");

@@ -2,7 +2,8 @@
 //! `/pypi/<repo>/simple/<project>/`, served by the emulator itself for callers with
 //! the current token, as CodeArtifact serves them.
 //!
-//! What was checked (the wire reference marks PEP 691 on CodeArtifact as uncertain):
+//! What was checked (whether CodeArtifact serves PEP 691's JSON form is not in the
+//! English User Guide):
 //! - pypiserver 2.4.2 (`simple()` in pypiserver/pypiserver `pypiserver/_app.py`)
 //!   ignores `Accept`: it always answers HTML as `text/html`, even to a client that
 //!   accepts JSON only, and never 406. It normalizes names (PEP 503) and redirects a

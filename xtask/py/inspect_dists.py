@@ -1,130 +1,94 @@
-"""Reads the metadata of built distributions for `cargo xtask release` (verify step).
+"""Reads built distributions strictly for `cargo xtask release` (the Verify step, and
+Check artifacts of `--publish-only`):
 
-With `--twine-check` first, it also runs `twine check --strict` on the files, in
-this same interpreter (one Python start-up instead of two), and prints
-`{"twine_check": "passed" | "failed"}` as the last line; twine's own messages go to
-stderr.
+    inspect_dists.py --name NAME --version VERSION [--twine-check] FILE...
 
-For each file given, prints one JSON object per line:
-{"file", "name", "version", "metadata_version", "problems": [...]}. The name and
-version come from the wheel's METADATA or the sdist's PKG-INFO. `problems` lists
-what makes the archive unsafe or inconsistent: member paths that leave the archive,
-links or devices in an sdist, more or less than one top-level folder or dist-info,
-and wheel files whose RECORD hash or size does not match. The Rust side decides
-what to do with them. Standard library only: this runs in the pinned tool
-environment but needs none of its packages.
+For each file, one JSON line on stdout: {"file", "name", "version",
+"metadata_version", "problems": [...]}. The name and version are those of the one
+member every reader takes as the metadata (the wheel's `.dist-info/METADATA`, the
+sdist's `PKG-INFO`); `problems` holds the refusal, which names the member, the rule
+and the specification it follows (`strict_archive.Refused`). An archive is read
+only if it is a regular file (never through a link, never a FIFO), in chunks, and
+within the limits of `strict_archive`, counted over all the files together. The
+readers are `strict_zip` and `strict_tar`; the wheel and sdist rules, including
+which member twine reads, are in `strict_dist`.
+
+With `--twine-check`, once every file passed, `twine check --strict` runs on them in
+this same interpreter (one Python start-up instead of two): first the line
+`{"twine_check": "started"}`, then `{"twine_check": "passed" | "failed"}`; twine's
+own messages go to stderr. It does not run when a file was refused: its reader
+would meet the same fault and fail with a traceback instead of the rule.
+
+Standard library only, but for twine: this runs in the pinned tool environment.
 """
 
-import base64
-import hashlib
+import argparse
 import json
+import os
 import sys
-import tarfile
-import zipfile
-from email.parser import HeaderParser
+
+from strict_archive import Budget, Refused, open_regular
+from strict_dist import inspect_wheel, inspect_sdist
 
 
-def unsafe_path(name):
-    parts = name.replace("\\", "/").split("/")
-    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
-
-
-def headers(raw):
-    msg = HeaderParser().parsestr(raw.decode("utf-8"))
-    return msg.get("Name"), msg.get("Version"), msg.get("Metadata-Version")
-
-
-def inspect_wheel(path, problems):
-    with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
-        problems += [f"unsafe member path {n!r}" for n in names if unsafe_path(n)]
-        infos = sorted({n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")})
-        if len(infos) != 1:
-            problems.append(f"expected one .dist-info folder, found {infos}")
-            return None, None, None
-        info = infos[0]
-        record = zf.read(f"{info}/RECORD").decode("utf-8").splitlines()
-        listed = set()
-        for line in record:
-            if not line.strip():
-                continue
-            name, digest, size = line.rsplit(",", 2)
-            name = name.strip('"')
-            listed.add(name)
-            if not digest:
-                continue  # RECORD lists itself without a hash
-            algo, _, want = digest.partition("=")
-            if algo != "sha256":
-                problems.append(f"RECORD uses {algo!r} for {name!r}, not sha256")
-                continue
-            data = zf.read(name)
-            got = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            if got != want or (size and int(size) != len(data)):
-                problems.append(f"{name!r} does not match its RECORD entry")
-        unlisted = [n for n in names if not n.endswith("/") and n not in listed]
-        problems += [f"{n!r} is not listed in RECORD" for n in unlisted]
-        return headers(zf.read(f"{info}/METADATA"))
-
-
-def inspect_sdist(path, problems):
-    with tarfile.open(path, "r:gz") as tf:
-        members = tf.getmembers()
-        for m in members:
-            if unsafe_path(m.name):
-                problems.append(f"unsafe member path {m.name!r}")
-            if not (m.isfile() or m.isdir()):
-                problems.append(f"{m.name!r} is a link or special file")
-        tops = sorted({m.name.split("/")[0] for m in members})
-        if len(tops) != 1:
-            problems.append(f"expected one top-level folder, found {tops}")
-            return None, None, None
-        pkg_info = tf.extractfile(f"{tops[0]}/PKG-INFO")
-        if pkg_info is None:
-            problems.append("no PKG-INFO in the top-level folder")
-            return None, None, None
-        return headers(pkg_info.read())
+def inspect(path, budget, project, version):
+    """(name, version, metadata_version, problems) of one file."""
+    file_name = os.path.basename(path)
+    try:
+        f, size = open_regular(path)
+        with f:
+            read = inspect_wheel if file_name.endswith(".whl") else inspect_sdist
+            name, found, metadata_version = read(f, size, budget, file_name, project, version)
+        return name, found, metadata_version, []
+    except Refused as err:
+        return None, None, None, [str(err)]
+    except OSError as err:
+        return None, None, None, [f"cannot read it: {err.strerror or err}"]
 
 
 def twine_check(paths):
-    # Imported here: plain inspection must not need twine.
+    # Imported here: the inspection itself needs no twine.
     import logging
 
     import rich
+    from twine import package
     from twine.commands.check import check
+
+    # twine check renders the description only; the digests its PackageFile makes
+    # of every file (MD5, SHA-256 and BLAKE2, the whole file three times) are never
+    # used by it, and took most of the check's time for the largest archives.
+    package.HashManager.hash = lambda self: None
 
     # twine prints with rich and logs warnings: both to stderr, stdout is ours.
     rich.reconfigure(stderr=True, no_color=True, highlight=False)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    print(json.dumps({"twine_check": "started"}), flush=True)
     failed = check(paths, strict=True)
-    print(json.dumps({"twine_check": "failed" if failed else "passed"}))
+    print(json.dumps({"twine_check": "failed" if failed else "passed"}), flush=True)
     if failed:
         sys.exit(1)
 
 
 def main():
-    args = sys.argv[1:]
-    run_twine_check = args[:1] == ["--twine-check"]
-    if run_twine_check:
-        args = args[1:]
-    for path in args:
-        problems = []
-        try:
-            if path.endswith(".whl"):
-                name, version, metadata_version = inspect_wheel(path, problems)
-            else:
-                name, version, metadata_version = inspect_sdist(path, problems)
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile, tarfile.TarError) as err:
-            problems.append(f"cannot read the archive: {err}")
-            name = version = metadata_version = None
+    parser = argparse.ArgumentParser(description="Reads built distributions strictly.")
+    parser.add_argument("--name", required=True, help="the project's name")
+    parser.add_argument("--version", required=True, help="the release's version")
+    parser.add_argument("--twine-check", action="store_true")
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args()
+    budget, refused = Budget(), False
+    for path in args.files:
+        name, found, metadata_version, problems = inspect(path, budget, args.name, args.version)
+        refused = refused or bool(problems)
         print(json.dumps({
             "file": path,
             "name": name,
-            "version": version,
+            "version": found,
             "metadata_version": metadata_version,
             "problems": problems,
-        }))
-    if run_twine_check:
-        twine_check(args)
+        }), flush=True)
+    if args.twine_check and not refused:
+        twine_check(args.files)
 
 
 if __name__ == "__main__":

@@ -8,18 +8,25 @@ not stop the others. For each file, as soon as it is done, one JSON line on stdo
 null, "kind": KIND, "reason": text, "retry_after": seconds or null}, where KIND is
 "http" (an answer with an error status), "timeout" (no answer in time),
 "connection" (no connection, or it broke mid-answer), "invalid" (the file is not a
-readable distribution), "io" (a local file error) or "other" (any other exception,
-named). Lines already printed survive a crash of this process; twine's own output
+readable distribution), "mismatch" (twine read it otherwise than the inspection),
+"io" (a local file error) or "other" (any other exception, named). Lines already
+printed survive a crash of this process; twine's own output
 goes to stderr.
 
 Every request has a timeout (XTASK_CONNECT_TIMEOUT, XTASK_UPLOAD_TIMEOUT: seconds
 to connect, and of silence on the connection), so a server that stalls ends the
 upload instead of holding the job.
 
-With `--stdin`, the files are read from stdin, one path per line, until it closes:
-the release starts this process while it still verifies the files, so that importing
+With `--stdin`, the files are read from stdin until it closes, one JSON object per
+line: {"path", "name", "version", "sha256"}, what the inspection checked. The
+release starts this process while it still verifies the files, so that importing
 twine overlaps with the verification; it uploads nothing unless it is told which
 files, after the verification passed.
+
+twine reads each file itself (the name and version it sends come from its own
+reading of the archive): the package twine made is compared with what the
+inspection checked (the project's normalized name, the version, the SHA-256 of the
+file) before anything is sent, and a difference is refused with kind "mismatch".
 """
 
 import base64
@@ -27,6 +34,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 import tarfile
 import urllib.parse
@@ -34,8 +42,33 @@ import zipfile
 
 import requests
 import rich
+from packaging.utils import canonicalize_name
 from twine import exceptions, settings
+from twine.commands import upload as upload_command
 from twine.commands.upload import upload
+
+
+class Mismatch(Exception):
+    """twine read a file otherwise than the inspection did: nothing is sent."""
+
+
+def expecting(expected):
+    """Makes twine check each package it builds against `expected` (file name ->
+    {"name", "version", "sha256"}) before it uploads it: the check sees the very
+    object twine sends (`twine.commands.upload._make_package`, twine 6.2)."""
+    make_package = upload_command._make_package
+
+    def checked(filename, *args, **kwargs):
+        package = make_package(filename, *args, **kwargs)
+        want = expected.get(os.path.basename(filename))
+        sent = package.metadata_dictionary()
+        got = {"name": canonicalize_name(sent["name"]), "version": sent["version"], "sha256": package.sha2_digest}
+        if want is None or any(got[key] != want[key] for key in got):
+            raise Mismatch(f"twine read {sent['name']} {sent['version']} (sha256:{package.sha2_digest}) from "
+                           f"{os.path.basename(filename)}, but the inspection checked {want}: nothing was sent")
+        return package
+
+    upload_command._make_package = checked
 
 
 def secret_forms(token):
@@ -96,6 +129,8 @@ def classify(err, forms):
     if isinstance(err, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                         requests.exceptions.ContentDecodingError, requests.RequestException)):
         return {"kind": "connection", "status": None, "reason": f"{type(err).__name__}: {text}"}
+    if isinstance(err, Mismatch):
+        return {"kind": "mismatch", "status": None, "reason": text}
     if isinstance(err, (zipfile.BadZipFile, tarfile.TarError, exceptions.InvalidDistribution)):
         return {"kind": "invalid", "status": None, "reason": f"{type(err).__name__}: {text}"}
     if isinstance(err, OSError):
@@ -117,12 +152,17 @@ def main():
         disable_progress_bar=True,
     )
     forms = secret_forms(os.environ["TWINE_PASSWORD"])
-    paths = sys.argv[1:]
-    if paths == ["--stdin"]:
-        paths = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    for path in paths:
+    if sys.argv[1:] != ["--stdin"]:
+        sys.exit("usage: upload_dists.py --stdin (one JSON object per line: path, name, version, sha256)")
+    files = [json.loads(line) for line in sys.stdin if line.strip()]
+    expecting({os.path.basename(it["path"]): it for it in files})
+    for path in (it["path"] for it in files):
         result = {"file": os.path.basename(path), "ok": True}
         try:
+            # twine opens the file by its path: it must still be the regular file the
+            # inspection read (a link or a FIFO in its place is refused, not opened).
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise Mismatch(f"{os.path.basename(path)} is no longer a regular file: nothing was sent")
             upload(upload_settings, [path])
         except Exception as err:  # noqa: BLE001 - every failure becomes a result line
             result.update(ok=False, **classify(err, forms))

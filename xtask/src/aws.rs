@@ -9,6 +9,7 @@
 //! release at the local stack in tests.
 
 mod codeartifact;
+mod endpoint;
 mod explain;
 pub mod origin;
 pub mod sso;
@@ -81,9 +82,12 @@ pub async fn load_config(settings: &Settings) -> Result<SdkConfig> {
 /// `Retry-After` is honoured too (`RetryAfter`).
 pub fn loader() -> Result<aws_config::ConfigLoader> {
     let limits = limits::get();
+    // Silence until the answer starts ends an attempt at two thirds of its deadline,
+    // an answer that starts and trickles at the deadline itself: the two endings
+    // name different causes (`net::cause`).
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(limits.connect)
-        .read_timeout(limits.aws_attempt)
+        .read_timeout(limits.aws_attempt.mul_f64(2.0 / 3.0))
         .operation_attempt_timeout(limits.aws_attempt)
         .operation_timeout(limits.aws_operation)
         .build();
@@ -93,10 +97,45 @@ pub fn loader() -> Result<aws_config::ConfigLoader> {
         .retry_config(RetryConfig::standard().with_max_attempts(3)))
 }
 
-/// The CodeArtifact client of a session: the SDK configuration plus `RetryAfter`.
+/// The CodeArtifact client of a session: the SDK configuration plus `RetryAfter`
+/// and the record of each attempt's transport failure.
 fn codeartifact_client(config: &SdkConfig) -> aws_sdk_codeartifact::Client {
-    let conf = aws_sdk_codeartifact::config::Builder::from(config).retry_classifier(RetryAfter).build();
+    let conf = aws_sdk_codeartifact::config::Builder::from(config)
+        .retry_classifier(RetryAfter)
+        .retry_classifier(RecordCause)
+        .build();
     aws_sdk_codeartifact::Client::from_conf(conf)
+}
+
+/// The STS client of a configuration, with the record of each attempt's transport
+/// failure.
+fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(config).retry_classifier(RecordCause).build())
+}
+
+/// Notes why each attempt of a call got no answer (`net::cause::record`): when the
+/// whole call then runs out of time, its error no longer says, but the last
+/// attempt's cause does.
+#[derive(Debug)]
+struct RecordCause;
+
+impl ClassifyRetry for RecordCause {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let cause = match ctx.output_or_error() {
+            Some(Err(err)) => match err.as_connector_error() {
+                Some(connector) => Some(net::cause::classify(connector, connector.is_timeout())),
+                None if err.is_timeout_error() => Some(net::cause::Cause::TooSlow),
+                None => None,
+            },
+            _ => None,
+        };
+        net::cause::record(cause);
+        RetryAction::NoActionIndicated
+    }
+
+    fn name(&self) -> &'static str {
+        "record the transport cause"
+    }
 }
 
 /// Attaches the delay of a `Retry-After: SECONDS` header (CodeArtifact's
@@ -141,7 +180,7 @@ pub async fn authenticate(settings: &Settings, notes: &mut Vec<Note>) -> Result<
         notes.push(Note::Say(proxies));
     }
     let source = credentials(&mut config, settings, notes).await?;
-    let sts = aws_sdk_sts::Client::new(&config);
+    let sts = sts_client(&config);
     let who = sts.get_caller_identity().send().await.map_err(|err| explain_sts("GetCallerIdentity", &err, None))?;
     let identity = Identity {
         account: who.account().unwrap_or_default().to_owned(),
@@ -266,7 +305,7 @@ async fn assume_role_with_github(
     notes: &mut Vec<Note>,
 ) -> Result<Credentials> {
     let session_name = github::session_name()?;
-    let sts = aws_sdk_sts::Client::new(config);
+    let sts = sts_client(config);
     // A JWT lives five minutes; on `ExpiredTokenException` or a transient IdP error
     // one more attempt with a fresh token is worth it.
     let mut attempt = 0;

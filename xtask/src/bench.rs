@@ -7,13 +7,16 @@
 //! - `startup`: `cargo xtask --help` (what cargo costs on each call) and the binary;
 //! - `auth`: our token + endpoint step vs the AWS CLI's `get-authorization-token` +
 //!   `get-repository-endpoint`, on the local stack;
-//! - `release`: a full release vs the original guide's sequence (AWS CLI for token
-//!   and endpoint, `python -m build`, `twine upload`), on the local stack;
+//! - `release`: a full release vs the hand-written sequence a single-job setup runs
+//!   (AWS CLI for token and endpoint, `python -m build`, `twine upload`; "the
+//!   guide's" in the output), on the local stack;
 //! - `rerun`: a re-run of a published version (must upload nothing) vs the build alone;
-//! - `ci`: `release.yml` run cold, job by job, vs the original guide's single job
+//! - `ci`: `release.yml` run cold, job by job, vs that sequence as one CI job
 //!   (see `ci.rs`). `release` and `rerun` are the warm figures;
 //! - `policy`: `check-iam`'s trust analysis on generated worst-case documents of
 //!   up to IAM's size limit, against its 0.5 s bound (see `policy.rs`).
+//! - `inspect`: the Check artifacts step of `--publish-only` on the worst archives,
+//!   time and peak memory against the untouched build (see `inspect.rs`).
 
 use std::{
     env, fs,
@@ -26,66 +29,16 @@ use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
 mod ci;
+mod inspect;
 mod policy;
 
 use crate::{
-    flags, project,
+    flags,
+    flags::BenchName,
+    project,
     python::{self, ToolLock},
     redact, report,
 };
-
-/// One benchmark (`cargo xtask bench NAME`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BenchName {
-    Startup,
-    Auth,
-    Release,
-    Rerun,
-    Compile,
-    Ci,
-    Policy,
-    All,
-    /// The measured side of `auth`, run as a process of its own (not for people).
-    AuthProbe,
-}
-
-impl BenchName {
-    const EACH: [BenchName; 7] = [
-        BenchName::Startup,
-        BenchName::Auth,
-        BenchName::Release,
-        BenchName::Rerun,
-        BenchName::Compile,
-        BenchName::Ci,
-        BenchName::Policy,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            BenchName::Startup => "startup",
-            BenchName::Auth => "auth",
-            BenchName::Release => "release",
-            BenchName::Rerun => "rerun",
-            BenchName::Compile => "compile",
-            BenchName::Ci => "ci",
-            BenchName::Policy => "policy",
-            BenchName::All => "all",
-            BenchName::AuthProbe => "auth-probe",
-        }
-    }
-}
-
-impl std::str::FromStr for BenchName {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<BenchName, String> {
-        let all = BenchName::EACH.into_iter().chain([BenchName::All, BenchName::AuthProbe]);
-        all.clone().find(|it| it.as_str() == s).ok_or_else(|| {
-            let names: Vec<&str> = BenchName::EACH.iter().map(|it| it.as_str()).collect();
-            format!("unknown benchmark {s:?}: use one of {} or all", names.join(", "))
-        })
-    }
-}
 
 impl flags::Bench {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -113,6 +66,7 @@ impl flags::Bench {
                 BenchName::Compile => bench.compile(self.compile_runs.unwrap_or(1).max(1))?,
                 BenchName::Ci => bench.ci(sh, self.compile_runs.unwrap_or(1).max(1))?,
                 BenchName::Policy => policy::run(runs),
+                BenchName::Inspect => inspect::inspect(sh, &bench.root)?,
                 BenchName::All | BenchName::AuthProbe => continue,
             };
             for line in &lines {
@@ -213,7 +167,7 @@ impl Bench {
             .with_context(|| format!("the stack has no {name}"))
     }
 
-    /// The original guide's way to the token and the endpoint: two AWS CLI calls.
+    /// The baseline's way to the token and the endpoint: two AWS CLI calls.
     fn cli_token_and_endpoint(&self, aws: &Path) -> Result<(String, String)> {
         let (domain, owner, repo) = (
             self.var("CODEARTIFACT_DOMAIN")?,
@@ -333,14 +287,15 @@ impl Bench {
         Ok(elapsed)
     }
 
-    /// The original guide's steps, as its workflow runs them: version into the file,
+    /// The baseline's steps, as a single-job workflow runs them: version into the file,
     /// token and endpoint from the AWS CLI, `python -m build`, `twine upload`.
     fn guide_release(&self, tools: &Path, aws: &Path, repo: &Path, i: usize) -> Result<Duration> {
         let start = Instant::now();
         fs::write(repo.join("yamause/__about__.py"), format!("__version__ = \"1.0.{i}\"\n"))?;
         let (token, endpoint) = self.cli_token_and_endpoint(aws)?;
         let dist = repo.join(format!("dist-{i}"));
-        timed(Command::new(tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&dist).arg(repo))?;
+        // The guide's `python -m build`: isolated, so its backend comes from PyPI each time.
+        timed(Command::new(tools).args(["-m", "build", "--outdir"]).arg(&dist).arg(repo))?;
         let files: Vec<PathBuf> = fs::read_dir(&dist)?.filter_map(|it| it.ok().map(|e| e.path())).collect();
         timed(
             Command::new(tools)
@@ -361,8 +316,7 @@ impl Bench {
             let r = self.our_release(ours, "v0.0.0", "0 uploaded, 2 already published")?;
             let out_dir = base.join("rebuild");
             let _ = fs::remove_dir_all(&out_dir);
-            let (b, _) =
-                timed(Command::new(tools).args(["-m", "build", "--no-isolation", "--outdir"]).arg(&out_dir).arg(ours))?;
+            let (b, _) = timed(Command::new(tools).args(["-m", "build", "--outdir"]).arg(&out_dir).arg(ours))?;
             if i > 0 {
                 rerun.push(r);
                 build.push(b);
@@ -397,7 +351,8 @@ impl Bench {
             let _ = fs::remove_dir_all(&dir);
             let (o, _) = timed(
                 Command::new(&cargo)
-                    .args(["build", "--locked", "--quiet", "--package", "xtask", "--target-dir"])
+                    .args(["build", "--locked", "--quiet", "--package", "xtask", "--no-default-features"])
+                    .arg("--target-dir")
                     .arg(&dir)
                     .current_dir(&self.root),
             )?;
@@ -420,7 +375,8 @@ impl Bench {
         let (o, b) = (median(ours), median(base));
         let mib = |n: u64| format!("{:.0} MiB", n as f64 / 1048576.0);
         Ok(vec![format!(
-            "compile: cold `cargo build -p xtask` {} vs the same dependencies at default features {}: ratio {} \
+            "compile: cold `cargo build -p xtask --no-default-features` (the release workflow's) {} vs the same \
+             dependencies at default features {}: ratio {} \
              (budget 0.55, stretch 0.45); target/ {} vs {}; binary {}",
             secs(o),
             secs(b),

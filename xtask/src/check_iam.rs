@@ -1,6 +1,7 @@
-//! `cargo xtask check-iam`: the troubleshooting list of the setup guide as a
-//! diagnosis. It runs every check the context allows and prints each as PASS, INFO,
-//! WARN or FAIL with the reason and the fix:
+//! `cargo xtask check-iam`: the troubleshooting list of docs/setup-guide.ja.md (§6)
+//! as a diagnosis. It runs every check the context allows and prints each as PASS,
+//! INFO, WARN or FAIL with its id, the reason and the fix; docs/checks.md explains
+//! every id at length:
 //!
 //! - settings: present and well-formed (the same validation as `release`);
 //! - GitHub (in Actions): `id-token: write`, fork pull request, reusable workflow,
@@ -18,7 +19,10 @@
 //!   trust policy and the permission policies, analysed by `policy`.
 //!
 //! With `--trust-policy FILE` / `--permission-policy FILE` it analyses documents
-//! offline, with no AWS at all.
+//! offline, with no AWS at all. `--read-role` checks the build-deps job's read role
+//! (private build dependencies) instead of the release role: its trust pinned to the
+//! `build-deps` environment, which needs no reviewers, and its permissions those of
+//! a download that can write nothing (`policy::Purpose::Read`).
 
 mod codeartifact;
 mod github_checks;
@@ -35,32 +39,15 @@ use crate::{
     arn, aws, exec,
     exec::Env,
     flags,
+    flags::Format,
     policy::{
-        self, Finding, NamedPolicy, PartitionSource, PermissionFacts, PublishTarget, RepoRef, Severity, Status,
-        TrustContext, TrustFacts,
+        self, Finding, NamedPolicy, PartitionSource, PermissionFacts, PublishTarget, Purpose, RepoRef, Severity,
+        Status, TrustContext, TrustFacts,
     },
     project::{self, Project},
     report,
     settings::{self, Settings, Target},
 };
-
-/// The output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
-        match s {
-            "text" => Ok(Format::Text),
-            "json" => Ok(Format::Json),
-            _ => Err(format!("unknown format {s:?}: use text or json")),
-        }
-    }
-}
 
 impl flags::CheckIam {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -94,9 +81,37 @@ impl flags::CheckIam {
             Format::Text => report::out(policy::render_text(&findings).trim_end()),
         }
         if policy::status(&findings) == Status::Fail {
-            bail!("check-iam found problems that will break the release or let others publish (the FAIL lines above)");
+            bail!(
+                "check-iam found problems that will break the release or let others publish (the FAIL lines above; \
+                 docs/checks.md explains each id)"
+            );
         }
         Ok(())
+    }
+
+    /// The role the check is about.
+    fn purpose(&self) -> Purpose {
+        if self.read_role { Purpose::Read } else { Purpose::Release }
+    }
+
+    /// The trust context of the role checked: `trust_context` with `--environment`
+    /// (for the read role, default `build-deps` and no reviewers needed).
+    fn context(
+        &self,
+        sh: &Shell,
+        account: Option<String>,
+        partition: (String, PartitionSource),
+        audience: &str,
+    ) -> Result<TrustContext> {
+        let environment = match (&self.environment, self.read_role) {
+            (None, true) => Some(policy::READ_ENVIRONMENT),
+            (environment, _) => environment.as_deref(),
+        };
+        let ctx = trust_context(sh, self.github_repo.as_deref(), environment, account, partition, audience)?;
+        if !self.read_role {
+            return Ok(ctx);
+        }
+        Ok(TrustContext { needs_reviewers: false, ..ctx })
     }
 
     fn offline(&self, sh: &Shell, project: &Project, findings: &mut Vec<Finding>) -> Result<()> {
@@ -111,14 +126,7 @@ impl flags::CheckIam {
             let role_arn = self.role_arn.clone().or(settings_role);
             let account = role_arn.as_deref().and_then(account_of);
             let partition = role_partition(role_arn.as_deref(), region.as_deref());
-            let ctx = trust_context(
-                sh,
-                self.github_repo.as_deref(),
-                self.environment.as_deref(),
-                account,
-                partition,
-                &audience,
-            )?;
+            let ctx = self.context(sh, account, partition, &audience)?;
             findings.extend(policy::analyse_trust(&text, &ctx, &TrustFacts::default()));
         }
         if !self.permission_policy.is_empty() {
@@ -137,7 +145,8 @@ impl flags::CheckIam {
                 .map(|path| Ok(NamedPolicy::new(&path.display().to_string(), &read_policy(path)?)))
                 .collect::<Result<_>>()?;
             let target = PublishTarget::from_settings(&settings, &project.normalized_name());
-            findings.extend(policy::analyse_permissions(&policies, &target, &PermissionFacts::default()));
+            let facts = PermissionFacts::default();
+            findings.extend(policy::analyse_permissions_as(self.purpose(), &policies, &target, &facts));
         }
         Ok(())
     }
@@ -145,13 +154,12 @@ impl flags::CheckIam {
     async fn live(&self, sh: &Shell, project: &Project, findings: &mut Vec<Finding>) -> Result<()> {
         let Some(settings) = settings_findings(project, findings) else { return Ok(()) };
         if report::in_github_actions() {
-            github_checks::checks(&settings, findings).await;
+            let environment = if self.read_role { policy::READ_ENVIRONMENT } else { policy::DEFAULT_ENVIRONMENT };
+            github_checks::checks(&settings, environment, findings).await;
         }
         let role_arn = self.role_arn.clone().or_else(|| settings.role_arn.clone());
-        let ctx = trust_context(
+        let ctx = self.context(
             sh,
-            self.github_repo.as_deref(),
-            self.environment.as_deref(),
             role_arn.as_deref().and_then(account_of),
             role_partition(role_arn.as_deref(), Some(&settings.region)),
             &settings.audience,
@@ -163,22 +171,28 @@ impl flags::CheckIam {
                 (None, github_facts::Gathered::default())
             }
         };
-        let Some(session) = identity_findings(&settings, findings).await else { return Ok(()) };
-        let origin = codeartifact::checks(&session, &settings, project, findings).await;
+        let Some(session) = identity_findings(&settings, self.purpose(), findings).await else { return Ok(()) };
+        let origin = codeartifact::checks(&session, &settings, project, self.purpose(), findings).await;
         if self.inspect_role {
             let role_arn = role_arn.context(
                 "--inspect-role needs the role: pass --role-arn ARN or set AWS_ROLE_ARN (or role-arn in pyproject.toml)",
             )?;
             let ctx = ctx.context("--inspect-role needs the GitHub repository: pass --github-repo OWNER/REPO")?;
             let target = PublishTarget::from_settings(&settings, &project.normalized_name());
-            role::inspect_role(&session, &role_arn, &ctx, &github.facts, &target, origin, findings).await;
+            let analysis =
+                role::Analysis { purpose: self.purpose(), ctx: &ctx, github: &github.facts, target: &target };
+            role::inspect_role(&session, &role_arn, &analysis, origin, findings).await;
         } else {
+            let read = if self.read_role { " --read-role" } else { "" };
             findings.push(Finding::new(
                 "iam.not-inspected",
                 Severity::Info,
-                "the role's trust and permission policies were not read: run `cargo xtask check-iam --inspect-role` \
-                 with credentials that may read IAM (iam:GetRole, iam:ListAttachedRolePolicies, iam:GetPolicyVersion, \
-                 iam:ListRolePolicies, iam:GetRolePolicy, iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider)",
+                format!(
+                    "the role's trust and permission policies were not read: run `cargo xtask check-iam \
+                     --inspect-role{read}` with credentials that may read IAM (iam:GetRole, \
+                     iam:ListAttachedRolePolicies, iam:GetPolicyVersion, iam:ListRolePolicies, iam:GetRolePolicy, \
+                     iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider)"
+                ),
             ));
         }
         Ok(())
@@ -249,7 +263,7 @@ fn settings_findings(project: &Project, findings: &mut Vec<Finding>) -> Option<S
 }
 
 /// Where the credentials come from and whose they are: root user, cross-account.
-async fn identity_findings(settings: &Settings, findings: &mut Vec<Finding>) -> Option<aws::Session> {
+async fn identity_findings(settings: &Settings, purpose: Purpose, findings: &mut Vec<Finding>) -> Option<aws::Session> {
     let mut notes = Vec::new();
     let session = match aws::authenticate(settings, &mut notes).await {
         Ok(session) => session,
@@ -273,13 +287,16 @@ async fn identity_findings(settings: &Settings, findings: &mut Vec<Finding>) -> 
         ));
     }
     if id.account != settings.domain_owner {
+        let repository_action = match purpose {
+            Purpose::Release => "codeartifact:PublishPackageVersion",
+            Purpose::Read => "codeartifact:ReadFromRepository",
+        };
         findings.push(Finding::new(
             "perm.cross-account",
             Severity::Medium,
             format!(
                 "the caller's account {} is not the domain owner {}: the domain's resource policy must grant \
-                 codeartifact:GetAuthorizationToken and the repository's must grant \
-                 codeartifact:PublishPackageVersion to {}",
+                 codeartifact:GetAuthorizationToken and the repository's must grant {repository_action} to {}",
                 id.account, settings.domain_owner, id.arn
             ),
         ));

@@ -1,5 +1,7 @@
 //! The built distributions: building them reproducibly, hashing them, and checking
-//! that they are what the release says they are.
+//! that they are what the release says they are (the archives inside: `inspect`).
+
+mod inspect;
 
 use std::{
     fs,
@@ -7,16 +9,26 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result, bail};
-use sha2::{Digest, Sha256};
-use xshell::{Shell, cmd};
-
 use crate::{
-    exec::{self, Env},
+    fsutil,
     project::{self, normalize_name},
-    python::Tools,
     version::Version,
 };
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+pub use inspect::inspect;
+
+/// Files of one build, at most: an sdist and wheels for every platform and Python
+/// version a project supports (the largest projects publish a few dozen per release).
+const MAX_FILES: usize = 256;
+/// One archive, at most: 256 MiB (PyPI's default upload limit is 100 MB). With
+/// `MAX_FOLDER_BYTES`, what bounds the hashing here and the reading of the
+/// inspection (`xtask/py/strict_archive.py` has the limits on what is unpacked;
+/// `cargo xtask bench inspect` measures the worst case).
+const MAX_FILE_BYTES: u64 = 256 << 20;
+/// All archives of a build together, at most: 512 MiB.
+const MAX_FOLDER_BYTES: u64 = 512 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -54,9 +66,13 @@ pub fn fresh_dir(out: &Path) -> Result<()> {
 /// that is not valid UTF-8 or not a distribution name are all refused.
 pub fn collect(out: &Path) -> Result<Vec<Dist>> {
     let mut dists = Vec::new();
+    let mut total = 0;
     let entries = fs::read_dir(out).with_context(|| format!("list {}", out.display()))?;
-    for entry in entries {
+    for (count, entry) in entries.enumerate() {
         let entry = entry.with_context(|| format!("list {}", out.display()))?;
+        if count > MAX_FILES {
+            bail!("{} holds more than {MAX_FILES} files, the limit of one build", out.display());
+        }
         let raw_name = entry.file_name();
         let Some(file_name) = raw_name.to_str().map(str::to_owned) else {
             bail!("{raw_name:?} in {} is not a valid UTF-8 file name: only distributions belong there", out.display());
@@ -79,6 +95,21 @@ pub fn collect(out: &Path) -> Result<Vec<Dist>> {
             .with_context(|| format!("list {}: only the sdist, wheels and the manifest belong there", out.display()))?;
         let kind = if file_name.ends_with(".whl") { Kind::Wheel } else { Kind::Sdist };
         let path = entry.path();
+        // `DirEntry::metadata` does not follow links either: the sizes are known
+        // before anything is read.
+        let listed = entry.metadata().with_context(|| format!("read the size of {file_name:?}"))?.len();
+        total += listed;
+        if listed > MAX_FILE_BYTES || total > MAX_FOLDER_BYTES {
+            bail!(
+                "{file_name} is {} MiB, and the archives of {} {} MiB together: the limits are {} MiB for one \
+                 archive and {} MiB for all (README.md, Limits)",
+                listed >> 20,
+                out.display(),
+                total >> 20,
+                MAX_FILE_BYTES >> 20,
+                MAX_FOLDER_BYTES >> 20
+            );
+        }
         let (size, sha256) = hash_file(&path)?;
         dists.push(Dist { path, file_name, kind, size, sha256 });
     }
@@ -95,9 +126,10 @@ pub fn collect(out: &Path) -> Result<Vec<Dist>> {
     Ok(dists)
 }
 
-/// Size and SHA-256 (lowercase hex) of a file.
+/// Size and SHA-256 (lowercase hex) of a regular file (`fsutil::open_regular`: a
+/// link or FIFO put in its place since it was listed is refused, not read).
 pub fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let mut file = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut file = fsutil::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 64 * 1024];
     let mut size = 0u64;
@@ -172,84 +204,6 @@ pub fn check_file_names(dists: &[Dist], project_name: &str, version: &Version) -
     Ok(())
 }
 
-/// What the inspector script found in one archive.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Inspected {
-    pub file: String,
-    pub name: Option<String>,
-    pub version: Option<String>,
-    pub problems: Vec<String>,
-}
-
-/// Parses the inspector's JSON lines.
-pub fn parse_inspection(stdout: &str) -> Result<Vec<Inspected>> {
-    let mut out = Vec::new();
-    for line in stdout.lines().filter(|it| !it.trim().is_empty()) {
-        let value: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("read the inspector's output {line:?}"))?;
-        if value.get("twine_check").is_some() {
-            continue;
-        }
-        let text = |key: &str| value.get(key).and_then(|it| it.as_str()).map(str::to_owned);
-        let problems = value
-            .get("problems")
-            .and_then(|it| it.as_array())
-            .map(|it| it.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        out.push(Inspected {
-            file: text("file").unwrap_or_default(),
-            name: text("name"),
-            version: text("version"),
-            problems,
-        });
-    }
-    Ok(out)
-}
-
-/// The metadata inside every archive names the project and the released version,
-/// and the archives are well-formed (see `xtask/py/inspect_dists.py`).
-pub fn check_metadata(inspected: &[Inspected], dists: &[Dist], project_name: &str, version: &Version) -> Result<()> {
-    if inspected.len() != dists.len() {
-        bail!("the inspector reported {} of {} files", inspected.len(), dists.len());
-    }
-    let want_name = normalize_name(project_name);
-    for (it, dist) in inspected.iter().zip(dists) {
-        let what = match dist.kind {
-            Kind::Wheel => "METADATA",
-            Kind::Sdist => "PKG-INFO",
-        };
-        if !it.problems.is_empty() {
-            bail!("{} is not a sound archive: {}", dist.file_name, it.problems.join("; "));
-        }
-        let name = it.name.as_deref().unwrap_or_default();
-        if normalize_name(name) != want_name {
-            bail!("{} has Name {name:?} in its {what}, but the project is {project_name:?}", dist.file_name);
-        }
-        let found = it.version.as_deref().unwrap_or_default();
-        if found != version.as_str() {
-            bail!(
-                "{} has Version {found:?} in its {what}, but the release is {version}: \
-                 the version file and the build disagree",
-                dist.file_name
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Runs the inspector and `twine check --strict` on the distributions, in one
-/// Python process.
-pub fn inspect(sh: &Shell, tools: &Tools, root: &Path, dists: &[Dist]) -> Result<Vec<Inspected>> {
-    let python = &tools.python;
-    let script = root.join("xtask/py/inspect_dists.py");
-    let files: Vec<&Path> = dists.iter().map(|it| it.path.as_path()).collect();
-    let out = exec::run(cmd!(sh, "{python} {script} --twine-check {files...}"), &Env::base())
-        .capture()
-        .exec()
-        .context("check the distributions with `twine check --strict` (fix the metadata it names in pyproject.toml)")?;
-    parse_inspection(&out.stdout)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,29 +261,5 @@ mod tests {
         assert!(err.to_string().contains("the project is \"yamause\""), "{err}");
         let err = check_file_names(&[dist("yamause-1.0.1-py3-none-any.whl")], "yamause", &v).unwrap_err();
         assert!(err.to_string().contains("carries version 1.0.1"), "{err}");
-    }
-
-    #[test]
-    fn checks_inspected_metadata() {
-        let v = version::parse("1.0.0").unwrap();
-        let dists = [dist("yamause-1.0.0.tar.gz")];
-        let ok = r#"{"file": "x", "name": "yamause", "version": "1.0.0", "metadata_version": "2.4", "problems": []}"#;
-        check_metadata(&parse_inspection(ok).unwrap(), &dists, "yamause", &v).unwrap();
-        let cases = [
-            (
-                r#"{"file": "x", "name": "yamause", "version": "0.9", "problems": []}"#,
-                "has Version \"0.9\" in its PKG-INFO",
-            ),
-            (r#"{"file": "x", "name": "other", "version": "1.0.0", "problems": []}"#, "has Name \"other\""),
-            (
-                r#"{"file": "x", "name": null, "version": null, "problems": ["unsafe member path '../x'"]}"#,
-                "not a sound archive: unsafe member path",
-            ),
-            ("", "reported 0 of 1 files"),
-        ];
-        for (line, want) in cases {
-            let err = check_metadata(&parse_inspection(line).unwrap(), &dists, "yamause", &v).unwrap_err().to_string();
-            assert!(err.contains(want), "{err:?} should contain {want:?}");
-        }
     }
 }

@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
-use crate::{bench::BenchName, check_iam::Format, iam_policy::PolicyFormat, python::ToolLock};
+mod values;
+
+pub use values::{BenchName, Format, PolicyFormat};
+
+use crate::python::ToolLock;
 
 xflags::xflags! {
     src "./src/flags.rs"
@@ -72,20 +76,25 @@ xflags::xflags! {
             /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID
             /// (default: GITHUB_REPOSITORY in Actions, else the `origin` remote).
             optional --github-repo repo: String
-            /// The environment of the publishing job (default: release; `none` for a
-            /// tag push without one).
+            /// The environment of the publishing job (default: release, or build-deps
+            /// with --read-role; `none` for a tag push without one).
             optional --environment name: String
             /// Read the role's trust and permission policies and the OIDC provider from
             /// IAM (needs IAM read access; builds xtask with the `iam` feature).
             optional --inspect-role
             /// The role to inspect (default: AWS_ROLE_ARN).
             optional --role-arn arn: String
+            /// Check the build-deps job's read role (private build dependencies), not
+            /// the release role: trusted only in the build-deps environment, able to
+            /// read the repository and to write nothing.
+            optional --read-role
         }
 
         /// Print the trust policy and the least-privilege permission policy of the
-        /// release role, filled in from the settings and the git remote; or the same
+        /// release role (and, with private-dependencies, of the build-deps job's read
+        /// role), filled in from the settings and the git remote; or the same
         /// documents as a CloudFormation template or a Terraform configuration that
-        /// creates the role, its policy and (optionally) GitHub's OIDC provider.
+        /// creates the roles, their policies and (optionally) GitHub's OIDC provider.
         cmd iam-policy {
             /// Output format: text (default), json, cloudformation or terraform.
             optional --format format: PolicyFormat
@@ -99,8 +108,10 @@ xflags::xflags! {
         /// Set up the AWS and GitHub side of the release in the order of the setup guide:
         /// the GitHub OIDC provider, the release role and its trust policy, the
         /// permission policy and its attachment, then the `release` environment and its
-        /// secrets. Prints the plan (what exists, what would change, a diff of each
-        /// policy); changes nothing without --apply (builds xtask with the `iam` feature).
+        /// secrets (with private-dependencies also the build-deps job's read role and
+        /// the `build-deps` environment). Prints the plan (what exists, what would
+        /// change, a diff of each policy); changes nothing without --apply (builds xtask
+        /// with the `iam` feature).
         cmd setup {
             /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID
             /// (default: GITHUB_REPOSITORY in Actions, else the `origin` remote).
@@ -132,13 +143,14 @@ xflags::xflags! {
         }
 
         /// Measure, side by side in one run: compile (cold build vs default features),
-        /// startup, auth (token + endpoint vs the AWS CLI), release (vs the original
-        /// guide's shell steps), rerun (vs the build alone) and ci (release.yml run
-        /// cold vs the guide's single job), on the local stack; and policy (check-iam's
-        /// trust analysis on worst-case documents up to IAM's size limit).
+        /// startup, auth (token + endpoint vs the AWS CLI), release (vs the AWS CLI,
+        /// build and twine steps of a single-job setup), rerun (vs the build alone) and
+        /// ci (release.yml run cold vs those steps as one job), on the local stack; and
+        /// policy (check-iam's trust analysis on worst-case documents up to IAM's size
+        /// limit).
         cmd bench {
-            /// One benchmark: compile, startup, auth, release, rerun, ci, policy or all
-            /// (default).
+            /// One benchmark: compile, startup, auth, release, rerun, ci, policy, inspect or
+            /// all (default).
             optional name: BenchName
             /// Runs per measurement (the median is reported); default 5.
             optional --runs n: usize
@@ -215,6 +227,7 @@ pub struct CheckIam {
     pub environment: Option<String>,
     pub inspect_role: bool,
     pub role_arn: Option<String>,
+    pub read_role: bool,
 }
 
 #[derive(Debug)]

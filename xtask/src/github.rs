@@ -59,13 +59,23 @@ pub async fn request_id_token(audience: &str) -> Result<Secret> {
         let mut request = Request::get(&url).context("build the ID token request")?;
         request.headers_mut().insert("authorization", format!("bearer {}", bearer.expose()));
         request.headers_mut().insert("accept", "application/json");
-        // The whole exchange, body included, within one attempt's limit.
-        let limit = crate::limits::get().aws_attempt;
+        // The whole exchange, body included, within one attempt's limit (plus the
+        // connection's, so that the connector's own deadlines, which tell the
+        // causes apart, come first).
+        let limits = crate::limits::get();
+        let limit = limits.aws_attempt + limits.connect;
+        let host = url.split("://").nth(1).unwrap_or(&url).split(['/', '?']).next().unwrap_or_default().to_owned();
+        let deadlines = net::cause::Deadlines {
+            silence: limits.aws_attempt,
+            silence_var: "XTASK_AWS_ATTEMPT_TIMEOUT",
+            total: limit,
+            total_var: "XTASK_AWS_ATTEMPT_TIMEOUT",
+        };
         let answer = async {
-            let response = connector
-                .call(request)
-                .await
-                .map_err(|err| format!("could not reach the GitHub OIDC token endpoint: {err}"))?;
+            let response = connector.call(request).await.map_err(|err| {
+                let cause = net::cause::classify(&err, false);
+                format!("the GitHub OIDC token endpoint: {}", cause.describe(&host, &deadlines))
+            })?;
             let status = response.status().as_u16();
             let body = ByteStream::new(response.into_body()).collect().await;
             let body = body.map_err(|err| format!("reading the ID token response failed: {err}"))?;
@@ -78,10 +88,8 @@ pub async fn request_id_token(audience: &str) -> Result<Secret> {
                 continue;
             }
             Err(_) => {
-                last_error = Some(format!(
-                    "the GitHub OIDC token endpoint did not answer within {} (XTASK_AWS_ATTEMPT_TIMEOUT)",
-                    crate::limits::shown(limit)
-                ));
+                let cause = net::cause::Cause::TooSlow.describe(&host, &deadlines);
+                last_error = Some(format!("the GitHub OIDC token endpoint: {cause}"));
                 continue;
             }
         };

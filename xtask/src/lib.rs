@@ -5,11 +5,17 @@
 //! Everything is crate-private, so the compiler reports what nothing uses; the
 //! integration tests in `tests/it` reach only the items exported at the end.
 
+// Built without the `commands` feature (the release workflow's binary), helpers that
+// only those commands call are unused: that is the point of leaving them out.
+#![cfg_attr(not(feature = "commands"), allow(dead_code, unused_imports))]
+
 mod arn;
 mod aws;
+#[cfg(feature = "commands")]
 mod bench;
 mod build_env;
 mod build_lock;
+#[cfg(feature = "commands")]
 mod check_iam;
 mod ci;
 mod dists;
@@ -18,18 +24,22 @@ mod flags;
 mod fsutil;
 mod git;
 mod github;
+#[cfg(feature = "commands")]
 mod github_api;
+#[cfg(feature = "commands")]
 mod iam_policy;
 #[cfg(feature = "iam")]
 mod iam_role;
 mod install_help;
 mod interrupt;
 mod limits;
+#[cfg(feature = "commands")]
 mod lint;
 mod lock;
 mod manifest;
 mod net;
 mod origin;
+#[cfg(feature = "commands")]
 mod policy;
 mod project;
 mod publish;
@@ -39,8 +49,10 @@ mod release;
 mod report;
 mod requirement;
 mod rerun;
+#[cfg(feature = "commands")]
 mod sandbox;
 mod settings;
+#[cfg(feature = "commands")]
 mod setup;
 mod specifier;
 mod stamp;
@@ -90,14 +102,32 @@ fn try_main() -> Result<()> {
     let sh = Shell::new()?;
     match flags.subcommand {
         flags::XtaskCmd::Release(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Bench(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::CheckIam(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::IamPolicy(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::InstallHelp(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Lint(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Lock(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Sandbox(cmd) => cmd.run(&sh),
-        flags::XtaskCmd::Setup(cmd) => cmd.run(&sh),
         flags::XtaskCmd::Tools(cmd) => cmd.run(&sh),
+        #[cfg(feature = "commands")]
+        other => commands(&sh, other),
+        #[cfg(not(feature = "commands"))]
+        _ => anyhow::bail!(
+            "this build of the xtask holds the release's own commands only (release, lock, tools), as the release \
+             workflow compiles it: run the others through `cargo xtask`, which builds them"
+        ),
+    }
+}
+
+/// Every command but the release's own (the `commands` feature, on by default; the
+/// release workflow's compile job leaves it out).
+#[cfg(feature = "commands")]
+fn commands(sh: &Shell, command: flags::XtaskCmd) -> Result<()> {
+    match command {
+        flags::XtaskCmd::Bench(cmd) => cmd.run(sh),
+        flags::XtaskCmd::CheckIam(cmd) => cmd.run(sh),
+        flags::XtaskCmd::IamPolicy(cmd) => cmd.run(sh),
+        flags::XtaskCmd::InstallHelp(cmd) => cmd.run(sh),
+        flags::XtaskCmd::Lint(cmd) => cmd.run(sh),
+        flags::XtaskCmd::Sandbox(cmd) => cmd.run(sh),
+        flags::XtaskCmd::Setup(cmd) => cmd.run(sh),
+        flags::XtaskCmd::Release(_) | flags::XtaskCmd::Lock(_) | flags::XtaskCmd::Tools(_) => {
+            unreachable!("the release's own commands are run by try_main")
+        }
     }
 }

@@ -16,6 +16,10 @@ use crate::{dists, fsutil};
 /// The name of the manifest next to the distributions.
 pub const FILE: &str = "manifest.json";
 
+/// The largest manifest read: 1 MiB, for a few hundred bytes per file of a build
+/// that holds at most a few hundred files.
+const MAX_BYTES: u64 = 1 << 20;
+
 /// One distribution of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -51,10 +55,15 @@ impl Manifest {
         fsutil::write_atomic(&dir.join(FILE), text.as_bytes())
     }
 
-    /// Reads and checks `dir/manifest.json`.
+    /// Reads and checks `dir/manifest.json`: a regular file (never through a link,
+    /// never a FIFO) of at most `MAX_BYTES`.
     pub fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join(FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        let read = || -> Result<String> {
+            let data = fsutil::read_capped(&path, MAX_BYTES)?;
+            String::from_utf8(data).context("it is not UTF-8")
+        };
+        let text = read().with_context(|| {
             format!("read {}: run `cargo xtask release --build-only` first and pass its output folder", path.display())
         })?;
         Manifest::parse(&text).with_context(|| format!("read {}: it is not a manifest this tool wrote", path.display()))

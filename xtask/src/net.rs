@@ -9,8 +9,16 @@
 //!
 //! Trust: the platform's store, which rustls-native-certs reads (`SSL_CERT_FILE` and
 //! `SSL_CERT_DIR` override it there), plus `AWS_CA_BUNDLE` as the AWS CLI reads it.
+//!
+//! Names resolve within the connect deadline on threads of their own (`resolve`),
+//! and a failed request's true cause is read off its error chain (`cause`).
+
+pub mod cause;
+mod resolve;
 
 use std::{env, fs, sync::OnceLock};
+
+pub use resolve::BoundedResolver;
 
 use anyhow::{Context, Result, bail};
 use aws_smithy_async::rt::sleep::TokioSleep;
@@ -219,7 +227,7 @@ pub fn sdk_http_client() -> Result<SharedHttpClient> {
         if let Some(components) = components {
             builder.set_sleep_impl(components.sleep_impl());
         }
-        builder.tls_provider(tls_provider()).tls_context(tls.clone()).build()
+        builder.tls_provider(tls_provider()).tls_context(tls.clone()).build_with_resolver(BoundedResolver)
     }))
 }
 
@@ -233,7 +241,7 @@ pub fn connector(settings: HttpConnectorSettings) -> Result<Connector> {
         .sleep_impl(TokioSleep::new())
         .tls_provider(tls_provider())
         .tls_context(tls_context()?)
-        .build())
+        .build_with_resolver(BoundedResolver))
 }
 
 /// `%XX` sequences decoded (as in the userinfo of a URL); invalid ones kept as is.

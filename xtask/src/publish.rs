@@ -103,6 +103,9 @@ pub enum Failure {
     Connection(String),
     /// The file is not a readable distribution (it changed or broke on disk).
     Invalid(String),
+    /// twine read another name, version or content from the file than the
+    /// inspection checked; nothing was sent.
+    Mismatch(String),
     /// The uploader ended (crashed, was killed or stopped) before it reported this
     /// file: whether it arrived is for the repository to tell.
     NoResult(String),
@@ -142,6 +145,7 @@ pub fn classify(kind: &str, status: Option<u16>, reason: &str, retry_after: Opti
         ("timeout", _) => Failure::Timeout,
         ("connection", _) => Failure::Connection(first_line(reason)),
         ("invalid" | "io", _) => Failure::Invalid(first_line(reason)),
+        ("mismatch", _) => Failure::Mismatch(first_line(reason)),
         _ => Failure::Other(first_line(reason)),
     }
 }
@@ -153,12 +157,21 @@ fn first_line(text: &str) -> String {
     scrubbed.lines().map(str::trim).find(|it| !it.is_empty()).unwrap_or("").chars().take(300).collect()
 }
 
+/// What twine must read from every file before it sends it: the project's
+/// normalized name and the release's version (the SHA-256 is each file's own).
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+}
+
 /// A twine process that uploads the files it is given on stdin, one at a time
 /// (`xtask/py/upload_dists.py`). It can be started before the files are verified, so
 /// that importing twine overlaps with the verification: it uploads nothing until
-/// `upload` names the files. The token reaches twine only through its environment
-/// (`TWINE_PASSWORD`), never its arguments or a file. twine itself repeats an upload
-/// that got a 5xx five times.
+/// `upload` names the files, with what the inspection checked of each, which
+/// twine's own reading must match before it sends anything. The token reaches twine
+/// only through its environment (`TWINE_PASSWORD`), never its arguments or a file.
+/// twine itself repeats an upload that got a 5xx five times.
 pub struct Uploader {
     running: exec::Running,
 }
@@ -182,11 +195,18 @@ impl Uploader {
     /// Uploads `dists` and returns each file's outcome, as reported the moment it was
     /// done, and how the uploader ended when that was not normally (a crash, a kill,
     /// a stall, a signal): files it never reported are `NoResult`.
-    pub fn upload(mut self, dists: &[&Dist]) -> (Vec<Result<(), Failure>>, Option<anyhow::Error>) {
-        let paths: String = dists.iter().map(|d| format!("{}\n", d.path.display())).collect();
+    pub fn upload(mut self, dists: &[&Dist], expected: Expected) -> (Vec<Result<(), Failure>>, Option<anyhow::Error>) {
+        let lines: String = dists
+            .iter()
+            .map(|d| {
+                let path = d.path.to_string_lossy();
+                let line = serde_json::json!({ "path": path, "name": expected.name, "version": expected.version, "sha256": d.sha256 });
+                format!("{line}\n")
+            })
+            .collect();
         let written = match self.running.stdin() {
             Some(stdin) => {
-                stdin.write_all(paths.as_bytes()).map_err(|err| format!("could not hand the files to twine: {err}"))
+                stdin.write_all(lines.as_bytes()).map_err(|err| format!("could not hand the files to twine: {err}"))
             }
             None => Err("twine has no stdin".to_owned()),
         };
@@ -289,6 +309,7 @@ mod tests {
                 Failure::Invalid("BadZipFile: File is not a zip file".to_owned()),
             ),
             ("io", None, "FileNotFoundError: x", Failure::Invalid("FileNotFoundError: x".to_owned())),
+            ("mismatch", None, "twine read x 9.9.9", Failure::Mismatch("twine read x 9.9.9".to_owned())),
             ("other", None, "something else\n", Failure::Other("something else".to_owned())),
         ];
         for (kind, status, reason, want) in cases {

@@ -63,7 +63,10 @@ impl flags::Release {
             None => None,
         };
         if self.sandbox {
+            #[cfg(feature = "commands")]
             return crate::sandbox::release(sh, &self);
+            #[cfg(not(feature = "commands"))]
+            bail!("--sandbox is not part of this build (the release workflow's): run it through `cargo xtask`");
         }
         let root = project::find_root()?;
         sh.change_dir(&root);

@@ -1,7 +1,7 @@
 //! Publish settings: where the package goes and how the release authenticates.
 //!
 //! Non-secret defaults live in `[tool.xtask.publish]` of `pyproject.toml`; the
-//! environment variables of the original setup guide override them (an empty
+//! environment variables (docs/setup-guide.ja.md §3.1) override them (an empty
 //! variable counts as unset, as GitHub passes a missing secret as ""). Every value is
 //! validated before any network call, and an error names the setting and where to
 //! set it.

@@ -1,5 +1,5 @@
 //! `cargo xtask setup`: the AWS and GitHub side of the release, planned and applied,
-//! in the order of the original setup guide:
+//! in the order of the manual steps of docs/setup-guide.ja.md (§2.1–2.3, §3.1–3.2):
 //!
 //! 1. the GitHub OIDC provider (audience from the settings);
 //! 2. the release role and its trust policy;
@@ -9,6 +9,12 @@
 //! 6. GitHub: the `release` environment (reviewers, a `v*` tag rule) and the five
 //!    settings `release.yml` reads, as environment secrets.
 //!
+//! With private build dependencies it also sets up the build-deps job's read role
+//! (`ROLE-read`: its trust policy pinned to the `build-deps` environment, its
+//! managed policy `ROLE-read-build-deps` that can read the repository and write
+//! nothing, and the attachment) and the `build-deps` environment (the `v*` tag rule,
+//! no required reviewers, the five secrets with the read role's ARN).
+//!
 //! The documents are `iam-policy`'s (`policy::recommended_trust_policy`,
 //! `policy::least_privilege_policy`, the same trust context). Without `--apply` it
 //! only reads (IAM's read calls, and GitHub's with a token) and prints the plan: what
@@ -16,9 +22,10 @@
 //! the AWS part through the IAM API and then prints the verdict of `check-iam
 //! --inspect-role` on the role; `--apply-github` the GitHub part. Nothing is ever
 //! deleted; how a difference is kept, widened or (with `--force`) narrowed is
-//! `setup::plan`'s rule. The permission policy is a managed policy, as the guide has
-//! it ("create a policy and attach it"): IAM keeps each earlier version, so an update
-//! never loses the document it replaces (an inline policy would be overwritten).
+//! `setup::plan`'s rule. The permission policy is a managed policy attached to the
+//! role (docs/setup-guide.ja.md §2.0, step 3): IAM keeps each earlier version, so an
+//! update never loses the document it replaces (an inline policy would be
+//! overwritten).
 //!
 //! Reading IAM needs the IAM client, so, as `check-iam --inspect-role` does, the
 //! command runs itself again from a build with the `iam` feature.
@@ -46,7 +53,7 @@ use xshell::Shell;
 use crate::{flags, policy::RepoRef};
 
 /// The role's name when neither `--role-name` nor AWS_ROLE_ARN gives one: the
-/// example of the original guide.
+/// example name of docs/setup-guide.ja.md (§3.1).
 #[cfg_attr(not(feature = "iam"), allow(dead_code))]
 const DEFAULT_ROLE_NAME: &str = "GitHubActions-CodeArtifact";
 

@@ -231,16 +231,17 @@ impl Clause {
             Op::LessEqual => v.public().compare(spec) != Ordering::Greater,
             Op::GreaterEqual => v.public().compare(spec) != Ordering::Less,
             Op::Less => {
-                v.public().compare(spec) == Ordering::Less
-                    && !(!spec.is_prerelease()
-                        && v.is_prerelease()
-                        && v.base().compare(&spec.base()) == Ordering::Equal)
+                // `<2` admits no pre-release of 2 itself, unless the spec is one.
+                let same_base = v.base().compare(&spec.base()) == Ordering::Equal;
+                let excluded = same_base && v.is_prerelease() && !spec.is_prerelease();
+                v.public().compare(spec) == Ordering::Less && !excluded
             }
             Op::Greater => {
+                // `>1.0` admits neither `1.0.post1` (unless the spec is a post-release)
+                // nor `1.0+local`.
                 let same_base = v.base().compare(&spec.base()) == Ordering::Equal;
-                v.public().compare(spec) == Ordering::Greater
-                    && !(spec.post.is_none() && v.post.is_some() && same_base)
-                    && !(!v.local.is_empty() && same_base)
+                let excluded = same_base && ((spec.post.is_none() && v.post.is_some()) || !v.local.is_empty());
+                v.public().compare(spec) == Ordering::Greater && !excluded
             }
             Op::Compatible => {
                 let mut prefix = spec.base();

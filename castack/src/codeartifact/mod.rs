@@ -63,7 +63,13 @@ fn operation(state: &State, req: &Request, op: Op, entry: &mut Entry) -> Result<
     check_exists(state, op, &target)?;
     match op {
         Op::GetAuthorizationToken => authorization_token(state, &query),
-        Op::GetRepositoryEndpoint => Ok(json!({ "repositoryEndpoint": state.endpoint(&target.format) })),
+        Op::GetRepositoryEndpoint => {
+            let injected = state.take_fault(&Operation::CodeArtifact(op), |fault| match fault {
+                Fault::Endpoint { url } => Some(url.clone()),
+                _ => None,
+            });
+            Ok(json!({ "repositoryEndpoint": injected.unwrap_or_else(|| state.endpoint(&target.format)) }))
+        }
         Op::DescribeDomain => Ok(describe_domain(state, &target, &arns)),
         Op::DescribeRepository => Ok(describe_repository(state, &target, &arns)),
         Op::PutPackageOriginConfiguration => origin::put(state, &target, restrictions.unwrap_or_default()),

@@ -46,7 +46,7 @@ fn get(stack: &Stack, token: &str, path: &str, accept: Option<&str>) -> Raw {
 /// not under the version in the file name. The upload API takes "`metadata_version`,
 /// `name` and `version` set according to the Core metadata specifications"
 /// (https://github.com/pypi/warehouse/blob/main/docs/dev/api-reference/legacy.rst);
-/// CodeArtifact is assumed to file by them as PyPI does (wire reference §7). So a
+/// CodeArtifact is assumed to file by them as PyPI does (AWS does not document it). So a
 /// wheel called 0.9.1 whose METADATA says 9.9.9 is version 9.9.9, and 0.9.1 does not
 /// exist.
 #[test]

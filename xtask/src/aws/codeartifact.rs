@@ -15,7 +15,8 @@ use crate::{redact::Secret, settings::Settings};
 use super::{Session, explain::explain_codeartifact};
 
 /// `GetAuthorizationToken` and `GetRepositoryEndpoint`, together. The token is
-/// masked the moment it arrives.
+/// masked the moment it arrives; the endpoint must be the one the configuration
+/// names (`endpoint`), or neither is returned.
 pub async fn token_and_endpoint(session: &Session, settings: &Settings) -> Result<(Secret, String)> {
     let client = &session.codeartifact;
     let token = async {
@@ -41,7 +42,10 @@ pub async fn token_and_endpoint(session: &Session, settings: &Settings) -> Resul
             .await
             .map_err(|err| explain_codeartifact("GetRepositoryEndpoint", &err, settings, None))?;
         let endpoint = out.repository_endpoint().context("GetRepositoryEndpoint returned no endpoint")?;
-        check_endpoint(endpoint)
+        let endpoint = check_endpoint(endpoint)?;
+        let local = super::endpoint::loopback_override(|name| std::env::var(name).ok());
+        super::endpoint::check_against(&endpoint, settings, local.as_ref())?;
+        Ok::<_, anyhow::Error>(endpoint)
     };
     let (token, endpoint) = futures_util::future::join(token, endpoint).await;
     Ok((token?, endpoint?))

@@ -10,7 +10,7 @@ use aws_sdk_codeartifact::{
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::{
-    github, limits, net, redact,
+    github, net, redact,
     settings::{self, Settings},
 };
 
@@ -22,8 +22,8 @@ struct Failure {
     /// Not a service answer: the request did not get through (DNS, connection,
     /// timeout, a proxy's refusal) or could not be built.
     transport: Option<String>,
-    /// No answer within the deadline (`limits`).
-    timed_out: bool,
+    /// Why the request got no answer (transport failures only).
+    cause: Option<net::cause::Cause>,
 }
 
 impl Failure {
@@ -40,7 +40,7 @@ impl Failure {
                 message: String::new(),
                 request_id: None,
                 transport: Some(net::PROXY_REFUSED.to_owned()),
-                timed_out: false,
+                cause: None,
             };
         }
         let timed_out = match err {
@@ -54,14 +54,18 @@ impl Failure {
                 message: service.err().message().unwrap_or_default().to_owned(),
                 request_id: err.request_id().map(str::to_owned),
                 transport: None,
-                timed_out: false,
+                cause: None,
             },
             other => Failure {
                 code: None,
                 message: String::new(),
                 request_id: None,
                 transport: Some(redact::scrub(&DisplayErrorContext(other).to_string())),
-                timed_out,
+                cause: Some(match net::cause::classify(other, timed_out) {
+                    // The whole call ran out of time: its last attempt says why.
+                    net::cause::Cause::TooSlow => net::cause::last().unwrap_or(net::cause::Cause::TooSlow),
+                    cause => cause,
+                }),
             },
         }
     }
@@ -86,7 +90,7 @@ where
     let rid = f.request_id_text();
     if let Some(transport) = &f.transport {
         let host = Host { service: "sts", region: &settings_region(web_identity), var: "AWS_ENDPOINT_URL_STS" };
-        return transport_error(&format!("AWS STS for {op}"), transport, f.timed_out, &host);
+        return transport_error(&format!("AWS STS for {op}"), transport, f.cause.as_ref(), &host);
     }
     let code = f.code.clone().unwrap_or_default();
     let msg = &f.message;
@@ -168,7 +172,7 @@ where
     if let Some(transport) = &f.transport {
         let what = format!("CodeArtifact in {} for {op}", settings.region);
         let host = Host { service: "codeartifact", region: &settings.region, var: "AWS_ENDPOINT_URL_CODEARTIFACT" };
-        return transport_error(&what, transport, f.timed_out, &host);
+        return transport_error(&what, transport, f.cause.as_ref(), &host);
     }
     let code = f.code.clone().unwrap_or_default();
     let msg = &f.message;
@@ -232,29 +236,24 @@ where
     }
 }
 
-/// A request that got no answer from the service: the network, a proxy, a timeout.
-fn transport_error(what: &str, transport: &str, timed_out: bool, host: &Host<'_>) -> anyhow::Error {
+/// A request that got no answer from the service: the name, the connection, TLS,
+/// silence or slowness (`net::cause`), each with its fix.
+fn transport_error(what: &str, transport: &str, cause: Option<&net::cause::Cause>, host: &Host<'_>) -> anyhow::Error {
     if transport == net::PROXY_REFUSED {
         return anyhow::format_err!("could not reach {what}: {transport}");
     }
     let proxies = net::describe_proxies().map(|it| format!(" ({it})")).unwrap_or_default();
-    if timed_out {
-        let limits = limits::get();
-        return anyhow::format_err!(
-            "{what}: {} did not answer within {} (each attempt {}, retries included){proxies}: the service, or a \
-             proxy on the way, stalls. Re-run the release later (it resumes where it stopped); on a slow network \
-             raise XTASK_AWS_TIMEOUT and XTASK_AWS_ATTEMPT_TIMEOUT",
+    match cause {
+        Some(net::cause::Cause::Other(_)) | None => anyhow::format_err!(
+            "could not reach {what} at {}: {transport}: check the network and proxy settings{proxies}, AWS_REGION, \
+             and {} if set",
             host.name(),
-            limits::shown(limits.aws_operation),
-            limits::shown(limits.aws_attempt)
-        );
+            host.var
+        ),
+        Some(cause) => {
+            anyhow::format_err!("{what}: {}{proxies}", cause.describe(&host.name(), &net::cause::Deadlines::aws()))
+        }
     }
-    anyhow::format_err!(
-        "could not reach {what} at {}: {transport}: check the network and proxy settings{proxies}, AWS_REGION, and \
-         {} if set",
-        host.name(),
-        host.var
-    )
 }
 
 /// The host a service call goes to: the endpoint override, or AWS's own.

@@ -1,14 +1,14 @@
 //! `cargo xtask bench ci`: a release as CI pays for it, cold, side by side with the
-//! original guide's single job.
+//! baseline's single job (`bench.rs`; "the guide's" in the output).
 //!
 //! Ours is `.github/workflows/release.yml` itself, run by castack's local runner
 //! (`run-workflow`): each job in a fresh clone with an empty cargo target folder and
 //! empty tool folders, pip's and uv's caches off, crates already downloaded (as the
-//! issue's figures assume). The baseline is the guide's job in a fresh clone: a
+//! issue's figures assume). The baseline is one job in a fresh clone: a
 //! fresh venv, `pip install build twine`, the AWS CLI's token and endpoint, an
 //! isolated `python -m build`, `twine upload`. Both upload a new version to the
 //! local stack. The runner's own start-up (a VM per job on GitHub) is not counted on
-//! either side, though ours has three jobs (one after another) and the guide's one.
+//! either side, though ours has three jobs (one after another) and the baseline one.
 
 use std::{
     env, fs,
@@ -120,7 +120,7 @@ impl Bench {
         Ok(Sample { phases })
     }
 
-    /// The guide's single job, phase by phase, in a fresh clone.
+    /// The baseline's single job, phase by phase, in a fresh clone.
     fn ci_guide(&self, aws: &Path, dir: &Path, i: usize) -> Result<Sample> {
         let source = dir.join("repo");
         crate::git::copy_checkout(&self.root, &source)?;

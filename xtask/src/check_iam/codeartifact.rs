@@ -1,22 +1,27 @@
 //! The live CodeArtifact calls of `check-iam`: token (discarded) and endpoint,
 //! domain, repository, the package's origin controls, and whether listing (safe
-//! re-runs) is allowed; each denial mapped to the missing action and resource.
+//! re-runs) is allowed; each denial mapped to the missing action and resource. For
+//! the build-deps job's read role (`--read-role`) the last two, which only
+//! publishing needs, are left out. The ids (`codeartifact.*`, `perm.origin-blocked`,
+//! `perm.safe-rerun`) are explained in docs/checks.md.
 
 use aws_sdk_codeartifact::error::ProvideErrorMetadata;
 
 use crate::{
     aws,
-    policy::{self, Finding, Severity},
+    policy::{self, Finding, Purpose, Severity},
     project::Project,
     settings::Settings,
 };
 
-/// The live CodeArtifact calls of a release, each mapped to a finding. Returns the
-/// package's origin setting when it could be read.
+/// The live CodeArtifact calls of a release (or, for the read role, of the
+/// build-deps job), each mapped to a finding. Returns the package's origin setting
+/// when it could be read.
 pub async fn checks(
     session: &aws::Session,
     settings: &Settings,
     project: &Project,
+    purpose: Purpose,
     findings: &mut Vec<Finding>,
 ) -> Option<policy::OriginPublish> {
     let client = &session.codeartifact;
@@ -52,6 +57,9 @@ pub async fn checks(
         None,
     );
 
+    if purpose == Purpose::Read {
+        return None;
+    }
     let origin = origin(session, settings, &name, findings).await;
     let version = project.current_version().unwrap_or_else(|_| "0".to_owned());
     match aws::remote_assets(session, settings, &name, &version).await {

@@ -1,5 +1,6 @@
 //! The GitHub side of `check-iam`, in Actions: `id-token: write`, a fork pull
-//! request, and the claims of the job's OIDC token (never the token itself).
+//! request, and the claims of the job's OIDC token (never the token itself). The
+//! `github.*` ids are explained in docs/checks.md.
 
 use crate::{
     github,
@@ -7,7 +8,9 @@ use crate::{
     settings::Settings,
 };
 
-pub async fn checks(settings: &Settings, findings: &mut Vec<Finding>) {
+/// The checks of the job's GitHub context; `environment` is the one the role's
+/// generated trust policy expects (`release`, or `build-deps` for the read role).
+pub async fn checks(settings: &Settings, environment: &str, findings: &mut Vec<Finding>) {
     if github::is_fork_pull_request() {
         findings.push(Finding::new(
             "github.fork",
@@ -67,7 +70,7 @@ pub async fn checks(settings: &Settings, findings: &mut Vec<Finding>) {
             Severity::Medium,
             format!(
                 "the job has no `environment:`, so its sub is {:?}; the generated trust policy expects \
-                 `environment: release` (with required reviewers) on the publishing job",
+                 `environment: {environment}` on the job that assumes the role",
                 claims.sub
             ),
         ));

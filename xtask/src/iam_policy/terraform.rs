@@ -1,8 +1,10 @@
 //! `iam-policy --format terraform`: a Terraform configuration (HCL, for the
 //! hashicorp/aws provider) that creates the release role with the trust policy, a
 //! managed policy with the permission policy attached to it, and, while the
-//! variable `create_oidc_provider` is true, GitHub's OIDC provider. The documents
-//! are `jsonencode(...)` of HCL objects written from the values of `--format json`.
+//! variable `create_oidc_provider` is true, GitHub's OIDC provider; with private
+//! build dependencies also the build-deps job's read role, its managed policy and
+//! the output `read_role_arn`. The documents are `jsonencode(...)` of HCL objects
+//! written from the values of `--format json`.
 //!
 //! Every string is written by [`hcl_string`], which escapes what HCL would
 //! otherwise read as syntax: quotes, backslashes and control characters, and the
@@ -13,7 +15,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{ReleaseRole, provider_url};
+use super::{ReadRole, ReleaseRole, provider_url};
 use crate::policy::{KEY_ORDER, ordered_keys};
 
 /// The oldest hashicorp/aws provider whose `aws_iam_openid_connect_provider` takes
@@ -21,9 +23,10 @@ use crate::policy::{KEY_ORDER, ordered_keys};
 const AWS_PROVIDER: &str = ">= 5.81.0";
 
 /// The configuration: provider requirements, the name variables, the resources
-/// and the role's ARN as an output.
+/// and the role's ARN as an output; then the read role's, when there is one.
 pub fn configuration(role: &ReleaseRole) -> String {
-    format!("{}\n{}", preamble(role), resources(role))
+    let read = role.read.as_ref().map(|read| format!("\n{}", read_role(role, read))).unwrap_or_default();
+    format!("{}\n{}{read}", preamble(role), resources(role))
 }
 
 /// What the configuration is, the Terraform and provider versions it needs, and
@@ -124,13 +127,78 @@ output "role_arn" {{
         max_session_duration = role.max_session_duration,
         trust = hcl_value(&role.trust, 1),
         account = q(&role.account),
-        account_message = q(&format!(
-            "The trust policy names GitHub's OIDC provider in account {}: apply this configuration with \
-             credentials of that account, or generate it again with AWS_ROLE_ARN set to a role of your account.",
-            role.account
-        )),
+        account_message = q(&account_message(&role.account)),
         policy_description = q(&format!("Least privilege of the release: {}", role.summary)),
         permissions = hcl_value(&role.permissions, 1),
+    )
+}
+
+/// The build-deps job's read role: its name variables, the role with its trust
+/// policy (the same provider and account precondition as the release role), its
+/// managed policy and attachment, and its ARN as an output.
+fn read_role(role: &ReleaseRole, read: &ReadRole) -> String {
+    let q = hcl_string;
+    format!(
+        r#"variable "read_role_name" {{
+  description = "Name of the build-deps job's read role; its ARN (the output read_role_arn) is the AWS_ROLE_ARN secret of the build-deps environment"
+  type        = string
+  default     = {role_name}
+}}
+
+variable "read_policy_name" {{
+  description = "Name of the managed policy with the read role's permissions"
+  type        = string
+  default     = {policy_name}
+}}
+
+resource "aws_iam_role" "read" {{
+  name                 = var.read_role_name
+  description          = {role_description}
+  max_session_duration = {max_session_duration}
+  assume_role_policy   = jsonencode({trust})
+  depends_on           = [aws_iam_openid_connect_provider.github]
+
+  lifecycle {{
+    precondition {{
+      condition     = data.aws_caller_identity.current.account_id == {account}
+      error_message = {account_message}
+    }}
+  }}
+}}
+
+resource "aws_iam_policy" "read" {{
+  name        = var.read_policy_name
+  description = {policy_description}
+  policy      = jsonencode({permissions})
+}}
+
+resource "aws_iam_role_policy_attachment" "read" {{
+  role       = aws_iam_role.read.name
+  policy_arn = aws_iam_policy.read.arn
+}}
+
+output "read_role_arn" {{
+  description = "The read role's ARN: the value of the AWS_ROLE_ARN secret of the build-deps environment"
+  value       = aws_iam_role.read.arn
+}}
+"#,
+        role_name = q(&read.role_name),
+        policy_name = q(&read.policy_name),
+        role_description = q(&format!("GitHub Actions build-deps job: {}", read.summary)),
+        max_session_duration = role.max_session_duration,
+        trust = hcl_value(&read.trust, 1),
+        account = q(&role.account),
+        account_message = q(&account_message(&role.account)),
+        policy_description = q(&format!("Read only, no write: {}", read.summary)),
+        permissions = hcl_value(&read.permissions, 1),
+    )
+}
+
+/// Why the configuration refuses another account.
+fn account_message(account: &str) -> String {
+    format!(
+        "The trust policy names GitHub's OIDC provider in account {account}: apply this configuration with \
+         credentials of that account, or generate it again with AWS_ROLE_ARN set to a role of your account."
     )
 }
 

@@ -1,23 +1,24 @@
 //! The documents `cargo xtask iam-policy` prints: the recommended trust policy and
-//! the least-privilege permission policy of the release role, and a printer that
-//! keeps IAM's customary key order (serde_json would sort the keys).
+//! the least-privilege permission policy of the release role and, with private
+//! build dependencies, of the build-deps job's read role; and a printer that keeps
+//! IAM's customary key order (serde_json would sort the keys).
 //!
-//! Both documents pass this module's own analysis (a test checks it), so what the
+//! The documents pass this module's own analysis (a test checks it), so what the
 //! tool recommends is what the tool accepts.
 
 use serde_json::{Value, json};
 
 use super::{
-    permission::PublishTarget,
+    permission::{PublishTarget, READ_SID},
     trust::{self, TrustContext},
 };
 use crate::arn::GITHUB_PROVIDER_HOST;
 
-/// The recommended trust policy (reference §6): GitHub's provider in `account` (in
-/// the context's partition), `StringEquals` on `aud` and on the environment-form
-/// `sub` (the immutable `OWNER@ID/REPO@ID` form when `ctx.repo` has its ids).
-/// Without an environment the job runs on a tag push, and `sub` becomes
-/// `StringLike repo:OWNER/REPO:ref:refs/tags/v*`.
+/// The recommended trust policy, the one that passes as `trust.ok` (docs/checks.md):
+/// GitHub's provider in `account` (in the context's partition), `StringEquals` on
+/// `aud` and on the environment-form `sub` (the immutable `OWNER@ID/REPO@ID` form
+/// when `ctx.repo` has its ids). Without an environment the job runs on a tag push,
+/// and `sub` becomes `StringLike repo:OWNER/REPO:ref:refs/tags/v*`.
 pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
     let (operator, sub) = trust::recommended_sub(ctx, ctx.repo.has_ids());
     let aud_key = format!("{GITHUB_PROVIDER_HOST}:aud");
@@ -40,50 +41,20 @@ pub fn recommended_trust_policy(ctx: &TrustContext, account: &str) -> Value {
     })
 }
 
-/// The least-privilege permission policy (reference §7) for `target`: the bearer
-/// token scoped to CodeArtifact, the authorization token on the domain, the
-/// endpoint on the repository, publishing on the package, the two read actions
-/// that make re-runs safe, and, with private dependencies, reading the repository
-/// that the build installs its requirements from.
+/// The least-privilege permission policy (the one that passes as `perm.ok`) of the
+/// release role for `target`: the bearer token scoped to CodeArtifact, the
+/// authorization token on the domain, the endpoint on the repository, publishing on
+/// the package, and the two read actions that make re-runs safe. Never ReadFromRepository: with private
+/// build dependencies the build-deps job's read role ([`read_role_policy`])
+/// downloads them, and the release role only publishes.
 pub fn least_privilege_policy(target: &PublishTarget) -> Value {
-    let mut policy = publish_policy(target);
-    if target.private_dependencies
-        && let Some(statements) = policy.get_mut("Statement").and_then(Value::as_array_mut)
-    {
-        statements.push(json!({
-            "Sid": "PrivateBuildDependencies",
-            "Effect": "Allow",
-            "Action": "codeartifact:ReadFromRepository",
-            "Resource": target.repository_arn(),
-        }));
-    }
-    policy
-}
-
-fn publish_policy(target: &PublishTarget) -> Value {
     let package = target.package_arn();
     json!({
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "BearerTokenForCodeArtifact",
-                "Effect": "Allow",
-                "Action": "sts:GetServiceBearerToken",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
-            },
-            {
-                "Sid": "AuthorizationToken",
-                "Effect": "Allow",
-                "Action": "codeartifact:GetAuthorizationToken",
-                "Resource": target.domain_arn(),
-            },
-            {
-                "Sid": "RepositoryEndpoint",
-                "Effect": "Allow",
-                "Action": "codeartifact:GetRepositoryEndpoint",
-                "Resource": target.repository_arn(),
-            },
+            bearer_token(),
+            authorization_token(target),
+            repository_endpoint(target),
             {
                 "Sid": "Publish",
                 "Effect": "Allow",
@@ -97,6 +68,55 @@ fn publish_policy(target: &PublishTarget) -> Value {
                 "Resource": package,
             },
         ],
+    })
+}
+
+/// The permission policy of the build-deps job's read role: the same three
+/// statements for the token and the endpoint, and `ReadFromRepository` on the
+/// repository (the only resource it is authorised on), which pip's download of the
+/// locked build requirements needs. Nothing that writes.
+pub fn read_role_policy(target: &PublishTarget) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            bearer_token(),
+            authorization_token(target),
+            repository_endpoint(target),
+            {
+                "Sid": READ_SID,
+                "Effect": "Allow",
+                "Action": "codeartifact:ReadFromRepository",
+                "Resource": target.repository_arn(),
+            },
+        ],
+    })
+}
+
+fn bearer_token() -> Value {
+    json!({
+        "Sid": "BearerTokenForCodeArtifact",
+        "Effect": "Allow",
+        "Action": "sts:GetServiceBearerToken",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}},
+    })
+}
+
+fn authorization_token(target: &PublishTarget) -> Value {
+    json!({
+        "Sid": "AuthorizationToken",
+        "Effect": "Allow",
+        "Action": "codeartifact:GetAuthorizationToken",
+        "Resource": target.domain_arn(),
+    })
+}
+
+fn repository_endpoint(target: &PublishTarget) -> Value {
+    json!({
+        "Sid": "RepositoryEndpoint",
+        "Effect": "Allow",
+        "Action": "codeartifact:GetRepositoryEndpoint",
+        "Resource": target.repository_arn(),
     })
 }
 

@@ -9,15 +9,20 @@
 //! conditions admit belong to the release repository and its release context
 //! (proved on the grammar of GitHub's subjects, `lang`), and is every token of
 //! another repository or context that the policy's own patterns, the repositories it
-//! names and the reference's counter-examples describe refused?
+//! names and a fixed list of look-alikes (another owner, `OWNER-evil/REPO`,
+//! `OWNER/REPO-evil`, a pull request, a feature branch, another environment)
+//! describe refused?
 //! Permissions (`permission`): can the role call each API a release needs on the
-//! exact ARN CodeArtifact authorises, and nothing dangerous besides? The checks carry
-//! the numbers of the T1–T17 and P1–P12 checklists in the shared reference
-//! `oidc-and-iam.md`.
+//! exact ARN CodeArtifact authorises, and nothing dangerous besides? With private
+//! build dependencies a second role, the build-deps job's read role (`read_role`),
+//! is asked the same of a download, and must write nothing.
 //!
-//! Every check reports a `Finding` with a stable id. A check that needs a fact from
-//! the GitHub or AWS APIs takes it as an `Option`; without it the check reports an
-//! `info` finding (same id) that says what to check by hand.
+//! Every check reports a `Finding` with a stable id, and docs/checks.md has an
+//! entry for each id (what it means, why it matters, the fix, the public source;
+//! a tidy test keeps the two in step): comments here name a check by its id. A
+//! check that needs a fact from the GitHub or AWS APIs takes it as an `Option`;
+//! without it the check reports an `info` finding (same id) that says what to check
+//! by hand.
 
 mod budget;
 mod document;
@@ -27,6 +32,7 @@ mod glob;
 mod json;
 mod lang;
 mod permission;
+mod read_role;
 mod text;
 mod trust;
 
@@ -39,9 +45,13 @@ use serde_json::Value;
 
 use document::{Document, OpKind};
 pub use generate::{
-    KEY_ORDER, least_privilege_policy, ordered_keys, recommended_trust_policy, to_pretty_json, to_pretty_json_in,
+    KEY_ORDER, least_privilege_policy, ordered_keys, read_role_policy, recommended_trust_policy, to_pretty_json,
+    to_pretty_json_in,
 };
-pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, analyse_permissions};
+#[cfg(test)]
+pub use permission::analyse_permissions;
+pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, Purpose, analyse_permissions_as};
+pub use read_role::{READ_ENVIRONMENT, read_role_context};
 pub use text::iam_size;
 #[cfg(feature = "iam")]
 pub use text::plain_text;
@@ -95,8 +105,9 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One result of a check: a stable id (`trust.any-repository`), its severity, and a
-/// message that says what is wrong and how to fix it.
+/// One result of a check: a stable id (`trust.any-repository`, explained in
+/// docs/checks.md), its severity, and a message that says what is wrong and how to
+/// fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub id: &'static str,

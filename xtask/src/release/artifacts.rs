@@ -84,8 +84,7 @@ fn check(sh: &Shell, tools: &Tools, project: &Project, version: &Version, dir: &
     }
     // What is inside, as after the build: twine sends the name and version of
     // METADATA, so a wheel named 1.0.0 that says 9.9.9 inside would be filed as 9.9.9.
-    let inspected = dists::inspect(sh, tools, &project.root, &dists)?;
-    dists::check_metadata(&inspected, &dists, &project.name, version)?;
+    dists::inspect(sh, tools, project, version, &dists)?;
     for dist in &dists {
         report::say(&format!(
             "  {:<45} {:>9} B  sha256:{}  (matches the manifest)",
@@ -100,16 +99,18 @@ fn check(sh: &Shell, tools: &Tools, project: &Project, version: &Version, dir: &
 /// `target/dist/`, which holds one folder per version): then the folder of this
 /// version, or the only one there is (whose manifest then says which it is).
 fn artifact_dir(dir: &Path, version: &Version) -> Result<std::path::PathBuf> {
-    if dir.join(manifest::FILE).exists() {
+    // Whatever is there, without following it: `Manifest::read` says what is wrong.
+    let present = |path: &Path| fs::symlink_metadata(path.join(manifest::FILE)).is_ok();
+    if present(dir) {
         return Ok(dir.to_path_buf());
     }
-    if dir.join(version.as_str()).join(manifest::FILE).exists() {
+    if present(&dir.join(version.as_str())) {
         return Ok(dir.join(version.as_str()));
     }
     let builds: Vec<_> = fs::read_dir(dir)
         .with_context(|| format!("list {}", dir.display()))?
         .filter_map(|it| it.ok())
-        .filter(|it| it.file_type().is_ok_and(|t| t.is_dir()) && it.path().join(manifest::FILE).exists())
+        .filter(|it| it.file_type().is_ok_and(|t| t.is_dir()) && present(&it.path()))
         .map(|it| it.path())
         .collect();
     Ok(match builds.as_slice() {

@@ -116,8 +116,7 @@ impl Build<'_> {
     fn verify(&self, sh: &Shell, tools: &Tools, dists: Vec<Dist>) -> Result<Vec<Dist>> {
         let (project, version) = (self.project, self.version);
         dists::check_file_names(&dists, &project.name, version)?;
-        let inspected = dists::inspect(sh, tools, &project.root, &dists)?;
-        dists::check_metadata(&inspected, &dists, &project.name, version)?;
+        dists::inspect(sh, tools, project, version, &dists)?;
         Manifest::of(&project.name, version.as_str(), &self.checked.checkout.head, &dists).write(&self.out)?;
         report::say(&format!("{}:", self.out.display()));
         for dist in &dists {

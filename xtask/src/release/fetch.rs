@@ -62,7 +62,8 @@ fn download(sh: &Shell, project: &Project, lock: &BuildLock, auth: &Auth, dir: &
         format!(
             "download the wheels of {} from the repository (each checked against its hash). If pip found no \
              versions, the repository (or its upstream) lacks them or the identity lacks \
-             codeartifact:ReadFromRepository on the repository; `cargo xtask check-iam` checks it",
+             codeartifact:ReadFromRepository on the repository; `cargo xtask check-iam --read-role --inspect-role \
+             --role-arn ARN` checks the read role",
             build_lock::FILE
         )
     })?;

@@ -1,9 +1,14 @@
 //! Step 3, Stamp: the release takes the checkout for itself (`exclusive`), puts
 //! back what a run that died left stamped (`journal`), then the version goes into
 //! the version file (atomically, the rest kept byte for byte); outside CI it is put
-//! back after the build, and the journal says so until then.
+//! back after the build, and the journal says so until then. The file and every
+//! folder on its path must be regular (`fsutil::regular_file_in`), when it is read and
+//! again when it is written or restored: nothing is written through a link.
 
-use std::{fs, path::PathBuf};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, Result};
 
@@ -42,8 +47,10 @@ pub fn run(project: &Project, checkout: &Checkout, version: &Version) -> Result<
 /// reason), so a failed `release v2.0.0` leaves no 2.0.0 behind for a later
 /// `release` without a tag to pick up.
 fn stamp(project: &Project, version: &Version, journal: PathBuf) -> Result<Option<StampedFile>> {
-    let (path, label) = (project.version_path(), project.version_file());
+    let label = project.version_file();
+    let path = fsutil::regular_file_in(&project.root, Path::new(label)).with_context(|| format!("stamp {label}"))?;
     let text = fs::read(&path).with_context(|| format!("read {label}"))?;
+    let permissions = fs::metadata(&path).with_context(|| format!("read {label}"))?.permissions();
     let assignment = project.version.place.find(&text, label)?;
     if assignment.current == version.as_str() {
         report::say(&format!("{label} already says {version}; left untouched"));
@@ -56,25 +63,32 @@ fn stamp(project: &Project, version: &Version, journal: PathBuf) -> Result<Optio
     if !in_ci {
         journal::record(&journal, (&path, label), &text, &new)?;
     }
+    fsutil::regular_file_in(&project.root, Path::new(label)).with_context(|| format!("stamp {label}"))?;
     fsutil::write_atomic(&path, &new).with_context(|| format!("write {label}"))?;
     report::say(&format!("{label} ({}): {} → {version}", project.version.declared_by, assignment.current));
     if in_ci {
         return Ok(None);
     }
-    Ok(Some(StampedFile { path, label: label.to_owned(), original: text, journal }))
+    let (root, label) = (project.root.clone(), label.to_owned());
+    Ok(Some(StampedFile { root, label, original: text, permissions, journal }))
 }
 
 /// The version file as it was before the stamp, written back when dropped.
 pub struct StampedFile {
-    path: PathBuf,
+    root: PathBuf,
     label: String,
     original: Vec<u8>,
+    permissions: fs::Permissions,
     journal: PathBuf,
 }
 
 impl Drop for StampedFile {
     fn drop(&mut self) {
-        match fsutil::write_atomic(&self.path, &self.original) {
+        let restored = fsutil::regular_file_in(&self.root, Path::new(&self.label)).and_then(|path| {
+            fsutil::write_atomic(&path, &self.original)?;
+            fs::set_permissions(&path, self.permissions.clone()).context("restore the permissions")
+        });
+        match restored {
             Ok(()) => {
                 journal::clear(&self.journal);
                 report::say(&format!("{} restored (it is stamped for the build only)", self.label));

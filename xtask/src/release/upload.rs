@@ -143,8 +143,10 @@ fn upload_files(
             Some(early) => Ok(early),
             None => Uploader::start(ctx.sh, tools, &ctx.project.root, &auth.endpoint, &auth.token),
         };
+        let name = ctx.project.normalized_name();
+        let expected = publish::Expected { name: &name, version: ctx.version.as_str() };
         let (results, ended) = match started {
-            Ok(uploader) => uploader.upload(&batch),
+            Ok(uploader) => uploader.upload(&batch, expected),
             Err(err) => (batch.iter().map(|_| Err(Failure::Other(format!("{err:#}")))).collect(), None),
         };
         let results = arrived_anyway(ctx, settings, auth, &batch, results);
@@ -270,6 +272,7 @@ fn explain(failure: &Failure, dist: &Dist, settings: &Settings, ctx: &Ctx<'_>) -
              resumes where it stopped"
         ),
         Failure::Invalid(reason) => format!("twine could not read the file: {reason}"),
+        Failure::Mismatch(reason) => format!("refused before it was sent: {reason}"),
         Failure::NoResult(why) => format!(
             "the uploader ended before it reported this file, on {RUNS} attempts, and the repository does not hold \
              it: {why}"

@@ -4,10 +4,11 @@
 //! than the release needs, or refuses something the release needs. The generated
 //! documents pass that analysis (a test of `policy` checks it), so what the
 //! existing one is blamed for is what the change takes away, and what it lacks is
-//! what the change adds.
+//! what the change adds. docs/checks.md ("In `setup`") lists which finding ids
+//! fall under which of these.
 
 use crate::policy::{
-    self, Finding, NamedPolicy, PermissionFacts, ProviderFacts, PublishTarget, TrustContext, TrustFacts,
+    self, Finding, NamedPolicy, PermissionFacts, ProviderFacts, PublishTarget, Purpose, TrustContext, TrustFacts,
 };
 
 /// The analysis' verdict on an existing document that differs from the generated one.
@@ -31,8 +32,8 @@ impl Verdict {
 }
 
 /// Findings that mean the trust policy lets in someone other than the release job
-/// of this repository (the checks T1–T7, T13 of the reference), or may (the
-/// analysis could not prove otherwise).
+/// of this repository, or may (the analysis could not prove otherwise); each is
+/// explained in docs/checks.md.
 const FOREIGN_TRUST: [&str; 9] = [
     "trust.foreign-repository",
     "trust.unproven",
@@ -56,8 +57,9 @@ const UNREADABLE: [&str; 6] = [
     "perm.not-a-permission-policy",
 ];
 
-/// Permission findings that mean the policy allows more than the release needs.
-const BROADER_PERMISSION: [&str; 3] = ["perm.too-broad", "perm.dangerous-action", "perm.bearer-token-condition"];
+/// Permission findings that mean the policy allows more than the role needs.
+const BROADER_PERMISSION: [&str; 4] =
+    ["perm.too-broad", "perm.dangerous-action", "perm.bearer-token-condition", "perm.read-role-can-write"];
 
 /// Permission findings about facts outside the documents (the domain's account,
 /// origin controls, a live simulation): the same for either document.
@@ -90,16 +92,19 @@ pub fn trust(text: &str, ctx: &TrustContext) -> Verdict {
     verdict
 }
 
-/// The existing permission policy `text` (named `name`), analysed alone against
-/// `target`.
-pub fn permission(name: &str, text: &str, target: &PublishTarget) -> Verdict {
-    let findings = policy::analyse_permissions(&[NamedPolicy::new(name, text)], target, &PermissionFacts::default());
+/// The existing permission policy `text` (named `name`) of the role of `purpose`,
+/// analysed alone against `target`.
+pub fn permission(name: &str, text: &str, target: &PublishTarget, purpose: Purpose) -> Verdict {
+    let policies = [NamedPolicy::new(name, text)];
+    let findings = policy::analyse_permissions_as(purpose, &policies, target, &PermissionFacts::default());
     let mut verdict = Verdict { foreign: Vec::new(), broader: Vec::new(), missing: Vec::new() };
     for Finding { id, severity, message } in findings {
         let line = format!("{id}: {message}");
-        // ReadFromRepository granted without need is a note of the analysis, and more
-        // than the generated policy allows.
-        let unneeded_read = id == "perm.read-from-repository" && !severity.fails() && !target.private_dependencies;
+        // ReadFromRepository in the release role is a note of the analysis (the
+        // build-deps job's read role reads, if anything does), and more than the
+        // generated policy allows.
+        let unneeded_read =
+            purpose == Purpose::Release && id == "perm.read-from-repository" && severity == policy::Severity::Info;
         if UNREADABLE.contains(&id) || BROADER_PERMISSION.contains(&id) || unneeded_read {
             verdict.broader.push(line);
         } else if !OUTSIDE.contains(&id) && severity > policy::Severity::Info {
@@ -110,12 +115,12 @@ pub fn permission(name: &str, text: &str, target: &PublishTarget) -> Verdict {
 }
 
 /// What the role's other policies (attached or inline, not the one setup writes)
-/// allow beyond the release's needs: reported, never removed.
-pub fn other_policies(policies: &[NamedPolicy], target: &PublishTarget) -> Vec<String> {
+/// allow beyond its needs: reported, never removed.
+pub fn other_policies(policies: &[NamedPolicy], target: &PublishTarget, purpose: Purpose) -> Vec<String> {
     if policies.is_empty() {
         return Vec::new();
     }
-    let findings = policy::analyse_permissions(policies, target, &PermissionFacts::default());
+    let findings = policy::analyse_permissions_as(purpose, policies, target, &PermissionFacts::default());
     findings
         .into_iter()
         .filter(|it| BROADER_PERMISSION.contains(&it.id) || UNREADABLE.contains(&it.id))

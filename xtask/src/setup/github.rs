@@ -1,9 +1,11 @@
 //! The GitHub part of `setup`: the `release` environment the trust policy pins
 //! (required reviewers, a deployment policy that admits only `v*` tags) and the five
 //! settings `release.yml` reads as `secrets.*`, stored as secrets of that
-//! environment. It is printed always (with a token: what exists), as `gh` commands
-//! that name each secret and never its value; `--apply-github` carries it out
-//! through GitHub's REST API (`apply`).
+//! environment; with private build dependencies also the `build-deps` environment
+//! of the read role (the tag rule and no reviewers, since that role can only read)
+//! with its own five secrets. It is printed always (with a token: what exists), as
+//! `gh` commands that name each secret and never its value; `--apply-github`
+//! carries it out through GitHub's REST API (`apply`).
 
 use serde_json::{Value, json};
 use xshell::Shell;
@@ -26,6 +28,9 @@ pub struct Side<'a> {
     /// `--reviewer` logins, validated.
     pub reviewers: &'a [String],
     pub force: bool,
+    /// The release environment needs required reviewers; the read role's does not
+    /// (setup adds none, and keeps those it has).
+    pub needs_reviewers: bool,
 }
 
 impl Side<'_> {
@@ -144,7 +149,7 @@ async fn resolve_reviewers(api: &Api, side: &Side<'_>, current: Option<&Current>
             reviewer.id = user.get("id").and_then(Value::as_u64);
         }
     }
-    if wanted.is_empty() && out.is_empty() {
+    if wanted.is_empty() && out.is_empty() && side.needs_reviewers {
         // A workflow's GITHUB_TOKEN has no user; then the placeholder stays.
         if let Reply::Json(user) = api.get("/user").await
             && let Some(login) = user.get("login").and_then(Value::as_str).filter(|it| super::valid_login(it))
@@ -304,9 +309,10 @@ pub fn todo(prepared: &Prepared, side: &Side) -> Todo {
 /// The body of `PUT /repos/{o}/{r}/environments/{env}`: the reviewers by id (the
 /// `gh` command substitutes a lookup for an unknown id), custom deployment
 /// policies (the tag rule comes separately).
-pub fn environment_body(want: &Desired) -> String {
+pub fn environment_body(want: &Desired, side: &Side) -> String {
     let placeholder = [Reviewer { kind: "User".to_owned(), name: "REVIEWER_LOGIN".to_owned(), id: None }];
-    let reviewers = if want.reviewers.is_empty() { &placeholder[..] } else { &want.reviewers[..] };
+    let reviewers =
+        if want.reviewers.is_empty() && side.needs_reviewers { &placeholder[..] } else { &want.reviewers[..] };
     let reviewers: Vec<String> = reviewers
         .iter()
         .map(|it| {
@@ -361,21 +367,34 @@ pub fn render(prepared: &Prepared, side: &Side) -> String {
         } else {
             names.join(", ")
         };
+        let reviewers = match (side.needs_reviewers, names.is_empty()) {
+            (true, _) => format!("required reviewers {reviewers}"),
+            (false, true) => "no required reviewers (its role can read the repository and never publish; the \
+                              release waits for the reviewers of the publish job's environment)"
+                .to_owned(),
+            (false, false) => format!(
+                "required reviewers {} (kept; none are needed, since its role can read the repository and never \
+                 publish)",
+                names.join(", ")
+            ),
+        };
         let state = match current.map(|it| &it.env) {
             None => "not read".to_owned(),
             Some(None) => "does not exist".to_owned(),
             Some(Some(it)) => describe(it),
         };
         out.push_str(&format!("Environment {env}: {state}.\n"));
+        let self_review = match (want.prevent_self_review, side.needs_reviewers) {
+            (true, _) => "; \"Prevent self-review\" on",
+            (false, true) => {
+                "; \"Prevent self-review\" off (with one reviewer it would block every release that reviewer starts: \
+                 add a second with --reviewer to turn it on)"
+            }
+            (false, false) => "",
+        };
         out.push_str(&format!(
-            "  wanted: required reviewers {reviewers}; \"Prevent self-review\" {}; deployments only from tags \
-             matching {TAG_RULE}; administrators {} bypass it\n",
-            if want.prevent_self_review {
-                "on"
-            } else {
-                "off (with one reviewer it would block every release that reviewer starts: add a second with \
-                 --reviewer to turn it on)"
-            },
+            "  wanted: {reviewers}{self_review}; deployments only from tags matching {TAG_RULE}; administrators {} \
+             bypass it\n",
             if want.can_admins_bypass { "may (kept as it is)" } else { "may not" }
         ));
         let extra: Vec<String> = current
@@ -442,7 +461,7 @@ fn commands(side: &Side, todo: &Todo, want: &Desired, repo: &str) -> String {
         let path = format!("repos/{repo}/environments/{}", redact::percent_encode(env));
         if todo.environment {
             lines.push(format!("gh api --method PUT {path} --input - <<EOF"));
-            lines.push(environment_body(want));
+            lines.push(environment_body(want, side));
             lines.push("EOF".to_owned());
         }
         if todo.tag_rule {
@@ -458,9 +477,10 @@ fn commands(side: &Side, todo: &Todo, want: &Desired, repo: &str) -> String {
     if lines.is_empty() {
         return "Nothing to do on GitHub.\n".to_owned();
     }
-    let mut out = String::from(
+    let role = if side.needs_reviewers { "the role's ARN" } else { "the read role's ARN" };
+    let mut out = format!(
         "By hand, with the GitHub CLI (gh asks for each secret's value: the setting of the same name, and for \
-         AWS_ROLE_ARN the role's ARN from the AWS part); or run setup with --apply-github:\n",
+         AWS_ROLE_ARN {role} from the AWS part); or run setup with --apply-github:\n",
     );
     for line in lines {
         out.push_str(&format!("  {line}\n"));

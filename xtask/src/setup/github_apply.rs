@@ -1,4 +1,4 @@
-//! `setup --apply-github`: the environment, its `v*` tag rule and the five secrets,
+//! `setup --apply-github`: an environment, its `v*` tag rule and its five secrets,
 //! through GitHub's REST API with the token `github_api` found. A secret's value is
 //! sealed to the repository's public key (libsodium's sealed box, which GitHub
 //! requires) in memory and only the sealed form is sent; neither the value nor the
@@ -44,7 +44,7 @@ pub async fn apply(prepared: &Prepared, side: &Side<'_>, values: &[SecretValue])
     let mut done = Vec::new();
     if let (Some(env), true) = (side.environment, todo.environment) {
         let want = github::desired(prepared);
-        if want.reviewers.is_empty() {
+        if want.reviewers.is_empty() && side.needs_reviewers {
             bail!(
                 "the environment {env} needs a required reviewer, and the token has no user to default to: pass --reviewer LOGIN"
             );
@@ -60,10 +60,12 @@ pub async fn apply(prepared: &Prepared, side: &Side<'_>, values: &[SecretValue])
         let path = side.env_path(env);
         answer(api.put(&path, &body).await, &format!("PUT {path}")).map_err(anyhow::Error::msg)?;
         let names: Vec<&str> = want.reviewers.iter().map(|it| it.name.as_str()).collect();
-        done.push(format!(
-            "set up the environment {env}: required reviewers {}, custom deployment policies",
-            names.join(", ")
-        ));
+        let reviewers = if names.is_empty() {
+            "no required reviewers".to_owned()
+        } else {
+            format!("required reviewers {}", names.join(", "))
+        };
+        done.push(format!("set up the environment {env}: {reviewers}, custom deployment policies"));
     }
     if let (Some(env), true) = (side.environment, todo.tag_rule) {
         let path = format!("{}/deployment-branch-policies", side.env_path(env));

@@ -9,7 +9,7 @@ use super::diff;
 use crate::{
     arn,
     iam_role::{self, IamFailure},
-    policy::NamedPolicy,
+    policy::{NamedPolicy, Purpose},
 };
 
 /// GitHub's OIDC issuer, as the provider's URL.
@@ -26,16 +26,26 @@ pub const WRITE_ACTIONS: &str = "iam:CreateOpenIDConnectProvider, iam:AddClientI
 /// IAM keeps at most this many versions of a managed policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
 
-/// What `setup` creates, by name, in the caller's account.
+/// What `setup` creates for one role, by name, in the caller's account: the
+/// release role, or the build-deps job's read role.
 #[derive(Debug, Clone)]
 pub struct Names {
     pub partition: String,
     pub account: String,
     pub role: String,
     pub policy: String,
+    /// Which of the two roles it is.
+    pub purpose: Purpose,
 }
 
 impl Names {
+    /// The read role's names beside the release role's (`ROLE-read` and its policy
+    /// `ROLE-read-build-deps`), in the same account.
+    pub fn read(&self) -> Names {
+        let role = crate::iam_policy::read_role_name(&self.role);
+        Names { policy: format!("{role}-build-deps"), role, purpose: Purpose::Read, ..self.clone() }
+    }
+
     pub fn role_arn(&self) -> String {
         arn::iam_role(&self.partition, &self.account, &self.role)
     }
@@ -52,6 +62,14 @@ impl Names {
 pub struct State {
     /// The provider's `ClientIDList` (its audiences), when it exists.
     pub provider: Option<Vec<String>>,
+    pub release: RoleState,
+    /// The read role's, with private build dependencies.
+    pub read: Option<RoleState>,
+}
+
+/// What IAM holds of one role of the setup.
+#[derive(Debug, Clone)]
+pub struct RoleState {
     pub role: Option<Role>,
     /// The managed policy setup writes, when it exists.
     pub policy: Option<ManagedPolicy>,
@@ -113,9 +131,20 @@ fn missing<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.code() == Some("NoSuchEntity")
 }
 
-/// Reads what exists: the provider, the role with its policies, the managed policy.
-pub async fn read(iam: &aws_sdk_iam::Client, names: &Names) -> Result<State> {
+/// Reads what exists: the provider, and each role with its policies and its
+/// managed policy (the read role's when `read` names it).
+pub async fn read(iam: &aws_sdk_iam::Client, names: &Names, read: Option<&Names>) -> Result<State> {
     let provider = iam_role::provider_client_ids(iam, &names.provider_arn()).await.map_err(explain_failure)?;
+    let release = read_role_state(iam, names).await?;
+    let read = match read {
+        Some(names) => Some(read_role_state(iam, names).await?),
+        None => None,
+    };
+    Ok(State { provider, release, read })
+}
+
+/// One role with its policies, and the managed policy setup writes for it.
+async fn read_role_state(iam: &aws_sdk_iam::Client, names: &Names) -> Result<RoleState> {
     let role = match iam.get_role().role_name(&names.role).send().await {
         Ok(out) => {
             let trust = out.role().and_then(|it| it.assume_role_policy_document()).unwrap_or_default().to_owned();
@@ -139,7 +168,7 @@ pub async fn read(iam: &aws_sdk_iam::Client, names: &Names) -> Result<State> {
         Err(failed) if failed.code.as_deref() == Some("NoSuchEntity") => None,
         Err(failed) => return Err(explain_failure(failed)),
     };
-    Ok(State { provider, role, policy })
+    Ok(RoleState { role, policy })
 }
 
 /// The role's attached and inline policies: whether ours is attached, and the others.
@@ -204,7 +233,7 @@ impl Change {
             }
             Change::CreateRole { trust } => {
                 let call = iam.create_role().role_name(role).assume_role_policy_document(trust);
-                let call = call.max_session_duration(3600).description(DESCRIPTION);
+                let call = call.max_session_duration(3600).description(description(names.purpose));
                 call.send().await.map_err(|e| explain("CreateRole", e))?;
                 Ok(format!("created the role {}", names.role_arn()))
             }
@@ -215,7 +244,7 @@ impl Change {
             }
             Change::CreatePolicy { document } => {
                 let call = iam.create_policy().policy_name(&names.policy).policy_document(document);
-                call.description(DESCRIPTION).send().await.map_err(|e| explain("CreatePolicy", e))?;
+                call.description(description(names.purpose)).send().await.map_err(|e| explain("CreatePolicy", e))?;
                 Ok(format!("created the policy {policy_arn}"))
             }
             Change::NewPolicyVersion { document } => {
@@ -233,7 +262,13 @@ impl Change {
     }
 }
 
-const DESCRIPTION: &str = "Release role of cargo xtask setup: GitHub OIDC to CodeArtifact";
+/// The description of the role and of its policy.
+fn description(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Release => "Release role of cargo xtask setup: GitHub OIDC to CodeArtifact",
+        Purpose::Read => "Read role of cargo xtask setup (build-deps job): GitHub OIDC to CodeArtifact, read only",
+    }
+}
 
 /// The IAM client of the session.
 pub fn client(config: &aws_config::SdkConfig) -> aws_sdk_iam::Client {

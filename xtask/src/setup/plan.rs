@@ -1,17 +1,19 @@
-//! The AWS part of the plan, in the order of the setup guide: the GitHub OIDC
-//! provider, the role with its trust policy, the permission policy, its attachment.
-//! Each step says what exists and what will be created or changed (with the diff of
-//! its document), and why a difference is kept or refused: the rules of `decide`,
-//! so nothing is widened without saying so, narrowed without `--force`, or deleted.
+//! The AWS part of the plan, in the order of docs/setup-guide.ja.md: the GitHub OIDC
+//! provider, the role with its trust policy, the permission policy, its attachment;
+//! then, with private build dependencies, the same three for the build-deps job's
+//! read role. Each step says what exists and what will be created or changed (with
+//! the diff of its document), and why a difference is kept or refused: the rules of
+//! `decide`, so nothing is widened without saying so, narrowed without `--force`, or
+//! deleted.
 
 use serde_json::Value;
 
 use super::{
     decide::{self, Verdict},
     diff,
-    iam::{Change, MAX_POLICY_VERSIONS, Names, PROVIDER_URL, State},
+    iam::{Change, MAX_POLICY_VERSIONS, Names, PROVIDER_URL, RoleState, State},
 };
-use crate::policy::{PublishTarget, TrustContext};
+use crate::policy::{PublishTarget, Purpose, TrustContext};
 
 /// What a step comes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,24 +46,28 @@ pub struct Step {
     pub lines: Vec<String>,
     pub diff: Option<String>,
     pub change: Option<Change>,
+    /// The role the change is for (the provider's counts as the release role's).
+    pub purpose: Purpose,
 }
 
 impl Step {
     fn new(title: String, status: Status) -> Step {
-        Step { title, status, lines: Vec::new(), diff: None, change: None }
+        Step { title, status, lines: Vec::new(), diff: None, change: None, purpose: Purpose::Release }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub steps: Vec<Step>,
-    /// What the role's other policies allow beyond the release's needs.
-    pub others: Vec<String>,
+    /// What each role's other policies allow beyond its needs: the role's name
+    /// and the findings.
+    pub others: Vec<(String, Vec<String>)>,
 }
 
 impl Plan {
-    pub fn changes(&self) -> Vec<&Change> {
-        self.steps.iter().filter_map(|it| it.change.as_ref()).collect()
+    /// The changes, each with the role it is for.
+    pub fn changes(&self) -> Vec<(Purpose, &Change)> {
+        self.steps.iter().filter_map(|it| it.change.as_ref().map(|change| (it.purpose, change))).collect()
     }
 
     pub fn refused(&self) -> Vec<&Step> {
@@ -69,7 +75,7 @@ impl Plan {
     }
 }
 
-/// What the plan is made from besides IAM's state.
+/// What the plan of one role is made from besides IAM's state.
 pub struct Inputs<'a> {
     pub names: &'a Names,
     pub ctx: &'a TrustContext,
@@ -79,17 +85,50 @@ pub struct Inputs<'a> {
     pub force: bool,
 }
 
-pub fn build(state: &State, inputs: &Inputs) -> Plan {
-    let mut steps = vec![provider(state, inputs), role(state, inputs), permission_policy(state, inputs)];
+/// The plan: the provider (for the release role's audience), the release role's
+/// three steps, then the read role's when `read` is given.
+pub fn build(state: &State, release: &Inputs, read: Option<&Inputs>) -> Plan {
+    let mut steps = vec![provider(state, release)];
+    let mut others = Vec::new();
+    let roles = [(Some(&state.release), Some(release)), (state.read.as_ref(), read)];
+    for (role_state, inputs) in roles {
+        let (Some(role_state), Some(inputs)) = (role_state, inputs) else { continue };
+        steps.extend(role_steps(role_state, inputs));
+        let purpose = inputs.names.purpose;
+        let found = role_state
+            .role
+            .as_ref()
+            .map(|it| decide::other_policies(&it.others, inputs.target, purpose))
+            .unwrap_or_default();
+        if !found.is_empty() {
+            others.push((inputs.names.role.clone(), found));
+        }
+    }
+    Plan { steps, others }
+}
+
+/// The role with its trust policy, its permission policy and the attachment.
+fn role_steps(state: &RoleState, inputs: &Inputs) -> Vec<Step> {
+    let purpose = inputs.names.purpose;
     let attached = state.role.as_ref().is_some_and(|it| it.attached);
     let title = format!("Attachment of {} to the role {}", inputs.names.policy, inputs.names.role);
     let mut attach = Step::new(title, if attached { Status::UpToDate } else { Status::Create });
     if !attached {
         attach.change = Some(Change::Attach);
     }
-    steps.push(attach);
-    let others = state.role.as_ref().map(|it| decide::other_policies(&it.others, inputs.target)).unwrap_or_default();
-    Plan { steps, others }
+    let mut steps = vec![role(state, inputs), permission_policy(state, inputs), attach];
+    for step in &mut steps {
+        step.purpose = purpose;
+    }
+    steps
+}
+
+/// What the role is for, as the plan says it.
+fn job(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Release => "the release",
+        Purpose::Read => "the build-deps job",
+    }
 }
 
 fn provider(state: &State, inputs: &Inputs) -> Step {
@@ -129,13 +168,22 @@ fn provider(state: &State, inputs: &Inputs) -> Step {
     }
 }
 
-fn role(state: &State, inputs: &Inputs) -> Step {
+fn role(state: &RoleState, inputs: &Inputs) -> Step {
     let names = inputs.names;
-    let title = format!("Role {} ({}) and its trust policy", names.role, names.role_arn());
+    let purpose = names.purpose;
+    let title = match purpose {
+        Purpose::Release => format!("Role {} ({}) and its trust policy", names.role, names.role_arn()),
+        Purpose::Read => {
+            format!("Read role {} ({}) of the build-deps job and its trust policy", names.role, names.role_arn())
+        }
+    };
     let generated = inputs.trust.to_string();
     let Some(role) = &state.role else {
         let mut step = Step::new(title, Status::Create);
-        step.lines.push("MaxSessionDuration 3600 s, the session the release asks for".to_owned());
+        step.lines.push(format!("MaxSessionDuration 3600 s, the session {} asks for", job(purpose)));
+        if purpose == Purpose::Read {
+            step.lines.push(read_role_note(inputs.ctx));
+        }
         step.diff = Some(diff::added(inputs.trust));
         step.change = Some(Change::CreateRole { trust: generated });
         return step;
@@ -146,14 +194,27 @@ fn role(state: &State, inputs: &Inputs) -> Step {
         Err(why) => {
             // Unreadable: it may admit anyone, so it counts as admitting others.
             let verdict = Verdict { foreign: vec![format!("the trust policy cannot be read: {why}")], ..empty() };
-            return judged(title, &verdict, inputs.force, Change::UpdateTrust { trust: generated }, None, "role");
+            let change = Change::UpdateTrust { trust: generated };
+            return judged(title, &verdict, inputs, change, None, "role");
         }
     };
     let verdict = decide::trust(&role.trust, inputs.ctx);
-    judged(title, &verdict, inputs.force, Change::UpdateTrust { trust: generated }, Some(diff), "role")
+    judged(title, &verdict, inputs, Change::UpdateTrust { trust: generated }, Some(diff), "role")
 }
 
-fn permission_policy(state: &State, inputs: &Inputs) -> Step {
+/// Why the read role's environment needs no reviewers.
+fn read_role_note(ctx: &TrustContext) -> String {
+    let env = ctx.environment.as_deref().unwrap_or_default();
+    format!(
+        "trusted only for jobs of {} in the `{env}` environment (release.yml's build-deps job, which downloads the \
+         locked build requirements so that the build job holds no token); its policy can read the repository and \
+         write nothing, so `{env}` needs a deployment tag rule but no required reviewers: a release waits for \
+         reviewers once, before the publish job",
+        ctx.repo
+    )
+}
+
+fn permission_policy(state: &RoleState, inputs: &Inputs) -> Step {
     let names = inputs.names;
     let title = format!("Permission policy {} ({}), a managed policy", names.policy, names.policy_arn());
     let generated = inputs.permissions.to_string();
@@ -166,12 +227,13 @@ fn permission_policy(state: &State, inputs: &Inputs) -> Step {
     let (verdict, diff) = match diff::documents(&policy.document, inputs.permissions) {
         Ok(None) => return Step::new(title, Status::UpToDate),
         Ok(Some(diff)) => {
-            (decide::permission(&names.policy, &diff::decode(&policy.document), inputs.target), Some(diff))
+            let text = diff::decode(&policy.document);
+            (decide::permission(&names.policy, &text, inputs.target, names.purpose), Some(diff))
         }
         Err(why) => (Verdict { broader: vec![format!("the document cannot be read: {why}")], ..empty() }, None),
     };
-    let mut step =
-        judged(title, &verdict, inputs.force, Change::NewPolicyVersion { document: generated }, diff, "policy");
+    let change = Change::NewPolicyVersion { document: generated };
+    let mut step = judged(title, &verdict, inputs, change, diff, "policy");
     if step.change.is_some() && policy.versions >= MAX_POLICY_VERSIONS {
         step.status = Status::Refused;
         step.change = None;
@@ -192,7 +254,8 @@ fn empty() -> Verdict {
 
 /// The step for an existing document that differs from the generated one: the rules
 /// of the module header, with the analysis' words for what changes.
-fn judged(title: String, verdict: &Verdict, force: bool, change: Change, diff: Option<String>, what: &str) -> Step {
+fn judged(title: String, verdict: &Verdict, inputs: &Inputs, change: Change, diff: Option<String>, what: &str) -> Step {
+    let (force, job) = (inputs.force, job(inputs.names.purpose));
     let lines = |label: &str, items: &[String]| items.iter().map(|it| format!("{label}: {it}")).collect::<Vec<_>>();
     let mut step = Step::new(title, Status::Update);
     step.diff = diff;
@@ -210,25 +273,24 @@ fn judged(title: String, verdict: &Verdict, force: bool, change: Change, diff: O
         step.status = Status::Kept;
         let document = if what == "role" { "trust policy" } else { "policy" };
         step.lines.push(format!(
-            "the existing {document} allows more than the release needs, and setup narrows nothing unless asked: \
+            "the existing {document} allows more than {job} needs, and setup narrows nothing unless asked: \
              --force replaces it with the generated one"
         ));
         step.lines.extend(lines("allows more", &verdict.broader));
-        step.lines.extend(lines("and lacks (the release fails until it is fixed)", &verdict.missing));
+        step.lines.extend(lines(&format!("and lacks ({job} fails until it is fixed)"), &verdict.missing));
         return step;
     }
     if verdict.fine() && !force {
         step.status = Status::Kept;
-        step.lines.push(
-            "it differs from the generated document, but the analysis finds it allows what the release needs and \
-             nothing more; --force replaces it"
-                .to_owned(),
-        );
+        step.lines.push(format!(
+            "it differs from the generated document, but the analysis finds it allows what {job} needs and nothing \
+             more; --force replaces it"
+        ));
         return step;
     }
     step.lines.extend(lines("narrows, no longer", &verdict.foreign));
     step.lines.extend(lines("narrows, no longer", &verdict.broader));
-    step.lines.extend(lines("widens, adds what the release needs", &verdict.missing));
+    step.lines.extend(lines(&format!("widens, adds what {job} needs"), &verdict.missing));
     if verdict.fine() {
         step.lines.push("replaced (--force); the analysis finds no difference in what they allow".to_owned());
     }
@@ -254,12 +316,12 @@ pub fn render(plan: &Plan) -> String {
             }
         }
     }
-    if !plan.others.is_empty() {
-        out.push_str(
-            "The role's other policies allow more than the release needs; setup never detaches or deletes a policy, \
-             so remove what nothing else needs yourself:\n",
-        );
-        for line in &plan.others {
+    for (role, lines) in &plan.others {
+        out.push_str(&format!(
+            "The other policies of the role {role} allow more than it needs; setup never detaches or deletes a \
+             policy, so remove what nothing else needs yourself:\n"
+        ));
+        for line in lines {
             out.push_str(&format!("   {line}\n"));
         }
     }

@@ -43,7 +43,7 @@ fn publish_only(repo: &Path, artifact: &Artifact) -> (bool, String) {
 
 /// The run stopped before Authenticate: no request reached the stack (not even the
 /// OIDC token endpoint), nothing was uploaded.
-fn assert_refused_before_authenticate(stack: &Stack, name: &str, ok: bool, log: &str) {
+pub(crate) fn assert_refused_before_authenticate(stack: &Stack, name: &str, ok: bool, log: &str) {
     assert!(!ok, "`{name}` was published:\n{log}");
     assert!(!log.contains("] Authenticate"), "`{name}` got to Authenticate:\n{log}");
     assert!(stack.emulator().requests().is_empty(), "`{name}`: a request was sent: {:#?}", stack.emulator().requests());
@@ -170,7 +170,7 @@ fn tampered_artifacts_are_refused_before_authenticate() {
         }
     });
     let (ok, log) = publish_only(repo.path(), &artifact);
-    assert!(log.contains("has Version \"9.9.9\" in its METADATA"), "{log}");
+    assert!(log.contains(r#"METADATA": Version "9.9.9" is not the release 1.0.0"#), "{log}");
     assert_refused_before_authenticate(&stack, "METADATA 9.9.9", ok, &log);
     restore();
 
@@ -328,4 +328,44 @@ fn two_tags_of_one_version_cannot_mix_two_builds() {
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
     assert!(log.contains("that this build did not make: yamause-1.0.0rc1-1-py3-none-any.whl"), "{log}");
+}
+
+/// GetRepositoryEndpoint naming another host (another port of loopback, where a
+/// listener counts connections; a look-alike of the CodeArtifact host): refused
+/// before the token is attached, naming the host; no connection is made there and
+/// nothing is uploaded.
+#[test]
+fn an_endpoint_on_another_host_gets_no_token() {
+    let stack = start_stack();
+    let repo = copy_repo("other-endpoint");
+    let artifact = build_artifact(&stack, repo.path());
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let port = elsewhere.local_addr().unwrap().port();
+    let config = stack.config();
+    let (domain, owner, region, repository) = (&config.domain, &config.account, &config.region, &config.repository);
+    let cases = [
+        (format!("http://127.0.0.1:{port}/pypi/{repository}/"), format!("127.0.0.1:{port}")),
+        (
+            format!(
+                "https://{domain}-{owner}.d.codeartifact.{region}.amazonaws.com.elsewhere.invalid/pypi/{repository}/"
+            ),
+            format!("{domain}-{owner}.d.codeartifact.{region}.amazonaws.com.elsewhere.invalid"),
+        ),
+        (format!("{}/pypi/other-repo/", stack.emulator().url()), "/pypi/other-repo/".to_owned()),
+    ];
+    for (url, named) in cases {
+        stack.emulator().reset();
+        stack.emulator().inject(Fault::Endpoint { url: url.clone() }.always()).unwrap();
+        let (ok, log) = publish_only(repo.path(), &artifact);
+        assert!(!ok, "{url}: published:\n{log}");
+        assert!(log.contains(&named) && log.contains("GetRepositoryEndpoint"), "{url}: the host is not named:\n{log}");
+        let pypi = stack.emulator().requests().into_iter().filter(|r| r.operation.to_string().starts_with("pypi"));
+        assert_eq!(pypi.count(), 0, "{url}: a request reached the PyPI endpoint");
+        assert!(elsewhere.accept().is_err(), "{url}: a connection was made to the other host");
+        assert_runner_safe(&url, &log, &stack_secrets(&stack));
+    }
+    stack.emulator().reset();
+    let (ok, log) = publish_only(repo.path(), &artifact);
+    assert!(ok, "the stack's own endpoint does not publish:\n{log}");
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask check-iam` and `cargo xtask iam-policy`: offline policy analysis on
 //! files, the JSON shape, live checks against the local stack with injected faults,
-//! the GitHub context in Actions, and role inspection against moto's IAM.
+//! the GitHub context in Actions, and role inspection against moto's IAM; for the
+//! release role and (`--read-role`) the build-deps job's read role.
 
 use std::{fs, process::Command};
 
@@ -74,11 +75,12 @@ fn generated_policies_pass_the_analysis() {
 }
 
 #[test]
-fn the_original_guide_policies_are_flagged_with_fixes() {
-    let repo = copy_repo("guide-policies");
-    let dir = TempDir::new("guide-policies");
+fn a_repository_wide_trust_and_a_combined_permission_statement_are_flagged_with_fixes() {
+    let repo = copy_repo("hand-written-policies");
+    let dir = TempDir::new("hand-written-policies");
     let trust = dir.path().join("trust.json");
-    // The trust and permission policies of the user's original guide, filled in.
+    // A common hand-written pair: `sub` StringLike `repo:OWNER/REPO:*`, and one
+    // statement for the three calls with publishing on every package (`package/…/*`).
     fs::write(&trust, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:octo-org/yamause:*"}}}]}"#).unwrap();
     let perms = dir.path().join("perms.json");
     fs::write(&perms, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["codeartifact:GetAuthorizationToken","codeartifact:GetRepositoryEndpoint","codeartifact:PublishPackageVersion"],"Resource":["arn:aws:codeartifact:us-east-1:123456789012:domain/my-company","arn:aws:codeartifact:us-east-1:123456789012:repository/my-company/python-packages","arn:aws:codeartifact:us-east-1:123456789012:package/my-company/python-packages/*"]},{"Effect":"Allow","Action":"sts:GetServiceBearerToken","Resource":"*","Condition":{"StringEquals":{"sts:AWSServiceName":"codeartifact.amazonaws.com"}}}]}"#).unwrap();
@@ -288,7 +290,7 @@ fn role_inspection_reads_and_analyses_the_role_in_iam() {
     let account = "123456789012";
     let env = stack.env();
     let iam_url = env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL_IAM").unwrap().1.clone();
-    // A role as the original guide would create it: `repo:OWNER/REPO:*` and a
+    // A role as a common hand-written setup creates it: `repo:OWNER/REPO:*` and a
     // permission policy without the safe re-run actions.
     let script = format!(
         r#"
@@ -354,4 +356,191 @@ iam.put_role_policy(RoleName="ci-publisher", PolicyName="publish", PolicyDocumen
     let publish = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "perm.publish-resource").unwrap();
     assert!(publish["message"].as_str().unwrap().contains("pypi//yamause"), "{publish}");
     assert_eq!(report["status"], "fail");
+}
+
+/// The target with private build dependencies: `iam-policy` adds the read role.
+fn private_target() -> Vec<(&'static str, &'static str)> {
+    let mut vars = TARGET.to_vec();
+    vars.push(("CODEARTIFACT_PRIVATE_DEPENDENCIES", "true"));
+    vars
+}
+
+/// `check-iam --format json` on the documents, with `extra` arguments; the report.
+fn check_documents(
+    repo: &std::path::Path,
+    dir: &std::path::Path,
+    (trust, permissions): (&serde_json::Value, &serde_json::Value),
+    extra: &[&str],
+) -> (serde_json::Value, bool) {
+    let (trust_file, perms_file) = (dir.join("trust.json"), dir.join("perms.json"));
+    fs::write(&trust_file, trust.to_string()).unwrap();
+    fs::write(&perms_file, permissions.to_string()).unwrap();
+    let mut args = vec![
+        "check-iam",
+        "--format",
+        "json",
+        "--trust-policy",
+        trust_file.to_str().unwrap(),
+        "--permission-policy",
+        perms_file.to_str().unwrap(),
+        "--github-repo",
+        "octo-org/yamause",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(repo, &args, &private_target());
+    (json(&out), out.status.success())
+}
+
+fn severity_of(report: &serde_json::Value, id: &str) -> Option<String> {
+    let findings = report["findings"].as_array().unwrap();
+    findings.iter().find(|f| f["id"] == id).map(|f| f["severity"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn the_read_role_is_checked_as_a_download_that_can_write_nothing() {
+    let repo = copy_repo("read-role-offline");
+    let dir = TempDir::new("read-role-offline");
+    let out =
+        run(repo.path(), &["iam-policy", "--format", "json", "--github-repo", "octo-org/yamause"], &private_target());
+    assert!(out.status.success(), "{}", text(&out));
+    let all = json(&out);
+    let read = (&all["readRole"]["trustPolicy"], &all["readRole"]["permissionPolicy"]);
+    let release = (&all["trustPolicy"], &all["permissionPolicy"]);
+
+    // The generated read role passes as the read role.
+    let (report, passed) = check_documents(repo.path(), dir.path(), read, &["--read-role"]);
+    assert!(passed && report["status"] == "pass", "{report:#}");
+    assert!(ids(&report).contains(&"trust.ok".to_owned()) && ids(&report).contains(&"perm.ok".to_owned()));
+
+    // The release role's documents as the read role: it can publish, its trust is
+    // for the publish job's environment, and it cannot read.
+    let (report, passed) = check_documents(repo.path(), dir.path(), release, &["--read-role"]);
+    assert!(!passed && report["status"] == "fail", "{report:#}");
+    assert_eq!(severity_of(&report, "perm.read-role-can-write").as_deref(), Some("critical"), "{report:#}");
+    assert_eq!(severity_of(&report, "perm.read-from-repository").as_deref(), Some("error"), "{report:#}");
+    assert_eq!(severity_of(&report, "trust.subject-mismatch").as_deref(), Some("error"), "{report:#}");
+
+    // The read role's policy with one publishing statement more: that alone fails.
+    let mut publishing = read.1.clone();
+    publishing["Statement"].as_array_mut().unwrap().push(serde_json::json!({"Sid": "AlsoPublish", "Effect": "Allow",
+        "Action": "codeartifact:Publish*",
+        "Resource": "arn:aws:codeartifact:us-east-1:123456789012:package/my-company/python-packages/*"}));
+    let (report, passed) = check_documents(repo.path(), dir.path(), (read.0, &publishing), &["--read-role"]);
+    assert!(!passed, "{report:#}");
+    let failing: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error" || f["severity"] == "critical")
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failing, ["perm.read-role-can-write"], "{report:#}");
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("\"AlsoPublish\"") && message.contains("codeartifact:PublishPackageVersion"), "{message}");
+
+    // Without --read-role the read role's documents are judged as the release role:
+    // they cannot publish, and the trust is for another environment.
+    let (report, passed) = check_documents(repo.path(), dir.path(), read, &[]);
+    assert!(!passed, "{report:#}");
+    assert_eq!(severity_of(&report, "perm.publish").as_deref(), Some("error"), "{report:#}");
+
+    // The release role's policy no longer reads the repository.
+    let statements = release.1["Statement"].to_string();
+    assert!(
+        !statements.contains("ReadFromRepository") && !statements.contains("PrivateBuildDependencies"),
+        "{statements}"
+    );
+}
+
+/// A read role in moto's IAM, inspected as the read role: the one `iam-policy`
+/// generates passes; one that can also publish fails with the finding that says so.
+#[test]
+fn read_role_inspection_refuses_a_read_role_that_can_publish() {
+    let stack = start_stack();
+    let repo = copy_repo("inspect-read-role");
+    let account = "123456789012";
+    // The roles live in moto's default account, where IAM files the calls of the
+    // static keys; the domain stays the stack's (a cross-account setup).
+    let mut vars = release_env(&stack, Creds::CrossAccount, "", &[]);
+    vars.push(("CODEARTIFACT_PRIVATE_DEPENDENCIES".to_owned(), "true".to_owned()));
+    vars.push(("AWS_ROLE_ARN".to_owned(), format!("arn:aws:iam::{account}:role/release")));
+    let generated = crate::support::run_xtask(
+        repo.path(),
+        &["iam-policy", "--format", "json", "--github-repo", "octo-org/yamause"],
+        &vars,
+    );
+    assert!(generated.status.success(), "{}", text(&generated));
+    let all = json(&generated);
+    let env = stack.env();
+    let iam_url = env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL_IAM").unwrap().1.clone();
+    let script = format!(
+        r#"
+import json, sys, boto3
+iam = boto3.client("iam", endpoint_url="{iam_url}", region_name="us-east-1",
+                   aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret")
+iam.create_open_id_connect_provider(Url="https://token.actions.githubusercontent.com",
+    ClientIDList=["sts.amazonaws.com"], ThumbprintList=[])
+trust, perms = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+publishing = dict(perms, Statement=perms["Statement"] + [{{"Sid": "AlsoPublish", "Effect": "Allow",
+    "Action": "codeartifact:PublishPackageVersion", "Resource": "*"}}])
+for name, document in [("read", perms), ("publishing-read", publishing)]:
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), MaxSessionDuration=3600)
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+"#
+    );
+    let out = Command::new(support::tools_python("stack"))
+        .args([
+            "-c",
+            &script,
+            &all["readRole"]["trustPolicy"].to_string(),
+            &all["readRole"]["permissionPolicy"].to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "setting up moto's IAM failed:\n{}", text(&out));
+
+    for key in ["CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
+        if let Ok(value) = std::env::var(key) {
+            vars.push((key.to_owned(), value));
+        }
+    }
+    vars.push(("CARGO_TARGET_DIR".to_owned(), support::repo_root().join("target").display().to_string()));
+    let inspect = |role: &str| {
+        let arn = format!("arn:aws:iam::{account}:role/{role}");
+        let args = [
+            "check-iam",
+            "--inspect-role",
+            "--read-role",
+            "--role-arn",
+            &arn,
+            "--format",
+            "json",
+            "--github-repo",
+            "octo-org/yamause",
+        ];
+        let out = crate::support::run_xtask(repo.path(), &args, &vars);
+        (json(&out), out.status.success())
+    };
+    let (report, passed) = inspect("read");
+    assert!(passed && report["status"] != "fail", "{report:#}");
+    for id in ["trust.ok", "perm.ok"] {
+        assert!(ids(&report).contains(&id.to_owned()), "{id} missing:\n{report:#}");
+    }
+    // Only what a download needs was asked of CodeArtifact: no origin controls, no
+    // listing of the package's versions.
+    assert!(
+        !ids(&report).iter().any(|id| id.starts_with("perm.origin-blocked") || id.starts_with("perm.safe-rerun")),
+        "{report:#}"
+    );
+
+    let (report, passed) = inspect("publishing-read");
+    assert!(!passed && report["status"] == "fail", "{report:#}");
+    assert_eq!(severity_of(&report, "perm.read-role-can-write").as_deref(), Some("critical"), "{report:#}");
+    let finding =
+        report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "perm.read-role-can-write").unwrap();
+    assert!(
+        finding["message"].as_str().unwrap().contains("\"AlsoPublish\" of policy \"publishing-read\""),
+        "{finding}"
+    );
 }

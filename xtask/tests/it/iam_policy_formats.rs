@@ -1,9 +1,10 @@
 //! `iam-policy --format cloudformation` and `--format terraform`. The documents in
 //! the template and in the configuration are the ones `--format json` prints (for
 //! Terraform: what HashiCorp's HCL and Terraform's `jsonencode`, through tfparse,
-//! make of them, hostile strings included); cfn-lint passes the templates and
-//! catches a broken one; moto's CloudFormation deploys the template and
-//! `check-iam --inspect-role` passes the role it made.
+//! make of them, hostile strings included), the build-deps job's read role's too
+//! with private build dependencies; cfn-lint passes the templates and catches a
+//! broken one; moto's CloudFormation deploys the template and `check-iam
+//! --inspect-role` passes the roles it made (`--read-role` for the read role).
 
 use std::{
     fs,
@@ -13,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use castack::{GithubRepo, Stack, StackConfig};
+use castack::{Deployment, GithubEnvironment, GithubRepo, RefType, Stack, StackConfig};
 use serde_json::{Value, json};
 
 use crate::support::{self, Creds, TempDir, copy_repo, release_env, text, tools_python};
@@ -59,10 +60,22 @@ fn iam_policy(repo: &Path, format: &str, case: &Case) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The two documents of `--format json`: (trust, permissions).
-fn json_documents(repo: &Path, case: &Case) -> (Value, Value) {
-    let both: Value = serde_json::from_str(&iam_policy(repo, "json", case)).unwrap();
-    (both["trustPolicy"].clone(), both["permissionPolicy"].clone())
+/// The documents of `--format json`.
+struct Documents {
+    trust: Value,
+    permissions: Value,
+    /// The read role's (trust, permissions), with private build dependencies.
+    read: Option<(Value, Value)>,
+}
+
+fn json_documents(repo: &Path, case: &Case) -> Documents {
+    let all: Value = serde_json::from_str(&iam_policy(repo, "json", case)).unwrap();
+    let read = all.get("readRole").map(|read| (read["trustPolicy"].clone(), read["permissionPolicy"].clone()));
+    let private = case.vars.contains(&("CODEARTIFACT_PRIVATE_DEPENDENCIES", "true"));
+    assert_eq!(read.is_some(), private, "readRole with private dependencies only: {all:#}");
+    let keys = if private { 3 } else { 2 };
+    assert_eq!(all.as_object().unwrap().len(), keys, "{all:#}");
+    Documents { trust: all["trustPolicy"].clone(), permissions: all["permissionPolicy"].clone(), read }
 }
 
 /// The partition of the case's region, as the template's `AWS::Partition` will be.
@@ -119,22 +132,40 @@ fn resolve(value: &Value, template: &Value, partition: &str, creates: bool) -> V
 }
 
 /// Checks the template's documents and settings against `--format json`'s.
-fn check_template(template: &Value, case: &Case, trust: &Value, permissions: &Value) {
+fn check_template(template: &Value, case: &Case, documents: &Documents) {
     let resources = &template["Resources"];
-    let role = &resources["ReleaseRole"]["Properties"];
-    for creates in [true, false] {
-        let resolved = resolve(&role["AssumeRolePolicyDocument"], template, partition(case), creates);
-        assert_eq!(&resolved, trust, "trust policy ({:?}, CreateOidcProvider={creates})", case.environment);
+    let check_role = |(role_id, policy_id, output): (&str, &str, &str), (trust, permissions): (&Value, &Value)| {
+        let role = &resources[role_id]["Properties"];
+        for creates in [true, false] {
+            let resolved = resolve(&role["AssumeRolePolicyDocument"], template, partition(case), creates);
+            assert_eq!(&resolved, trust, "{role_id} trust ({:?}, CreateOidcProvider={creates})", case.environment);
+        }
+        let policy = &resources[policy_id];
+        assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+        assert_eq!(&resolve(&policy["Properties"]["PolicyDocument"], template, partition(case), false), permissions);
+        assert_eq!(policy["Properties"]["Roles"], json!([{"Ref": role_id}]));
+        assert_eq!(role["MaxSessionDuration"], 3600, "the release asks STS for a one-hour session");
+        assert_eq!(template["Outputs"][output]["Value"], json!({"Fn::GetAtt": [role_id, "Arn"]}));
+    };
+    check_role(("ReleaseRole", "ReleasePolicy", "RoleArn"), (&documents.trust, &documents.permissions));
+    match &documents.read {
+        Some((trust, permissions)) => {
+            check_role(("ReadRole", "ReadPolicy", "ReadRoleArn"), (trust, permissions));
+            assert_eq!(template["Parameters"]["ReadRoleName"]["Default"], "GitHubActions-CodeArtifact-read");
+        }
+        None => {
+            let ids: Vec<&String> = resources.as_object().unwrap().keys().collect();
+            assert_eq!(
+                ids,
+                ["GitHubOidcProvider", "ReleasePolicy", "ReleaseRole"],
+                "no read role without private dependencies"
+            );
+            assert!(template["Outputs"].get("ReadRoleArn").is_none());
+        }
     }
-    let policy = &resources["ReleasePolicy"];
-    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
-    assert_eq!(&resolve(&policy["Properties"]["PolicyDocument"], template, partition(case), false), permissions);
-    assert_eq!(policy["Properties"]["Roles"], json!([{"Ref": "ReleaseRole"}]));
-    assert_eq!(role["MaxSessionDuration"], 3600, "the release asks STS for a one-hour session");
     let provider = &resources["GitHubOidcProvider"]["Properties"];
     assert_eq!(provider["Url"], format!("https://{PROVIDER_HOST}"));
     assert_eq!(provider["ClientIdList"], json!(["sts.amazonaws.com"]));
-    assert_eq!(template["Outputs"]["RoleArn"]["Value"], json!({"Fn::GetAtt": ["ReleaseRole", "Arn"]}));
 }
 
 /// Parses and evaluates a Terraform configuration folder with tfparse (HashiCorp's
@@ -144,17 +175,27 @@ const TFPARSE: &str = r#"
 import json, sys
 from tfparse import load_from_path
 found = load_from_path(sys.argv[1], stop_on_hcl_error=True, vars_paths=sys.argv[2:])
-(role,) = found["aws_iam_role"]
-(policy,) = found["aws_iam_policy"]
-(attachment,) = found["aws_iam_role_policy_attachment"]
+def named(kind, name):
+    return [r for r in found.get(kind, []) if r["__tfmeta"]["path"] == kind + "." + name]
+def role(name):
+    roles = named("aws_iam_role", name)
+    if not roles:
+        return None
+    ((role,), (policy,), (attachment,)) = (roles, named("aws_iam_policy", name),
+                                           named("aws_iam_role_policy_attachment", name))
+    return {
+        "trust": json.loads(role["assume_role_policy"]),
+        "permissions": json.loads(policy["policy"]),
+        "role": {"name": role["name"], "max_session_duration": role["max_session_duration"]},
+        "attached_to": attachment["role"],
+    }
 print(json.dumps({
-    "trust": json.loads(role["assume_role_policy"]),
-    "permissions": json.loads(policy["policy"]),
-    "role": {"name": role["name"], "max_session_duration": role["max_session_duration"]},
-    "attached_to": attachment["role"],
+    "release": role("release"),
+    "read": role("read"),
+    "roles": len(found["aws_iam_role"]),
     "providers": [{"url": p["url"], "client_id_list": p["client_id_list"]}
                   for p in found.get("aws_iam_openid_connect_provider", [])],
-    "outputs": [o["__tfmeta"]["label"] for o in found.get("output", [])],
+    "outputs": sorted(o["__tfmeta"]["label"] for o in found.get("output", [])),
 }))
 "#;
 
@@ -174,12 +215,24 @@ fn tfparse(hcl: &str, vars: Option<&str>) -> Result<Value, String> {
     Ok(serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{}", text(&out))))
 }
 
-fn check_terraform(parsed: &Value, trust: &Value, permissions: &Value, what: &str) {
-    assert_eq!(&parsed["trust"], trust, "trust policy ({what})");
-    assert_eq!(&parsed["permissions"], permissions, "permission policy ({what})");
-    assert_eq!(parsed["role"], json!({"name": "GitHubActions-CodeArtifact", "max_session_duration": 3600}));
-    assert_eq!(parsed["attached_to"], "GitHubActions-CodeArtifact");
-    assert_eq!(parsed["outputs"], json!(["role_arn"]));
+fn check_terraform(parsed: &Value, documents: &Documents, what: &str) {
+    let check_role = |role: &Value, (trust, permissions): (&Value, &Value), name: &str| {
+        assert_eq!(&role["trust"], trust, "trust policy of {name} ({what})");
+        assert_eq!(&role["permissions"], permissions, "permission policy of {name} ({what})");
+        assert_eq!(role["role"], json!({"name": name, "max_session_duration": 3600}));
+        assert_eq!(role["attached_to"], name);
+    };
+    check_role(&parsed["release"], (&documents.trust, &documents.permissions), "GitHubActions-CodeArtifact");
+    match &documents.read {
+        Some((trust, permissions)) => {
+            check_role(&parsed["read"], (trust, permissions), "GitHubActions-CodeArtifact-read");
+            assert_eq!(parsed["outputs"], json!(["read_role_arn", "role_arn"]));
+        }
+        None => {
+            assert_eq!(parsed["roles"], 1, "no read role without private dependencies ({what})");
+            assert_eq!(parsed["outputs"], json!(["role_arn"]));
+        }
+    }
 }
 
 #[test]
@@ -187,25 +240,25 @@ fn templates_carry_the_documents_of_the_json_output() {
     let repo = copy_repo("iam-policy-formats");
     let hostile = Case { environment: HOSTILE_ENVIRONMENT, repo: "octo-org/yamause", vars: &[] };
     for case in CASES.iter().chain([&hostile]) {
-        let (trust, permissions) = json_documents(repo.path(), case);
+        let documents = json_documents(repo.path(), case);
         let template: Value = serde_json::from_str(&iam_policy(repo.path(), "cloudformation", case)).unwrap();
-        check_template(&template, case, &trust, &permissions);
+        check_template(&template, case, &documents);
 
         let hcl = iam_policy(repo.path(), "terraform", case);
         let parsed =
             tfparse(&hcl, None).unwrap_or_else(|err| panic!("tfparse refused the configuration:\n{err}\n{hcl}"));
-        check_terraform(&parsed, &trust, &permissions, &format!("{:?}", case.environment));
+        check_terraform(&parsed, &documents, &format!("{:?}", case.environment));
         assert_eq!(
             parsed["providers"],
             json!([{"url": format!("https://{PROVIDER_HOST}"), "client_id_list": ["sts.amazonaws.com"]}])
         );
         let off = tfparse(&hcl, Some("create_oidc_provider = false\n")).unwrap();
         assert_eq!(off["providers"], json!([]), "create_oidc_provider = false creates no provider");
-        check_terraform(&off, &trust, &permissions, &format!("{:?}", case.environment));
+        check_terraform(&off, &documents, &format!("{:?}", case.environment));
     }
     // The hostile string really is in the documents, as a value.
-    let (trust, _) = json_documents(repo.path(), &hostile);
-    assert!(trust.to_string().contains("${var.x}b%{if true}c$${d}"), "{trust}");
+    let documents = json_documents(repo.path(), &hostile);
+    assert!(documents.trust.to_string().contains("${var.x}b%{if true}c$${d}"), "{}", documents.trust);
 }
 
 /// A configuration whose strings were not escaped: the template sequence becomes
@@ -214,18 +267,30 @@ fn templates_carry_the_documents_of_the_json_output() {
 fn tfparse_sees_an_unescaped_interpolation_and_broken_hcl() {
     let repo = copy_repo("iam-policy-formats-broken");
     let hostile = Case { environment: HOSTILE_ENVIRONMENT, repo: "octo-org/yamause", vars: &[] };
-    let (trust, permissions) = json_documents(repo.path(), &hostile);
+    let documents = json_documents(repo.path(), &hostile);
     let hcl = iam_policy(repo.path(), "terraform", &hostile);
     assert!(hcl.contains("a$${var.x}b%%{if true}c$$${d}"), "{hcl}");
     let unescaped = hcl.replace("a$${var.x}b", "a${var.x}b");
     // Refused, or evaluated into another document: either way not the JSON one.
-    let same = tfparse(&unescaped, None).is_ok_and(|parsed| parsed["trust"] == trust);
+    let same = tfparse(&unescaped, None).is_ok_and(|parsed| parsed["release"]["trust"] == documents.trust);
     assert!(!same, "an interpolation left the document unchanged");
     let broken = hcl.replacen("  })\n", "  }\n", 1);
     let err = tfparse(&broken, None).expect_err("tfparse accepted broken HCL");
     assert!(err.contains("main.tf"), "{err}");
     // The unchanged configuration passes the same check.
-    check_terraform(&tfparse(&hcl, None).unwrap(), &trust, &permissions, "hostile");
+    check_terraform(&tfparse(&hcl, None).unwrap(), &documents, "hostile");
+
+    // The read role's policy replaced in its configuration: the check sees it.
+    let private = &CASES[1];
+    let documents = json_documents(repo.path(), private);
+    let hcl = iam_policy(repo.path(), "terraform", private);
+    let (_, read_policy) = documents.read.as_ref().unwrap();
+    let read_at = hcl.find("resource \"aws_iam_policy\" \"read\"").unwrap();
+    let (head, tail) = hcl.split_at(read_at);
+    let widened = format!("{head}{}", tail.replacen("codeartifact:ReadFromRepository", "codeartifact:*", 1));
+    let parsed = tfparse(&widened, None).unwrap();
+    assert_ne!(&parsed["read"]["permissions"], read_policy, "the edit did not reach the read role's policy");
+    assert_eq!(parsed["release"]["permissions"], documents.permissions);
 }
 
 /// Runs cfn-lint on `templates`; its output, and whether it passed.
@@ -262,6 +327,17 @@ fn cfn_lint_passes_the_templates_and_catches_a_broken_one() {
     assert!(!passed, "cfn-lint passed a broken template:\n{output}");
     assert!(output.contains("E3002") && output.contains("MaxSessionDurations"), "{output}");
     assert!(output.contains("CreatesOidcProviders"), "{output}");
+
+    // The read role (private dependencies, CASES[1]) named by a parameter that does
+    // not exist.
+    let good = fs::read_to_string(&files[1]).unwrap();
+    assert!(good.contains("\"ReadRole\""), "CASES[1] has the read role");
+    let text = good.replacen("\"Ref\": \"ReadRoleName\"", "\"Ref\": \"ReadRoleNames\"", 1);
+    assert_ne!(text, good);
+    let broken = dir.path().join("broken-read.json");
+    fs::write(&broken, text).unwrap();
+    let (passed, output) = cfn_lint(&[broken]);
+    assert!(!passed && output.contains("ReadRoleNames"), "cfn-lint passed a broken read role:\n{output}");
 }
 
 /// moto_server from the lint tools, whose CloudFormation the stack's moto lacks;
@@ -342,13 +418,26 @@ fn the_template_deploys_to_motos_cloudformation_and_check_iam_passes_the_role() 
     let stack = Stack::start(config).expect("start the castack stack");
     // GitHub writes the immutable subject of this repository, and the template's
     // trust policy asks for it.
-    stack.emulator().set_github_repo(GithubRepo { use_immutable_subject: true, ..GithubRepo::default() });
+    // The build-deps job's environment: a `v*` tag rule and no reviewers, which is
+    // all the read role's needs.
+    let mut github = GithubRepo { use_immutable_subject: true, ..GithubRepo::default() };
+    github.environments.push(GithubEnvironment {
+        name: "build-deps".to_owned(),
+        reviewers: Vec::new(),
+        prevent_self_review: false,
+        can_admins_bypass: false,
+        wait_timer: 0,
+        deployment: Deployment::Custom(vec![("v*".to_owned(), RefType::Tag)]),
+    });
+    stack.emulator().set_github_repo(github);
     let moto = CloudFormationMoto::start();
     let repo = copy_repo("iam-policy-deploy");
     let github_repo = "octo-org@100000000/yamause@100000001";
 
     let mut vars = release_env(&stack, Creds::Static, "", &[]);
     vars.push(("GITHUB_TOKEN".to_owned(), stack.emulator().github_token()));
+    // With the read role of the build-deps job.
+    vars.push(("CODEARTIFACT_PRIVATE_DEPENDENCIES".to_owned(), "true".to_owned()));
     let dir = TempDir::new("iam-policy-deploy");
     let template = dir.path().join("template.json");
     let out = support::run_xtask(
@@ -371,6 +460,8 @@ fn the_template_deploys_to_motos_cloudformation_and_check_iam_passes_the_role() 
     assert_eq!(deployed["status"], "CREATE_COMPLETE", "{deployed:#}");
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/GitHubActions-CodeArtifact");
     assert_eq!(deployed["outputs"]["RoleArn"], role_arn.as_str(), "{deployed:#}");
+    let read_role_arn = format!("{role_arn}-read");
+    assert_eq!(deployed["outputs"]["ReadRoleArn"], read_role_arn.as_str(), "{deployed:#}");
 
     // check-iam reads the role from the IAM the stack was deployed to.
     vars.retain(|(k, _)| k != "AWS_ENDPOINT_URL_IAM");
@@ -383,16 +474,25 @@ fn the_template_deploys_to_motos_cloudformation_and_check_iam_passes_the_role() 
     let target =
         std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| support::repo_root().join("target").display().to_string());
     vars.push(("CARGO_TARGET_DIR".to_owned(), target));
-    let args =
-        ["check-iam", "--inspect-role", "--role-arn", &role_arn, "--github-repo", github_repo, "--format", "json"];
-    let out = support::run_xtask(repo.path(), &args, &vars);
-    let report: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{}", text(&out)));
-    let findings = report["findings"].as_array().unwrap();
-    let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
-    for id in ["trust.ok", "perm.ok"] {
-        assert!(ids.contains(&id), "{id} missing:\n{report:#}");
+    // The release role, then the read role (which the release role's analysis
+    // would fail: it cannot publish) as the read role.
+    for (arn, read) in [(&role_arn, false), (&read_role_arn, true)] {
+        let mut args =
+            vec!["check-iam", "--inspect-role", "--role-arn", arn, "--github-repo", github_repo, "--format", "json"];
+        if read {
+            args.push("--read-role");
+        }
+        let out = support::run_xtask(repo.path(), &args, &vars);
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|err| panic!("not JSON ({err}):\n{}", text(&out)));
+        let findings = report["findings"].as_array().unwrap();
+        let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+        for id in ["trust.ok", "perm.ok"] {
+            assert!(ids.contains(&id), "{id} missing ({arn}):\n{report:#}");
+        }
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(report["status"], "pass", "{arn}: {report:#}");
+        let ok = findings.iter().find(|f| f["id"] == "perm.ok").unwrap()["message"].as_str().unwrap();
+        assert_eq!(ok.contains("build-deps job"), read, "{ok}");
     }
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(report["status"], "pass", "{report:#}");
 }

@@ -404,3 +404,46 @@ fn an_sso_profile_runs_the_command_again_with_sso_support() {
         text(&out)
     );
 }
+
+/// The version file and every folder on its path inside the repository must be
+/// what they seem: a link (the package folder linked out of the repository, or the
+/// version file itself a link) is refused before the stamp with the path named, and
+/// nothing is written through it or in its place, in CI and locally.
+#[test]
+fn the_stamp_never_writes_through_a_link() {
+    let outside = TempDir::new("stamp-outside");
+    for ci in [false, true] {
+        let vars: Vec<(&str, &OsStr)> =
+            if ci { vec![("GITHUB_ACTIONS", OsStr::new("true")), ("CI", OsStr::new("true"))] } else { vec![] };
+        let label = if ci { "in CI" } else { "locally" };
+
+        // The package folder is a link to a folder outside the repository.
+        let repo = copy_repo("linked-folder");
+        let package = outside.path().join(format!("yamause-{ci}"));
+        fs::rename(repo.path().join("yamause"), &package).unwrap();
+        std::os::unix::fs::symlink(&package, repo.path().join("yamause")).unwrap();
+        git(repo.path(), &["add", "-A"]);
+        git(repo.path(), &["commit", "-qm", "linked package folder"]);
+        let before = fs::read(package.join("__about__.py")).unwrap();
+        let out = xtask(repo.path(), &["release", "v2.0.0", "--build-only"], &vars);
+        let log = text(&out);
+        assert!(!out.status.success(), "{label}: a linked folder was stamped:\n{log}");
+        assert!(log.contains("yamause") && log.contains("symbolic link"), "{label}: {log}");
+        assert_eq!(fs::read(package.join("__about__.py")).unwrap(), before, "{label}: written through the link");
+
+        // The version file itself is a link (to a file of the repository).
+        let repo = copy_repo("linked-file");
+        let about = repo.path().join("yamause/__about__.py");
+        fs::rename(&about, repo.path().join("about.py")).unwrap();
+        std::os::unix::fs::symlink("../about.py", &about).unwrap();
+        git(repo.path(), &["add", "-A"]);
+        git(repo.path(), &["commit", "-qm", "linked version file"]);
+        let before = fs::read(repo.path().join("about.py")).unwrap();
+        let out = xtask(repo.path(), &["release", "v2.0.0", "--build-only"], &vars);
+        let log = text(&out);
+        assert!(!out.status.success(), "{label}: a linked version file was stamped:\n{log}");
+        assert!(log.contains("yamause/__about__.py") && log.contains("symbolic link"), "{label}: {log}");
+        assert!(fs::symlink_metadata(&about).unwrap().file_type().is_symlink(), "{label}: the link was replaced");
+        assert_eq!(fs::read(repo.path().join("about.py")).unwrap(), before, "{label}: written through the link");
+    }
+}

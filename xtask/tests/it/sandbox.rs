@@ -99,7 +99,8 @@ fn sandbox_release_publishes_and_installs_the_package() {
     // Imported from the installed package, not from the checkout's own folder.
     let imported = log.split("imported from ").nth(1).unwrap_or_default().lines().next().unwrap_or_default();
     assert!(imported.contains("site-packages/yamause/"), "{log}");
-    assert_eq!(fs::read_to_string(repo.path().join("yamause/__about__.py")).unwrap().contains("\"0.1.0\""), true);
+    let about = fs::read_to_string(repo.path().join("yamause/__about__.py")).unwrap();
+    assert!(about.contains("\"0.1.0\""), "the version file was not put back: {about}");
     // The person's own AWS settings never reach the stack: the release ran as the
     // stack's session of the role in the domain owner's account (moto's AssumeRole
     // keys start ASIA), so it says nothing about a cross-account domain.

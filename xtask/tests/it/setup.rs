@@ -73,7 +73,12 @@ fn iam(stack: &Stack, script: &str) -> Value {
 /// policy, the attached policy ARNs, and the managed policy's versions with the
 /// default document.
 fn iam_state(stack: &Stack, role: &str) -> Value {
-    let policy = format!("arn:aws:iam::{}:policy/{role}-publish", account(stack));
+    iam_state_of(stack, role, &format!("{role}-publish"))
+}
+
+/// The same for `role` and the managed policy `policy`.
+fn iam_state_of(stack: &Stack, role: &str, policy: &str) -> Value {
+    let policy = format!("arn:aws:iam::{}:policy/{policy}", account(stack));
     iam(
         stack,
         &format!(
@@ -442,4 +447,164 @@ fn apply_github_creates_the_environment_its_tag_rule_and_the_sealed_secrets() {
     let repository = secrets.iter().find(|it| it.is(&scope, "CODEARTIFACT_REPOSITORY")).unwrap();
     assert_eq!(repository.value.expose(), "other-repo");
     assert!(!sections(&stdout(&out), "== GitHub").contains("other-repo"), "{}", text(&out));
+}
+
+const READ_ROLE: &str = "GitHubActions-CodeArtifact-read";
+const READ_POLICY: &str = "GitHubActions-CodeArtifact-read-build-deps";
+
+/// The read role's documents as `iam-policy` prints them with private dependencies.
+fn generated_read(repo: &std::path::Path, stack: &Stack) -> (Value, Value) {
+    let mut vars = setup_env(stack);
+    vars.push(("AWS_ROLE_ARN".to_owned(), format!("arn:aws:iam::{}:role/{ROLE}", account(stack))));
+    vars.push(("CODEARTIFACT_PRIVATE_DEPENDENCIES".to_owned(), "true".to_owned()));
+    let out = run_xtask(repo, &["iam-policy", "--format", "json", "--github-repo", REPO], &vars);
+    assert!(out.status.success(), "{}", text(&out));
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (all["readRole"]["trustPolicy"].clone(), all["readRole"]["permissionPolicy"].clone())
+}
+
+#[test]
+fn private_dependencies_add_the_read_role_and_the_build_deps_environment() {
+    let stack = start_stack();
+    let repo = copy_repo("setup-read-role");
+    stack.emulator().set_github_repo(GithubRepo { environments: Vec::new(), ..GithubRepo::default() });
+    let mut vars = setup_env(&stack);
+    vars.push(("CODEARTIFACT_PRIVATE_DEPENDENCIES".to_owned(), "true".to_owned()));
+    vars.push(("GITHUB_TOKEN".to_owned(), stack.emulator().github_token()));
+    let (read_trust, read_permissions) = generated_read(repo.path(), &stack);
+    let (_, permissions) = generated(repo.path(), &stack);
+    let read_arn = format!("arn:aws:iam::{}:role/{READ_ROLE}", account(&stack));
+
+    // The plan: the read role after the release role, and the build-deps
+    // environment without reviewers, saying why.
+    let out = setup(repo.path(), &vars, &["--reviewer", "release-manager"]);
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    for want in [
+        "== AWS: the release role and the build-deps job's read role",
+        "5. Read role GitHubActions-CodeArtifact-read (arn:aws:iam::111122223333:role/GitHubActions-CodeArtifact-read) of the build-deps job and its trust policy: create",
+        "6. Permission policy GitHubActions-CodeArtifact-read-build-deps (arn:aws:iam::111122223333:policy/GitHubActions-CodeArtifact-read-build-deps), a managed policy: create",
+        "7. Attachment of GitHubActions-CodeArtifact-read-build-deps to the role GitHubActions-CodeArtifact-read: create",
+        "can read the repository and write nothing",
+        "== GitHub: the `build-deps` environment of octo-org/yamause and its secrets",
+        "wanted: no required reviewers (its role can read the repository and never publish",
+        "gh secret set AWS_ROLE_ARN --env build-deps --repo octo-org/yamause",
+        "for AWS_ROLE_ARN the read role's ARN",
+    ] {
+        assert!(shown.contains(want), "{want:?} missing:\n{shown}");
+    }
+    let sub = "\"token.actions.githubusercontent.com:sub\": \"repo:octo-org/yamause:environment:build-deps\"";
+    assert!(shown.lines().any(|l| l.starts_with("   + ") && l.contains(sub)), "the read trust policy's diff:\n{shown}");
+    let build_deps = shown.split("== GitHub: the `build-deps`").nth(1).unwrap();
+    assert!(build_deps.contains("\"reviewers\": []"), "no reviewer placeholder for build-deps:\n{build_deps}");
+    assert!(iam_state_of(&stack, READ_ROLE, READ_POLICY)["role"].is_null(), "the plan changed IAM");
+
+    // Applied: both roles as generated, both verdicts pass, both environments.
+    let out = setup(repo.path(), &vars, &["--apply", "--apply-github", "--reviewer", "release-manager"]);
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!shown.contains("FAIL "), "{shown}");
+    let created = format!("created the role {read_arn}");
+    for want in [
+        created.as_str(),
+        "== Verdict: `cargo xtask check-iam --inspect-role --read-role` on arn:aws:iam::111122223333:role/GitHubActions-CodeArtifact-read",
+        "set up the environment build-deps: no required reviewers, custom deployment policies",
+        "added the deployment tag rule v* to build-deps",
+    ] {
+        assert!(shown.contains(want), "{want:?} missing:\n{shown}");
+    }
+    let read_verdict = shown.split("--read-role` on").nth(1).unwrap();
+    assert!(read_verdict.contains("PASS perm.ok") && read_verdict.contains("build-deps job"), "{read_verdict}");
+    let state = iam_state_of(&stack, READ_ROLE, READ_POLICY);
+    assert_eq!(document(&state["role"]), read_trust);
+    assert_eq!(document(&state["policy"]), read_permissions);
+    let read_policy_arn = format!("arn:aws:iam::{}:policy/{READ_POLICY}", account(&stack));
+    assert_eq!(state["attached"], serde_json::json!([read_policy_arn]));
+    // The release role reads nothing.
+    assert_eq!(document(&iam_state(&stack, ROLE)["policy"]), permissions);
+    assert!(!permissions.to_string().contains("ReadFromRepository"), "{permissions}");
+
+    let github = stack.emulator().github_repo();
+    let env = github.environment("build-deps").expect("the build-deps environment was created");
+    assert_eq!(env.reviewers, Vec::<Reviewer>::new());
+    assert_eq!(env.deployment, Deployment::Custom(vec![("v*".to_owned(), RefType::Tag)]));
+    assert!(!env.can_admins_bypass, "{env:?}");
+    let release_env = github.environment("release").expect("the release environment was created");
+    assert_eq!(release_env.reviewers, vec![Reviewer::User("release-manager".to_owned())]);
+    let secrets = stack.github_secrets();
+    assert_eq!(secrets.len(), 10, "{secrets:?}");
+    let secret = |env: &str, name: &str| {
+        let scope = SecretScope::Environment(env.to_owned());
+        secrets
+            .iter()
+            .find(|it| it.is(&scope, name))
+            .unwrap_or_else(|| panic!("{env} {name}: {secrets:?}"))
+            .value
+            .expose()
+            .to_owned()
+    };
+    assert_eq!(secret("build-deps", "AWS_ROLE_ARN"), read_arn);
+    assert_eq!(secret("release", "AWS_ROLE_ARN"), format!("arn:aws:iam::{}:role/{ROLE}", account(&stack)));
+    let config = stack.config();
+    for env in ["build-deps", "release"] {
+        assert_eq!(secret(env, "CODEARTIFACT_REPOSITORY"), config.repository);
+        assert_eq!(secret(env, "CODEARTIFACT_DOMAIN"), config.domain);
+    }
+    for value in secret_values(&stack).into_iter().chain([read_arn.clone()]) {
+        assert!(!sections(&shown, "== GitHub").contains(&value), "{value:?} is in the GitHub part:\n{shown}");
+    }
+
+    // Again: nothing to change anywhere.
+    let out = setup(repo.path(), &vars, &["--apply", "--apply-github", "--reviewer", "release-manager"]);
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(shown.contains("nothing to change: ") && shown.contains("so are the read role"), "{shown}");
+    assert!(shown.contains("nothing to change on GitHub"), "{shown}");
+    assert!(!shown.contains("created ") && !shown.contains("set the secret"), "{shown}");
+    assert_eq!(iam_state_of(&stack, READ_ROLE, READ_POLICY)["versions"], serde_json::json!(["v1"]));
+    assert_eq!(stack.github_secrets(), secrets, "a secret was written again");
+}
+
+/// A read role's policy that can publish is kept without --force (setup narrows
+/// nothing unasked), and the verdict fails on it; --force replaces it.
+#[test]
+fn a_read_role_that_can_publish_fails_the_verdict_until_forced() {
+    let stack = start_stack();
+    let repo = copy_repo("setup-read-role-publishing");
+    let mut vars = setup_env(&stack);
+    vars.push(("CODEARTIFACT_PRIVATE_DEPENDENCIES".to_owned(), "true".to_owned()));
+    let (_, read_permissions) = generated_read(repo.path(), &stack);
+    let mut publishing = read_permissions.clone();
+    publishing["Statement"].as_array_mut().unwrap().push(serde_json::json!(
+        {"Sid": "AlsoPublish", "Effect": "Allow", "Action": "codeartifact:*", "Resource": "*"}
+    ));
+    iam(
+        &stack,
+        &format!(
+            "iam.create_policy(PolicyName={READ_POLICY:?}, PolicyDocument={:?})\nprint('{{}}')\n",
+            publishing.to_string()
+        ),
+    );
+
+    let out = setup(repo.path(), &vars, &["--apply"]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    let step = shown
+        .lines()
+        .find(|l| l.starts_with("6. Permission policy GitHubActions-CodeArtifact-read-build-deps"))
+        .unwrap();
+    assert!(step.ends_with(": kept as it is"), "{shown}");
+    assert!(shown.contains("allows more than the build-deps job needs"), "{shown}");
+    assert!(shown.contains("allows more: perm.read-role-can-write"), "{shown}");
+    assert!(shown.contains("FAIL perm.read-role-can-write (critical)"), "the verdict names it:\n{shown}");
+    assert_eq!(document(&iam_state_of(&stack, READ_ROLE, READ_POLICY)["policy"]), publishing);
+
+    let out = setup(repo.path(), &vars, &["--apply", "--force"]);
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(shown.contains("narrows, no longer: perm.read-role-can-write"), "{shown}");
+    assert!(!shown.contains("FAIL "), "{shown}");
+    let state = iam_state_of(&stack, READ_ROLE, READ_POLICY);
+    assert_eq!(document(&state["policy"]), read_permissions);
+    assert_eq!(state["versions"].as_array().unwrap().len(), 2, "{state}");
 }

@@ -1,9 +1,19 @@
 //! Tidy checks of the repository itself, as tests: what CI runs matches what the
-//! README promises, and every source file says what it is for.
+//! README promises, every source file says what it is for, every finding id the
+//! code can emit has its entry in docs/checks.md (and the guides name no other), and
+//! the sources cite only what a maintainer can open.
 
-use std::{fs, path::Path};
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::{Path, PathBuf},
+};
 
 use crate::support::repo_root;
+
+mod rust_source;
+
+use rust_source::{Tok, lex, without_test_items};
 
 /// The test command the README gives for a fresh machine.
 fn readme_test_command() -> String {
@@ -103,4 +113,254 @@ fn the_release_path_has_no_heavy_or_server_crates() {
     assert!(hyper_features.iter().all(|l| !l.contains("server")), "server features in {hyper_features:?}");
     let tokio = tree.lines().find(|l| l.starts_with("tokio ")).unwrap_or_default();
     assert!(!tokio.contains("rt-multi-thread") && !tokio.contains("full"), "tokio features: {tokio}");
+}
+
+/// Every finding id the code can emit has an entry in docs/checks.md, and every
+/// entry there is an id the code still has. The ids are the string literals of
+/// `xtask/src` (test code left out) that have the shape of an id and the family of
+/// one that `Finding::new` is called with, so an id passed through a constant, a
+/// tuple or a helper is found too.
+#[test]
+fn every_finding_id_is_documented_in_docs_checks_md() {
+    let code = code_finding_ids();
+    for known in ["settings.missing", "trust.foreign-repository", "codeartifact.describe-domain.ok", "perm.safe-rerun"]
+    {
+        assert!(code.contains(known), "the scan of xtask/src missed {known}: {code:#?}");
+    }
+    let doc = ChecksDoc::read();
+    let missing: Vec<&String> = code.difference(&doc.ids).collect();
+    let stale: Vec<&String> = doc.ids.difference(&code).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "docs/checks.md is out of step with the code.\nIds the code emits without an entry (add a `### ID` \
+         entry, or a `Passes as:` line for ID.ok, and a row of the index): {missing:#?}\nEntries for ids the code \
+         no longer has (remove or rename them): {stale:#?}"
+    );
+    assert!(doc.index_problems.is_empty(), "docs/checks.md's index: {:#?}", doc.index_problems);
+}
+
+/// The documents that name finding ids (the guides, the README) name ids the code has.
+#[test]
+fn the_guides_name_only_finding_ids_the_code_has() {
+    let code = code_finding_ids();
+    let families: BTreeSet<&str> = code.iter().filter_map(|it| it.split('.').next()).collect();
+    let mut docs = vec![repo_root().join("README.md"), repo_root().join("castack/README.md")];
+    for entry in fs::read_dir(repo_root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|it| it == "md") {
+            docs.push(path);
+        }
+    }
+    let mut unknown = Vec::new();
+    for path in docs {
+        let Ok(text) = fs::read_to_string(&path) else { continue };
+        let mut fenced = false;
+        for line in text.lines() {
+            fenced ^= line.trim_start().starts_with("```");
+            // The inline code spans of the line (a fenced block holds no ids).
+            for span in line.split('`').skip(1).step_by(2).filter(|_| !fenced) {
+                let family = span.split('.').next().unwrap_or_default();
+                if has_id_shape(span) && families.contains(family) && !code.contains(span) {
+                    unknown.push(format!("{}: `{span}`", path.strip_prefix(repo_root()).unwrap().display()));
+                }
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "these documents name finding ids the code does not emit: {unknown:#?}");
+}
+
+/// Comments, test names and messages cite only what a maintainer can open: no
+/// checklist numbers or sections of a reference outside the repository, no "the
+/// original guide" (the setup guide of this repository is docs/setup-guide.ja.md;
+/// a finding is named by its id in docs/checks.md).
+#[test]
+fn sources_cite_only_what_a_maintainer_can_open() {
+    const PHRASES: [&str; 7] = [
+        "original guide",
+        "original setup guide",
+        "original_guide",
+        "shared reference",
+        "the reference's",
+        "reference §",
+        "wire reference",
+    ];
+    let mut found = Vec::new();
+    for dir in ["xtask", "castack"] {
+        visit(&repo_root().join(dir), &mut |path| {
+            // This file names the phrases it looks for.
+            if !path.extension().is_some_and(|it| it == "rs" || it == "py") || path.ends_with(file!()) {
+                return;
+            }
+            let text = fs::read_to_string(path).unwrap();
+            // Each line, and each line with the next, for a phrase a comment wraps.
+            let plain: Vec<String> =
+                text.lines().map(|it| it.trim_start().trim_start_matches(['/', '!']).trim().to_lowercase()).collect();
+            for (n, line) in text.lines().enumerate() {
+                let next = plain.get(n + 1).map(String::as_str).unwrap_or_default();
+                let joined = format!("{} {next}", plain[n]);
+                let phrase = PHRASES
+                    .iter()
+                    .find(|it| plain[n].contains(*it) || (joined.contains(*it) && !next.contains(*it)))
+                    .map(|it| it.to_string());
+                if let Some(what) = phrase.or_else(|| checklist_number(line)) {
+                    let at = path.strip_prefix(repo_root()).unwrap().display();
+                    found.push(format!("{at}:{}: {what:?} in {:?}", n + 1, line.trim()));
+                }
+            }
+        });
+    }
+    assert!(
+        found.is_empty(),
+        "cite a finding id of docs/checks.md, a public URL or a file of this repository instead: {found:#?}"
+    );
+}
+
+/// A checklist number such as `T8` or `P11` standing alone (not `P256`, `T2x`).
+fn checklist_number(line: &str) -> Option<String> {
+    let chars: Vec<char> = line.chars().collect();
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    for (i, c) in chars.iter().enumerate() {
+        if !matches!(c, 'T' | 'P') || (i > 0 && word(chars[i - 1])) {
+            continue;
+        }
+        let digits = chars[i + 1..].iter().take_while(|it| it.is_ascii_digit()).count();
+        let end = i + 1 + digits;
+        if (1..=2).contains(&digits) && chars.get(end).is_none_or(|it| !word(*it)) {
+            return Some(chars[i..end].iter().collect());
+        }
+    }
+    None
+}
+
+/// `family.name` or `family.name.ok`: lowercase words, the name kebab-case.
+fn has_id_shape(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    let word = |it: &str| {
+        !it.is_empty()
+            && it.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    };
+    match parts.as_slice() {
+        [family, name] | [family, name, "ok"] => {
+            !family.is_empty() && family.bytes().all(|b| b.is_ascii_lowercase()) && word(name)
+        }
+        _ => false,
+    }
+}
+
+/// Top-level domains: a host name the code spells (`github.com`) has the shape of
+/// an id. (Not `invalid`: `settings.invalid` is an id.)
+const TOP_LEVEL_DOMAINS: [&str; 6] = ["com", "net", "org", "io", "aws", "cn"];
+
+/// The finding ids of `xtask/src`: see `every_finding_id_is_documented_in_docs_checks_md`.
+fn code_finding_ids() -> BTreeSet<String> {
+    let mut literals: Vec<String> = Vec::new();
+    let mut families: BTreeSet<String> = BTreeSet::new();
+    let mut test_only: Vec<PathBuf> = Vec::new();
+    let mut files = Vec::new();
+    visit(&repo_root().join("xtask/src"), &mut |path| {
+        if path.extension().is_some_and(|it| it == "rs") {
+            files.push(path.to_path_buf());
+        }
+    });
+    files.sort();
+    // First every file, for the test-only modules their parents declare.
+    let lexed: Vec<(PathBuf, Vec<Tok>)> = files
+        .into_iter()
+        .map(|path| {
+            let tokens = without_test_items(lex(&fs::read_to_string(&path).unwrap()), &path, &mut test_only);
+            (path, tokens)
+        })
+        .collect();
+    for (path, tokens) in lexed {
+        if test_only.iter().any(|it| path.starts_with(it) || path.with_extension("") == *it) {
+            continue;
+        }
+        for window in tokens.windows(6) {
+            if let [Tok::Ident(a), Tok::Punct(':'), Tok::Punct(':'), Tok::Ident(b), Tok::Punct('('), Tok::Str(id)] =
+                window
+                && a == "Finding"
+                && b == "new"
+            {
+                assert!(
+                    has_id_shape(id),
+                    "{}: Finding::new({id:?}) is not an id of the form family.name",
+                    path.display()
+                );
+                families.insert(id.split('.').next().unwrap().to_owned());
+            }
+        }
+        literals.extend(tokens.into_iter().filter_map(|it| match it {
+            Tok::Str(text) => Some(text),
+            _ => None,
+        }));
+    }
+    assert!(families.len() >= 5, "Finding::new calls found for the families {families:?} only");
+    let mut ids = BTreeSet::new();
+    for text in literals {
+        let family = text.split('.').next().unwrap_or_default();
+        if !families.contains(family) {
+            continue;
+        }
+        // An id built at run time (`format!("{id}.ok")`, `concat!("trust.", …)`) is
+        // out of reach of this scan and of `grep`.
+        assert!(
+            has_id_shape(&text) || !(text.ends_with('.') || text.starts_with(&format!("{family}.{{"))),
+            "{text:?} builds a finding id at run time: write each id as one literal"
+        );
+        let name = text.split('.').nth(1).unwrap_or_default();
+        if has_id_shape(&text) && !TOP_LEVEL_DOMAINS.contains(&name) {
+            ids.insert(text);
+        }
+    }
+    ids
+}
+
+/// What docs/checks.md documents: the `### ID` entries and the `ID.ok` their
+/// "Passes as" lines name, and what is wrong with its index.
+struct ChecksDoc {
+    ids: BTreeSet<String>,
+    index_problems: Vec<String>,
+}
+
+impl ChecksDoc {
+    fn read() -> ChecksDoc {
+        let text = fs::read_to_string(repo_root().join("docs/checks.md")).expect("docs/checks.md exists");
+        let mut ids = BTreeSet::new();
+        let mut entries = Vec::new();
+        let mut current = String::new();
+        let mut index: Vec<(String, String)> = Vec::new();
+        for line in text.lines() {
+            if let Some(heading) = line.strip_prefix("### ") {
+                let id = heading.trim().to_owned();
+                assert!(has_id_shape(&id), "docs/checks.md: `### {id}` is not a finding id (entries are `### ID`)");
+                assert!(ids.insert(id.clone()), "docs/checks.md documents {id} twice");
+                entries.push(id.clone());
+                current = id;
+            } else if line.trim_start().starts_with("- **Passes as:**") {
+                // "- **Passes as:** `ID.ok` (what it says)".
+                let span = line.split('`').nth(1).unwrap_or_default();
+                assert_eq!(span, format!("{current}.ok"), "docs/checks.md: the passing form of {current}");
+                ids.insert(span.to_owned());
+            } else if let Some(row) = line.strip_prefix("| [") {
+                let (id, rest) = row.split_once("](#").unwrap_or_else(|| panic!("index row {line:?}"));
+                let anchor = rest.split_once(')').unwrap_or_else(|| panic!("index row {line:?}")).0;
+                index.push((id.to_owned(), anchor.to_owned()));
+            }
+        }
+        let mut index_problems = Vec::new();
+        let listed: Vec<&String> = index.iter().map(|(id, _)| id).collect();
+        for id in entries.iter().filter(|it| !listed.contains(it)) {
+            index_problems.push(format!("{id} has an entry but no row"));
+        }
+        for (id, anchor) in &index {
+            if !entries.contains(id) {
+                index_problems.push(format!("row {id} has no entry"));
+            }
+            // GitHub's anchor of a heading: lower case, punctuation other than - and _ dropped.
+            if *anchor != id.replace('.', "") {
+                index_problems.push(format!("row {id} links #{anchor}, not #{}", id.replace('.', "")));
+            }
+        }
+        ChecksDoc { ids, index_problems }
+    }
 }

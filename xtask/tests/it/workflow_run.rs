@@ -127,7 +127,18 @@ fn run_workflow_in(
 #[test]
 fn a_tag_push_runs_release_yml_end_to_end() {
     let stack = start_stack();
-    let ran = run_release_workflow(&stack, Some("v1.0.0"), Event::TagPush("v1.0.0".to_owned()), None);
+    // The binary the compile job hands on holds the release's own commands only:
+    // none of check-iam's finding ids.
+    let holds_check_iam = std::sync::Mutex::new(None);
+    let inspect = |place: &StepPlace<'_>| {
+        if place.job == "compile" && place.step == "Compile" {
+            let binary = fs::read(place.temp.join("xtask-bin/xtask")).unwrap();
+            let found = binary.windows(b"trust.foreign-repository".len()).any(|it| it == b"trust.foreign-repository");
+            *holds_check_iam.lock().unwrap() = Some(found);
+        }
+    };
+    let ran = run_release_workflow(&stack, Some("v1.0.0"), Event::TagPush("v1.0.0".to_owned()), Some(&inspect));
+    assert_eq!(*holds_check_iam.lock().unwrap(), Some(false), "the compile job's binary holds check-iam");
     let (report, log) = (&ran.report, ran.report.log());
     assert!(report.success(), "release.yml failed:\n{log}");
     let hash = &report.job("compile").unwrap().outputs["xtask-sha256"];

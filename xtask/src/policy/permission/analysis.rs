@@ -2,7 +2,7 @@
 //! the request context a release's call carries, and which statements decide it.
 //! The checks themselves live in the sibling modules, each an `impl Analysis` block.
 
-use super::{BEARER_TOKEN, PermissionFacts, PublishTarget};
+use super::{BEARER_TOKEN, PermissionFacts, PublishTarget, Purpose};
 use crate::{
     arn,
     policy::{
@@ -20,6 +20,8 @@ pub(super) struct Analysis<'a> {
     pub(super) docs: Vec<Document>,
     pub(super) target: &'a PublishTarget,
     pub(super) facts: &'a PermissionFacts,
+    /// Whose documents they are: what the role must and must not do.
+    pub(super) purpose: Purpose,
 }
 
 impl Analysis<'_> {

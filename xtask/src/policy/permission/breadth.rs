@@ -1,8 +1,9 @@
-//! What the role may do beyond a release (P7, P8): publishing to other packages,
+//! What the role may do beyond a release: publishing to other packages,
 //! repositories or domains, Action wildcards that grant writes a release does not
-//! need, and actions that no release role should have at all.
+//! need (`perm.too-broad`), and actions that no release role should have at all
+//! (`perm.dangerous-action`).
 
-use super::{PUBLISH, analysis::Analysis};
+use super::{PUBLISH, Purpose, analysis::Analysis};
 use crate::{
     arn,
     policy::{
@@ -23,7 +24,8 @@ enum Kind {
     Any,
 }
 
-/// P8: actions a release role must not have, with the kind of resource they take.
+/// `perm.dangerous-action`: actions a release role must not have, with the kind of
+/// resource they take.
 const DANGEROUS: [(&str, Kind); 19] = [
     ("codeartifact:PutPackageOriginConfiguration", Kind::Package),
     ("codeartifact:DeletePackageVersions", Kind::Package),
@@ -47,8 +49,13 @@ const DANGEROUS: [(&str, Kind); 19] = [
 ];
 
 /// CodeArtifact actions that change something and that a release does not need
-/// (P7: what a wildcard in Action grants beyond the release's needs).
-const WRITE_ACTIONS: [&str; 24] = [
+/// (`perm.too-broad`: what a wildcard in Action grants beyond the release's
+/// needs). With `PublishPackageVersion` and `AssociateWithDownstreamRepository`
+/// they are every CodeArtifact action of the Write and Permissions management
+/// access levels of
+/// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodeartifact.html,
+/// which the read role must have none of (`read_role`).
+pub(super) const WRITE_ACTIONS: [&str; 24] = [
     "codeartifact:AssociateExternalConnection",
     "codeartifact:CopyPackageVersions",
     "codeartifact:CreateDomain",
@@ -76,15 +83,16 @@ const WRITE_ACTIONS: [&str; 24] = [
 ];
 
 impl Analysis<'_> {
-    /// P7: publishing must be limited to the package, and Action wildcards must not
-    /// grant writes the release does not need.
+    /// `perm.too-broad`: publishing must be limited to the package, and Action
+    /// wildcards must not grant writes the release does not need.
     pub(super) fn check_too_broad(&self, out: &mut Vec<Finding>) {
         self.check_publish_scope(out);
         self.check_action_wildcards(out);
     }
 
-    /// P7 for the resource: the role must not publish to other domains,
-    /// repositories or packages. The broadest probe that gets through says it all.
+    /// `perm.too-broad` for the resource: the role must not publish to other
+    /// domains, repositories or packages. The broadest probe that gets through says
+    /// it all.
     fn check_publish_scope(&self, out: &mut Vec<Finding>) {
         let t = self.target;
         let other = |name: &str, taken: &str| if name == taken { format!("{name}-2") } else { name.to_owned() };
@@ -124,8 +132,8 @@ impl Analysis<'_> {
         ));
     }
 
-    /// P7 for the action: `NotAction` with `Allow`, and wildcards that cover
-    /// CodeArtifact writes a release does not need.
+    /// `perm.too-broad` for the action: `NotAction` with `Allow`, and wildcards that
+    /// cover CodeArtifact writes a release does not need.
     fn check_action_wildcards(&self, out: &mut Vec<Finding>) {
         for (d, doc) in self.docs.iter().enumerate() {
             for (s, statement) in doc.statements.iter().enumerate().filter(|(_, it)| it.effect == Effect::Allow) {
@@ -150,13 +158,18 @@ impl Analysis<'_> {
         }
     }
 
-    /// P8.
+    /// `perm.dangerous-action`.
     pub(super) fn check_dangerous(&self, out: &mut Vec<Finding>) {
         let partition = arn::partition(&self.target.region);
         let unknown = |_: &str| Claim::Unknown;
         let mut found = Vec::new();
         let mut by = Vec::new();
+        // The read role's CodeArtifact writes are `perm.read-role-can-write`.
+        let codeartifact_elsewhere = self.purpose == Purpose::Read;
         for (action, kind) in DANGEROUS {
+            if codeartifact_elsewhere && action.starts_with("codeartifact:") {
+                continue;
+            }
             let shape = |kind: &str| {
                 [
                     glob::literal(&format!("arn:{partition}:codeartifact:")),
@@ -190,11 +203,16 @@ impl Analysis<'_> {
         } else {
             ""
         };
+        let needed = match self.purpose {
+            Purpose::Release => "to upload",
+            Purpose::Read => "to download the build requirements",
+        };
         out.push(Finding::new(
             "perm.dangerous-action",
             Severity::High,
             format!(
-                "the release role can {} (granted by {}); none of it is needed to upload, so remove it.{origin}",
+                "{} can {} (granted by {}); none of it is needed {needed}, so remove it.{origin}",
+                self.purpose.role(),
                 found.join(", "),
                 self.labels(&by)
             ),

@@ -1,15 +1,16 @@
-//! What the role's permission policies alone do not decide (P10–P12): a domain in
-//! another account must grant the role in its own resource policies, package origin
-//! controls can block direct publishing, and only a live simulation sees the policies
-//! as IAM does. Each finding says how to check what the analysis was not told.
+//! What the role's permission policies alone do not decide: a domain in another
+//! account must grant the role in its own resource policies (`perm.cross-account`),
+//! package origin controls can block direct publishing (`perm.origin-blocked`), and
+//! only a live simulation sees the policies as IAM does (`perm.simulation`). Each
+//! finding says how to check what the analysis was not told.
 
-use super::{GET_AUTHORIZATION_TOKEN, OriginPublish, PUBLISH, analysis::Analysis};
+use super::{GET_AUTHORIZATION_TOKEN, OriginPublish, PUBLISH, Purpose, READ, analysis::Analysis};
 use crate::policy::{Finding, Severity};
 
 impl Analysis<'_> {
-    /// P10: a domain in another account needs the domain and repository policies to
-    /// grant the role too. The analysis does not read those policies, so the finding
-    /// says how to check them.
+    /// `perm.cross-account`: a domain in another account needs the domain and
+    /// repository policies to grant the role too. The analysis does not read those
+    /// policies, so the finding says how to check them.
     pub(super) fn check_cross_account(&self, out: &mut Vec<Finding>) {
         const ID: &str = "perm.cross-account";
         let t = self.target;
@@ -19,13 +20,19 @@ impl Analysis<'_> {
              get-repository-permissions-policy --domain {} --domain-owner {owner} --repository {}`",
             t.domain, t.domain, t.repository
         );
+        // What the repository policy must grant: the role's own call on it.
+        let repository_action = match self.purpose {
+            Purpose::Release => PUBLISH,
+            Purpose::Read => READ,
+        };
         let Some(account) = self.role_account() else {
             out.push(Finding::new(
                 ID,
                 Severity::Info,
                 format!(
                     "not checked offline: if the role is not in account {owner} (the domain owner), the domain policy \
-                     must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {PUBLISH}; check with {commands}"
+                     must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {repository_action}; check with \
+                     {commands}"
                 ),
             ));
             return;
@@ -38,13 +45,13 @@ impl Analysis<'_> {
             Severity::Info,
             format!(
                 "not checked offline: the role is in account {account} but the domain belongs to {owner}, so the \
-                 domain policy must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {PUBLISH}; check \
-                 with {commands}"
+                 domain policy must grant it {GET_AUTHORIZATION_TOKEN} and the repository policy {repository_action}; \
+                 check with {commands}"
             ),
         ));
     }
 
-    /// P11.
+    /// `perm.origin-blocked`.
     pub(super) fn check_origin(&self, out: &mut Vec<Finding>) {
         const ID: &str = "perm.origin-blocked";
         let t = self.target;
@@ -79,8 +86,8 @@ impl Analysis<'_> {
         }
     }
 
-    /// P12: a live `iam:SimulatePrincipalPolicy` is not run, so the finding says how
-    /// to run it by hand.
+    /// `perm.simulation`: a live `iam:SimulatePrincipalPolicy` is not run, so the
+    /// finding says how to run it by hand.
     pub(super) fn check_simulation(&self, out: &mut Vec<Finding>) {
         out.push(Finding::new(
             "perm.simulation",

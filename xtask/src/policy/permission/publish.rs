@@ -1,12 +1,13 @@
-//! The upload itself (P6): `PublishPackageVersion` on the package ARN exactly as
-//! CodeArtifact authorises it, and, when the grant names another ARN, what is wrong
-//! with it (the `//` of PyPI's empty namespace, a name that is not normalized, …).
+//! The upload itself: `PublishPackageVersion` on the package ARN exactly as
+//! CodeArtifact authorises it (`perm.publish`), and, when the grant names another
+//! ARN, what is wrong with it (`perm.publish-resource`: the `//` of PyPI's empty
+//! namespace, a name that is not normalized, …).
 
 use super::{PUBLISH, analysis::Analysis, normalize_package_name, snippet};
 use crate::policy::{Finding, Severity, eval::Tri, glob, quoted};
 
 impl Analysis<'_> {
-    /// P6.
+    /// `perm.publish` and `perm.publish-resource`.
     pub(super) fn check_publish(&self, out: &mut Vec<Finding>) {
         let arn = self.target.package_arn();
         let outcome = self.ask(PUBLISH, &arn);

@@ -1,46 +1,33 @@
-//! What the role may read (P9 and the safe re-run): `ReadFromRepository` when the
-//! build installs its requirements from the repository (and a note when it is
-//! granted without need), and the two read actions that let a re-run skip files
-//! that are already published.
+//! What the release role may read: `ReadFromRepository`, which it never needs
+//! (`perm.read-from-repository`, a note when it is granted: with private
+//! dependencies the build-deps job's read role reads the repository, see
+//! `read_role`), and the two read actions that let a re-run skip files that are
+//! already published (`perm.safe-rerun`).
 
 use super::{DESCRIBE_VERSION, LIST_ASSETS, READ, analysis::Analysis, snippet};
 use crate::policy::{Finding, Severity, eval::Tri};
 
 impl Analysis<'_> {
-    /// P9: required when the build installs its requirements from the repository,
-    /// otherwise only noted.
+    /// `perm.read-from-repository`: the release role publishes and never downloads,
+    /// so a grant of ReadFromRepository is only noted.
     pub(super) fn check_read(&self, out: &mut Vec<Finding>) {
         let arn = self.target.repository_arn();
-        let outcome = self.ask(READ, &arn);
-        if self.target.private_dependencies {
-            match outcome.answer {
-                Tri::Yes => {}
-                Tri::Maybe => out.push(self.unconfirmed("perm.read-from-repository", READ, &arn, &outcome)),
-                Tri::No => out.push(Finding::new(
-                    "perm.read-from-repository",
-                    Severity::Error,
-                    format!(
-                        "private-dependencies is on, so the build installs its requirements from {}/{}, which needs \
-                         {READ} on the repository, and {}: the build gets 403. Add {}",
-                        self.target.domain,
-                        self.target.repository,
-                        self.why_refused(READ, &outcome),
-                        snippet("PrivateBuildDependencies", &[READ], &arn, None)
-                    ),
-                )),
-            }
+        if self.ask(READ, &arn).answer != Tri::Yes {
             return;
         }
-        if outcome.answer == Tri::Yes {
-            out.push(Finding::new(
-                "perm.read-from-repository",
-                Severity::Info,
-                format!(
-                    "{READ} is not required to publish PyPI packages; keep it only if something downloads from the \
-                     repository with this role"
-                ),
-            ));
-        }
+        let message = if self.target.private_dependencies {
+            format!(
+                "{READ} is not needed by the release role: with private-dependencies the build-deps job's read role \
+                 downloads the build requirements (`cargo xtask iam-policy` prints it) and the release role only \
+                 publishes; remove it from the release role"
+            )
+        } else {
+            format!(
+                "{READ} is not required to publish PyPI packages; keep it only if something downloads from the \
+                 repository with this role"
+            )
+        };
+        out.push(Finding::new("perm.read-from-repository", Severity::Info, message));
     }
 
     /// The actions a safe re-run uses to compare what is already published.

@@ -18,7 +18,8 @@ pub struct PublishTarget {
     /// `durationSeconds` of GetAuthorizationToken (0 = the role session's lifetime).
     pub token_duration: i64,
     /// The build installs its requirements from the repository
-    /// (`private-dependencies`): the role then needs ReadFromRepository on it.
+    /// (`private-dependencies`): the build-deps job's read role downloads them
+    /// (`iam-policy` and `setup` add that role); the release role still never reads.
     pub private_dependencies: bool,
 }
 
@@ -90,7 +91,8 @@ impl NamedPolicy {
 pub struct PermissionFacts {
     /// The release role (its account decides whether the domain is cross-account).
     pub role_arn: Option<String>,
-    /// `originConfiguration.restrictions.publish` of the package (P11).
+    /// `originConfiguration.restrictions.publish` of the package
+    /// (`perm.origin-blocked`).
     pub origin: Option<OriginPublish>,
 }
 

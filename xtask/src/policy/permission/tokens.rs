@@ -1,4 +1,4 @@
-//! The calls before the upload (P1–P5): the authorization token on the domain, the
+//! The calls before the upload: the authorization token on the domain, the
 //! service bearer token behind it (scoped to CodeArtifact and, ideally, bounded in
 //! lifetime), and the repository's endpoint.
 
@@ -13,7 +13,7 @@ use crate::policy::{
 };
 
 impl Analysis<'_> {
-    /// P1.
+    /// `perm.get-authorization-token`.
     pub(super) fn check_authorization_token(&self, out: &mut Vec<Finding>) {
         let arn = self.target.domain_arn();
         let outcome = self.ask(GET_AUTHORIZATION_TOKEN, &arn);
@@ -57,7 +57,8 @@ impl Analysis<'_> {
         )
     }
 
-    /// P2 (the release's request is allowed), then P3 and P4 (the grant is scoped
+    /// `perm.service-bearer-token` (the release's request is allowed), then
+    /// `perm.bearer-token-condition` and `perm.token-duration` (the grant is scoped
     /// to CodeArtifact and bounds the token's lifetime).
     pub(super) fn check_bearer_token(&self, out: &mut Vec<Finding>) {
         let duration = self.target.token_duration;
@@ -73,8 +74,8 @@ impl Analysis<'_> {
         }
     }
 
-    /// P2: why the release's bearer-token request is refused, and the statement
-    /// that allows it.
+    /// `perm.service-bearer-token`: why the release's bearer-token request is
+    /// refused, and the statement that allows it.
     fn bearer_token_refused(&self, context: &dyn Fn(&str) -> Claim, outcome: &Outcome) -> Finding {
         let duration = self.target.token_duration;
         let relaxed =
@@ -100,7 +101,8 @@ impl Analysis<'_> {
         )
     }
 
-    /// P3: a bearer token for another service must be refused.
+    /// `perm.bearer-token-condition`: a bearer token for another service must be
+    /// refused.
     fn check_bearer_scope(&self, out: &mut Vec<Finding>) {
         let other = self.context(BEARER_TOKEN, Some("other.amazonaws.com"), Some(self.target.token_duration));
         let unscoped = self.ask_with(BEARER_TOKEN, glob::literal("*"), &other, &[]);
@@ -116,7 +118,7 @@ impl Analysis<'_> {
         }
     }
 
-    /// P4: a note when nothing refuses a 12-hour token.
+    /// `perm.token-duration`: a note when nothing refuses a 12-hour token.
     fn check_token_lifetime(&self, out: &mut Vec<Finding>) {
         let duration = self.target.token_duration;
         let long = self.context(BEARER_TOKEN, Some(SERVICE), Some(43200));
@@ -134,7 +136,7 @@ impl Analysis<'_> {
         }
     }
 
-    /// P5.
+    /// `perm.get-repository-endpoint`.
     pub(super) fn check_repository_endpoint(&self, out: &mut Vec<Finding>) {
         let arn = self.target.repository_arn();
         let outcome = self.ask(GET_REPOSITORY_ENDPOINT, &arn);

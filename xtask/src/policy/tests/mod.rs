@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use permission::{bearer, original_guide, perm_cases, reference_section_7};
+use permission::{PermCase, allow, bearer, combined_statement_policy, least_privilege_by_hand, perm, perm_cases};
 
 mod duplicates;
 mod patterns;
@@ -15,6 +15,7 @@ mod permission;
 mod properties;
 mod public;
 mod published;
+mod read_role;
 mod round_three;
 mod work;
 
@@ -74,7 +75,7 @@ fn sub_equals(sub: &str) -> String {
     trust_with(json!({"StringEquals": {AUD: "sts.amazonaws.com", SUB: sub}}))
 }
 
-/// The reference §6 statement with another principal.
+/// The environment-pinned `StringEquals` statement with another principal.
 fn trust_principal(principal: Value) -> String {
     let mut statement = github(json!({"StringEquals": {AUD: "sts.amazonaws.com", SUB: ENV_SUB}}));
     statement["Principal"] = principal;
@@ -148,6 +149,7 @@ fn trust_cases() -> Vec<TrustCase> {
     cases.extend(public::cases());
     cases.extend(round_three::cases());
     cases.extend(published::cases());
+    cases.extend(read_role::trust_cases());
     cases
 }
 
@@ -171,7 +173,7 @@ fn base_trust_cases() -> Vec<TrustCase> {
 fn base_trust_cases_1() -> Vec<TrustCase> {
     vec![
         case(
-            "reference §6 policy",
+            "environment-pinned StringEquals policy",
             sub_equals(ENV_SUB),
             &[("trust.ok", Info), ("trust.name-only-subject", Info)],
             Status::Pass,
@@ -200,11 +202,16 @@ fn base_trust_cases_1() -> Vec<TrustCase> {
         )
         .ctx(ids_ctx())
         .absent(BREAKAGE),
-        case("reference immutable policy", sub_equals(IMMUTABLE_ENV_SUB), &[("trust.ok", Info)], Status::Pass)
-            .ctx(ids_ctx())
-            .absent(BREAKAGE),
         case(
-            "original guide: repo:OWNER/REPO:*",
+            "environment-pinned StringEquals policy, immutable form",
+            sub_equals(IMMUTABLE_ENV_SUB),
+            &[("trust.ok", Info)],
+            Status::Pass,
+        )
+        .ctx(ids_ctx())
+        .absent(BREAKAGE),
+        case(
+            "repository-wide StringLike repo:OWNER/REPO:*",
             sub_like("repo:octo-org/yamause:*"),
             &[("trust.broad-subject", High)],
             Status::Warn,
@@ -497,14 +504,14 @@ fn base_trust_cases_5() -> Vec<TrustCase> {
         .facts(TrustFacts { immutable_subjects: Some(false), ..TrustFacts::default() })
         .absent(&["trust.name-only-subject"]),
         case(
-            "T8: the job has an environment, the policy expects a tag",
+            "the job has an environment, the policy expects a tag",
             sub_like("repo:octo-org/yamause:ref:refs/tags/v*"),
             &[("trust.subject-mismatch", Error)],
             Status::Fail,
         )
         .says("trust.subject-mismatch", "uses environment \"release\""),
         case(
-            "T8: the job has no environment, the policy expects one",
+            "the job has no environment, the policy expects one",
             sub_equals(ENV_SUB),
             &[("trust.subject-mismatch", Error)],
             Status::Fail,
@@ -876,6 +883,7 @@ const ALL_IDS: &[&str] = &[
     "perm.too-broad",
     "perm.dangerous-action",
     "perm.read-from-repository",
+    "perm.read-role-can-write",
     "perm.safe-rerun",
     "perm.cross-account",
     "perm.origin-blocked",
@@ -890,8 +898,8 @@ fn the_cases_cover_every_finding_id() {
     for case in trust_cases() {
         seen.extend(analyse_trust(&case.policy, &case.ctx, &case.facts).into_iter().map(|it| it.id));
     }
-    for case in perm_cases() {
-        seen.extend(analyse_permissions(&case.policies, &case.target, &case.facts).into_iter().map(|it| it.id));
+    for case in perm_cases().into_iter().chain(read_role::perm_cases()) {
+        seen.extend(case.analyse().into_iter().map(|it| it.id));
     }
     let missing: Vec<&&str> = ALL_IDS.iter().filter(|it| !seen.contains(**it)).collect();
     assert!(missing.is_empty(), "no case produces {missing:?}");
@@ -910,19 +918,30 @@ fn generated_documents_pass_their_own_analysis() {
     let findings =
         analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&policy))], &target(), &PermissionFacts::default());
     assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
-    // With private build dependencies the role reads the repository too, and the
-    // policy without that statement fails.
+    // With private build dependencies the release role's policy is the same (the
+    // build-deps job's read role reads the repository, never the release role),
+    // and the read role's documents pass the read role's analysis.
     let private = PublishTarget { private_dependencies: true, ..target() };
-    let policy = least_privilege_policy(&private);
-    let findings =
-        analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&policy))], &private, &PermissionFacts::default());
+    assert_eq!(least_privilege_policy(&private), least_privilege_policy(&target()));
+    let policy = read_role_policy(&private);
+    let policies = [NamedPolicy::new("p", &to_pretty_json(&policy))];
+    let findings = analyse_permissions_as(Purpose::Read, &policies, &private, &PermissionFacts::default());
     assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
-    let without = least_privilege_policy(&target());
-    let findings =
-        analyse_permissions(&[NamedPolicy::new("p", &to_pretty_json(&without))], &private, &PermissionFacts::default());
-    assert_eq!(status(&findings), Status::Fail, "{}", render_text(&findings));
-    let read = findings.iter().find(|it| it.id == "perm.read-from-repository").expect("perm.read-from-repository");
-    assert!(read.message.contains("\"Sid\": \"PrivateBuildDependencies\""), "{}", read.message);
+    for ctx in [env_ctx(), tag_ctx(), ids_ctx()] {
+        let read = read_role_context(&ctx, READ_ENVIRONMENT);
+        let policy = recommended_trust_policy(&read, ACCOUNT);
+        let findings = analyse_trust(&to_pretty_json(&policy), &read, &TrustFacts::default());
+        assert_eq!(status(&findings), Status::Pass, "{}", render_text(&findings));
+        // Pinned to build-deps: the publish job's token is refused, and the release
+        // role's trust policy refuses the build-deps job's.
+        let sub = policy["Statement"][0]["Condition"]["StringEquals"][SUB].as_str().unwrap();
+        assert!(sub.ends_with(":environment:build-deps"), "{sub}");
+        let release = to_pretty_json(&recommended_trust_policy(
+            &TrustContext { environment: Some("release".into()), ..ctx },
+            ACCOUNT,
+        ));
+        assert_eq!(status(&analyse_trust(&release, &read, &TrustFacts::default())), Status::Fail);
+    }
 }
 
 /// China and GovCloud: the generated documents name the partition's ARNs and pass
@@ -956,6 +975,25 @@ fn other_partitions_spell_their_own_arns() {
             let policy = to_pretty_json(&least_privilege_policy(&target));
             let findings = analyse_permissions(&[NamedPolicy::new("p", &policy)], &target, &PermissionFacts::default());
             assert_eq!(status(&findings), Status::Pass, "{partition}: {}", render_text(&findings));
+        }
+        let read = to_pretty_json(&read_role_policy(&target));
+        assert!(read.contains(&format!("\"arn:{partition}:codeartifact:{region}:")), "{read}");
+        let policies = [NamedPolicy::new("p", &read)];
+        let findings = analyse_permissions_as(Purpose::Read, &policies, &target, &PermissionFacts::default());
+        assert_eq!(status(&findings), Status::Pass, "{partition}: {}", render_text(&findings));
+        // A write in the partition is found; the same in the commercial partition
+        // cannot apply there.
+        for (arn_partition, found) in [("aws", false), (partition, true)] {
+            let mut policy = read_role_policy(&target);
+            policy["Statement"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"Effect": "Allow", "Action": "codeartifact:PublishPackageVersion",
+                       "Resource": format!("arn:{arn_partition}:codeartifact:*")}));
+            let policies = [NamedPolicy::new("p", &policy.to_string())];
+            let findings = analyse_permissions_as(Purpose::Read, &policies, &target, &PermissionFacts::default());
+            let writes = findings.iter().any(|it| it.id == "perm.read-role-can-write");
+            assert_eq!(writes, found, "{partition}: {}", render_text(&findings));
         }
         // The probes for broader grants are ARNs of the partition: a grant in the
         // commercial partition cannot apply, one in this partition is found.
@@ -994,7 +1032,7 @@ fn other_partitions_spell_their_own_arns() {
 }
 
 #[test]
-fn generated_documents_have_the_reference_shape() {
+fn generated_documents_have_the_documented_shape() {
     let trust = recommended_trust_policy(&env_ctx(), ACCOUNT);
     assert_eq!(
         trust,
@@ -1012,8 +1050,8 @@ fn generated_documents_have_the_reference_shape() {
     assert_eq!(tag["Statement"][0]["Condition"]["StringEquals"][AUD], "sts.amazonaws.com");
 
     let permission = least_privilege_policy(&target());
-    let reference: Value = serde_json::from_str(&reference_section_7()).unwrap();
-    assert_eq!(permission, reference);
+    let by_hand: Value = serde_json::from_str(&least_privilege_by_hand()).unwrap();
+    assert_eq!(permission, by_hand);
     let settings = crate::settings::Settings {
         region: "eu-central-1".into(),
         domain: "my-company".into(),
@@ -1173,7 +1211,7 @@ fn truncated_and_garbled_documents_never_panic() {
         recommended_trust_policy(&ids_ctx(), ACCOUNT).to_string(),
         percent_encode(&sub_equals(ENV_SUB)),
         least_privilege_policy(&target()).to_string(),
-        original_guide(),
+        combined_statement_policy(),
         trust_with(
             json!({"ForAllValues:StringLike": {SUB: "*"}, "Null": {AUD: "false"}, "NumericLessThan": {"x": "y"}}),
         ),

@@ -1,7 +1,8 @@
 //! Table cases of the pattern analysis: what each kind of `sub` condition admits
 //! (StringEquals, StringLike, IgnoreCase, the set qualifiers, IfExists, the negated
-//! operators, Deny statements, other claims), in both subject forms, and the
-//! reference's counter-examples, each of which the analysis must catch.
+//! operators, Deny statements, other claims), in both subject forms, and the fixed
+//! look-alikes (`scenario::counter_examples`), each of which the analysis must
+//! catch.
 
 use super::*;
 
@@ -312,7 +313,7 @@ fn cases_4() -> Vec<TrustCase> {
     ]
 }
 
-/// Each of the reference's counter-examples, admitted next to the release subject,
+/// Each of the fixed look-alikes, admitted next to the release subject,
 /// is caught and blamed on the value that admits it.
 #[test]
 fn every_counter_example_is_caught() {
@@ -428,7 +429,8 @@ fn second_review_round_policies_fail() {
         .collect();
     letters.dedup();
     let cases = [
-        // Another repository's own subject template (reference §1.5).
+        // Another repository's own subject template
+        // (https://docs.github.com/en/actions/reference/security/oidc#customizing-the-subject-claims-for-an-organization-or-repository).
         ("another repository's template", doc(json!([allow_like(json!([ENV_SUB, "repo:*:*:*:*"]), json!({}))]))),
         (
             "the template of a caller of our workflow",

@@ -14,9 +14,16 @@ pub(super) struct PermCase {
     absent: &'static [&'static str],
     status: Status,
     says: Vec<(&'static str, &'static str)>,
+    /// The role the documents are analysed as.
+    pub(super) purpose: Purpose,
 }
 
-fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Severity)], status: Status) -> PermCase {
+pub(super) fn perm(
+    name: &'static str,
+    policy: String,
+    want: &'static [(&'static str, Severity)],
+    status: Status,
+) -> PermCase {
     PermCase {
         name,
         policies: vec![NamedPolicy::new("release", &policy)],
@@ -26,20 +33,27 @@ fn perm(name: &'static str, policy: String, want: &'static [(&'static str, Sever
         absent: &[],
         status,
         says: Vec::new(),
+        purpose: Purpose::Release,
     }
 }
 
 impl PermCase {
-    fn target(self, target: PublishTarget) -> PermCase {
+    pub(super) fn analyse(&self) -> Vec<Finding> {
+        analyse_permissions_as(self.purpose, &self.policies, &self.target, &self.facts)
+    }
+    pub(super) fn purpose(self, purpose: Purpose) -> PermCase {
+        PermCase { purpose, ..self }
+    }
+    pub(super) fn target(self, target: PublishTarget) -> PermCase {
         PermCase { target, ..self }
     }
-    fn facts(self, facts: PermissionFacts) -> PermCase {
+    pub(super) fn facts(self, facts: PermissionFacts) -> PermCase {
         PermCase { facts, ..self }
     }
-    fn absent(self, absent: &'static [&'static str]) -> PermCase {
+    pub(super) fn absent(self, absent: &'static [&'static str]) -> PermCase {
         PermCase { absent, ..self }
     }
-    fn says(mut self, id: &'static str, text: &'static str) -> PermCase {
+    pub(super) fn says(mut self, id: &'static str, text: &'static str) -> PermCase {
         self.says.push((id, text));
         self
     }
@@ -59,7 +73,8 @@ pub(super) fn rerun() -> Value {
            "Resource": P})
 }
 
-/// The reference §7 statements, with `replace` swapping one of them by index.
+/// The statements of the least-privilege policy, with `replace` swapping one of them
+/// by index.
 pub(super) fn minimal(replace: Option<(usize, Value)>, extra: &[Value]) -> String {
     let mut statements = vec![
         bearer(),
@@ -84,7 +99,9 @@ const PERM_BREAKAGE: &[&str] = &[
     "perm.publish-resource",
 ];
 
-pub(super) fn reference_section_7() -> String {
+/// The least-privilege policy written out by hand, with placeholders filled in:
+/// `least_privilege_policy` must generate exactly this.
+pub(super) fn least_privilege_by_hand() -> String {
     r#"{
       "Version": "2012-10-17",
       "Statement": [
@@ -107,7 +124,10 @@ pub(super) fn reference_section_7() -> String {
     .replace("REPO", "python-packages")
 }
 
-pub(super) fn original_guide() -> String {
+/// A common hand-written policy: one statement for the token, the endpoint and
+/// publishing on three resources, publishing on every package (`package/…/*`), and
+/// no safe re-run actions.
+pub(super) fn combined_statement_policy() -> String {
     r#"{
       "Version": "2012-10-17",
       "Statement": [
@@ -144,8 +164,8 @@ fn perm_cases_1() -> Vec<PermCase> {
         |name: &str| format!("arn:aws:codeartifact:eu-central-1:{ACCOUNT}:package/my-company/python-packages/{name}");
     vec![
         perm(
-            "reference §7 policy",
-            reference_section_7(),
+            "least-privilege policy written by hand",
+            least_privilege_by_hand(),
             &[("perm.ok", Info), ("perm.token-duration", Info)],
             Status::Pass,
         )
@@ -153,8 +173,8 @@ fn perm_cases_1() -> Vec<PermCase> {
         perm("generated policy", least_privilege_policy(&target()).to_string(), &[("perm.ok", Info)], Status::Pass)
             .absent(PERM_BREAKAGE),
         perm(
-            "original guide",
-            original_guide(),
+            "one statement for three calls, publishing on package/*",
+            combined_statement_policy(),
             &[("perm.safe-rerun", Low), ("perm.too-broad", Medium), ("perm.token-duration", Info)],
             Status::Warn,
         )
@@ -361,6 +381,24 @@ fn perm_cases_3() -> Vec<PermCase> {
             &[("perm.read-from-repository", Info)],
             Status::Pass,
         ),
+        // With private build dependencies the build-deps job's read role reads, and
+        // the release role still only publishes: a note, never a requirement.
+        perm(
+            "ReadFromRepository with private dependencies",
+            minimal(None, &[allow("codeartifact:ReadFromRepository", R)]),
+            &[("perm.read-from-repository", Info)],
+            Status::Pass,
+        )
+        .target(PublishTarget { private_dependencies: true, ..target() })
+        .says("perm.read-from-repository", "build-deps job's read role"),
+        perm(
+            "no ReadFromRepository with private dependencies",
+            minimal(None, &[]),
+            &[("perm.ok", Info)],
+            Status::Pass,
+        )
+        .target(PublishTarget { private_dependencies: true, ..target() })
+        .absent(&["perm.read-from-repository"]),
         perm(
             "read-only wildcard",
             minimal(None, &[allow("codeartifact:Describe*", P)]),
@@ -487,8 +525,8 @@ fn permission_policies_are_judged_by_evaluation() {
         ..perm("", String::new(), &[("perm.ok", Info)], Status::Pass)
     });
     assert!(cases.len() >= 30, "{} permission cases", cases.len());
+    cases.extend(super::read_role::perm_cases());
     for case in cases {
-        let findings = analyse_permissions(&case.policies, &case.target, &case.facts);
-        judge(case.name, &findings, case.want, case.absent, case.status, &case.says);
+        judge(case.name, &case.analyse(), case.want, case.absent, case.status, &case.says);
     }
 }

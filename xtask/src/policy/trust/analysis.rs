@@ -45,9 +45,10 @@ pub(super) fn github_facing(statement: &Statement) -> bool {
 }
 
 /// The claims of GitHub's token that STS puts in the request context of a trust
-/// policy: `aud` and `sub` always, and since January 2026 these (AWS, "AWS STS
-/// supports validation of identity provider claims", 2026-01; shared reference
-/// §2.1). Keys of other claims may be missing when STS evaluates the policy.
+/// policy: `aud` and `sub` always, and since January 2026 these ("AWS STS supports
+/// validation of identity provider claims",
+/// https://aws.amazon.com/about-aws/whats-new/2026/01/aws-sts-supports-validation-identity-provider-claims/).
+/// Keys of other claims may be missing when STS evaluates the policy.
 pub(super) const STS_CLAIMS: [&str; 11] = [
     "aud",
     "sub",

@@ -1,6 +1,7 @@
 //! What the conditions of the statements that let GitHub tokens in say on their
-//! own (T1, T6, T7): a subject left unrestricted, wildcards that `StringEquals`
-//! takes literally, and set operators on single-valued claims.
+//! own: a subject left unrestricted (`trust.sub-unrestricted`), wildcards that
+//! `StringEquals` takes literally (`trust.stringequals-wildcard`), and set operators
+//! on single-valued claims (`trust.set-operator`).
 
 use super::{
     AUD, GITHUB_PROVIDER_HOST, JOB_WORKFLOW_REF, SUB,
@@ -13,8 +14,8 @@ use crate::policy::{
 };
 
 impl Analysis<'_> {
-    /// T1, T6, T7: what the conditions of GitHub-facing statements say. Returns
-    /// whether some statement leaves the subject unrestricted (T1).
+    /// What the conditions of GitHub-facing statements say. Returns whether some
+    /// statement leaves the subject unrestricted (`trust.sub-unrestricted`).
     pub(super) fn check_conditions(&self, out: &mut Vec<Finding>) -> bool {
         let mut unrestricted = false;
         for statement in self.doc.statements.iter().filter(|it| github_facing(it)) {
@@ -54,8 +55,9 @@ impl Analysis<'_> {
                 if let Some(set) = op.set
                     && [SUB, AUD, JOB_WORKFLOW_REF].contains(&key.as_str())
                 {
-                    // The reference rates both CRITICAL (T7); only ForAllValues passes
-                    // a token without the claim.
+                    // Both are critical, though only ForAllValues passes a token
+                    // without the claim: ForAnyValue is one word away from it
+                    // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
                     let why = match set {
                         SetOp::ForAllValues => {
                             "ForAllValues is even true when the claim is absent or the key misspelled"

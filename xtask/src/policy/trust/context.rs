@@ -110,11 +110,16 @@ pub struct TrustContext {
     pub workflow: Option<String>,
     /// The role session the release asks STS for, in seconds.
     pub session_duration: u32,
+    /// Whether the environment must have required reviewers: the release role's
+    /// does (it can publish), the build-deps job's read role's need not (it can
+    /// only read the repository; `policy::read_role_context`).
+    pub needs_reviewers: bool,
 }
 
 impl TrustContext {
-    /// The project's defaults: environment `release`, audience `sts.amazonaws.com`,
-    /// a `refs/tags/v1.0.0` push, a one-hour session, the commercial partition.
+    /// The project's defaults: environment `release` (with required reviewers),
+    /// audience `sts.amazonaws.com`, a `refs/tags/v1.0.0` push, a one-hour session,
+    /// the commercial partition.
     pub fn new(repo: RepoRef) -> TrustContext {
         TrustContext {
             repo,
@@ -126,6 +131,7 @@ impl TrustContext {
             release_ref: DEFAULT_RELEASE_REF.to_owned(),
             workflow: None,
             session_duration: 3600,
+            needs_reviewers: true,
         }
     }
 
@@ -162,22 +168,23 @@ impl fmt::Display for PartitionSource {
 /// Facts from the GitHub and AWS APIs; each one the caller could not get is `None`.
 #[derive(Debug, Clone, Default)]
 pub struct TrustFacts {
-    /// `iam:GetOpenIDConnectProvider` for the provider ARN (T11, T12).
+    /// `iam:GetOpenIDConnectProvider` for the provider ARN (`trust.provider`,
+    /// `trust.audience`).
     pub provider: Option<ProviderFacts>,
     /// `GET /repos/{o}/{r}/environments/{env}` and its deployment branch policies
-    /// (T9), from `check-iam`'s GitHub facts.
+    /// (`trust.environment-protection`), from `check-iam`'s GitHub facts.
     pub environment: Option<EnvironmentFacts>,
     /// Whether an active tag ruleset restricts who may create the release tags
-    /// (T10), from `GET /repos/{o}/{r}/rulesets`.
+    /// (`trust.tag-ruleset`), from `GET /repos/{o}/{r}/rulesets`.
     pub tag_ruleset: Option<bool>,
-    /// The subject template of the repository (T14), from `GET
+    /// The subject template of the repository (`trust.sub-template`), from `GET
     /// /repos/{o}/{r}/actions/oidc/customization/sub`.
     pub sub_template: Option<SubTemplate>,
-    /// Whether the repository emits immutable subjects (T15), from the same
-    /// answer's `sub_claim_prefix`. When `None`, it is assumed to do so exactly when
-    /// the repository's ids are known.
+    /// Whether the repository emits immutable subjects (`trust.name-only-subject`),
+    /// from the same answer's `sub_claim_prefix`. When `None`, it is assumed to do
+    /// so exactly when the repository's ids are known.
     pub immutable_subjects: Option<bool>,
-    /// The role's `MaxSessionDuration`, in seconds (T17).
+    /// The role's `MaxSessionDuration`, in seconds (`trust.session-duration`).
     pub max_session_duration: Option<u32>,
     /// Why the GitHub facts above are missing, when they were asked for and not
     /// got (no token, a missing permission): the findings that need them say so.

@@ -1,4 +1,4 @@
-//! Who else the policy admits (T2–T5): tokens of other repositories, look-alike
+//! Who else the policy admits: tokens of other repositories, look-alike
 //! owners and names, repositories the policy names outright, and other branches,
 //! pull requests and environments of the release repository must all be refused.
 //! The tokens come from `probes`; which kind gets through selects the finding, and
@@ -36,7 +36,10 @@ pub(super) struct Tried {
 }
 
 impl Analysis<'_> {
-    /// T2–T5: every token of another repository or context must be refused.
+    /// Every token of another repository or context must be refused; which kind
+    /// gets through selects the finding (`trust.any-repository`,
+    /// `trust.prefix-wildcard`, `trust.org-wide`, `trust.foreign-repository`,
+    /// `trust.broad-subject`).
     pub(super) fn check_counter_examples(&self, unrestricted: bool, proof: &Proof, out: &mut Vec<Finding>) -> Tried {
         let (hits, rejected) = self.try_probes(proof);
         let mut decided: Vec<String> = Vec::new();
@@ -49,7 +52,7 @@ impl Analysis<'_> {
         let pin = self.snippet(self.expected().immutable);
         let mut blamed: Vec<String> = Vec::new();
         if let Some(any) = describe(Class::AnyRepository) {
-            // T1 already says that any repository gets in.
+            // `trust.sub-unrestricted` already says that any repository gets in.
             if !unrestricted {
                 out.push(any_repository(&any, &pin));
             }

@@ -1,7 +1,12 @@
-//! The GitHub side of the trust (T9, T10, T14): a trust policy that relies on an
-//! environment is only as strong as that environment's protection rules, one that
-//! relies on tag pushes only as strong as the ruleset on who may push the tags, and
-//! either only as strong as the subject template that GitHub builds `sub` with.
+//! The GitHub side of the trust: a trust policy that relies on an environment is
+//! only as strong as that environment's protection rules
+//! (`trust.environment-protection`), one that relies on tag pushes only as strong as
+//! the ruleset on who may push the tags (`trust.tag-ruleset`), and either only as
+//! strong as the subject template that GitHub builds `sub` with
+//! (`trust.sub-template`).
+//!
+//! The environment of the build-deps job's read role (`TrustContext::needs_reviewers`
+//! false) needs no reviewers, since that role can only read; its tag rule still counts.
 //!
 //! The facts come from GitHub's API (see `TrustFacts`); without them each check says
 //! why (offline, no token, a missing permission) and what to look at by hand. With
@@ -12,7 +17,7 @@ use crate::policy::{Finding, Severity, glob};
 
 const ENVIRONMENT_PROTECTION: &str = "trust.environment-protection";
 
-/// T9, T10 and T14: every check of the GitHub side.
+/// Every check of the GitHub side.
 pub fn check_github(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     let mut out = check_environment_protection(ctx, facts);
     out.extend(check_tag_ruleset(ctx, facts));
@@ -28,16 +33,22 @@ fn not_checked(gap: Option<&String>) -> String {
     }
 }
 
-/// T9: the environment that the trust policy relies on must be protected. Applies
-/// when the release job uses an environment.
+/// `trust.environment-protection`: the environment that the trust policy relies on
+/// must be protected. Applies when the release job uses an environment.
 fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Finding> {
     let Some(env) = ctx.environment.as_deref() else { return Vec::new() };
     let facts = all.environment.as_ref();
     let repo = ctx.repo.full_name();
-    let fix = format!(
-        "in Settings → Environments → {env}, add required reviewers (with \"Prevent self-review\") and a deployment \
-         tag rule \"v*\" (no branch rules)"
-    );
+    // The read role's environment needs no reviewers (it unlocks no publishing),
+    // but only tags may deploy to it.
+    let fix = if ctx.needs_reviewers {
+        format!(
+            "in Settings → Environments → {env}, add required reviewers (with \"Prevent self-review\") and a \
+             deployment tag rule \"v*\" (no branch rules)"
+        )
+    } else {
+        format!("in Settings → Environments → {env}, add a deployment tag rule \"v*\" (no branch rules)")
+    };
     let Some(facts) = facts else {
         return vec![Finding::new(
             ENVIRONMENT_PROTECTION,
@@ -63,7 +74,7 @@ fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Fin
     }
     let mut out = Vec::new();
     let mut gaps = Vec::new();
-    if facts.required_reviewers == 0 {
+    if ctx.needs_reviewers && facts.required_reviewers == 0 {
         gaps.push("it has no required reviewers".to_owned());
     }
     check_deployment(ctx, env, &facts.deployment, &fix, &mut gaps, &mut out);
@@ -77,17 +88,21 @@ fn check_environment_protection(ctx: &TrustContext, all: &TrustFacts) -> Vec<Fin
                 gaps.join(", and ")
             ),
         ));
-    } else if let Some(soft) = soft_protection(env, facts) {
+    } else if let Some(soft) = soft_protection(ctx, env, facts) {
         out.push(soft);
     }
     if out.is_empty() {
+        let reviewers = if ctx.needs_reviewers {
+            format!("{} required reviewer(s) with self-review prevented, ", facts.required_reviewers)
+        } else {
+            String::new()
+        };
         out.push(Finding::new(
             "trust.environment-protection.ok",
             Severity::Info,
             format!(
-                "environment {env:?} of {repo} is protected: {} required reviewer(s) with self-review prevented, no \
-                 administrator bypass, and deployments only from {}",
-                facts.required_reviewers,
+                "environment {env:?} of {repo} is protected: {reviewers}no administrator bypass, and deployments only \
+                 from {}",
                 deployment_sources(&facts.deployment)
             ),
         ));
@@ -162,9 +177,9 @@ fn check_deployment(
 
 /// What weakens an otherwise protected environment: self-review and the
 /// administrators' bypass.
-fn soft_protection(env: &str, facts: &EnvironmentFacts) -> Option<Finding> {
+fn soft_protection(ctx: &TrustContext, env: &str, facts: &EnvironmentFacts) -> Option<Finding> {
     let mut soft = Vec::new();
-    if !facts.prevent_self_review {
+    if ctx.needs_reviewers && !facts.prevent_self_review {
         soft.push("a reviewer may approve their own run (enable \"Prevent self-review\")");
     }
     if facts.can_admins_bypass {
@@ -179,9 +194,9 @@ fn soft_protection(env: &str, facts: &EnvironmentFacts) -> Option<Finding> {
     })
 }
 
-/// T10: with a tag-push trust (no environment), whoever may create a `v*` tag may
-/// publish, so tag creation must be restricted by a ruleset. With an environment
-/// the reviewers gate the release, and a ruleset is a second line.
+/// `trust.tag-ruleset`: with a tag-push trust (no environment), whoever may create a
+/// `v*` tag may publish, so tag creation must be restricted by a ruleset. With an
+/// environment the reviewers gate the release, and a ruleset is a second line.
 fn check_tag_ruleset(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     const ID: &str = "trust.tag-ruleset";
     let repo = ctx.repo.full_name();
@@ -204,6 +219,14 @@ fn check_tag_ruleset(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
             Severity::Medium,
             format!("anyone with write access to {repo} can push a tag matching the trust policy and publish; {fix}"),
         )],
+        (Some(false), Some(env)) if !ctx.needs_reviewers => vec![Finding::new(
+            ID,
+            Severity::Low,
+            format!(
+                "no active tag ruleset of {repo} restricts the release tags: anyone with write access can push one \
+                 and obtain the role of environment {env:?}, which has no reviewers (the role can only read); {fix}"
+            ),
+        )],
         (Some(false), Some(env)) => vec![Finding::new(
             ID,
             Severity::Low,
@@ -225,8 +248,9 @@ fn check_tag_ruleset(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     }
 }
 
-/// T14: a custom subject template changes what `sub` holds; without `repo` (or
-/// `repository_id`) in it, the trust policy cannot single out the repository.
+/// `trust.sub-template`: a custom subject template changes what `sub` holds; without
+/// `repo` (or `repository_id`) in it, the trust policy cannot single out the
+/// repository.
 fn check_sub_template(ctx: &TrustContext, facts: &TrustFacts) -> Vec<Finding> {
     const ID: &str = "trust.sub-template";
     let repo = ctx.repo.full_name();

@@ -37,7 +37,8 @@ pub(super) struct Grammar<'a> {
 
 impl<'a> Grammar<'a> {
     /// `None` when the template has no `repo` or no `context` claim: its subjects do
-    /// not say which repository and context they are for (T14 reports that).
+    /// not say which repository and context they are for (`trust.sub-template`
+    /// reports that).
     pub(super) fn new(ctx: &'a TrustContext, template: &'a [String]) -> Option<Grammar<'a>> {
         let has = |key: &str| template.iter().any(|it| it == key);
         (has("repo") && has("context")).then_some(Grammar { ctx, template })

@@ -1,26 +1,37 @@
-//! Trust-policy analysis: the checks T1–T17 of the shared reference.
+//! Trust-policy analysis: who may assume the release role, reported as the
+//! `trust.*` findings of docs/checks.md.
 //!
 //! The `sub` conditions are proved on the grammar of GitHub's subjects
 //! (`subjects`): every subject they admit must be the configured repository's, in
 //! either form, for the release environment (or `v*` tags without one). What is not
 //! proven becomes tokens (`probes`): counter-examples the proof found in the
-//! policy's own patterns, the repositories its other claims name, and the
-//! reference's fixed counter-examples (another owner's repository, `OWNER-evil/REPO`,
+//! policy's own patterns, the repositories its other claims name, and a fixed list
+//! of look-alikes (another owner's repository, `OWNER-evil/REPO`,
 //! `OWNER/REPO-evil`, `OWNER/other`, a pull request, a feature branch, another
 //! environment), each in both forms. Every token carries the claims that go with its
 //! subject (`ref`, `environment`, `repository`, `job_workflow_ref`, …), so the whole
 //! policy, Deny statements and other claims included, decides; which kind gets
 //! through selects the finding.
 //!
-//! T9, T10, T12 (does the provider exist), T14 and T15 (which subject form the
-//! repository emits) need GitHub or AWS API facts; `TrustFacts` carries them, and a
-//! missing fact gives an `info` finding saying what to check by hand.
+//! The GitHub side (`trust.environment-protection`, `trust.tag-ruleset`,
+//! `trust.sub-template`), whether the provider exists and accepts the audience
+//! (`trust.provider`, `trust.audience`) and which subject form the repository emits
+//! (`trust.name-only-subject`) need GitHub or AWS API facts; `TrustFacts` carries
+//! them, and a missing fact gives an `info` finding saying what to check by hand.
 //!
 //! `analyse_trust` runs the checks in the order of this module's parts: `context`
 //! (what it is told), `scenario` (the tokens), `analysis` (the questions every check
-//! asks), then the checks: `principals` (T11–T13), `conditions` (T1, T6, T7),
-//! `subject` (T8, T11, T15), `subjects` and `probes` with `counter_examples` (T2–T5)
-//! and `github` (T9, T10, T14); T16 and T17 are short enough to stay here.
+//! asks), then the checks: `principals` (who is let in: `trust.provider`,
+//! `trust.action`, `trust.extra-principal`, `trust.not-applicable`), `conditions`
+//! (`trust.sub-unrestricted`, `trust.stringequals-wildcard`, `trust.set-operator`),
+//! `subject` (the release job's own token: `trust.subject-mismatch`,
+//! `trust.audience`, `trust.name-only-subject`, `trust.unknowable-condition`),
+//! `subjects` and `probes` with `counter_examples` (everyone else:
+//! `trust.any-repository`, `trust.prefix-wildcard`, `trust.org-wide`,
+//! `trust.foreign-repository`, `trust.broad-subject`, `trust.wildcard-boundary`),
+//! `undecided` (`trust.unproven`) and `github` (the GitHub side);
+//! `trust.colon-in-name`, `trust.session-duration` and `trust.ok` are short enough
+//! to stay here.
 
 mod analysis;
 mod conditions;
@@ -74,7 +85,7 @@ const KEY_PREFIX: &str = concat!(github_provider_host!(), ":");
 const SUB: &str = concat!(github_provider_host!(), ":sub");
 const AUD: &str = concat!(github_provider_host!(), ":aud");
 const JOB_WORKFLOW_REF: &str = concat!(github_provider_host!(), ":job_workflow_ref");
-/// The tag of the counter-examples that push a tag (from the reference's list).
+/// The tag of the look-alike tokens that push a tag (`scenario::counter_examples`).
 const COUNTER_TAG: &str = "refs/tags/v1.0.0";
 
 /// The subject of the release job's token, as the simulation builds it (unknown
@@ -165,7 +176,7 @@ fn not_a_trust_policy(doc: &Document) -> Finding {
     )
 }
 
-/// T16: an environment name with `:` appears encoded in the sub.
+/// `trust.colon-in-name`: an environment name with `:` appears encoded in the sub.
 fn colon_in_name(ctx: &TrustContext) -> Option<Finding> {
     let env = ctx.environment.as_deref().filter(|it| it.contains(':'))?;
     Some(Finding::new(
@@ -179,7 +190,8 @@ fn colon_in_name(ctx: &TrustContext) -> Option<Finding> {
     ))
 }
 
-/// T17 too: the session the release asks for must fit the role's `MaxSessionDuration`.
+/// `trust.session-duration`: the session the release asks for must fit the role's
+/// `MaxSessionDuration`.
 fn check_session_duration(ctx: &TrustContext, facts: &TrustFacts) -> Option<Finding> {
     let max = facts.max_session_duration.filter(|max| ctx.session_duration > *max)?;
     Some(Finding::new(
@@ -194,7 +206,7 @@ fn check_session_duration(ctx: &TrustContext, facts: &TrustFacts) -> Option<Find
     ))
 }
 
-/// T17, the passing finding: what was proven or tried, and the session.
+/// `trust.ok`, the passing finding: what was proven or tried, and the session.
 fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String], proof: &subjects::Proof) -> Finding {
     let duration = match facts.max_session_duration {
         Some(max) => {
@@ -217,8 +229,8 @@ fn trust_ok(ctx: &TrustContext, facts: &TrustFacts, rejected: &[String], proof: 
          name-only and the immutable form, and for subjects of other repositories' templates)",
         ctx.repo.full_name()
     );
-    // The reference's counter-examples come first; the rest only repeat them in
-    // other contexts.
+    // The fixed look-alikes (`scenario::counter_examples`) come first; the rest only
+    // repeat them in other contexts.
     const SHOWN: usize = 14;
     let more = match rejected.len().saturating_sub(SHOWN) {
         0 => String::new(),

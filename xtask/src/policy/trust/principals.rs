@@ -1,6 +1,8 @@
-//! Who the trust policy lets in (T11–T13): GitHub's OIDC provider of the role's own
-//! account with the web-identity action, and nobody else; with the provider facts,
-//! whether that provider exists and accepts the release's audience.
+//! Who the trust policy lets in: GitHub's OIDC provider of the role's own account
+//! (`trust.provider`) with the web-identity action (`trust.action`), and nobody else
+//! (`trust.extra-principal`, `trust.not-applicable`); with the provider facts,
+//! whether that provider exists and accepts the release's audience
+//! (`trust.provider`, `trust.audience`).
 
 use super::{GITHUB_PROVIDER_HOST, WEB_IDENTITY, analysis::Analysis};
 use crate::{
@@ -13,8 +15,9 @@ use crate::{
 };
 
 impl Analysis<'_> {
-    /// T12 (provider ARN), T13 (other principals and actions), and the action a
-    /// GitHub statement must allow.
+    /// The provider ARN (`trust.provider`), other principals and actions
+    /// (`trust.extra-principal`), and the action a GitHub statement must allow
+    /// (`trust.action`).
     pub(super) fn check_principals(&self, out: &mut Vec<Finding>) {
         let mut trusts_github = false;
         for statement in self.doc.statements.iter().filter(|it| it.effect == Effect::Allow) {
@@ -208,7 +211,8 @@ impl Analysis<'_> {
         (parsed.partition != self.ctx.partition).then_some("principals of another partition")
     }
 
-    /// T12 (provider exists) and T11 (the provider accepts the audience), from facts.
+    /// Whether the provider exists (`trust.provider`) and accepts the audience
+    /// (`trust.audience`), from facts.
     pub(super) fn check_provider_facts(&self, out: &mut Vec<Finding>) {
         let arn = self.provider_arn();
         let aud = &self.ctx.audience;

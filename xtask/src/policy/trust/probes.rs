@@ -1,5 +1,5 @@
 //! The tokens the whole trust policy is tried with, each with the class of finding
-//! it stands for: the reference's counter-examples (`scenario::counter_examples`),
+//! it stands for: the fixed look-alikes (`scenario::counter_examples`),
 //! the counter-examples the proof found in the policy's own `sub` patterns
 //! (`subjects`), and the repositories that the policy's other claim conditions name
 //! (`repository`, `repository_owner`, `job_workflow_ref`, `workflow_ref`), because a

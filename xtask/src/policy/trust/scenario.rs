@@ -1,5 +1,5 @@
-//! The tokens the simulation presents: the release job's (`expected`) and the
-//! counter-examples of the shared reference (`counter_examples`), each a `Scenario`
+//! The tokens the simulation presents: the release job's (`expected`) and a fixed
+//! list of look-alikes (`counter_examples`), each a `Scenario`
 //! that knows its subject under a subject template and the other claims of its token.
 //! Parts a job could choose freely (a pull request number, a workflow file name) stay
 //! unknown (`Text`), so a policy is judged for every value they could take.
@@ -329,11 +329,15 @@ pub(super) fn other_repositories(ctx: &TrustContext, mentioned: &str, job: &Scen
         .collect()
 }
 
-/// The reference's counter-examples, in the name-only and the immutable form. The
-/// other repositories get made-up ids; the release repository keeps its own (or
-/// unknown ones). The made-up names avoid `mentioned` (the policy's condition
-/// values, lower-case), so that a repository the policy names outright is reported
-/// as such and never as "any repository".
+/// The fixed look-alikes every trust policy must refuse: another owner's
+/// repository, `OWNER-evil/REPO`, `OWNER/REPO-evil`, `OWNER/other`, a pull request,
+/// a feature branch and another environment of the repository (the kinds of
+/// `trust.any-repository`, `trust.prefix-wildcard`, `trust.org-wide` and
+/// `trust.broad-subject` in docs/checks.md), in the name-only and the immutable
+/// form. The other repositories get made-up ids; the release repository keeps its
+/// own (or unknown ones). The made-up names avoid `mentioned` (the policy's
+/// condition values, lower-case), so that a repository the policy names outright is
+/// reported as such and never as "any repository".
 pub(super) fn counter_examples(ctx: &TrustContext, mentioned: &str) -> Vec<(Class, Scenario)> {
     let base = tag_push(ctx);
     let id = |n: &str| Some(n.to_owned());

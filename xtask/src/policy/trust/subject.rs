@@ -1,7 +1,9 @@
-//! The release job's own token (T8, T11, T15): it must be allowed, and when it is
-//! not, the finding says why (the audience, the provider, the subject form, the
-//! environment, letter case). When it is allowed, tokens for another audience and
-//! a recreated repository of the same name must not be.
+//! The release job's own token: it must be allowed, and when it is not, the finding
+//! says why (`trust.audience`, `trust.provider`, `trust.name-only-subject` for the
+//! subject form, `trust.subject-mismatch` for the environment, letter case and the
+//! rest; `trust.unknowable-condition` when it depends on the request). When it is
+//! allowed, tokens for another audience (`trust.audience`) and a recreated
+//! repository of the same name (`trust.name-only-subject`) must not be.
 
 use super::{
     AUD, JOB_WORKFLOW_REF, KEY_PREFIX, SUB,
@@ -11,7 +13,8 @@ use super::{
 use crate::policy::{Finding, Severity, document::OpKind, eval::Tri, glob, quoted};
 
 impl Analysis<'_> {
-    /// The release job's token must be allowed (T8, T11, T15 when it is not).
+    /// The release job's token must be allowed (`trust.subject-mismatch`,
+    /// `trust.audience`, `trust.name-only-subject` when it is not).
     pub(super) fn check_expected(&self, out: &mut Vec<Finding>) -> Tri {
         let exp = self.expected();
         match self.allowed(&exp) {
@@ -222,7 +225,8 @@ impl Analysis<'_> {
         out
     }
 
-    /// T15 (name-only form): a recreated repository of the same name must not get in.
+    /// `trust.name-only-subject` (name-only form): a recreated repository of the same
+    /// name must not get in.
     pub(super) fn check_name_reuse(&self, expected: Tri, out: &mut Vec<Finding>) {
         let exp = self.expected();
         // Out of budget, answers are cautious guesses (`trust.unproven` says so).
@@ -257,7 +261,7 @@ impl Analysis<'_> {
         ));
     }
 
-    /// T11: tokens minted for another audience must be refused.
+    /// `trust.audience`: tokens minted for another audience must be refused.
     pub(super) fn check_audience(&self, expected: Tri, out: &mut Vec<Finding>) {
         let exp = self.expected();
         let probe = Scenario { aud: format!("https://github.com/{}", self.ctx.repo.owner), ..exp };
