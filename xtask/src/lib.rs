@@ -20,6 +20,7 @@ mod check_iam;
 mod ci;
 mod dists;
 mod exec;
+mod finding;
 mod flags;
 mod fsutil;
 mod git;

@@ -29,7 +29,7 @@
 
 use crate::{
     aws::origin::{Arrival, Connections, Read, Restriction, Restrictions, VersionOrigin},
-    policy::{Finding, Severity},
+    finding::{Finding, Severity},
     settings::Settings,
 };
 
