@@ -1,7 +1,7 @@
 //! The emulator's configuration: what it serves (account, region, domain,
-//! repository, the package folder and the servers behind it), the origin
-//! restrictions it reports, the OIDC claims it issues, and the CodeArtifact name
-//! rules the configuration must follow.
+//! repository, the package folder and the servers behind it, the external
+//! connection), the origin restrictions a test imposes, the OIDC claims it issues,
+//! and the CodeArtifact name rules the configuration must follow.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -64,21 +64,44 @@ impl Restriction {
     }
 }
 
-/// `originConfiguration.restrictions` that DescribePackage reports for every
-/// package. `publish: Block` also makes the PyPI endpoint refuse uploads (403), as
-/// CodeArtifact does.
+/// A package's origin controls, `originConfiguration.restrictions` of
+/// DescribePackage: `publish: Block` makes the PyPI endpoint refuse uploads (403),
+/// `upstream: Block` keeps the external connection's versions of the package out of
+/// the index and the repository, as CodeArtifact does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OriginRestrictions {
     pub publish: Restriction,
     pub upstream: Restriction,
 }
 
-/// A repository without upstreams: publishing allowed, upstream blocked.
+impl OriginRestrictions {
+    /// What CodeArtifact sets when a package's first version is published directly.
+    pub const PUBLISHED: OriginRestrictions =
+        OriginRestrictions { publish: Restriction::Allow, upstream: Restriction::Block };
+    /// What CodeArtifact sets when a package's first version is ingested from an
+    /// upstream repository or an external connection.
+    pub const INGESTED: OriginRestrictions =
+        OriginRestrictions { publish: Restriction::Block, upstream: Restriction::Allow };
+}
+
+/// The defaults of a package published first: publishing allowed, upstream blocked.
 impl Default for OriginRestrictions {
     fn default() -> OriginRestrictions {
-        OriginRestrictions { publish: Restriction::Allow, upstream: Restriction::Block }
+        OriginRestrictions::PUBLISHED
     }
 }
+
+/// The repository's external connection: its name as DescribeRepository shows it
+/// (`public:pypi`) and the server standing in for the public index (a pypiserver
+/// without authentication; the stack starts one with `StackConfig::public_pypi`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalConnection {
+    pub name: String,
+    pub upstream: SocketAddr,
+}
+
+/// The name CodeArtifact gives the connection to the Python Package Index.
+pub const PUBLIC_PYPI: &str = "public:pypi";
 
 /// What the emulator serves.
 #[derive(Clone, Debug)]
@@ -98,7 +121,14 @@ pub struct EmulatorConfig {
     /// moto_server's address, where STS requests are forwarded; `None` makes them
     /// answer 502 (injected STS faults still answer).
     pub sts_upstream: Option<SocketAddr>,
-    pub origin: OriginRestrictions,
+    /// The repository's external connection; `None`: none (DescribeRepository lists
+    /// none, and nothing is ingested).
+    pub external_connection: Option<ExternalConnection>,
+    /// `None` (the default): each package reports its own origin controls, as
+    /// CodeArtifact keeps them (`store.rs`). `Some`: every package reports these and
+    /// is held to them, whatever its record says (a test lever, also
+    /// [`crate::Emulator::set_origin_restrictions`]).
+    pub origin: Option<OriginRestrictions>,
     /// How long an upload stays out of the listings, the simple index and downloads
     /// after it was stored: CodeArtifact's publishing latency (see `store.rs`).
     /// Zero (the default here): visible at once; [`crate::StackConfig::new`] sets a
@@ -135,7 +165,8 @@ impl EmulatorConfig {
             htpasswd: None,
             upstream: None,
             sts_upstream: None,
-            origin: OriginRestrictions::default(),
+            external_connection: None,
+            origin: None,
             publish_latency: Duration::ZERO,
             principal: None,
             oidc_request_token: None,

@@ -12,17 +12,18 @@
 //! | `GET /_castack/faults` | | `{"faults": [fault…]}` |
 //! | `POST /_castack/faults` | a fault object, or an array of them | `{"faults": [fault…]}` (all active) |
 //! | `DELETE /_castack/faults` | | `{"faults": []}` |
-//! | `POST /_castack/reset` | | `{"reset": true}`: faults, log, claims, restrictions, latency |
+//! | `POST /_castack/reset` | | `{"reset": true}`: faults, log, claims, imposed restrictions, latency (package records stay, as files do) |
 //! | `GET /_castack/token` | | `{"active": bool, "expiration": epoch or null}` (never the token) |
 //! | `POST /_castack/token/expire` | | `{"expired": bool}` (whether one was active) |
 //! | `POST /_castack/token/rotate` | | `{"expiration": epoch}` |
 //! | `GET /_castack/oidc/claims` | | `{"claims": {…}}` |
 //! | `PUT`/`POST /_castack/oidc/claims` | object to merge (`null` removes) | `{"claims": {…}}` |
 //! | `DELETE /_castack/oidc/claims` | | `{"claims": {…}}` back to the configuration |
-//! | `GET /_castack/origin-restrictions` | | `{"publish": "ALLOW", "upstream": "BLOCK"}` |
+//! | `GET /_castack/origin-restrictions` | | `{"imposed": {"publish": …, "upstream": …} or null, "packages": {name: {"publish": …, "upstream": …}}}`: what a test imposes on every package, and each package's record |
 //! | `GET /_castack/github` | | the fake GitHub repository (`github_repo`), never its token; secrets by name and dates only |
 //! | `PUT`/`POST /_castack/github` | the settings (missing fields keep the defaults; stored secrets stay) | the new settings |
-//! | `PUT`/`POST /_castack/origin-restrictions` | `{"publish": …, "upstream": …}` (either) | the new value |
+//! | `PUT`/`POST /_castack/origin-restrictions` | `{"publish": …, "upstream": …}` (either; the other stays, or is that of a package published first) | imposes them on every package; the `GET` answer |
+//! | `DELETE /_castack/origin-restrictions` | | imposes nothing: each package's own again; the `GET` answer |
 //! | `GET /_castack/latency` | | `{"publishLatencyMs": n}`: how long uploads stay out of listings |
 //! | `PUT`/`POST /_castack/latency` | `{"publishLatencyMs": n}` (at most `MAX_DELAY_MS`) | the new value |
 //!
@@ -33,7 +34,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    config::Restriction,
+    config::{OriginRestrictions, Restriction},
     faults::{MAX_DELAY_MS, Rule},
     github_repo::GithubRepo,
     http::{Request, Response, lock},
@@ -106,6 +107,10 @@ fn route(state: &State, req: &Request) -> Answer {
         }
         ("GET", "/_castack/origin-restrictions") => Ok(restrictions(state)),
         ("PUT" | "POST", "/_castack/origin-restrictions") => set_restrictions(state, body_json(req)?),
+        ("DELETE", "/_castack/origin-restrictions") => {
+            lock(&state.inner).origin = None;
+            Ok(restrictions(state))
+        }
         ("GET", "/_castack/latency") => Ok(latency(state)),
         ("PUT" | "POST", "/_castack/latency") => set_latency(state, body_json(req)?),
         ("GET", "/_castack/github") => Ok(state.github_repo().0.to_json()),
@@ -150,12 +155,14 @@ fn set_restrictions(state: &State, body: Value) -> Answer {
     };
     let (publish, upstream) = (restriction(obj, "publish")?, restriction(obj, "upstream")?);
     let mut inner = lock(&state.inner);
+    let mut imposed = inner.origin.unwrap_or_default();
     if let Some(it) = publish {
-        inner.origin.publish = it;
+        imposed.publish = it;
     }
     if let Some(it) = upstream {
-        inner.origin.upstream = it;
+        imposed.upstream = it;
     }
+    inner.origin = Some(imposed);
     drop(inner);
     Ok(restrictions(state))
 }
@@ -201,8 +208,11 @@ fn faults(state: &State) -> Value {
 }
 
 fn restrictions(state: &State) -> Value {
-    let origin = lock(&state.inner).origin;
-    json!({ "publish": origin.publish.as_str(), "upstream": origin.upstream.as_str() })
+    let shown = |it: OriginRestrictions| json!({ "publish": it.publish.as_str(), "upstream": it.upstream.as_str() });
+    let imposed = lock(&state.inner).origin.map(shown);
+    let packages: Map<String, Value> =
+        lock(&state.store).records().iter().map(|(name, it)| (name.clone(), shown(*it))).collect();
+    json!({ "imposed": imposed, "packages": packages })
 }
 
 fn info(state: &State) -> Value {

@@ -211,12 +211,23 @@ impl Emulator {
         Ok(())
     }
 
+    /// Holds every package to `origin` from now on, whatever its own origin
+    /// configuration says (as if an administrator had put it on each one), until
+    /// [`Emulator::reset`]: DescribePackage reports it, uploads and ingestion obey it.
     pub fn set_origin_restrictions(&self, origin: OriginRestrictions) {
-        lock(&self.state.inner).origin = origin;
+        lock(&self.state.inner).origin = Some(origin);
     }
 
-    pub fn origin_restrictions(&self) -> OriginRestrictions {
+    /// The origin controls imposed on every package, if a test imposed some.
+    pub fn origin_restrictions(&self) -> Option<OriginRestrictions> {
         lock(&self.state.inner).origin
+    }
+
+    /// The origin configuration `package` has in the repository (its PEP 503 name):
+    /// what DescribePackage reports, the imposed restrictions aside. `None`: no
+    /// record yet (its first version, or PutPackageOriginConfiguration, makes one).
+    pub fn package_origin(&self, package: &str) -> Option<OriginRestrictions> {
+        lock(&self.state.store).record(&crate::pypi::normalize_name(package))
     }
 
     /// The token GetAuthorizationToken hands out now, if one is valid.

@@ -26,12 +26,17 @@
 //! after the publishing latency), with castack's own PEP 503 normalizer. The index
 //! root `/simple/` stays pypiserver's: neither version of the page says CodeArtifact
 //! serves it the same way.
+//!
+//! With an external connection, a page also lists the connection's files of the
+//! project that the repository does not hold, while the project's origin controls
+//! allow upstream versions (`external.rs`); downloading one ingests it.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
 use crate::{
+    external::{self, Offered},
     http::Response,
     pypi::{self, DistFile},
     state::State,
@@ -97,15 +102,30 @@ pub(crate) fn project_page(state: &State, prefix: &str, project: &str, accept: O
         .with_header("Vary", "Accept");
     };
     let files: Vec<DistFile> = state.visible_files().into_iter().filter(|it| it.package == name).collect();
-    if files.is_empty() {
-        return Response::text(404, format!("Not Found ({name} does not exist)")).with_header("Vary", "Accept");
-    }
     let mut links = Vec::new();
     for file in &files {
         match pypi::hash_file(&file.path) {
-            Ok(hashes) => links.push((file, download_url(state, prefix, file), hashes.sha256)),
+            Ok(hashes) => links.push(Link {
+                file_name: file.file_name.clone(),
+                version: file.version.clone(),
+                size: file.size,
+                url: download_url(state, prefix, file),
+                sha256: hashes.sha256,
+            }),
             Err(err) => return Response::text(500, format!("cannot read {}: {err}", file.file_name)),
         }
+    }
+    if external::upstream_allowed(state, &name, !files.is_empty()) {
+        for offered in external::offered(state, &name) {
+            if !links.iter().any(|it| it.file_name == offered.file_name) {
+                let url = format!("{prefix}packages/{}", util::percent_encode(&offered.file_name).replace("%2B", "+"));
+                let Offered { file_name, version, size, sha256, .. } = offered;
+                links.push(Link { file_name, version, size, url, sha256 });
+            }
+        }
+    }
+    if links.is_empty() {
+        return Response::text(404, format!("Not Found ({name} does not exist)")).with_header("Vary", "Accept");
     }
     let response = match format {
         Format::Json => Response::new(200, JSON_V1, json_page(&name, &links).to_string()),
@@ -123,17 +143,26 @@ fn download_url(state: &State, prefix: &str, file: &DistFile) -> String {
     format!("{prefix}packages/{}", segments.join("/"))
 }
 
+/// One file of a project page.
+struct Link {
+    file_name: String,
+    version: String,
+    size: u64,
+    url: String,
+    sha256: String,
+}
+
 /// PEP 691 with PEP 700's `versions` and `size` (API version 1.1).
-fn json_page(name: &str, links: &[(&DistFile, String, String)]) -> Value {
-    let versions: BTreeSet<&str> = links.iter().map(|(file, ..)| file.version.as_str()).collect();
+fn json_page(name: &str, links: &[Link]) -> Value {
+    let versions: BTreeSet<&str> = links.iter().map(|it| it.version.as_str()).collect();
     let files: Vec<Value> = links
         .iter()
-        .map(|(file, url, sha256)| {
+        .map(|it| {
             json!({
-                "filename": file.file_name,
-                "url": url,
-                "hashes": { "sha256": sha256 },
-                "size": file.size,
+                "filename": it.file_name,
+                "url": it.url,
+                "hashes": { "sha256": it.sha256 },
+                "size": it.size,
             })
         })
         .collect();
@@ -141,16 +170,17 @@ fn json_page(name: &str, links: &[(&DistFile, String, String)]) -> Value {
 }
 
 /// PEP 503, with the repository version of PEP 629.
-fn html_page(name: &str, links: &[(&DistFile, String, String)]) -> String {
+fn html_page(name: &str, links: &[Link]) -> String {
     let mut page = format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    \
          <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n"
     );
-    for (file, url, sha256) in links {
+    for link in links {
         page.push_str(&format!(
-            "    <a href=\"{}#sha256={sha256}\">{}</a><br>\n",
-            html_escape(url),
-            html_escape(&file.file_name)
+            "    <a href=\"{}#sha256={}\">{}</a><br>\n",
+            html_escape(&link.url),
+            link.sha256,
+            html_escape(&link.file_name)
         ));
     }
     page.push_str("  </body>\n</html>\n");

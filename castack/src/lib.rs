@@ -7,7 +7,9 @@
 //!   keys it knows), forwards the PyPI endpoint `/pypi/<repo>/` to pypiserver with
 //!   CodeArtifact's re-upload rules and answer texts, files uploads by their upload
 //!   form and publishes them with a latency, answers the index's project pages
-//!   itself (HTML or PEP 691 JSON), forwards STS (AWS query protocol) to
+//!   itself (HTML or PEP 691 JSON), keeps each package's origin controls as
+//!   CodeArtifact does and ingests from an external connection (`public:pypi`, a
+//!   second pypiserver standing in for PyPI), forwards STS (AWS query protocol) to
 //!   moto_server with STS-shaped faults after checking signatures and web-identity
 //!   tokens as STS does, plays GitHub's OIDC token endpoint and the
 //!   parts of GitHub's REST API that `check-iam` reads and `setup --apply-github`
@@ -38,6 +40,7 @@ mod router;
 
 mod codeartifact;
 mod control;
+mod external;
 mod github_api;
 mod index;
 mod oidc;
@@ -61,7 +64,7 @@ mod state;
 mod store;
 mod util;
 
-pub use config::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
+pub use config::{ACCESS_KEY_ID, ExternalConnection, PUBLIC_PYPI, SECRET_ACCESS_KEY};
 pub use emulator::{
     AwsKey, CodeArtifactOp, DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, DEFAULT_ROLE,
     Emulator, EmulatorConfig, LoggedRequest, OidcSigning, Operation, OriginRestrictions, PypiOp, Restriction, Token,

@@ -37,6 +37,7 @@ pub enum CodeArtifactOp {
     DescribePackage,
     DescribeRepository,
     DescribeDomain,
+    PutPackageOriginConfiguration,
 }
 
 /// What a PyPI-endpoint request does.
@@ -100,7 +101,7 @@ impl Operation {
 }
 
 impl CodeArtifactOp {
-    const ALL: [CodeArtifactOp; 8] = [
+    const ALL: [CodeArtifactOp; 9] = [
         CodeArtifactOp::GetAuthorizationToken,
         CodeArtifactOp::GetRepositoryEndpoint,
         CodeArtifactOp::ListPackageVersions,
@@ -109,6 +110,7 @@ impl CodeArtifactOp {
         CodeArtifactOp::DescribePackage,
         CodeArtifactOp::DescribeRepository,
         CodeArtifactOp::DescribeDomain,
+        CodeArtifactOp::PutPackageOriginConfiguration,
     ];
 
     /// The operation served at `method path` (REST-JSON routes of the SDKs).
@@ -122,6 +124,7 @@ impl CodeArtifactOp {
             ("GET", "/v1/package") => CodeArtifactOp::DescribePackage,
             ("GET", "/v1/repository") => CodeArtifactOp::DescribeRepository,
             ("GET", "/v1/domain") => CodeArtifactOp::DescribeDomain,
+            ("POST", "/v1/package") => CodeArtifactOp::PutPackageOriginConfiguration,
             _ => return None,
         })
     }
@@ -137,6 +140,7 @@ impl CodeArtifactOp {
             CodeArtifactOp::DescribePackage => "DescribePackage",
             CodeArtifactOp::DescribeRepository => "DescribeRepository",
             CodeArtifactOp::DescribeDomain => "DescribeDomain",
+            CodeArtifactOp::PutPackageOriginConfiguration => "PutPackageOriginConfiguration",
         }
     }
 
@@ -151,6 +155,7 @@ impl CodeArtifactOp {
                 | CodeArtifactOp::DescribePackageVersion
                 | CodeArtifactOp::ListPackageVersionAssets
                 | CodeArtifactOp::DescribePackage
+                | CodeArtifactOp::PutPackageOriginConfiguration
         )
     }
 

@@ -6,8 +6,11 @@
 //!   without touching the file; different content is 409 Conflict with
 //!   CodeArtifact's body `Asset 'NAME' already exists.` (pypiserver would answer
 //!   twine with 400 and its own text);
-//! - `publish: BLOCK` origin restrictions refuse uploads (403) with CodeArtifact's
-//!   words `This package is configured to block new versions`;
+//! - a package's `publish: BLOCK` origin control refuses uploads of it (403) with
+//!   CodeArtifact's words `This package is configured to block new versions`;
+//! - with an external connection, a download of a file only the connection has
+//!   ingests it first, while the package's origin controls allow upstream versions
+//!   (`external.rs`);
 //! - a stored upload is filed under the name and version of its upload form, and
 //!   stays out of the index and downloads for the publishing latency (`store.rs`);
 //! - project pages of the simple index are answered in HTML or JSON by `Accept`
@@ -28,6 +31,7 @@ use std::{
 
 use crate::{
     config::Restriction,
+    external,
     faults::{Fault, Transient, UploadFailure},
     forward,
     http::{Body, Request, Response, lock},
@@ -162,13 +166,42 @@ fn read(state: &State, req: &Request, op: PypiOp, prefix: &str) -> Response {
         }
         PypiOp::Download => {
             let file = path.rsplit('/').next().unwrap_or_default();
-            if lock(&state.store).pending(&util::percent_decode(file).unwrap_or_default()) {
+            let decoded = util::percent_decode(file).unwrap_or_default();
+            if lock(&state.store).pending(&decoded) {
                 return Response::text(404, format!("Not Found ({file} does not exist)"));
+            }
+            if let Some(ingested) = ingest_on_download(state, &decoded) {
+                return ingested;
             }
         }
         _ => {}
     }
     forward_or_502(req, state.config.upstream)
+}
+
+/// A file the repository lacks and its external connection offers: ingested, then
+/// served, when the package's origin controls allow upstream versions. `None`:
+/// nothing to ingest (pypiserver answers, 404 for a file it lacks).
+fn ingest_on_download(state: &State, file_name: &str) -> Option<Response> {
+    let connection = state.config.external_connection.as_ref()?;
+    if existing_file(&state.config.package_dir, file_name).is_some() {
+        return None;
+    }
+    let (project, _) = pypi::parse_dist_name(file_name)?;
+    let package = pypi::normalize_name(&project);
+    let has_files = state.visible_files().iter().any(|it| it.package == package);
+    if !external::upstream_allowed(state, &package, has_files) {
+        return None;
+    }
+    let offered = external::offered(state, &package).into_iter().find(|it| it.file_name == file_name)?;
+    Some(match external::ingest(state, connection, &offered).and_then(|path| read_file(&path)) {
+        Ok(bytes) => Response::new(200, "application/octet-stream", bytes),
+        Err(err) => Response::text(502, format!("Bad Gateway: {err}")),
+    })
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
 }
 
 /// An injected throttle or internal error, as plain text.
@@ -209,11 +242,12 @@ fn denial(state: &State, call: &Call) -> Option<String> {
 /// An authenticated upload: origin restrictions, injected upload failures and
 /// CodeArtifact's re-upload rules, then pypiserver stores it.
 fn publish(state: &State, req: &Request, call: &Call, upload: &Upload) -> Response {
-    if lock(&state.inner).origin.publish == Restriction::Block {
+    let name = upload.project.as_deref().map(pypi::normalize_name).unwrap_or_default();
+    let has_files = !name.is_empty() && state.visible_files().iter().any(|it| it.package == name);
+    if state.origin_of(&name, has_files).is_some_and(|it| it.publish == Restriction::Block) {
         // The first words are CodeArtifact's (cdklabs/publib
         // `src/codeartifact/staging/pip.ts` matches on them); the rest is castack's.
         // Neither the full text nor the status is documented; castack answers 403.
-        let name = upload.project.as_deref().map(pypi::normalize_name).unwrap_or_default();
         return Response::text(
             403,
             format!(

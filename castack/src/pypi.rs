@@ -68,6 +68,9 @@ pub struct DistFile {
     pub path: PathBuf,
     pub size: u64,
     pub modified: SystemTime,
+    /// The external connection the file was ingested from (`public:pypi`); `None`
+    /// for a file published to the repository (or put into its folder by hand).
+    pub external: Option<String>,
 }
 
 /// Every distribution file under `dir` (pypiserver also looks into subfolders),
@@ -101,6 +104,7 @@ fn scan_into(dir: &Path, depth: usize, out: &mut Vec<DistFile>) {
             path: entry.path(),
             size: meta.len(),
             modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            external: None,
             file_name: name,
         });
     }

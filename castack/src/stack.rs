@@ -1,5 +1,7 @@
 //! The full stack: real pypiserver and real moto_server as child processes on free
-//! loopback ports, the emulator in front of pypiserver and of moto's STS, a session
+//! loopback ports (and, on request, a second pypiserver standing in for the public
+//! PyPI behind the external connection `public:pypi`), the emulator in front of
+//! pypiserver and of moto's STS, a session
 //! of the release role in the domain owner's account for clients (`owner.rs`), and a
 //! private state folder (package folder, password file, logs) that disappears with
 //! the stack. IAM calls go to moto directly: nothing in the stack needs to see them
@@ -18,7 +20,7 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
 use crate::{
-    config::{ACCESS_KEY_ID, SECRET_ACCESS_KEY},
+    config::{ACCESS_KEY_ID, ExternalConnection, PUBLIC_PYPI, SECRET_ACCESS_KEY},
     emulator::{
         DEFAULT_ACCOUNT, DEFAULT_DOMAIN, DEFAULT_REGION, DEFAULT_REPOSITORY, Emulator, EmulatorConfig,
         OriginRestrictions,
@@ -70,7 +72,12 @@ pub struct StackConfig {
     pub region: String,
     pub domain: String,
     pub repository: String,
-    pub origin: OriginRestrictions,
+    /// See [`EmulatorConfig::origin`].
+    pub origin: Option<OriginRestrictions>,
+    /// Start a second pypiserver standing in for the public PyPI, without
+    /// authentication, as the repository's external connection `public:pypi`
+    /// ([`Stack::public_pypi_dir`] is its package folder). Default false.
+    pub public_pypi: bool,
     /// See [`EmulatorConfig::publish_latency`]; [`StackConfig::new`] sets
     /// [`DEFAULT_STACK_LATENCY`].
     pub publish_latency: Duration,
@@ -102,7 +109,8 @@ impl StackConfig {
             region: DEFAULT_REGION.to_owned(),
             domain: DEFAULT_DOMAIN.to_owned(),
             repository: DEFAULT_REPOSITORY.to_owned(),
-            origin: OriginRestrictions::default(),
+            origin: None,
+            public_pypi: false,
             publish_latency: DEFAULT_STACK_LATENCY,
             oidc_request_token: None,
             oidc_claims: Map::new(),
@@ -123,6 +131,8 @@ pub struct Stack {
     emulator: Emulator,
     pypiserver: Service,
     moto: Service,
+    /// The stand-in for the public PyPI (`StackConfig::public_pypi`).
+    public_pypi: Option<Service>,
     state: StateDir,
     config: StackConfig,
     owner: owner::Session,
@@ -135,7 +145,7 @@ impl Stack {
         let state = StateDir::create()?;
         let packages = state.path.join("packages");
         let htpasswd = state.path.join("htpasswd");
-        for dir in ["packages", "home", "tmp", "logs", "aws"] {
+        for dir in ["packages", "public-packages", "home", "tmp", "logs", "aws"] {
             fs::create_dir_all(state.path.join(dir))
                 .with_context(|| format!("cannot create {}", state.path.join(dir).display()))?;
         }
@@ -149,8 +159,15 @@ impl Stack {
         // Both start at once (moto's imports take a few seconds), then each is awaited.
         let pypiserver = pypi_spec.spawn(&config, &state, config.pypiserver_port)?;
         let moto = moto_spec.spawn(&config, &state, config.moto_port)?;
+        let public_spec = public_pypi_spec(&state.path.join("public-packages"));
+        let public_pypi = if config.public_pypi { Some(public_spec.spawn(&config, &state, None)?) } else { None };
         let pypiserver = pypi_spec.await_ready(pypiserver, &config, &state)?;
         let moto = moto_spec.await_ready(moto, &config, &state)?;
+        let public_pypi = public_pypi.map(|it| public_spec.await_ready(it, &config, &state)).transpose()?;
+        let external_connection = public_pypi.as_ref().map(|it| ExternalConnection {
+            name: PUBLIC_PYPI.to_owned(),
+            upstream: SocketAddr::from(([127, 0, 0, 1], it.port)),
+        });
 
         let [pypiserver_addr, moto_addr] =
             [pypiserver.port, moto.port].map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
@@ -162,6 +179,7 @@ impl Stack {
             htpasswd: Some(htpasswd),
             upstream: Some(pypiserver_addr),
             sts_upstream: Some(moto_addr),
+            external_connection,
             origin: config.origin,
             publish_latency: config.publish_latency,
             oidc_request_token: config.oidc_request_token.clone(),
@@ -180,7 +198,7 @@ impl Stack {
         if config.echo_requests {
             eprintln!("castack: stack up in {:.1} s", started.elapsed().as_secs_f64());
         }
-        Ok(Stack { emulator, pypiserver, moto, state, config, owner })
+        Ok(Stack { emulator, pypiserver, moto, public_pypi, state, config, owner })
     }
 
     /// The emulator, for fault injection, the request log and tokens.
@@ -295,9 +313,11 @@ impl Stack {
         self.emulator.index_url(token)
     }
 
-    /// Process ids of pypiserver and moto_server.
+    /// Process ids of pypiserver, moto_server and the stand-in for PyPI.
     pub fn pids(&self) -> Vec<u32> {
-        vec![self.pypiserver.child.id(), self.moto.child.id()]
+        let mut pids = vec![self.pypiserver.child.id(), self.moto.child.id()];
+        pids.extend(self.public_pypi.as_ref().map(|it| it.child.id()));
+        pids
     }
 
     pub fn state_dir(&self) -> &Path {
@@ -307,6 +327,19 @@ impl Stack {
     /// pypiserver's package folder.
     pub fn package_dir(&self) -> PathBuf {
         self.state.path.join("packages")
+    }
+
+    /// The package folder of the stand-in for the public PyPI (the external
+    /// connection `public:pypi`), when the stack has one: a distribution put there is
+    /// what anyone could upload to PyPI.
+    pub fn public_pypi_dir(&self) -> Option<PathBuf> {
+        self.public_pypi.as_ref().map(|_| self.state.path.join("public-packages"))
+    }
+
+    /// The stand-in for the public PyPI itself, `http://127.0.0.1:PORT`, when the
+    /// stack has one.
+    pub fn public_pypi_url(&self) -> Option<String> {
+        self.public_pypi.as_ref().map(|it| format!("http://127.0.0.1:{}", it.port))
     }
 
     /// Path of the log file of `pypiserver` or `moto_server` (stdout and stderr).
@@ -339,6 +372,38 @@ fn pypiserver_spec(config: &StackConfig, htpasswd: &Path, packages: &Path) -> Se
                 "sha256",
                 "--server-base-url",
                 &format!("/pypi/{repo}/"),
+                &packages.to_string_lossy(),
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        }),
+    }
+}
+
+/// The stand-in for the public PyPI: pypiserver on loopback, reads open to anyone
+/// (as PyPI's are), no uploads (`-a update` with no password file would refuse them
+/// all; `-P .` with `-a .` is pypiserver's way to switch authentication off, and
+/// nothing here uploads), no fallback, SHA-256 links.
+fn public_pypi_spec(packages: &Path) -> ServiceSpec {
+    let packages = packages.to_path_buf();
+    ServiceSpec {
+        name: "public-pypi",
+        module: "pypiserver",
+        probe: "/simple/".to_owned(),
+        args: Box::new(move |port| {
+            [
+                "run",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-P",
+                ".",
+                "-a",
+                ".",
+                "--disable-fallback",
+                "--hash-algo",
+                "sha256",
                 &packages.to_string_lossy(),
             ]
             .map(str::to_owned)

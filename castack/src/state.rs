@@ -1,5 +1,6 @@
 //! The state every handler shares: the configuration, the current token and
-//! pypiserver's password file, the fault rules, origin restrictions, OIDC claim
+//! pypiserver's password file, the fault rules, the origin restrictions a test
+//! imposes (and each package's own, [`State::origin_of`]), OIDC claim
 //! overrides and identity policy a test set, what the repository holds (the filings
 //! of uploads and the publishing latency, `store.rs`), the request log, and the
 //! secrets the stack has issued (for leak tests). Handlers depend on this module; it depends on
@@ -140,7 +141,8 @@ pub(crate) struct State {
 pub(crate) struct Inner {
     pub faults: Faults,
     token: Option<Token>,
-    pub origin: OriginRestrictions,
+    /// Origin controls every package is held to, when a test imposes them.
+    pub origin: Option<OriginRestrictions>,
     oidc_claims: Map<String, Value>,
     pub oidc_signing: OidcSigning,
     /// The identity policy of the caller, when a test set one: every CodeArtifact
@@ -222,6 +224,17 @@ impl State {
         }
         lock(&self.store).set_latency(self.config.publish_latency);
         lock(&self.log).clear();
+    }
+
+    /// The origin controls of `package` (normalized): those a test imposes, else its
+    /// record, else, for a package whose files were put into the folder by hand
+    /// (`has_files`), those of a package published first. `None`: the repository has
+    /// no such package, so its first version will set them.
+    pub(crate) fn origin_of(&self, package: &str, has_files: bool) -> Option<OriginRestrictions> {
+        let imposed = lock(&self.inner).origin;
+        imposed
+            .or_else(|| lock(&self.store).record(package))
+            .or_else(|| has_files.then_some(OriginRestrictions::PUBLISHED))
     }
 
     /// The distribution files listings and the index show now: filed by their upload

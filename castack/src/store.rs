@@ -16,14 +16,27 @@
 //! up to three times" (CodeArtifact User Guide, "Publishing latency",
 //! https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-publishing-latency).
 //! A client that reads right after an upload must be ready not to find it yet.
+//!
+//! The store also holds each package's origin configuration once the package has a
+//! record (`OriginRestrictions`): CodeArtifact sets it when the package's first
+//! version arrives (published directly: publish ALLOW, upstream BLOCK; ingested from
+//! an upstream or external connection: publish BLOCK, upstream ALLOW), and
+//! PutPackageOriginConfiguration sets it, creating the record when none exists (AWS
+//! CodeArtifact User Guide, "Editing package origin controls",
+//! https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html).
+//! A file ingested from the external connection is filed with the connection's name:
+//! its version's origin is EXTERNAL.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     path::Path,
     time::{Duration, Instant},
 };
 
-use crate::pypi::{self, DistFile};
+use crate::{
+    config::OriginRestrictions,
+    pypi::{self, DistFile},
+};
 
 /// How one upload was filed.
 #[derive(Clone, Debug)]
@@ -34,6 +47,8 @@ struct Filing {
     version: Option<String>,
     /// Listings, the index and downloads show the file from then on.
     visible_at: Instant,
+    /// The external connection it was ingested from; `None`: published directly.
+    external: Option<String>,
 }
 
 /// The filings of the uploads that came through the emulator, by file name, and the
@@ -43,11 +58,35 @@ struct Filing {
 pub(crate) struct Store {
     filings: HashMap<String, Filing>,
     latency: Duration,
+    /// The origin configuration of each package that has a record, by normalized name.
+    records: BTreeMap<String, OriginRestrictions>,
 }
 
 impl Store {
     pub fn new(latency: Duration) -> Store {
-        Store { filings: HashMap::new(), latency }
+        Store { filings: HashMap::new(), latency, records: BTreeMap::new() }
+    }
+
+    /// The origin configuration of `package` (normalized), when it has a record.
+    pub fn record(&self, package: &str) -> Option<OriginRestrictions> {
+        self.records.get(package).copied()
+    }
+
+    /// Every package record, by normalized name.
+    pub fn records(&self) -> &BTreeMap<String, OriginRestrictions> {
+        &self.records
+    }
+
+    /// PutPackageOriginConfiguration: sets the record, creating it if needed.
+    pub fn put_record(&mut self, package: &str, restrictions: OriginRestrictions) {
+        self.records.insert(package.to_owned(), restrictions);
+    }
+
+    /// The first version's arrival: the record gets `defaults` unless it exists.
+    fn ensure_record(&mut self, project: Option<&str>, defaults: OriginRestrictions) {
+        if let Some(project) = project.filter(|it| !it.trim().is_empty()) {
+            self.records.entry(pypi::normalize_name(project.trim())).or_insert(defaults);
+        }
     }
 
     pub fn latency(&self) -> Duration {
@@ -60,12 +99,31 @@ impl Store {
 
     /// Files `file_name`, just stored, under the form's `name` and `version`; it is
     /// hidden for the latency, or for `lag` when that is longer (a `Lag` fault).
+    /// A package's first version published this way creates its record with publish
+    /// ALLOW, upstream BLOCK.
     pub fn file(&mut self, file_name: &str, project: Option<&str>, version: Option<&str>, lag: Duration) {
         let filing = Filing {
             project: project.filter(|it| !it.trim().is_empty()).map(|it| it.trim().to_owned()),
             version: version.filter(|it| !it.trim().is_empty()).map(|it| it.trim().to_owned()),
             visible_at: Instant::now() + self.latency.max(lag),
+            external: None,
         };
+        self.ensure_record(project, OriginRestrictions::PUBLISHED);
+        self.filings.insert(file_name.to_owned(), filing);
+    }
+
+    /// Files `file_name`, just copied from the external connection `connection`,
+    /// under `project` and `version` (from its file name), visible at once. A
+    /// package's first version ingested this way creates its record with publish
+    /// BLOCK, upstream ALLOW.
+    pub fn ingested(&mut self, file_name: &str, project: &str, version: &str, connection: &str) {
+        let filing = Filing {
+            project: Some(project.to_owned()),
+            version: Some(version.to_owned()),
+            visible_at: Instant::now(),
+            external: Some(connection.to_owned()),
+        };
+        self.ensure_record(Some(project), OriginRestrictions::INGESTED);
         self.filings.insert(file_name.to_owned(), filing);
     }
 
@@ -105,6 +163,7 @@ impl Filings {
                 if let Some(version) = &filing.version {
                     file.version = version.clone();
                 }
+                file.external = filing.external.clone();
                 Some(file)
             })
             .collect()
@@ -135,5 +194,19 @@ mod tests {
         assert_eq!(visible[1].project, "Demo.Pkg");
         assert!(store.pending("demo_pkg-1.0.0.tar.gz") && !store.pending("by_hand-2.0.tar.gz"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_first_arrival_sets_the_record_and_later_ones_keep_it() {
+        let mut store = Store::new(Duration::ZERO);
+        store.ingested("evil_pkg-9.0-py3-none-any.whl", "Evil.Pkg", "9.0", "public:pypi");
+        store.file("evil_pkg-9.1-py3-none-any.whl", Some("evil-pkg"), Some("9.1"), Duration::ZERO);
+        assert_eq!(store.record("evil-pkg"), Some(OriginRestrictions::INGESTED));
+        store.file("ours-1.0.tar.gz", Some("Ours"), Some("1.0"), Duration::ZERO);
+        store.ingested("ours-0.1.tar.gz", "ours", "0.1", "public:pypi");
+        assert_eq!(store.record("ours"), Some(OriginRestrictions::PUBLISHED));
+        assert_eq!(store.record("nothing"), None);
+        store.put_record("nothing", OriginRestrictions::INGESTED);
+        assert_eq!(store.record("nothing"), Some(OriginRestrictions::INGESTED));
     }
 }

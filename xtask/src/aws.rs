@@ -1,7 +1,8 @@
 //! AWS: configuration and credentials (the SDK's default chain, or the GitHub OIDC
 //! exchange when in Actions and the chain finds nothing) and the caller's identity.
-//! The CodeArtifact calls of a release are in `codeartifact`, every AWS error mapped
-//! to its fix in `explain`.
+//! The CodeArtifact calls of a release are in `codeartifact`, those about where the
+//! package comes from (origin controls, each version's origin) in `origin`, every
+//! AWS error mapped to its fix in `explain`.
 //!
 //! Endpoints, profiles and retries come from the standard AWS settings (environment
 //! and `~/.aws/config`), so `AWS_ENDPOINT_URL_CODEARTIFACT` and friends point the
@@ -10,6 +11,7 @@
 mod codeartifact;
 mod endpoint;
 mod explain;
+pub mod origin;
 pub mod sso;
 
 use std::{fmt, time::Duration};
@@ -24,7 +26,7 @@ use aws_smithy_runtime_api::client::{
     retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason},
 };
 
-pub use codeartifact::{Remote, check_endpoint, new_token, remote_assets, token_and_endpoint, version_status};
+pub use codeartifact::{Remote, check_endpoint, new_token, remote_assets, token_and_endpoint};
 pub use explain::explain_codeartifact;
 use explain::explain_sts;
 

@@ -11,9 +11,10 @@
 //!   and form, the repository's ids and the tag rulesets;
 //! - identity: where the credentials come from, `GetCallerIdentity`, root user,
 //!   cross-account domain;
-//! - CodeArtifact, live: token (discarded), endpoint, domain, repository, origin
-//!   controls, whether listing (safe re-runs) is allowed; each denial mapped to the
-//!   missing action and resource;
+//! - CodeArtifact, live: token (discarded), endpoint, domain, repository with its
+//!   upstreams and external connections, the package's origin controls and where
+//!   its versions came from, whether listing (safe re-runs) is allowed; each denial
+//!   mapped to the missing action and resource;
 //! - the role (`--inspect-role`, with IAM read access): the GitHub OIDC provider, the
 //!   trust policy and the permission policies, analysed by `policy`.
 //!
@@ -26,6 +27,7 @@
 mod codeartifact;
 mod github_checks;
 mod github_facts;
+mod origin;
 mod role;
 
 use std::{env, fs, path::PathBuf};

@@ -134,6 +134,14 @@ xflags::xflags! {
             repeated --reviewer login: String
         }
 
+        /// Print how to install a published version of the package from CodeArtifact
+        /// with pip, uv and poetry, the token only ever in an environment variable
+        /// (checks that the version is published to the repository; asks for no token).
+        cmd install-help {
+            /// The version (default: the one in the version file).
+            optional version: String
+        }
+
         /// Measure, side by side in one run: compile (cold build vs default features),
         /// startup, auth (token + endpoint vs the AWS CLI), release (vs the AWS CLI,
         /// build and twine steps of a single-job setup), rerun (vs the build alone) and
@@ -160,7 +168,7 @@ xflags::xflags! {
         /// Provision the pinned Python tools of one lock file under xtask/tools/
         /// and print the path of their Python interpreter.
         cmd tools {
-            /// The lock file: release, publish, stack, dev, bench, lint or lock.
+            /// The lock file: release, publish, stack, dev, bench, lint, lock or poetry.
             required lock: ToolLock
         }
     }
@@ -182,6 +190,7 @@ pub enum XtaskCmd {
     CheckIam(CheckIam),
     IamPolicy(IamPolicy),
     Setup(Setup),
+    InstallHelp(InstallHelp),
     Bench(Bench),
     Lint(Lint),
     Tools(Tools),
@@ -237,6 +246,11 @@ pub struct Setup {
     pub force: bool,
     pub apply_github: bool,
     pub reviewer: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct InstallHelp {
+    pub version: Option<String>,
 }
 
 #[derive(Debug)]

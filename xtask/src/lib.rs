@@ -20,6 +20,7 @@ mod check_iam;
 mod ci;
 mod dists;
 mod exec;
+mod finding;
 mod flags;
 mod fsutil;
 mod git;
@@ -30,6 +31,7 @@ mod github_api;
 mod iam_policy;
 #[cfg(feature = "iam")]
 mod iam_role;
+mod install_help;
 mod interrupt;
 mod limits;
 #[cfg(feature = "commands")]
@@ -37,6 +39,7 @@ mod lint;
 mod lock;
 mod manifest;
 mod net;
+mod origin;
 #[cfg(feature = "commands")]
 mod policy;
 mod project;
@@ -120,6 +123,7 @@ fn commands(sh: &Shell, command: flags::XtaskCmd) -> Result<()> {
         flags::XtaskCmd::Bench(cmd) => cmd.run(sh),
         flags::XtaskCmd::CheckIam(cmd) => cmd.run(sh),
         flags::XtaskCmd::IamPolicy(cmd) => cmd.run(sh),
+        flags::XtaskCmd::InstallHelp(cmd) => cmd.run(sh),
         flags::XtaskCmd::Lint(cmd) => cmd.run(sh),
         flags::XtaskCmd::Sandbox(cmd) => cmd.run(sh),
         flags::XtaskCmd::Setup(cmd) => cmd.run(sh),

@@ -250,21 +250,6 @@ pub fn index_url(endpoint: &str, token: &Secret) -> Secret {
     Secret::derived(url)
 }
 
-/// The line consumers use to install the release, with its one-line why.
-pub fn install_hint(endpoint: &str, package: &str, version: &str, settings: &crate::settings::Settings) -> String {
-    let index = match endpoint.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://aws:${{CODEARTIFACT_AUTH_TOKEN}}@{rest}simple/"),
-        None => format!("{endpoint}simple/"),
-    };
-    format!(
-        "install it with:\n    export CODEARTIFACT_AUTH_TOKEN=\"$(aws codeartifact get-authorization-token --domain {} \
-         --domain-owner {} --region {} --query authorizationToken --output text)\"\n    pip install --index-url \
-         \"{index}\" {package}=={version}\n(--index-url, not --extra-index-url: with an extra index pip may take a \
-         same-named package from PyPI instead)",
-        settings.domain, settings.domain_owner, settings.region
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use std::{collections::BTreeMap, path::PathBuf};

@@ -87,10 +87,12 @@ pub enum ToolLock {
     Lint,
     /// uv alone: the resolver of `cargo xtask lock`.
     Lock,
+    /// poetry: the test that runs the poetry instructions of `install-help` (tests only).
+    Poetry,
 }
 
 impl ToolLock {
-    const ALL: [ToolLock; 7] = [
+    const ALL: [ToolLock; 8] = [
         ToolLock::Release,
         ToolLock::Publish,
         ToolLock::Stack,
@@ -98,6 +100,7 @@ impl ToolLock {
         ToolLock::Bench,
         ToolLock::Lint,
         ToolLock::Lock,
+        ToolLock::Poetry,
     ];
 
     fn name(self) -> &'static str {
@@ -109,6 +112,7 @@ impl ToolLock {
             ToolLock::Bench => "bench",
             ToolLock::Lint => "lint",
             ToolLock::Lock => "lock",
+            ToolLock::Poetry => "poetry",
         }
     }
 }

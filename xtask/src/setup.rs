@@ -4,7 +4,9 @@
 //! 1. the GitHub OIDC provider (audience from the settings);
 //! 2. the release role and its trust policy;
 //! 3. the permission policy (a managed policy) and 4. its attachment;
-//! 5. GitHub: the `release` environment (reviewers, a `v*` tag rule) and the five
+//! 5. the package's origin controls in CodeArtifact (publish ALLOW, upstream BLOCK,
+//!    before the first release: `setup::origin`);
+//! 6. GitHub: the `release` environment (reviewers, a `v*` tag rule) and the five
 //!    settings `release.yml` reads, as environment secrets.
 //!
 //! With private build dependencies it also sets up the build-deps job's read role
@@ -38,6 +40,8 @@ mod github;
 mod github_apply;
 #[cfg(feature = "iam")]
 mod iam;
+#[cfg(feature = "iam")]
+mod origin;
 #[cfg(feature = "iam")]
 mod plan;
 #[cfg(feature = "iam")]

@@ -5,6 +5,7 @@
 //! test set), the domain and repository, then the answer.
 
 mod error;
+mod origin;
 mod packages;
 mod validate;
 
@@ -54,6 +55,7 @@ fn operation(state: &State, req: &Request, op: Op, entry: &mut Entry) -> Result<
     }
     let query = Query::parse(req.query()).map_err(|err| ApiError::validation("CANNOT_PARSE", err))?;
     let target = validate(&query, op, &state.config.account)?;
+    let restrictions = (op == Op::PutPackageOriginConfiguration).then(|| origin::parse_body(&req.body)).transpose()?;
     let arns = Arns::new(state, op, &target);
     if let Some(message) = injected_denial(state, op, &arns.resource).or_else(|| policy_denial(state, op, &arns)) {
         return Err(ApiError::new(403, "AccessDeniedException", message));
@@ -70,6 +72,7 @@ fn operation(state: &State, req: &Request, op: Op, entry: &mut Entry) -> Result<
         }
         Op::DescribeDomain => Ok(describe_domain(state, &target, &arns)),
         Op::DescribeRepository => Ok(describe_repository(state, &target, &arns)),
+        Op::PutPackageOriginConfiguration => origin::put(state, &target, restrictions.unwrap_or_default()),
         _ => packages::answer(state, op, &target, &query),
     }
 }
@@ -203,8 +206,16 @@ fn describe_domain(state: &State, target: &Target, arns: &Arns) -> Value {
     }})
 }
 
+/// No upstream repositories (castack has one repository); the external connection
+/// when configured, as `associate-external-connection` leaves it (status
+/// `Available`).
 fn describe_repository(state: &State, target: &Target, arns: &Arns) -> Value {
     let cfg = &state.config;
+    let connections: Vec<Value> = cfg
+        .external_connection
+        .iter()
+        .map(|it| json!({ "externalConnectionName": it.name, "packageFormat": "pypi", "status": "Available" }))
+        .collect();
     json!({ "repository": {
         "name": target.repository,
         "administratorAccount": cfg.account,
@@ -213,7 +224,7 @@ fn describe_repository(state: &State, target: &Target, arns: &Arns) -> Value {
         "arn": arns.repository,
         "description": "castack sandbox repository (pypiserver behind a CodeArtifact emulator)",
         "upstreams": [],
-        "externalConnections": [],
+        "externalConnections": connections,
         "createdTime": util::epoch_secs(state.created),
     }})
 }

@@ -3,7 +3,10 @@
 //! package folder as the store files it (`store.rs`): each upload under the name
 //! and version of its upload form, and only once the publishing latency has
 //! passed. What is on disk is what CodeArtifact would have stored, so the answers
-//! never disagree with what the PyPI endpoint serves.
+//! never disagree with what the PyPI endpoint serves. A package exists once it has a
+//! version or a record of its origin configuration (PutPackageOriginConfiguration
+//! creates one); each version's `origin` says whether it was published to this
+//! repository (INTERNAL) or ingested from the external connection (EXTERNAL).
 
 use std::{
     collections::BTreeMap,
@@ -31,6 +34,12 @@ struct VersionView {
     files: Vec<pypi::DistFile>,
 }
 
+/// How a version reached the repository: its first file's way.
+enum Origin<'a> {
+    Internal,
+    External(&'a str),
+}
+
 impl VersionView {
     /// Changes whenever an asset is added or replaced.
     fn revision(&self) -> String {
@@ -40,6 +49,14 @@ impl VersionView {
             text.push_str(&format!("{}:{}:{nanos};", file.file_name, file.size));
         }
         pypi::sha256_hex(text.as_bytes())[..32].to_owned()
+    }
+
+    fn origin(&self) -> Origin<'_> {
+        let first = self.files.iter().min_by_key(|it| it.modified);
+        match first.and_then(|it| it.external.as_deref()) {
+            Some(connection) => Origin::External(connection),
+            None => Origin::Internal,
+        }
     }
 }
 
@@ -55,9 +72,14 @@ impl PackageView {
     }
 }
 
+/// The package's versions; `None` when it has neither a version nor a record.
 fn load_package(state: &State, package: &str) -> Option<PackageView> {
     let files: Vec<pypi::DistFile> = state.visible_files().into_iter().filter(|it| it.package == package).collect();
-    let display_name = files.iter().min_by_key(|it| it.modified)?.project.clone();
+    let Some(first) = files.iter().min_by_key(|it| it.modified) else {
+        let record = lock(&state.store).record(package);
+        return record.map(|_| PackageView { display_name: package.to_owned(), versions: Vec::new() });
+    };
+    let display_name = first.project.clone();
     let mut by_version: BTreeMap<String, Vec<pypi::DistFile>> = BTreeMap::new();
     for file in files {
         by_version.entry(file.version.clone()).or_default().push(file);
@@ -81,7 +103,7 @@ pub(crate) fn answer(state: &State, op: Op, target: &Target, query: &Query) -> R
     }
     let package = load_package(state, &target.package).ok_or_else(|| package_not_found(target))?;
     match op {
-        Op::DescribePackage => Ok(describe_package(state, target)),
+        Op::DescribePackage => Ok(describe_package(state, target, !package.versions.is_empty())),
         Op::ListPackageVersions => list_versions(&package, target, query),
         Op::DescribePackageVersion => Ok(describe_version(&package, package.version(target)?, target)),
         Op::ListPackageVersionAssets => list_assets(package.version(target)?, target, query),
@@ -107,16 +129,30 @@ fn package_not_found(target: &Target) -> ApiError {
     )
 }
 
-/// Every version castack serves was published to this repository.
-fn origin(target: &Target) -> Value {
-    json!({
-        "domainEntryPoint": { "repositoryName": target.repository },
-        "originType": "INTERNAL",
-    })
+/// A version's `origin`: the repository it was published to, or the external
+/// connection it was ingested from.
+fn origin(version: &VersionView, target: &Target) -> Value {
+    match version.origin() {
+        Origin::Internal => json!({
+            "domainEntryPoint": { "repositoryName": target.repository },
+            "originType": "INTERNAL",
+        }),
+        Origin::External(connection) => json!({
+            "domainEntryPoint": { "externalConnectionName": connection },
+            "originType": "EXTERNAL",
+        }),
+    }
 }
 
-fn describe_package(state: &State, target: &Target) -> Value {
-    let origin = lock(&state.inner).origin;
+fn origin_type(version: &VersionView) -> &'static str {
+    match version.origin() {
+        Origin::Internal => "INTERNAL",
+        Origin::External(_) => "EXTERNAL",
+    }
+}
+
+fn describe_package(state: &State, target: &Target, has_files: bool) -> Value {
+    let origin = state.origin_of(&target.package, has_files).unwrap_or_default();
     json!({ "package": {
         "format": "pypi",
         "name": target.package,
@@ -128,32 +164,32 @@ fn describe_package(state: &State, target: &Target) -> Value {
 }
 
 fn list_versions(package: &PackageView, target: &Target, query: &Query) -> Result<Value, ApiError> {
-    // Every version is published and internal, so a filter for anything else
-    // leaves none.
-    let keep = query.get("status").is_none_or(|it| it == "Published")
-        && query.get("originType").is_none_or(|it| it == "INTERNAL");
+    // Every version is published, so a status filter for anything else leaves none.
+    let published = query.get("status").is_none_or(|it| it == "Published");
     let latest = package.versions.iter().max_by_key(|it| it.published).map(|it| it.version.clone());
-    let origin = origin(target);
     let versions: Vec<Value> = package
         .versions
         .iter()
-        .filter(|_| keep)
+        .filter(|it| published && query.get("originType").is_none_or(|wanted| wanted == origin_type(it)))
         .map(|it| {
             json!({
                 "version": it.version,
                 "revision": it.revision(),
                 "status": "Published",
-                "origin": origin,
+                "origin": origin(it, target),
             })
         })
         .collect();
     let (page, next) = paginate(versions, query)?;
-    let body = json!({
-        "defaultDisplayVersion": latest,
+    let mut body = json!({
         "format": "pypi",
         "package": target.package,
         "versions": page,
     });
+    // A package with a record and no version yet has no version to display.
+    if let Some(latest) = latest {
+        body["defaultDisplayVersion"] = json!(latest);
+    }
     Ok(with_next_token(body, next))
 }
 
@@ -167,7 +203,7 @@ fn describe_version(package: &PackageView, version: &VersionView, target: &Targe
         "revision": version.revision(),
         "status": "Published",
         "licenses": [],
-        "origin": origin(target),
+        "origin": origin(version, target),
     }})
 }
 

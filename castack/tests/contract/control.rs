@@ -140,7 +140,7 @@ fn tokens_claims_restrictions_and_reset_over_http() {
     assert_eq!(control(&fx.emulator, "PUT", "/oidc/claims", Some(json!([1]))).status, 400);
 
     let origin = control(&fx.emulator, "PUT", "/origin-restrictions", Some(json!({"publish": "BLOCK"}))).json();
-    assert_eq!(origin, json!({"publish": "BLOCK", "upstream": "BLOCK"}));
+    assert_eq!(origin, json!({"imposed": {"publish": "BLOCK", "upstream": "BLOCK"}, "packages": {}}));
     assert_eq!(control(&fx.emulator, "PUT", "/origin-restrictions", Some(json!({"publish": "MAYBE"}))).status, 400);
     let answer = raw(
         &fx.emulator,
@@ -156,7 +156,7 @@ fn tokens_claims_restrictions_and_reset_over_http() {
     assert!(fx.emulator.requests().is_empty());
     assert_eq!(
         control(&fx.emulator, "GET", "/origin-restrictions", None).json(),
-        json!({"publish": "ALLOW", "upstream": "BLOCK"})
+        json!({"imposed": null, "packages": {}})
     );
     assert_eq!(control(&fx.emulator, "GET", "/oidc/claims", None).json()["claims"]["environment"], "release");
     let claims = control(&fx.emulator, "DELETE", "/oidc/claims", None).json();

@@ -22,7 +22,8 @@ use std::{
 };
 
 use castack::{
-    AwsKey, Deployment, Fault, GithubEndpoint, GithubEnvironment, GithubRepo, OidcSigning, RefType, Reviewer,
+    AwsKey, Deployment, ExternalConnection, Fault, GithubEndpoint, GithubEnvironment, GithubRepo, OidcSigning,
+    PUBLIC_PYPI, RefType, Reviewer,
 };
 use serde_json::{Value, json};
 
@@ -34,7 +35,7 @@ use crate::{
 };
 
 /// Runs `describe.py` on `request`; panics with every violation found.
-fn check(request: Value) -> Value {
+pub(crate) fn check(request: Value) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contract/describe.py");
     let mut child = Command::new(stack_python())
         .arg(&script)
@@ -62,11 +63,46 @@ fn answer(raw: &Raw) -> Value {
 
 /// A CodeArtifact call signed with `key`.
 fn codeartifact(fx: &Fixture, key: &AwsKey, operation: &str, method: &str, target: &str) -> Value {
-    let head = signed_head_with(&fx.emulator, (method, target, b""), &[], key, ("us-east-1", "codeartifact", now()));
-    let mut out = answer(&raw_bytes(&fx.emulator, &head, b""));
+    codeartifact_with_body(&fx.emulator, key, (operation, method, target), "")
+}
+
+/// A CodeArtifact call signed with `key`, with a JSON `body` when it is not empty,
+/// as `describe.py` takes it.
+pub(crate) fn codeartifact_with_body(
+    emulator: &castack::Emulator,
+    key: &AwsKey,
+    (operation, method, target): (&str, &str, &str),
+    body: &str,
+) -> Value {
+    let json_type = [("Content-Type", "application/json")];
+    let extra: &[(&str, &str)] = if body.is_empty() { &[] } else { &json_type };
+    let head =
+        signed_head_with(emulator, (method, target, body.as_bytes()), extra, key, ("us-east-1", "codeartifact", now()));
+    let head = if body.is_empty() { head } else { format!("{head}Content-Length: {}\r\n", body.len()) };
+    let mut out = answer(&raw_bytes(emulator, &head, body.as_bytes()));
     out["service"] = json!("codeartifact");
     out["operation"] = json!(operation);
     out
+}
+
+/// The answers about a package's origin: PutPackageOriginConfiguration creating a
+/// package, the package it made (no versions), and a body that is refused.
+fn origin_answers(fx: &Fixture, key: &AwsKey) -> Vec<Value> {
+    let new = "domain=sandbox-domain&repository=sandbox-repo&format=pypi&package=new-pkg";
+    let put = |body: &str| {
+        codeartifact_with_body(
+            &fx.emulator,
+            key,
+            ("PutPackageOriginConfiguration", "POST", &format!("/v1/package?{new}")),
+            body,
+        )
+    };
+    vec![
+        put(r#"{"restrictions":{"publish":"ALLOW","upstream":"BLOCK"}}"#),
+        codeartifact(fx, key, "DescribePackage", "GET", &format!("/v1/package?{new}")),
+        codeartifact(fx, key, "ListPackageVersions", "POST", &format!("/v1/package/versions?{new}")),
+        put(r#"{"restrictions":{"publish":"ALLOW"}}"#),
+    ]
 }
 
 const REPO: &str = "domain=sandbox-domain&repository=sandbox-repo";
@@ -91,6 +127,7 @@ fn codeartifact_answers(fx: &Fixture) -> Vec<Value> {
         call("GetRepositoryEndpoint", "GET", format!("/v1/repository/endpoint?{REPO}&format=rpm")),
         call("GetAuthorizationToken", "POST", "/v1/authorization-token?domain=sandbox-domain&duration=12".into()),
     ];
+    out.extend(origin_answers(fx, &key));
     let deny = Fault::Deny { action: "GetAuthorizationToken".into(), principal: None };
     fx.emulator.inject(deny.times(1)).unwrap();
     out.push(call("GetAuthorizationToken", "POST", "/v1/authorization-token?domain=sandbox-domain".into()));
@@ -189,7 +226,12 @@ fn accepted_errors() -> Value {
 #[test]
 fn codeartifact_sts_and_the_simple_index_agree_with_their_descriptions() {
     let moto = FakeMoto::start();
-    let fx = fixture_with(|config| config.sts_upstream = Some(moto.addr()));
+    let fx = fixture_with(|config| {
+        config.sts_upstream = Some(moto.addr());
+        // DescribeRepository lists it; nothing listens there (nothing is ingested).
+        let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        config.external_connection = Some(ExternalConnection { name: PUBLIC_PYPI.into(), upstream });
+    });
     let mut botocore = codeartifact_answers(&fx);
     botocore.extend(sts_refusals(&fx));
     let token = fx.emulator.issue_token(None).unwrap().value;
@@ -207,7 +249,7 @@ fn codeartifact_sts_and_the_simple_index_agree_with_their_descriptions() {
         })
         .collect();
     let checked = check(json!({"botocore": botocore, "accepted_errors": accepted_errors(), "pep691": pages}));
-    assert_eq!(checked["botocore"], 27, "{checked}");
+    assert_eq!(checked["botocore"], 31, "{checked}");
     assert_eq!(checked["pep691"], 2, "{checked}");
 }
 

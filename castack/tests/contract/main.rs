@@ -13,6 +13,7 @@ mod github_api;
 mod github_writes;
 mod oidc;
 mod operations;
+mod origin;
 mod pypi_endpoint;
 mod real_service;
 mod stack;

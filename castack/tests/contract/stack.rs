@@ -164,7 +164,7 @@ fn listings_the_index_and_downloads_lag_an_upload() {
 
 /// Writes a minimal, valid wheel of `name` `version` (what pip needs to read its
 /// METADATA) with the stack's Python.
-fn make_wheel(path: &Path, name: &str, version: &str) {
+pub(crate) fn make_wheel(path: &Path, name: &str, version: &str) {
     let script = r#"
 import base64, hashlib, sys, zipfile
 path, name, version = sys.argv[1:4]

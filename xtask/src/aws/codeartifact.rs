@@ -1,12 +1,13 @@
-//! The CodeArtifact calls of a release: the token and the endpoint, what the
-//! repository holds of a version (all pages), and the version's status.
+//! The CodeArtifact calls of a release: the token and the endpoint, and what the
+//! repository holds of a version (all pages). The version's status and origin are
+//! `origin`'s.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_codeartifact::{
     error::ProvideErrorMetadata,
-    types::{HashAlgorithm, PackageFormat, PackageVersionStatus},
+    types::{HashAlgorithm, PackageFormat},
 };
 
 use crate::{redact::Secret, settings::Settings};
@@ -166,24 +167,6 @@ pub async fn remote_assets(session: &Session, settings: &Settings, name: &str, v
         "ListPackageVersionAssets of {name} {version} did not end after {max_pages} pages: raise XTASK_MAX_PAGES if the \
          version really has that many files"
     )
-}
-
-/// `DescribePackageVersion`: the status of the version (`Published`, `Unfinished` …).
-pub async fn version_status(session: &Session, settings: &Settings, name: &str, version: &str) -> Result<String> {
-    let out = session
-        .codeartifact
-        .describe_package_version()
-        .domain(&settings.domain)
-        .domain_owner(&settings.domain_owner)
-        .repository(&settings.repository)
-        .format(PackageFormat::Pypi)
-        .package(name)
-        .package_version(version)
-        .send()
-        .await
-        .map_err(|err| explain_codeartifact("DescribePackageVersion", &err, settings, Some(name)))?;
-    let status = out.package_version().and_then(|it| it.status()).map(PackageVersionStatus::as_str).unwrap_or("");
-    Ok(status.to_owned())
 }
 
 #[cfg(test)]

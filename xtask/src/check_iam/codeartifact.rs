@@ -5,10 +5,7 @@
 //! publishing needs, are left out. The ids (`codeartifact.*`, `perm.origin-blocked`,
 //! `perm.safe-rerun`) are explained in docs/checks.md.
 
-use aws_sdk_codeartifact::{
-    error::ProvideErrorMetadata,
-    types::{AllowPublish, PackageFormat},
-};
+use aws_sdk_codeartifact::error::ProvideErrorMetadata;
 
 use crate::{
     aws,
@@ -106,75 +103,13 @@ fn push_probe<E>(
     }
 }
 
-/// The package's origin controls: `publish: BLOCK` refuses every upload.
+/// The package's origin (`origin.rs`): its origin controls, where its versions came
+/// from, the repository's upstreams and external connections.
 async fn origin(
     session: &aws::Session,
     settings: &Settings,
     name: &str,
     findings: &mut Vec<Finding>,
 ) -> Option<policy::OriginPublish> {
-    let (d, o, r) = (&settings.domain, &settings.domain_owner, &settings.repository);
-    let package = session
-        .codeartifact
-        .describe_package()
-        .domain(d)
-        .domain_owner(o)
-        .repository(r)
-        .format(PackageFormat::Pypi)
-        .package(name)
-        .send()
-        .await;
-    match &package {
-        Ok(out) => {
-            let publish = out
-                .package()
-                .and_then(|p| p.origin_configuration())
-                .and_then(|c| c.restrictions())
-                .map(|r| r.publish().clone());
-            match publish {
-                Some(AllowPublish::Block) => {
-                    findings.push(Finding::new(
-                        "perm.origin-blocked",
-                        Severity::Error,
-                        format!(
-                            "package origin controls of {name} say `publish: BLOCK` (its first version came from an upstream or \
-                             external connection): every upload will be refused. An administrator can allow direct publishing: \
-                             `aws codeartifact put-package-origin-configuration --domain {d} --domain-owner {o} --repository {r} \
-                             --format pypi --package {name} --restrictions publish=ALLOW,upstream=BLOCK`"
-                        ),
-                    ));
-                    Some(policy::OriginPublish::Block)
-                }
-                _ => {
-                    findings.push(Finding::new(
-                        "perm.origin-blocked.ok",
-                        Severity::Info,
-                        format!("{name} allows direct publishing"),
-                    ));
-                    Some(policy::OriginPublish::Allow)
-                }
-            }
-        }
-        Err(err) if err.code() == Some("ResourceNotFoundException") => {
-            findings.push(Finding::new(
-                "perm.origin-blocked.ok",
-                Severity::Info,
-                format!("{name} is not in the repository yet; its first publish creates it with publish: ALLOW"),
-            ));
-            Some(policy::OriginPublish::NoPackage)
-        }
-        Err(err) => {
-            findings.push(Finding::new(
-                "perm.origin-blocked",
-                Severity::Info,
-                format!(
-                    "could not read the package's origin controls ({}): allow codeartifact:DescribePackage on {} to have \
-                     them checked",
-                    err.code().unwrap_or("error"),
-                    settings.package_arn(name)
-                ),
-            ));
-            None
-        }
-    }
+    super::origin::checks(session, settings, name, findings).await
 }

@@ -1,7 +1,10 @@
 //! Step 7, Authenticate: credentials (or the GitHub OIDC exchange), identity, token
-//! and endpoint. It runs alongside the build, on this thread while the build runs on
-//! its own; a failure of either stops the other. A build against private
-//! dependencies needs the token, so then authentication comes first.
+//! and endpoint, and a look at the package's origin controls (one `DescribePackage`:
+//! `publish: BLOCK` means the Publish step refuses before sending anything, `upstream:
+//! ALLOW` is warned about as `check-iam` does; a denial is a one-line note). It runs
+//! alongside the build, on this thread while the build runs on its own; a failure
+//! of either stops the other. A build against private dependencies needs the token,
+//! so then authentication comes first.
 
 use std::{sync::mpsc, thread, time::Duration};
 
@@ -9,9 +12,13 @@ use anyhow::Result;
 use futures_util::future::Either;
 
 use crate::{
-    aws::{self, Session},
+    aws::{
+        self, Session,
+        origin::{Read, Restriction},
+    },
     exec::Cancel,
-    interrupt, publish,
+    finding::Severity,
+    interrupt, origin, publish,
     redact::Secret,
     report::{self, Note},
     settings::Settings,
@@ -28,6 +35,9 @@ pub struct Auth {
     pub session: Session,
     pub token: Secret,
     pub endpoint: String,
+    /// The package's origin controls refuse direct publishing (`publish: BLOCK`), as
+    /// the look before uploading found them.
+    pub publish_blocked: bool,
 }
 
 /// How the Authenticate step passed: with a session, or, in a dry run, without one
@@ -57,8 +67,9 @@ async fn stopped(cancel: &Cancel) {
 /// the build needs the token.
 /// What failed first is what is reported: the other part was only stopped.
 pub fn with_build(ctx: &Ctx<'_>, plan: &Plan, build: &Build<'_>) -> Result<(Built, Authenticated)> {
+    let package = ctx.project.normalized_name();
     if plan.private_build(ctx.flags) {
-        let (ended, notes) = ctx.runtime.block_on(authenticate(plan, &Cancel::default()));
+        let (ended, notes) = ctx.runtime.block_on(authenticate(plan, Some(&package), &Cancel::default()));
         let auth = ctx.steps.run(step::AUTHENTICATE, || step_result(ended, &notes))?;
         let index = match &auth {
             Authenticated::Session(auth) => Some(publish::index_url(&auth.endpoint, &auth.token)),
@@ -71,12 +82,15 @@ pub fn with_build(ctx: &Ctx<'_>, plan: &Plan, build: &Build<'_>) -> Result<(Buil
 
 /// The Authenticate step on its own (`--publish-only`: nothing to build).
 pub fn alone(ctx: &Ctx<'_>, plan: &Plan) -> Result<Authenticated> {
-    on_its_own(&ctx.runtime, &ctx.steps, plan)
+    let package = ctx.project.normalized_name();
+    let (ended, notes) = ctx.runtime.block_on(authenticate(plan, Some(&package), &Cancel::default()));
+    ctx.steps.run(step::AUTHENTICATE, || step_result(ended, &notes))
 }
 
-/// The Authenticate step of a run that has no `Ctx` (`--fetch-build-deps`).
+/// The Authenticate step of a run that has no `Ctx` (`--fetch-build-deps`, which
+/// publishes nothing, so it does not look at the package).
 pub fn on_its_own(runtime: &tokio::runtime::Runtime, steps: &report::Steps, plan: &Plan) -> Result<Authenticated> {
-    let (ended, notes) = runtime.block_on(authenticate(plan, &Cancel::default()));
+    let (ended, notes) = runtime.block_on(authenticate(plan, None, &Cancel::default()));
     steps.run(step::AUTHENTICATE, || step_result(ended, &notes))
 }
 
@@ -95,7 +109,8 @@ fn alongside(ctx: &Ctx<'_>, plan: &Plan, build: &Build<'_>) -> Result<(Built, Au
             }
             res
         });
-        let ended = ctx.runtime.block_on(authenticate(plan, cancel));
+        let package = ctx.project.normalized_name();
+        let ended = ctx.runtime.block_on(authenticate(plan, Some(&package), cancel));
         match &ended.0 {
             Ended::Failed(_) => cancel.cancel(),
             Ended::Done(Authenticated::Session(auth)) if !plan.is_dry_run() => {
@@ -129,9 +144,10 @@ fn early_listing(ctx: &Ctx<'_>, plan: &Plan, auth: &Auth) -> Option<Early> {
     Some(Early { token: auth.token.clone(), endpoint: auth.endpoint.clone(), remote })
 }
 
-/// Authenticates and fetches the token and endpoint, unless `cancel` is set first.
-/// Returns the notes to print with the step (the build may be printing meanwhile).
-async fn authenticate(plan: &Plan, cancel: &Cancel) -> (Ended, Vec<Note>) {
+/// Authenticates and fetches the token and endpoint (and looks at `package`'s
+/// origin controls), unless `cancel` is set first. Returns the notes to print with
+/// the step (the build may be printing meanwhile).
+async fn authenticate(plan: &Plan, package: Option<&str>, cancel: &Cancel) -> (Ended, Vec<Note>) {
     let mut notes = Vec::new();
     let settings = match plan {
         Plan::DryRun(Err(missing)) => return (Ended::Done(Authenticated::NotConfigured(missing.clone())), notes),
@@ -141,7 +157,7 @@ async fn authenticate(plan: &Plan, cancel: &Cancel) -> (Ended, Vec<Note>) {
         },
     };
     let ended = {
-        let work = std::pin::pin!(session(settings, &mut notes));
+        let work = std::pin::pin!(session(settings, package, &mut notes));
         let stopped = std::pin::pin!(stopped(cancel));
         // In a block, so that the losing future (and its borrow of `notes`) is gone after.
         match futures_util::future::select(work, stopped).await {
@@ -164,10 +180,53 @@ async fn authenticate(plan: &Plan, cancel: &Cancel) -> (Ended, Vec<Note>) {
     (ended, notes)
 }
 
-async fn session(settings: &Settings, notes: &mut Vec<Note>) -> Result<Auth> {
+async fn session(settings: &Settings, package: Option<&str>, notes: &mut Vec<Note>) -> Result<Auth> {
     let session = aws::authenticate(settings, notes).await?;
     let (token, endpoint) = aws::token_and_endpoint(&session, settings).await?;
-    Ok(Auth { session, token, endpoint })
+    let publish_blocked = match package {
+        Some(package) => look_at_origin(&session, settings, package, notes).await,
+        None => false,
+    };
+    Ok(Auth { session, token, endpoint, publish_blocked })
+}
+
+/// The look before uploading: `DescribePackage` alone, its findings as `check-iam`
+/// words them (which cannot know the versions' origins: it points there). Never
+/// fails the step: a denial (the release role needs no DescribePackage) is one line,
+/// another error a warning. Returns whether publishing is blocked.
+async fn look_at_origin(session: &Session, settings: &Settings, package: &str, notes: &mut Vec<Note>) -> bool {
+    let look = match aws::origin::describe_package(session, settings, package).await {
+        Ok(Read::Denied(_)) => {
+            notes.push(Note::Say(format!(
+                "origin controls of {package} not looked at: codeartifact:DescribePackage is not granted (the release                  does not need it; `cargo xtask check-iam` reads them, `cargo xtask setup` sets them)"
+            )));
+            return false;
+        }
+        Ok(Read::Got(None)) => {
+            notes.push(Note::Say(format!(
+                "{package} is not in the repository yet: this release creates it with publish: ALLOW, upstream: BLOCK"
+            )));
+            return false;
+        }
+        Ok(look) => look,
+        Err(err) => {
+            notes.push(Note::Warn(format!("could not look at the origin controls of {package}: {err:#}")));
+            return false;
+        }
+    };
+    let blocked = matches!(&look, Read::Got(Some(it)) if it.publish == Restriction::Block);
+    let facts = origin::Facts { package: package.to_owned(), restrictions: look, versions: None, connections: None };
+    for finding in origin::findings(&facts, settings) {
+        let line = format!("{} (Authenticate, before uploading): {}", finding.id, finding.message);
+        notes.push(if finding.severity > Severity::Info { Note::Warn(line) } else { Note::Say(line) });
+    }
+    if blocked {
+        notes.push(Note::Warn(format!(
+            "perm.origin-blocked (Authenticate, before uploading): {}; the Publish step will send nothing",
+            origin::publish_blocked(settings, package)
+        )));
+    }
+    blocked
 }
 
 /// The Authenticate step fails on a real failure; a dry run without a target or

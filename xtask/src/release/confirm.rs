@@ -1,12 +1,14 @@
 //! Step 9, Confirm: the repository holds every file with the same SHA-256 and no
-//! file of the version that this build did not make, and the version is `Published`.
+//! file of the version that this build did not make, and the version is `Published`
+//! and of internal origin (published to this repository, not taken from an
+//! upstream or an external connection: `DescribePackageVersion`'s `origin`).
 
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use crate::{
-    aws::{self, Remote, Session},
+    aws::{self, Remote, Session, origin::Arrival},
     dists::Dist,
     interrupt, publish, report,
     settings::Settings,
@@ -75,10 +77,18 @@ pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: 
     for dist in &expected {
         report::say(&format!("confirmed {} sha256:{}", dist.file_name, dist.sha256));
     }
-    match ctx.block_on(aws::version_status(session, settings, name, version.as_str())) {
-        Ok(status) if status == "Published" => report::say(&format!("{name} {version} is Published")),
-        Ok(status) => bail!("{name} {version} is {status:?} in the repository, not Published"),
-        Err(err) => report::warn(&format!("could not read the version status: {err:#}")),
+    match ctx.block_on(aws::origin::version_origin(session, settings, name, version.as_str())) {
+        Ok((_, arrival @ (Arrival::External(_) | Arrival::Upstream(_)))) => bail!(
+            "{name} {version} in the repository came {arrival}, not from this release: CodeArtifact took a version of              that name from outside (dependency substitution), and consumers may get it. Check it, remove it if it              is not yours, and protect the package (`cargo xtask check-iam` says how)"
+        ),
+        Ok((status, arrival)) if status == "Published" => {
+            report::say(&format!("{name} {version} is Published, {arrival}"));
+            if arrival == Arrival::Unknown {
+                report::warn(&format!("CodeArtifact does not say where {name} {version} came from (origin UNKNOWN)"));
+            }
+        }
+        Ok((status, _)) => bail!("{name} {version} is {status:?} in the repository, not Published"),
+        Err(err) => report::warn(&format!("could not read the version's status and origin: {err:#}")),
     }
     Ok(())
 }

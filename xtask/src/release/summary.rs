@@ -1,10 +1,12 @@
-//! What a run did, per file, and the closing summary (also the GitHub job summary).
+//! What a run did, per file, and the closing summary (also the GitHub job summary):
+//! after a publish, how consumers install the release with pip, uv and poetry
+//! (`install_help`).
 
 use std::path::Path;
 
 use anyhow::Result;
 
-use crate::{dists::Dist, manifest, report};
+use crate::{dists::Dist, install_help::Instructions, manifest, report};
 
 use super::Ctx;
 
@@ -47,7 +49,7 @@ pub fn summarize(
     dists: &[Dist],
     outcomes: &[(Dist, Outcome)],
     mode: Mode,
-    install: Option<&str>,
+    install: Option<&Instructions>,
 ) -> Result<()> {
     let (project, version) = (ctx.project, &ctx.version);
     let what = match mode {
@@ -65,8 +67,9 @@ pub fn summarize(
         format!("{uploaded} uploaded, {skipped} already published, {refused} refused")
     };
     report::say(&format!("{what} {} {version}: {tally}", project.name));
-    if let (Some(install), true) = (install, mode == Mode::Publish && refused == 0) {
-        report::say(install);
+    let install = install.filter(|_| mode == Mode::Publish && refused == 0);
+    if let Some(install) = install {
+        report::say(install.text().trim_end());
     }
     let mut md = format!(
         "### {what} {} {version}\n\n{tally}\n\n| File | Size (bytes) | SHA-256 | Result |\n|---|---:|---|---|\n",
@@ -86,8 +89,8 @@ pub fn summarize(
             result.replace('|', "\\|")
         ));
     }
-    if let (Some(install), Mode::Publish) = (install, mode) {
-        md.push_str(&format!("\n```\n{install}\n```\n"));
+    if let Some(install) = install {
+        md.push_str(&format!("\n{}", install.markdown()));
     }
     report::append_summary(&md)
 }

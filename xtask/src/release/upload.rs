@@ -10,7 +10,8 @@ use anyhow::{Result, bail};
 use crate::{
     aws::{self, Remote},
     dists::Dist,
-    project,
+    install_help::Instructions,
+    origin, project,
     publish::{self, Action, Failure, Uploader},
     python::Tools,
     report,
@@ -51,7 +52,7 @@ pub fn publish_and_confirm(ctx: &Ctx<'_>, plan: &Plan, built: Built, auth: Authe
         confirm::confirm(ctx, &auth.session, settings, &outcomes)
     });
     let name = ctx.project.normalized_name();
-    let install = publish::install_hint(&auth.endpoint, &name, ctx.version.as_str(), settings);
+    let install = Instructions::new(&auth.endpoint, settings, &name, ctx.version.as_str());
     summary::summarize(ctx, &dists, &outcomes, mode, Some(&install))?;
     let refused: Vec<&str> = outcomes
         .iter()
@@ -83,14 +84,18 @@ fn publish(
     }
     let foreign = publish::foreign(dists, &remote);
     let mixed = (!foreign.is_empty()).then(|| publish::mixed_message(&foreign, version));
+    // The look at Authenticate found `publish: BLOCK`: every upload would be refused.
+    let blocked = auth.publish_blocked.then(|| {
+        format!("{} (DescribePackage before uploading; nothing was sent)", origin::publish_blocked(settings, &name))
+    });
     let mut outcomes: Vec<Option<Outcome>> = publish::plan(dists, &remote)
         .iter()
         .zip(dists)
         .map(|(action, dist)| match action {
             Action::Skip => Some(Outcome::Skipped),
             Action::Conflict(sha) => Some(Outcome::Refused(publish::conflict_message(dist, Some(sha), version))),
-            Action::Upload => match (&mixed, mode) {
-                (Some(mixed), _) => Some(Outcome::Refused(mixed.clone())),
+            Action::Upload => match (mixed.as_ref().or(blocked.as_ref()), mode) {
+                (Some(why), _) => Some(Outcome::Refused(why.clone())),
                 (None, Mode::DryRun) => Some(Outcome::WouldUpload),
                 (None, _) => None,
             },
@@ -242,18 +247,7 @@ fn explain(failure: &Failure, dist: &Dist, settings: &Settings, ctx: &Ctx<'_>) -
              publishing (`publish: BLOCK`); `cargo xtask check-iam` checks both",
             settings.package_arn(&project::normalize_name(dist.file_name.split('-').next().unwrap_or_default()))
         ),
-        Failure::Blocked => {
-            let name = ctx.project.normalized_name();
-            format!(
-                "the repository refuses new versions of {name}: its origin controls block direct publishing \
-                 (`publish: BLOCK`, the default when the package's first version came from an upstream such as \
-                 PyPI, so {name} there may be someone else's). If {name} is yours, allow publishing: `aws \
-                 codeartifact put-package-origin-configuration --domain {} --domain-owner {} --repository {} \
-                 --format pypi --package {name} --restrictions publish=ALLOW,upstream=BLOCK`; `cargo xtask \
-                 check-iam` shows the setting",
-                settings.domain, settings.domain_owner, settings.repository
-            )
-        }
+        Failure::Blocked => origin::publish_blocked(settings, &ctx.project.normalized_name()),
         Failure::Refused(407, _) => crate::net::PROXY_REFUSED.to_owned(),
         Failure::Refused(402, _) => {
             "the repository refused the upload (402): a CodeArtifact quota was exceeded (asset size or count)"

@@ -21,6 +21,7 @@ use super::{
     github::{self, Side},
     github_apply::{self, SecretValue},
     iam::{self, Names},
+    origin,
     plan::{self, Plan},
 };
 use crate::{
@@ -102,6 +103,8 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         &settings.audience,
     )?;
     let trust = policy::recommended_trust_policy(&ctx, &account);
+    // The package's origin controls: the AWS plan's last step (`origin.rs`).
+    let origin_step = origin::step(&session, settings, &project.normalized_name()).await;
     let target = PublishTarget::from_settings(settings, &project.normalized_name());
     let permissions = policy::least_privilege_policy(&target);
     let read = ReadRole::new(&names, &ctx, &target, &account)?;
@@ -131,12 +134,18 @@ async fn plan_and_apply(cmd: &flags::Setup, sh: &Shell, project: &Project, setti
         "== AWS: {roles} for {} in account {account} (as {})\n{}",
         ctx.repo,
         session.identity.arn,
-        plan::render(&plan).trim_end()
+        format!("{}{}", plan::render(&plan), origin::render(&origin_step, plan.steps.len() + 1)).trim_end()
     ));
     let github = github_plan(sh, cmd, &ctx, names.role_arn(), read.as_ref()).await;
     if cmd.apply {
+        // Nothing at all is applied while a step is refused, this one included.
+        origin_step.check_not_refused()?;
         report::out("\n== AWS: applying the plan");
         apply_aws(&client, (&names, read.as_ref().map(|it| &it.names)), &plan).await?;
+    }
+    if cmd.apply {
+        let done = origin::apply(&session, settings, &origin_step).await;
+        report::out(&done.context("set the package's origin controls (the IAM part is done); run setup again")?);
     }
     if cmd.apply_github {
         report::out("\n== GitHub: applying the plan");

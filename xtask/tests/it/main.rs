@@ -16,6 +16,7 @@ mod github_facts;
 mod hostile_archives;
 mod iam_policy_formats;
 mod leak;
+mod origin;
 mod private_deps;
 mod proxy;
 mod publish;

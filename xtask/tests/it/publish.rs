@@ -25,7 +25,8 @@ fn github_oidc_release_publishes_verifies_and_installs() {
     assert!(log.contains(&format!("account {}", stack.config().account)), "{log}");
     assert_eq!(log.matches(": uploaded").count(), 2, "{log}");
     assert!(log.contains("yamause 1.0.0 is Published"), "{log}");
-    assert!(log.contains("pip install --index-url") && log.contains("not --extra-index-url"), "{log}");
+    assert!(log.contains("PIP_INDEX_URL=") && log.contains("Never --extra-index-url"), "{log}");
+    assert!(log.contains("UV_INDEX_CODEARTIFACT_PASSWORD") && log.contains("POETRY_HTTP_BASIC_CODEARTIFACT"), "{log}");
     // The token was masked for the runner before anything could print it.
     assert!(log.contains("::add-mask::"), "{log}");
     assert_eq!(published_files(&stack).len(), 2);
@@ -40,6 +41,7 @@ fn github_oidc_release_publishes_verifies_and_installs() {
     assert!(!keys.contains(&Some(castack::ACCESS_KEY_ID.to_owned())) && !keys.is_empty(), "{keys:?}");
     let md = fs::read_to_string(&summary).unwrap();
     assert!(md.contains("Release of yamause 1.0.0") && md.contains("| uploaded |"), "{md}");
+    assert!(md.contains("```toml\n[[tool.uv.index]]") && md.contains("explicit = true"), "{md}");
     assert_eq!(install_and_read_version(&stack, "yamause==1.0.0"), "1.0.0");
 }
 

@@ -24,7 +24,7 @@ fn start_stack() -> Stack {
 
 /// The stack's environment for setup, with what the build with the `iam` feature
 /// needs when the binary under test lacks it.
-fn setup_env(stack: &Stack) -> Vec<(String, String)> {
+pub(crate) fn setup_env(stack: &Stack) -> Vec<(String, String)> {
     let mut vars = release_env(stack, Creds::Static, "", &[]);
     for key in ["CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
         if let Ok(value) = std::env::var(key) {
@@ -35,7 +35,7 @@ fn setup_env(stack: &Stack) -> Vec<(String, String)> {
     vars
 }
 
-fn setup(repo: &std::path::Path, vars: &[(String, String)], args: &[&str]) -> Output {
+pub(crate) fn setup(repo: &std::path::Path, vars: &[(String, String)], args: &[&str]) -> Output {
     let mut all = vec!["setup", "--github-repo", REPO];
     all.extend_from_slice(args);
     run_xtask(repo, &all, vars)
