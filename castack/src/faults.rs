@@ -43,6 +43,12 @@ pub enum Fault {
     /// [`MAX_DELAY_MS`]) pass, then it is closed without an answer. Nothing is
     /// stored. What a stalled service or proxy does.
     Stall { max_ms: u64 },
+    /// The request is read, then a 200 answer's head is sent at once and its body
+    /// (announced as 1 MB) a byte every 200 ms, until the client gives up or `max_ms`
+    /// (at most [`MAX_DELAY_MS`]) pass, then the connection is closed. Nothing is
+    /// stored. What a proxy or a link that trickles does: the connection is never
+    /// silent for long.
+    Trickle { max_ms: u64 },
     /// Uploads to the PyPI endpoint: the first `pass` uploads go through, the
     /// following ones fail as `failure` says (the rule's `times` counts failures).
     Upload { pass: u32, failure: UploadFailure },
@@ -177,6 +183,7 @@ impl From<Fault> for Rule {
             | Fault::InternalError
             | Fault::Slow { .. }
             | Fault::Stall { .. }
+            | Fault::Trickle { .. }
             | Fault::Lag { .. } => Some(1),
             _ => None,
         };
@@ -187,7 +194,11 @@ impl From<Fault> for Rule {
 impl Rule {
     pub(crate) fn validate(&self) -> anyhow::Result<()> {
         match &self.fault {
-            Fault::Throttle { .. } | Fault::InternalError | Fault::Slow { .. } | Fault::Stall { .. }
+            Fault::Throttle { .. }
+            | Fault::InternalError
+            | Fault::Slow { .. }
+            | Fault::Stall { .. }
+            | Fault::Trickle { .. }
                 if self.times.is_none() =>
             {
                 bail!("a {} fault needs a count (`times`), so that retries end and tests cannot hang", self.kind())
@@ -195,8 +206,8 @@ impl Rule {
             Fault::Slow { delay_ms } if *delay_ms > MAX_DELAY_MS => {
                 bail!("delay_ms {delay_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter delay")
             }
-            Fault::Stall { max_ms } if *max_ms > MAX_DELAY_MS => {
-                bail!("max_ms {max_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter stall")
+            Fault::Stall { max_ms } | Fault::Trickle { max_ms } if *max_ms > MAX_DELAY_MS => {
+                bail!("max_ms {max_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter {}", self.kind())
             }
             Fault::Lag { delay_ms } if *delay_ms > MAX_DELAY_MS => {
                 bail!("delay_ms {delay_ms} is above the limit of {MAX_DELAY_MS} ms; use a shorter lag")
@@ -231,6 +242,7 @@ impl Rule {
             Fault::InternalError => "internal-error",
             Fault::Slow { .. } => "slow",
             Fault::Stall { .. } => "stall",
+            Fault::Trickle { .. } => "trickle",
             Fault::Upload { .. } => "upload",
             Fault::Lag { .. } => "lag",
             Fault::Sts { .. } => "sts",
@@ -261,7 +273,7 @@ impl Rule {
             Fault::Slow { delay_ms } | Fault::Lag { delay_ms } => {
                 obj.insert("delayMs".into(), json!(delay_ms));
             }
-            Fault::Stall { max_ms } => {
+            Fault::Stall { max_ms } | Fault::Trickle { max_ms } => {
                 obj.insert("maxMs".into(), json!(max_ms));
             }
             Fault::Upload { pass, failure } => {
@@ -338,6 +350,9 @@ impl Rule {
             },
             "stall" => Fault::Stall {
                 max_ms: number("maxMs")?.ok_or_else(|| format_err!("a stall fault needs \"maxMs\""))?,
+            },
+            "trickle" => Fault::Trickle {
+                max_ms: number("maxMs")?.ok_or_else(|| format_err!("a trickle fault needs \"maxMs\""))?,
             },
             "lag" => Fault::Lag {
                 delay_ms: number("delayMs")?.ok_or_else(|| format_err!("a lag fault needs \"delayMs\""))?,
@@ -477,6 +492,14 @@ impl Faults {
     pub fn stall(&mut self, operation: &Operation) -> Option<Duration> {
         self.take(operation, |fault| match fault {
             Fault::Stall { max_ms } => Some(Duration::from_millis(*max_ms)),
+            _ => None,
+        })
+    }
+
+    /// The bound of a `Trickle` rule for `operation`, used up by this call.
+    pub fn trickle(&mut self, operation: &Operation) -> Option<Duration> {
+        self.take(operation, |fault| match fault {
+            Fault::Trickle { max_ms } => Some(Duration::from_millis(*max_ms)),
             _ => None,
         })
     }

@@ -78,6 +78,9 @@ pub(crate) enum Body {
     /// Streamed from a reader; with a length it is sent with `Content-Length`,
     /// without one chunked (HTTP/1.1) or delimited by closing the connection.
     Stream(Box<dyn Read + Send>, Option<u64>),
+    /// Announced as 1 MB, sent a byte every 200 ms (each flushed) until the time
+    /// given, then the connection breaks (`Response::trickled`).
+    Trickle(std::time::Instant),
 }
 
 /// What happens to the connection after the handler returned.
@@ -133,6 +136,18 @@ impl Response {
             headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
             after: After::Stall(max),
+        }
+    }
+
+    /// A 200 whose body (announced as 1 MB) comes a byte every 200 ms for `max`,
+    /// then the connection breaks: see `Fault::Trickle`.
+    pub fn trickled(max: Duration) -> Response {
+        Response {
+            status: 200,
+            reason: None,
+            headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
+            body: Body::Trickle(std::time::Instant::now() + max),
+            after: After::KeepAlive,
         }
     }
 
@@ -526,6 +541,17 @@ fn write_response(writer: &mut TcpStream, response: Response, head_only: bool, c
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short body"));
                 }
             }
+        }
+        Body::Trickle(end) => {
+            write!(out, "Content-Length: 1000000\r\n")?;
+            write_connection(&mut out, keep)?;
+            out.flush()?;
+            while !no_body && std::time::Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(200));
+                out.write_all(b" ")?;
+                out.flush()?;
+            }
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the trickle is over"));
         }
         Body::Stream(mut reader, None) => {
             if no_body {

@@ -465,11 +465,15 @@ impl State {
         lock(&self.inner).faults.take(operation, select)
     }
 
-    /// A `Stall` fault for `operation`, if one hits: the handler answers
-    /// `Response::stalled` at once, before anything is stored or forwarded.
+    /// A `Stall` or `Trickle` fault for `operation`, if one hits: the handler
+    /// answers `Response::stalled` or `Response::trickled` at once, before anything
+    /// is stored or forwarded.
     pub(crate) fn injected_stall(&self, operation: &Operation) -> Option<crate::http::Response> {
-        let stall = lock(&self.inner).faults.stall(operation);
-        stall.map(crate::http::Response::stalled)
+        let mut inner = lock(&self.inner);
+        if let Some(max) = inner.faults.stall(operation) {
+            return Some(crate::http::Response::stalled(max));
+        }
+        inner.faults.trickle(operation).map(crate::http::Response::trickled)
     }
 
     /// The delay, then the throttle or internal error, that a CodeArtifact or

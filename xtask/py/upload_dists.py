@@ -6,19 +6,26 @@ TWINE_PASSWORD, TWINE_REPOSITORY_URL), never from the arguments. A refused file 
 not stop the others. For each file, as soon as it is done, one JSON line on stdout:
 {"file": NAME, "ok": true} or {"file": NAME, "ok": false, "status": HTTP status or
 null, "kind": KIND, "reason": text, "retry_after": seconds or null}, where KIND is
-"http" (an answer with an error status), "timeout" (no answer in time),
-"connection" (no connection, or it broke mid-answer), "invalid" (the file is not a
-readable distribution), "mismatch" (twine read it otherwise than the inspection),
-"io" (a local file error) or "other" (any other exception, named). Lines already
-printed survive a crash of this process; twine's own output
-goes to stderr.
+"http" (an answer with an error status), "name" (the host name did not resolve),
+"refused" (the connection was refused), "connect-timeout" (no connection within
+XTASK_CONNECT_TIMEOUT), "tls" (the TLS handshake failed), "timeout" (the request
+was sent, then silence for XTASK_UPLOAD_TIMEOUT), "deadline" (the file's whole
+upload did not end within its deadline), "connection" (the connection broke
+mid-answer, or another connection error), "invalid" (the file is not a readable
+distribution), "mismatch" (twine read it otherwise than the inspection), "io" (a
+local file error) or "other" (any other exception, named). Lines already printed
+survive a crash of this process; twine's own output goes to stderr.
 
 Every request has a timeout (XTASK_CONNECT_TIMEOUT, XTASK_UPLOAD_TIMEOUT: seconds
 to connect, and of silence on the connection), so a server that stalls ends the
-upload instead of holding the job.
+upload instead of holding the job; and each file's whole upload, twine's own
+connection retries included, has a deadline the release computes from its size
+(`XTASK_UPLOAD_TIMEOUT` + the size at `XTASK_UPLOAD_MIN_RATE`): a server that
+trickles its answer is stopped there (SIGALRM interrupts even a blocked read).
 
 With `--stdin`, the files are read from stdin until it closes, one JSON object per
-line: {"path", "name", "version", "sha256"}, what the inspection checked. The
+line: {"path", "name", "version", "sha256", "deadline"}: what the inspection
+checked, and the seconds the file's upload may take in all. The
 release starts this process while it still verifies the files, so that importing
 twine overlaps with the verification; it uploads nothing unless it is told which
 files, after the verification passed.
@@ -34,6 +41,9 @@ import json
 import logging
 import os
 import re
+import signal
+import socket
+import ssl
 import stat
 import sys
 import tarfile
@@ -42,6 +52,7 @@ import zipfile
 
 import requests
 import rich
+import urllib3
 from packaging.utils import canonicalize_name
 from twine import exceptions, settings
 from twine.commands import upload as upload_command
@@ -50,6 +61,27 @@ from twine.commands.upload import upload
 
 class Mismatch(Exception):
     """twine read a file otherwise than the inspection did: nothing is sent."""
+
+
+class DeadlinePassed(BaseException):
+    """A file's upload did not end within its deadline. A BaseException, so that
+    no `except Exception` in twine, requests or urllib3 (a retry loop) swallows it."""
+
+
+def within(seconds, upload):
+    """Runs `upload()`, interrupted when `seconds` pass: SIGALRM's handler raises in
+    the main thread, after the blocked system call it interrupts (PEP 475)."""
+
+    def expired(signum, frame):
+        raise DeadlinePassed(f"the upload did not end within {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return upload()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def expecting(expected):
@@ -109,9 +141,39 @@ def with_timeouts():
     requests.Session.request = request
 
 
+def causes(err):
+    """`err` and what it wraps: requests wraps urllib3's MaxRetryError in its
+    arguments, which holds the last attempt's error in `reason`."""
+    seen, todo = [], [err]
+    while todo:
+        it = todo.pop()
+        if it is None or any(it is known for known in seen) or len(seen) > 20:
+            continue
+        seen.append(it)
+        todo += [it.__cause__, it.__context__, getattr(it, "reason", None)]
+        todo += [arg for arg in getattr(it, "args", ()) if isinstance(arg, BaseException)]
+    return seen
+
+
+def connection_kind(err):
+    """What a connection error says about where the connection failed."""
+    chain = causes(err)
+    if any(isinstance(it, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for it in chain):
+        return "name"
+    if any(isinstance(it, ConnectionRefusedError) for it in chain):
+        return "refused"
+    if any(isinstance(it, (requests.exceptions.SSLError, ssl.SSLError)) for it in chain):
+        return "tls"
+    if any(isinstance(it, urllib3.exceptions.ConnectTimeoutError) for it in chain):
+        return "connect-timeout"
+    return "connection"
+
+
 def classify(err, forms):
     """The failure kind of an exception from twine, requests or the file."""
     text = scrubbed(str(err) or type(err).__name__, forms)
+    if isinstance(err, DeadlinePassed):
+        return {"kind": "deadline", "status": None, "reason": text}
     if isinstance(err, requests.HTTPError):
         response = err.response
         if response is None:
@@ -123,12 +185,14 @@ def classify(err, forms):
             "reason": scrubbed(response.text or response.reason or "", forms),
             "retry_after": int(retry_after) if retry_after.strip().isdigit() else None,
         }
-    # Timeout before ConnectionError: ConnectTimeout is both.
+    # ConnectTimeout before Timeout and ConnectionError: it is both.
+    if isinstance(err, requests.ConnectTimeout):
+        return {"kind": "connect-timeout", "status": None, "reason": text}
     if isinstance(err, requests.Timeout):
         return {"kind": "timeout", "status": None, "reason": text}
     if isinstance(err, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                         requests.exceptions.ContentDecodingError, requests.RequestException)):
-        return {"kind": "connection", "status": None, "reason": f"{type(err).__name__}: {text}"}
+        return {"kind": connection_kind(err), "status": None, "reason": f"{type(err).__name__}: {text}"}
     if isinstance(err, Mismatch):
         return {"kind": "mismatch", "status": None, "reason": text}
     if isinstance(err, (zipfile.BadZipFile, tarfile.TarError, exceptions.InvalidDistribution)):
@@ -156,15 +220,15 @@ def main():
         sys.exit("usage: upload_dists.py --stdin (one JSON object per line: path, name, version, sha256)")
     files = [json.loads(line) for line in sys.stdin if line.strip()]
     expecting({os.path.basename(it["path"]): it for it in files})
-    for path in (it["path"] for it in files):
+    for path, deadline in ((it["path"], float(it["deadline"])) for it in files):
         result = {"file": os.path.basename(path), "ok": True}
         try:
             # twine opens the file by its path: it must still be the regular file the
             # inspection read (a link or a FIFO in its place is refused, not opened).
             if not stat.S_ISREG(os.lstat(path).st_mode):
                 raise Mismatch(f"{os.path.basename(path)} is no longer a regular file: nothing was sent")
-            upload(upload_settings, [path])
-        except Exception as err:  # noqa: BLE001 - every failure becomes a result line
+            within(deadline, lambda: upload(upload_settings, [path]))
+        except (Exception, DeadlinePassed) as err:  # noqa: BLE001 - every failure becomes a result line
             result.update(ok=False, **classify(err, forms))
         print(json.dumps(result), flush=True)
 

@@ -59,6 +59,34 @@ pub struct Run<'a> {
     cancel: Option<Cancel>,
 }
 
+/// A child stopped at its total deadline (`XTASK_CHILD_TIMEOUT`, or the caller's):
+/// in an error chain, it tells the caller that the child did not crash but ran out
+/// of time, which another run will not fix.
+#[derive(Debug)]
+pub struct DeadlinePassed {
+    pub shown: String,
+    pub after: std::time::Duration,
+    pub named: &'static str,
+    /// `; its last output:` and its last lines, or nothing.
+    pub tail: String,
+}
+
+impl std::fmt::Display for DeadlinePassed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` did not finish within {} ({}), so it was stopped; raise {} if it is only slow{}",
+            self.shown,
+            crate::limits::shown(self.after),
+            self.named,
+            self.named,
+            self.tail
+        )
+    }
+}
+
+impl std::error::Error for DeadlinePassed {}
+
 /// Prepares `cmd` to run with the environment `env`.
 pub fn run<'a>(cmd: Cmd<'a>, env: &Env) -> Run<'a> {
     Run { cmd, env: env.clone(), show: is_verbose(), capture: false, stdin_piped: false, cancel: None }
@@ -139,7 +167,8 @@ impl<'a> Run<'a> {
             })
         });
         let stdin = child.stdin.take();
-        Ok(Running { child, shown, tail, stdout, stderr, stdin, cancel: self.cancel, activity })
+        let deadline = watch::Deadline::from_now(crate::limits::get().child, "XTASK_CHILD_TIMEOUT");
+        Ok(Running { child, shown, tail, stdout, stderr, stdin, cancel: self.cancel, activity, deadline })
     }
 }
 
@@ -153,9 +182,16 @@ pub struct Running {
     stdin: Option<std::process::ChildStdin>,
     cancel: Option<Cancel>,
     activity: watch::Activity,
+    deadline: watch::Deadline,
 }
 
 impl Running {
+    /// Stops the child `after` from now (instead of `XTASK_CHILD_TIMEOUT` from its
+    /// start); `named` says, in the message, what sets that deadline.
+    pub fn deadline_from_now(&mut self, after: std::time::Duration, named: &'static str) {
+        self.deadline = watch::Deadline::from_now(after, named);
+    }
+
     /// The child's stdin, when it was started with `stdin_piped`; dropping it closes it.
     pub fn stdin(&mut self) -> Option<&mut std::process::ChildStdin> {
         self.stdin.as_mut()
@@ -172,7 +208,7 @@ impl Running {
     /// finished are still true.
     pub fn finish_keeping_output(mut self) -> (Result<()>, String) {
         drop(self.stdin.take());
-        let waited = watch::wait(&mut self.child, self.cancel.as_ref(), &self.activity);
+        let waited = watch::wait(&mut self.child, self.cancel.as_ref(), &self.activity, self.deadline);
         let stdout = self.stdout.take().map(|it| it.join().unwrap_or_default()).unwrap_or_default();
         if let Some(it) = self.stderr.take() {
             let _ = it.join();
@@ -188,10 +224,14 @@ impl Running {
             Err(watch::Stopped::Interrupted(signal)) => {
                 return Err(anyhow::Error::new(signal).context(format!("`{shown}` was stopped")));
             }
+            Err(watch::Stopped::Deadline(deadline)) => {
+                let (after, named) = (deadline.after, deadline.named);
+                return Err(DeadlinePassed { shown: shown.clone(), after, named, tail: self.tail_text() }.into());
+            }
             Err(watch::Stopped::Stalled(idle)) => bail!(
-                "`{shown}` printed nothing and used no CPU for {}, so it was stopped: it is most likely waiting on a \
-                 network that does not answer (check the network and the proxy settings) and a re-run resumes where \
-                 this one stopped; raise XTASK_STALL_TIMEOUT if it is only slow{}",
+                "`{shown}` printed nothing and moved no bytes for {}, so it was stopped: it is most likely waiting on \
+                 a network that does not answer (check the network and the proxy settings) and a re-run resumes \
+                 where this one stopped; raise XTASK_STALL_TIMEOUT if it is only slow{}",
                 crate::limits::shown(idle),
                 self.tail_text()
             ),

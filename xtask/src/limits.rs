@@ -9,7 +9,9 @@
 //! | `XTASK_AWS_ATTEMPT_TIMEOUT` | 30 s | one attempt of an AWS call, answer included |
 //! | `XTASK_AWS_TIMEOUT` | 90 s | one AWS call with all its retries |
 //! | `XTASK_UPLOAD_TIMEOUT` | 120 s | silence on an upload connection (twine) |
-//! | `XTASK_STALL_TIMEOUT` | 300 s | a child that prints nothing and uses no CPU |
+//! | `XTASK_UPLOAD_MIN_RATE` | 32 KiB/s | a whole file's upload: `XTASK_UPLOAD_TIMEOUT` + its size at this rate |
+//! | `XTASK_STALL_TIMEOUT` | 300 s | a child that prints nothing and moves no bytes |
+//! | `XTASK_CHILD_TIMEOUT` | 3600 s | the whole run of one child program |
 //! | `XTASK_MAX_PAGES` | 100 | pages of one listing (a repeated token is an error) |
 //! | `XTASK_LOCK_TIMEOUT` | 300 s | waiting for another release of the same checkout |
 
@@ -23,7 +25,10 @@ pub struct Limits {
     pub aws_attempt: Duration,
     pub aws_operation: Duration,
     pub upload: Duration,
+    /// Bytes per second an upload must at least average (`XTASK_UPLOAD_MIN_RATE`, in KiB/s).
+    pub upload_min_rate: u64,
     pub stall: Duration,
+    pub child: Duration,
     pub max_pages: usize,
     pub lock_wait: Duration,
 }
@@ -35,7 +40,9 @@ impl Default for Limits {
             aws_attempt: Duration::from_secs(30),
             aws_operation: Duration::from_secs(90),
             upload: Duration::from_secs(120),
+            upload_min_rate: 32 * 1024,
             stall: Duration::from_secs(300),
+            child: Duration::from_secs(3600),
             max_pages: 100,
             lock_wait: Duration::from_secs(300),
         }
@@ -72,15 +79,35 @@ fn from(var: impl Fn(&str) -> Option<String>) -> Result<Limits> {
             _ => bail!("XTASK_MAX_PAGES={text:?} is not a positive number: fix it or unset it"),
         },
     };
+    let upload_min_rate = match var("XTASK_UPLOAD_MIN_RATE").filter(|it| !it.trim().is_empty()) {
+        None => default.upload_min_rate,
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(kib) if (0.001..=10_485_760.0).contains(&kib) => (kib * 1024.0).round() as u64,
+            _ => bail!(
+                "XTASK_UPLOAD_MIN_RATE={text:?} is not a number of KiB per second between 0.001 and 10485760: fix \
+                 it or unset it"
+            ),
+        },
+    };
     Ok(Limits {
         connect: seconds("XTASK_CONNECT_TIMEOUT", default.connect)?,
         aws_attempt: seconds("XTASK_AWS_ATTEMPT_TIMEOUT", default.aws_attempt)?,
         aws_operation: seconds("XTASK_AWS_TIMEOUT", default.aws_operation)?,
         upload: seconds("XTASK_UPLOAD_TIMEOUT", default.upload)?,
+        upload_min_rate,
         stall: seconds("XTASK_STALL_TIMEOUT", default.stall)?,
+        child: seconds("XTASK_CHILD_TIMEOUT", default.child)?,
         max_pages,
         lock_wait: seconds("XTASK_LOCK_TIMEOUT", default.lock_wait)?,
     })
+}
+
+impl Limits {
+    /// How long the upload of a file of `size` bytes may take in all: the silence
+    /// bound, plus the file at the minimum rate (twine's connection retries included).
+    pub fn upload_total(&self, size: u64) -> Duration {
+        self.upload + Duration::from_secs_f64(size as f64 / self.upload_min_rate as f64)
+    }
 }
 
 /// `1.5 s`, for messages.
@@ -105,6 +132,10 @@ mod tests {
             let err = from(move |name: &str| (name == bad.0).then(|| bad.1.to_owned())).unwrap_err();
             assert!(err.to_string().starts_with(bad.0), "{err}");
         }
+        let limits = from(env(&[("XTASK_UPLOAD_TIMEOUT", "4"), ("XTASK_UPLOAD_MIN_RATE", "0.5")])).unwrap();
+        assert_eq!(limits.upload_total(2048), Duration::from_secs(8));
+        assert_eq!(Limits::default().upload_total(32 * 1024 * 60), Duration::from_secs(180));
+        assert!(from(env(&[("XTASK_UPLOAD_MIN_RATE", "0")])).is_err());
         assert_eq!(shown(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(shown(Duration::from_secs(90)), "90 s");
     }

@@ -16,9 +16,17 @@ use crate::{
     aws::Remote,
     dists::Dist,
     exec::{self, Env},
+    limits,
+    net::cause::Cause,
     python::Tools,
     redact::Secret,
 };
+
+/// How long the uploader may take beyond its files' deadlines (starting Python,
+/// reading the files): the deadline of the process as a whole is theirs summed plus
+/// this, a bound that holds even where Python's own per-file alarm cannot fire (a
+/// name lookup blocked in the C library).
+const UPLOADER_SLACK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What to do with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +105,11 @@ pub enum Failure {
     Refused(u16, String),
     /// 5xx: worth another attempt.
     Server(u16),
-    /// No answer within `XTASK_UPLOAD_TIMEOUT`: worth another attempt.
-    Timeout,
-    /// The connection failed or broke: worth another attempt.
-    Connection(String),
+    /// No answer, and why (`net::Cause`): the name did not resolve, the connection
+    /// was refused, not established within `XTASK_CONNECT_TIMEOUT`, failed TLS, got
+    /// no answer within `XTASK_UPLOAD_TIMEOUT` (`NoAnswer`), broke (`Other`), or the
+    /// whole upload did not end within the file's deadline (`TooSlow`).
+    Network(Cause),
     /// The file is not a readable distribution (it changed or broke on disk).
     Invalid(String),
     /// twine read another name, version or content from the file than the
@@ -113,14 +122,28 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Worth another run of twine. Not a name that did not resolve, a refused or
+    /// unestablished connection, a TLS failure or an upload past its deadline: twine
+    /// already retried the connection five times within the run, and a server that
+    /// trickles would only make each run take its whole deadline again.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
             Failure::Server(_)
                 | Failure::Throttled(_)
-                | Failure::Timeout
-                | Failure::Connection(_)
+                | Failure::Network(Cause::NoAnswer | Cause::Other(_))
                 | Failure::NoResult(_)
+        )
+    }
+
+    /// An upload that ended without a clear answer: the file may have arrived, and
+    /// the repository says whether it did.
+    pub fn is_unclear(&self) -> bool {
+        matches!(
+            self,
+            Failure::NoResult(_)
+                | Failure::Server(_)
+                | Failure::Network(Cause::NoAnswer | Cause::Other(_) | Cause::TooSlow)
         )
     }
 }
@@ -142,8 +165,13 @@ pub fn classify(kind: &str, status: Option<u16>, reason: &str, retry_after: Opti
         ("http", Some(429)) => Failure::Throttled(retry_after),
         ("http", Some(status @ 500..=599)) => Failure::Server(status),
         ("http", Some(status)) => Failure::Refused(status, first_line(reason)),
-        ("timeout", _) => Failure::Timeout,
-        ("connection", _) => Failure::Connection(first_line(reason)),
+        ("name", _) => Failure::Network(Cause::Name(first_line(reason))),
+        ("refused", _) => Failure::Network(Cause::Refused),
+        ("connect-timeout", _) => Failure::Network(Cause::NoConnection),
+        ("tls", _) => Failure::Network(Cause::Tls(first_line(reason))),
+        ("timeout", _) => Failure::Network(Cause::NoAnswer),
+        ("deadline", _) => Failure::Network(Cause::TooSlow),
+        ("connection", _) => Failure::Network(Cause::Other(first_line(reason))),
         ("invalid" | "io", _) => Failure::Invalid(first_line(reason)),
         ("mismatch", _) => Failure::Mismatch(first_line(reason)),
         _ => Failure::Other(first_line(reason)),
@@ -194,16 +222,23 @@ impl Uploader {
 
     /// Uploads `dists` and returns each file's outcome, as reported the moment it was
     /// done, and how the uploader ended when that was not normally (a crash, a kill,
-    /// a stall, a signal): files it never reported are `NoResult`.
+    /// a stall, a signal): files it never reported are `NoResult`, or `TooSlow` when
+    /// the uploader was stopped at its deadline. Each file's upload must end within
+    /// `Limits::upload_total` of its size, and the uploader within their sum and
+    /// `UPLOADER_SLACK`.
     pub fn upload(mut self, dists: &[&Dist], expected: Expected) -> (Vec<Result<(), Failure>>, Option<anyhow::Error>) {
+        let limits = limits::get();
         let lines: String = dists
             .iter()
             .map(|d| {
                 let path = d.path.to_string_lossy();
-                let line = serde_json::json!({ "path": path, "name": expected.name, "version": expected.version, "sha256": d.sha256 });
+                let deadline = limits.upload_total(d.size).as_secs_f64();
+                let line = serde_json::json!({ "path": path, "name": expected.name, "version": expected.version, "sha256": d.sha256, "deadline": deadline });
                 format!("{line}\n")
             })
             .collect();
+        let total = dists.iter().map(|d| limits.upload_total(d.size)).sum::<std::time::Duration>() + UPLOADER_SLACK;
+        self.running.deadline_from_now(total, "XTASK_UPLOAD_TIMEOUT + each file's size at XTASK_UPLOAD_MIN_RATE");
         let written = match self.running.stdin() {
             Some(stdin) => {
                 stdin.write_all(lines.as_bytes()).map_err(|err| format!("could not hand the files to twine: {err}"))
@@ -215,11 +250,12 @@ impl Uploader {
             Err(err) => Err(anyhow::Error::msg(err)),
             Ok(()) => ended,
         };
-        let why = match &ended {
-            Err(err) => format!("{err:#}"),
-            Ok(()) => "twine reported nothing for this file".to_owned(),
+        let unreported = match &ended {
+            Err(err) if err.chain().any(|it| it.is::<exec::DeadlinePassed>()) => Failure::Network(Cause::TooSlow),
+            Err(err) => Failure::NoResult(format!("{err:#}")),
+            Ok(()) => Failure::NoResult("twine reported nothing for this file".to_owned()),
         };
-        let mut results: Vec<Result<(), Failure>> = dists.iter().map(|_| Err(Failure::NoResult(why.clone()))).collect();
+        let mut results: Vec<Result<(), Failure>> = dists.iter().map(|_| Err(unreported.clone())).collect();
         for line in stdout.lines() {
             let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };
             let Some(i) = dists.iter().position(|d| value["file"].as_str() == Some(d.file_name.as_str())) else {
@@ -300,8 +336,11 @@ mod tests {
                 "\nInvalid distribution\nmore",
                 Failure::Refused(400, "Invalid distribution".to_owned()),
             ),
-            ("connection", None, "Connection aborted", Failure::Connection("Connection aborted".to_owned())),
-            ("timeout", None, "ReadTimeout", Failure::Timeout),
+            ("connection", None, "Connection aborted", Failure::Network(Cause::Other("Connection aborted".to_owned()))),
+            ("timeout", None, "ReadTimeout", Failure::Network(Cause::NoAnswer)),
+            ("deadline", None, "the upload did not end within 4 s", Failure::Network(Cause::TooSlow)),
+            ("connect-timeout", None, "ConnectTimeout", Failure::Network(Cause::NoConnection)),
+            ("refused", None, "ConnectionError: refused", Failure::Network(Cause::Refused)),
             (
                 "invalid",
                 None,
@@ -318,6 +357,10 @@ mod tests {
         assert_eq!(classify("http", Some(429), "Too Many Requests", Some(3)), Failure::Throttled(Some(3)));
         assert!(Failure::Throttled(None).is_transient() && Failure::NoResult(String::new()).is_transient());
         assert!(!Failure::Invalid(String::new()).is_transient());
+        // A trickle or an unreachable host is not tried again; a trickle may have arrived.
+        assert!(!Failure::Network(Cause::TooSlow).is_transient() && Failure::Network(Cause::TooSlow).is_unclear());
+        assert!(!Failure::Network(Cause::NoConnection).is_transient());
+        assert!(!Failure::Network(Cause::Refused).is_unclear());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::{
     aws::{self, Remote},
     dists::Dist,
     install_help::Instructions,
+    net::cause::{Cause, Deadlines},
     origin, project,
     publish::{self, Action, Failure, Uploader},
     python::Tools,
@@ -163,7 +164,9 @@ fn upload_files(
                     wait = wait.max(backoff(&failure, runs));
                     again.push(i);
                 }
-                Err(failure) => done.push((i, Outcome::Refused(explain(&failure, &dists[i], settings, ctx)))),
+                Err(failure) => {
+                    done.push((i, Outcome::Refused(explain(&failure, &dists[i], (settings, &auth.endpoint), ctx))))
+                }
             }
         }
         if let Some(signal) = ended.filter(|it| it.chain().any(|c| c.is::<crate::interrupt::Interrupted>())) {
@@ -207,9 +210,7 @@ fn arrived_anyway(
     batch: &[&Dist],
     results: Vec<Result<(), Failure>>,
 ) -> Vec<Result<(), Failure>> {
-    let unclear = |it: &Result<(), Failure>| {
-        matches!(it, Err(Failure::NoResult(_) | Failure::Timeout | Failure::Connection(_) | Failure::Server(_)))
-    };
+    let unclear = |it: &Result<(), Failure>| it.as_ref().is_err_and(Failure::is_unclear);
     if !results.iter().any(unclear) {
         return results;
     }
@@ -233,8 +234,45 @@ fn arrived_anyway(
         .collect()
 }
 
+/// The host of the repository endpoint the uploads go to, for messages.
+fn host_of(endpoint: &str) -> &str {
+    endpoint.split("://").nth(1).unwrap_or(endpoint).split(['/', '?']).next().unwrap_or_default()
+}
+
+/// Why an upload got no answer, with the deadline that ended it: `XTASK_UPLOAD_TIMEOUT`
+/// for silence, and the file's whole deadline (`Limits::upload_total`) for a trickle.
+fn network(cause: &Cause, dist: &Dist, host: &str) -> String {
+    let limits = crate::limits::get();
+    let total = limits.upload_total(dist.size);
+    match cause {
+        Cause::TooSlow => format!(
+            "{host} took the upload too slowly: it did not end within {} (XTASK_UPLOAD_TIMEOUT, {}, + its {} bytes at \
+             XTASK_UPLOAD_MIN_RATE, {} KiB/s), so it was stopped; the network or a proxy on the way trickles. Re-run \
+             the release later (it resumes where it stopped), or on a slow link lower XTASK_UPLOAD_MIN_RATE",
+            crate::limits::shown(total),
+            crate::limits::shown(limits.upload),
+            dist.size,
+            limits.upload_min_rate as f64 / 1024.0
+        ),
+        Cause::Name(_) => Cause::Name(format!("the name {host} did not resolve")).describe(host, &deadlines(total)),
+        other => format!(
+            "{} (twine tried the connection six times; re-run the release: it resumes where it stopped)",
+            other.describe(host, &deadlines(total))
+        ),
+    }
+}
+
+fn deadlines(total: Duration) -> Deadlines<'static> {
+    Deadlines {
+        silence: crate::limits::get().upload,
+        silence_var: "XTASK_UPLOAD_TIMEOUT",
+        total,
+        total_var: "XTASK_UPLOAD_MIN_RATE",
+    }
+}
+
 /// What a failed upload means and what to do about it.
-fn explain(failure: &Failure, dist: &Dist, settings: &Settings, ctx: &Ctx<'_>) -> String {
+fn explain(failure: &Failure, dist: &Dist, (settings, endpoint): (&Settings, &str), ctx: &Ctx<'_>) -> String {
     let version = ctx.version.as_str();
     match failure {
         Failure::Conflict => publish::conflict_message(dist, None, version),
@@ -258,15 +296,7 @@ fn explain(failure: &Failure, dist: &Dist, settings: &Settings, ctx: &Ctx<'_>) -
             "the repository kept failing ({status}) on {RUNS} runs of twine, each retrying five times: re-run the \
              release later; it resumes where it stopped"
         ),
-        Failure::Connection(reason) => format!(
-            "the connection to the repository failed on {RUNS} attempts ({reason}): check the network and the proxy \
-             settings and re-run the release; it resumes where it stopped"
-        ),
-        Failure::Timeout => format!(
-            "the repository did not answer within {} on {RUNS} attempts: it, or a proxy on the way, stalls. Re-run the \
-             release later (it resumes where it stopped); on a slow link raise XTASK_UPLOAD_TIMEOUT",
-            crate::limits::shown(crate::limits::get().upload)
-        ),
+        Failure::Network(cause) => network(cause, dist, host_of(endpoint)),
         Failure::Throttled(_) => format!(
             "the repository kept throttling the upload (429) on {RUNS} attempts: re-run the release in a minute; it \
              resumes where it stopped"

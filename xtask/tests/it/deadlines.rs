@@ -243,3 +243,60 @@ fn a_silent_resolver_ends_within_the_deadline_and_a_signal_within_a_second() {
     assert!(!status.success() && log.contains("stopped by SIGTERM"), "{log}");
     rerun_completes(&stack, repo.path(), Creds::Static, "v4.0.0");
 }
+
+/// The uploader (`upload_dists.py`, real twine) against what a broken network does
+/// to an upload, each ending within the file's deadline with its cause named: a
+/// port nothing listens on (refused), an address that drops connection attempts
+/// (twine's six connection attempts, then `connect-timeout`; with a deadline shorter
+/// than those attempts, the deadline ends them), and a server that trickles its
+/// answer, a byte every 300 ms, never silent for `XTASK_UPLOAD_TIMEOUT` (ended by
+/// the file's deadline alone: without it this upload lasts as long as the
+/// server's 30 s). End to end through a release: the fault matrix's "trickle" row.
+#[test]
+fn the_uploader_ends_each_upload_within_its_deadline_and_names_the_cause() {
+    let wheel = crate::hostile_archives::built().dist.join("yamause-1.0.0-py3-none-any.whl");
+    let sha = crate::support::sha256_file(&wheel);
+    let upload = |address: String, deadline: f64| -> (serde_json::Value, Duration) {
+        let line = serde_json::json!({
+            "path": wheel, "name": "yamause", "version": "1.0.0", "sha256": sha, "deadline": deadline,
+        });
+        let started = Instant::now();
+        let mut child = Command::new(crate::support::tools_python("release"))
+            .arg(crate::support::repo_root().join("xtask/py/upload_dists.py"))
+            .arg("--stdin")
+            .env("TWINE_USERNAME", "aws")
+            .env("TWINE_PASSWORD", "not-a-token-at-all")
+            .env("TWINE_REPOSITORY_URL", format!("http://{address}/pypi/r/"))
+            .envs([("XTASK_CONNECT_TIMEOUT", "1"), ("XTASK_UPLOAD_TIMEOUT", "2")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{line}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let took = started.elapsed();
+        let result = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("{}"))
+            .unwrap_or_else(|_| panic!("no result line: {}", text(&out)));
+        (result, took)
+    };
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let (refused, took) = upload(closed, 30.0);
+    assert_eq!(refused["kind"], "refused", "{refused}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    let (listener, _fillers) = dropping_listener();
+    let dropping = listener.local_addr().unwrap().to_string();
+    let (dropped, took) = upload(dropping.clone(), 30.0);
+    assert_eq!(dropped["kind"], "connect-timeout", "{dropped}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let (cut, took) = upload(dropping, 2.5);
+    assert_eq!(cut["kind"], "deadline", "{cut}");
+    assert!(took < Duration::from_secs(7), "twine's connection attempts ran past the deadline: {took:?}");
+
+    let trickling = trickling_listener();
+    let (slow, took) = upload(trickling.local_addr().unwrap().to_string(), 3.0);
+    assert_eq!(slow["kind"], "deadline", "{slow}");
+    assert!(slow["reason"].as_str().unwrap().contains("did not end within 3 s"), "{slow}");
+    assert!(took < Duration::from_secs(8), "the trickle was not cut at the deadline: {took:?}");
+}

@@ -56,6 +56,11 @@ fn stall(times: u32, only: &str) -> Rule {
     Fault::Stall { max_ms: 20_000 }.times(times).only(only)
 }
 
+/// An answer that comes a byte every 200 ms: never silent, never done.
+fn trickle(times: u32, only: &str) -> Rule {
+    Fault::Trickle { max_ms: 30_000 }.times(times).only(only)
+}
+
 /// A connection closed without an answer at once.
 fn reset(times: u32, only: &str) -> Rule {
     Fault::Stall { max_ms: 0 }.times(times).only(only)
@@ -165,15 +170,30 @@ fn cases() -> Vec<Case> {
         ),
         case("500 ×3", "listing", vec![internal(3, listing)], Recovered, 35),
         case(
+            "trickle",
+            "listing",
+            vec![trickle(3, listing)],
+            Fails(&[PUBLISH, "ListPackageVersionAssets", "answered too slowly", "XTASK_AWS_TIMEOUT"]),
+            40,
+        ),
+        case(
             "stall",
             "upload",
             vec![stall(10, "pypi-upload")],
             Fails(&[
                 "2 of 2 file(s) were not published",
                 "NOT published",
-                "did not answer within",
-                "XTASK_UPLOAD_TIMEOUT",
+                "sent no answer within 2 s (XTASK_UPLOAD_TIMEOUT)",
             ]),
+            40,
+        ),
+        // Each file's upload ends at its deadline (2 s of XTASK_UPLOAD_TIMEOUT + its
+        // size at the default XTASK_UPLOAD_MIN_RATE), and is not tried again.
+        case(
+            "trickle",
+            "upload",
+            vec![trickle(2, "pypi-upload")],
+            Fails(&["2 of 2 file(s) were not published", "took the upload too slowly", "XTASK_UPLOAD_MIN_RATE"]),
             40,
         ),
         case("500 ×3", "upload", vec![upload(3, UploadFailure::InternalError)], Recovered, 70),
@@ -518,7 +538,7 @@ fn a_child_that_hangs_is_stopped_by_the_watchdog() {
     assert!(!out.status.success(), "{log}");
     assert!(started.elapsed() < Duration::from_secs(30), "the hanging build took {:?} to stop", started.elapsed());
     assert!(log.contains("step 5/6 (Build) failed"), "{log}");
-    assert!(log.contains("printed nothing and used no CPU for 2"), "{log}");
+    assert!(log.contains("printed nothing and moved no bytes for 2"), "{log}");
     assert!(log.contains("XTASK_STALL_TIMEOUT"), "{log}");
     // Nothing of the stopped build is kept, and no process of it is left.
     assert!(!repo.path().join("target/dist/1.0.0").exists());
