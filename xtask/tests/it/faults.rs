@@ -172,7 +172,7 @@ fn cases() -> Vec<Case> {
         case(
             "trickle",
             "listing",
-            vec![trickle(3, listing)],
+            vec![trickle(6, listing)],
             Fails(&[PUBLISH, "ListPackageVersionAssets", "answered too slowly", "XTASK_AWS_TIMEOUT"]),
             40,
         ),
