@@ -1,7 +1,8 @@
 //! Tidy checks of the repository itself, as tests: what CI runs matches what the
-//! README promises, every source file says what it is for, every finding id the
-//! code can emit has its entry in docs/checks.md (and the guides name no other), and
-//! the sources cite only what a maintainer can open.
+//! README promises, the README stays short and every relative link of the docs
+//! resolves, every source file says what it is for, every finding id the code can
+//! emit has its entry in docs/checks.md (and the guides name no other), and the
+//! sources cite only what a maintainer can open.
 
 use std::{
     collections::BTreeSet,
@@ -404,7 +405,7 @@ fn docs_links_resolve() {
                 broken.push(format!("{at}:{line}: {target}: no file {}", path.display()));
                 continue;
             }
-            if anchor.is_empty() || !path.extension().is_some_and(|it| it == "md") {
+            if anchor.is_empty() || path.extension().is_none_or(|it| it != "md") {
                 continue;
             }
             let anchors = heading_anchors(&fs::read_to_string(&path).unwrap());
