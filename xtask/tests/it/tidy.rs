@@ -1,6 +1,6 @@
 //! Tidy checks of the repository itself, as tests: what CI runs matches what the
-//! README promises, the README stays short and every relative link of the docs
-//! resolves, every source file says what it is for, every finding id the code can
+//! README promises, the README stays short, every relative link and every path the
+//! docs name resolves, every source file says what it is for, every finding id the code can
 //! emit has its entry in docs/checks.md (and the guides name no other), and the
 //! sources cite only what a maintainer can open.
 
@@ -381,17 +381,9 @@ fn readme_stays_short() {
 #[test]
 fn docs_links_resolve() {
     let root = repo_root();
-    let mut docs: Vec<PathBuf> =
-        ["README.md", "castack/README.md", "xtask/tools/README.md"].iter().map(|it| root.join(it)).collect();
-    for entry in fs::read_dir(root.join("docs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|it| it == "md") {
-            docs.push(path);
-        }
-    }
     let mut broken = Vec::new();
     let mut checked = 0;
-    for doc in &docs {
+    for doc in &markdown_documents() {
         let text = fs::read_to_string(doc).unwrap();
         let at = doc.strip_prefix(&root).unwrap().display().to_string();
         for (line, target) in markdown_links(&text) {
@@ -416,6 +408,54 @@ fn docs_links_resolve() {
     }
     assert!(checked >= 20, "only {checked} relative links found: is the link scan broken?");
     assert!(broken.is_empty(), "relative links that lead nowhere (fix the path or the anchor): {broken:#?}");
+}
+
+/// Every path of the repository that the documentation names in a code span
+/// (`xtask/src/release/build.rs`, `docs/checks.md` …) exists: a module that moves
+/// takes its mentions along (docs/architecture.md maps each step to its files).
+#[test]
+fn docs_name_only_paths_that_exist() {
+    let root = repo_root();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for doc in markdown_documents() {
+        let text = fs::read_to_string(&doc).unwrap();
+        let at = doc.strip_prefix(&root).unwrap().display().to_string();
+        let mut fenced = false;
+        for (n, line) in text.lines().enumerate() {
+            fenced ^= line.trim_start().starts_with("```");
+            for span in line.split('`').skip(1).step_by(2).filter(|_| !fenced) {
+                let is_path = ["xtask/", "castack/", "docs/", ".github/", ".ci/", "yamause/"]
+                    .iter()
+                    .any(|it| span.starts_with(it))
+                    // Patterns and placeholders (`xtask/py/strict_*.py`) name no one file.
+                    && !span.contains(['*', '<', '{', ' ']);
+                if is_path {
+                    checked += 1;
+                    if !root.join(span).exists() {
+                        missing.push(format!("{at}:{}: `{span}`", n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 50, "only {checked} paths found: is the scan broken?");
+    assert!(missing.is_empty(), "the docs name paths that do not exist (moved? update the docs): {missing:#?}");
+}
+
+/// The Markdown documents a newcomer reads: the READMEs and docs/*.md.
+fn markdown_documents() -> Vec<PathBuf> {
+    let root = repo_root();
+    let mut docs: Vec<PathBuf> =
+        ["README.md", "castack/README.md", "xtask/tools/README.md"].iter().map(|it| root.join(it)).collect();
+    for entry in fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|it| it == "md") {
+            docs.push(path);
+        }
+    }
+    docs.sort();
+    docs
 }
 
 /// The targets of the inline links `[text](target)` of a Markdown text, with their
