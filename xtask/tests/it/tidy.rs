@@ -1,8 +1,8 @@
 //! Tidy checks of the repository itself, as tests: what CI runs matches what the
 //! README promises, the README stays short, every relative link and every path the
-//! docs name resolves, every source file says what it is for, every finding id the code can
-//! emit has its entry in docs/checks.md (and the guides name no other), and the
-//! sources cite only what a maintainer can open.
+//! docs name resolves, every source file says what it is for, every finding id the
+//! code can emit has its entry in docs/checks.md (and the guides name no other), and
+//! the sources cite only what a maintainer can open.
 
 use std::{
     collections::BTreeSet,
