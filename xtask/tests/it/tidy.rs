@@ -1,5 +1,6 @@
 //! Tidy checks of the repository itself, as tests: what CI runs matches what the
-//! README promises, every source file says what it is for, every finding id the
+//! README promises, the README stays short, every relative link and every path the
+//! docs name resolves, every source file says what it is for, every finding id the
 //! code can emit has its entry in docs/checks.md (and the guides name no other), and
 //! the sources cite only what a maintainer can open.
 
@@ -363,4 +364,177 @@ impl ChecksDoc {
         }
         ChecksDoc { ids, index_problems }
     }
+}
+
+/// The README is the front door: what this is, the two commands, the release in a
+/// few lines and where to go next. Everything else lives in docs/.
+#[test]
+fn readme_stays_short() {
+    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 160, "README.md has {lines} lines (at most 160): move the detail into docs/ and link to it");
+}
+
+/// Every relative link of the documentation leads somewhere: the file exists, and an
+/// `#anchor` into a Markdown file (or within the same one) names one of its headings
+/// as GitHub writes their anchors.
+#[test]
+fn docs_links_resolve() {
+    let root = repo_root();
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for doc in &markdown_documents() {
+        let text = fs::read_to_string(doc).unwrap();
+        let at = doc.strip_prefix(&root).unwrap().display().to_string();
+        for (line, target) in markdown_links(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() { doc.clone() } else { doc.parent().unwrap().join(file) };
+            if !path.exists() {
+                broken.push(format!("{at}:{line}: {target}: no file {}", path.display()));
+                continue;
+            }
+            if anchor.is_empty() || path.extension().is_none_or(|it| it != "md") {
+                continue;
+            }
+            let anchors = heading_anchors(&fs::read_to_string(&path).unwrap());
+            if !anchors.contains(anchor) {
+                broken.push(format!("{at}:{line}: {target}: no heading with the anchor #{anchor}"));
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} relative links found: is the link scan broken?");
+    assert!(broken.is_empty(), "relative links that lead nowhere (fix the path or the anchor): {broken:#?}");
+}
+
+/// Every path of the repository that the documentation names in a code span
+/// (`xtask/src/release/build.rs`, `docs/checks.md` …) exists: a module that moves
+/// takes its mentions along (docs/architecture.md maps each step to its files).
+#[test]
+fn docs_name_only_paths_that_exist() {
+    let root = repo_root();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for doc in markdown_documents() {
+        let text = fs::read_to_string(&doc).unwrap();
+        let at = doc.strip_prefix(&root).unwrap().display().to_string();
+        let mut fenced = false;
+        for (n, line) in text.lines().enumerate() {
+            fenced ^= line.trim_start().starts_with("```");
+            for span in line.split('`').skip(1).step_by(2).filter(|_| !fenced) {
+                let is_path = ["xtask/", "castack/", "docs/", ".github/", ".ci/", "yamause/"]
+                    .iter()
+                    .any(|it| span.starts_with(it))
+                    // Patterns and placeholders (`xtask/py/strict_*.py`) name no one file.
+                    && !span.contains(['*', '<', '{', ' ']);
+                if is_path {
+                    checked += 1;
+                    if !root.join(span).exists() {
+                        missing.push(format!("{at}:{}: `{span}`", n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 50, "only {checked} paths found: is the scan broken?");
+    assert!(missing.is_empty(), "the docs name paths that do not exist (moved? update the docs): {missing:#?}");
+}
+
+/// The Markdown documents a newcomer reads: the READMEs and docs/*.md.
+fn markdown_documents() -> Vec<PathBuf> {
+    let root = repo_root();
+    let mut docs: Vec<PathBuf> =
+        ["README.md", "castack/README.md", "xtask/tools/README.md"].iter().map(|it| root.join(it)).collect();
+    for entry in fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|it| it == "md") {
+            docs.push(path);
+        }
+    }
+    docs.sort();
+    docs
+}
+
+/// The targets of the inline links `[text](target)` of a Markdown text, with their
+/// line numbers; fenced blocks and code spans hold no links.
+fn markdown_links(text: &str) -> Vec<(usize, String)> {
+    let mut links = Vec::new();
+    let mut fenced = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // A link may wrap onto the next line only in its text, so the target is whole.
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let mut rest = prose.as_str();
+        while let Some(start) = rest.find("](") {
+            let after = &rest[start + 2..];
+            let end = after.find(')').unwrap_or(after.len());
+            // `(path "title")` and `(<path>)` forms.
+            let target = after[..end].split_whitespace().next().unwrap_or_default();
+            links.push((n + 1, target.trim_start_matches('<').trim_end_matches('>').to_owned()));
+            rest = &after[end..];
+        }
+    }
+    links
+}
+
+/// The anchors GitHub gives the headings of a Markdown text: the heading's text in
+/// lower case, punctuation other than `-` and `_` dropped, spaces turned into `-`,
+/// and `-1`, `-2` … after a repeated one.
+fn heading_anchors(text: &str) -> BTreeSet<String> {
+    let mut anchors = BTreeSet::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        }
+        let hashes = line.chars().take_while(|it| *it == '#').count();
+        if fenced || !(1..=6).contains(&hashes) || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let slug = github_anchor(line[hashes..].trim().trim_end_matches('#').trim());
+        let mut unique = slug.clone();
+        let mut n = 0;
+        while !anchors.insert(unique.clone()) {
+            n += 1;
+            unique = format!("{slug}-{n}");
+        }
+    }
+    anchors
+}
+
+fn github_anchor(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            '-' | '_' => Some(c),
+            c if c.is_alphanumeric() => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn github_anchors_follow_githubs_rules() {
+    assert_eq!(github_anchor("trust.foreign-repository"), "trustforeign-repository");
+    assert_eq!(
+        github_anchor("Setting up AWS and GitHub: `cargo xtask setup`"),
+        "setting-up-aws-and-github-cargo-xtask-setup"
+    );
+    assert_eq!(github_anchor("Settings (`settings.*`)"), "settings-settings");
+    assert_eq!(github_anchor("3.1 シークレット（または変数）"), "31-シークレットまたは変数");
+    let anchors = heading_anchors("# A\n\n```sh\n# not a heading\n```\n## A\n#nope\n");
+    assert_eq!(anchors, BTreeSet::from(["a".to_owned(), "a-1".to_owned()]));
+    let links = markdown_links("see [x](a.md#b) and `[y](not.md)`\n```\n[z](fenced.md)\n```\n[w](<c.md> \"t\")\n");
+    assert_eq!(links, [(1, "a.md#b".to_owned()), (5, "c.md".to_owned())]);
 }
