@@ -19,7 +19,7 @@ MIB = 1 << 20
 # The limits, sized for real packages with room to spare, and small enough that the
 # whole check of the worst input (this inspection, twine's own reading in `twine
 # check`, the hashing of the files) stays under 256 MB of memory and 10 s on two
-# shared cores: `cargo xtask bench inspect` measures it. README.md lists them. The
+# shared cores: `cargo xtask bench inspect` measures it. docs/security.md lists them. The
 # files themselves are at most 256 MiB each and 512 MiB together (`dists.rs`).
 #
 # One member, declared or unpacked: 256 MiB. PyPI's default upload limit is 100 MB
@@ -56,7 +56,7 @@ METADATA_SPEC = "https://packaging.python.org/en/latest/specifications/core-meta
 RECORD_SPEC = "https://packaging.python.org/en/latest/specifications/recording-installed-packages/#the-record-file"
 TAR_SPEC = "POSIX ustar and pax, https://pubs.opengroup.org/onlinepubs/9799919799/utilities/pax.html"
 GZIP_SPEC = "RFC 1952, https://www.rfc-editor.org/rfc/rfc1952"
-LIMITS = "the inspection's limits, README.md"
+LIMITS = "the inspection's limits, docs/security.md"
 
 
 class Refused(Exception):

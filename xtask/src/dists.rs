@@ -102,7 +102,7 @@ pub fn collect(out: &Path) -> Result<Vec<Dist>> {
         if listed > MAX_FILE_BYTES || total > MAX_FOLDER_BYTES {
             bail!(
                 "{file_name} is {} MiB, and the archives of {} {} MiB together: the limits are {} MiB for one \
-                 archive and {} MiB for all (README.md, Limits)",
+                 archive and {} MiB for all (docs/security.md, Limits)",
                 listed >> 20,
                 out.display(),
                 total >> 20,

@@ -1,6 +1,6 @@
 //! `cargo xtask release [TAG]`: the release pipeline. `run` decides once what this
 //! run is (a [`Plan`]) and then runs the plan's numbered steps, in the order the
-//! README lists them; each step lives in the module of its name under `release/`.
+//! docs/architecture.md lists them; each step lives in the module of its name under `release/`.
 //!
 //! 1. Version (`tag`): TAG (or the pushed tag, or the version file) → a normalized
 //!    PEP 440 version; a hostile tag is refused before anything runs.

@@ -36,7 +36,7 @@ pub const PRIVATE_DEPS: Key = Key { env: "CODEARTIFACT_PRIVATE_DEPENDENCIES", to
 /// secrets.
 pub const WORKFLOW_SECRETS: [Key; 5] = [ROLE_ARN, REGION, DOMAIN, DOMAIN_OWNER, REPOSITORY];
 
-/// Every setting, in the order the README's table lists them.
+/// Every setting, in the order docs/setup.md's table lists them.
 pub const ALL: [Key; 8] = [REGION, DOMAIN, DOMAIN_OWNER, REPOSITORY, ROLE_ARN, AUDIENCE, TOKEN_DURATION, PRIVATE_DEPS];
 
 /// Where a value came from, for messages.
