@@ -511,35 +511,32 @@ fn processes_with(needle: &str) -> Vec<u32> {
     out
 }
 
-#[test]
-fn a_child_that_hangs_is_stopped_by_the_watchdog() {
-    let repo = copy_repo("hanging-build");
-    // A build hook that waits forever, printing nothing and using no CPU: what a
-    // build does that waits on a network that never answers.
+/// A `--build-only` release of a copy of the repository whose build runs a hatch
+/// hook doing `hook` (Python, indented for the hook's body), with `vars`; checks
+/// that it failed in Build within `bound`, kept nothing and left no process, and
+/// returns its output.
+fn stopped_build(label: &str, hook: &str, vars: &[(&str, &str)], bound: Duration) -> String {
+    let repo = copy_repo(label);
     fs::write(
         repo.path().join("hatch_build.py"),
-        "import time\nfrom hatchling.builders.hooks.plugin.interface import BuildHookInterface\n\n\
-         class CustomBuildHook(BuildHookInterface):\n    def initialize(self, version, build_data):\n        \
-         time.sleep(600)\n",
+        format!(
+            "import sys, time\nfrom hatchling.builders.hooks.plugin.interface import BuildHookInterface\n\n\
+             class CustomBuildHook(BuildHookInterface):\n    def initialize(self, version, build_data):\n{hook}\n"
+        ),
     )
     .unwrap();
     let mut pyproject = fs::read_to_string(repo.path().join("pyproject.toml")).unwrap();
     pyproject.push_str("\n[tool.hatch.build.hooks.custom]\n");
     fs::write(repo.path().join("pyproject.toml"), pyproject).unwrap();
     crate::support::git(repo.path(), &["add", "-A"]);
-    crate::support::git(repo.path(), &["commit", "-q", "-m", "a build hook that hangs"]);
+    crate::support::git(repo.path(), &["commit", "-q", "-m", "a build hook that never ends"]);
     let started = Instant::now();
-    let out = crate::support::xtask(
-        repo.path(),
-        &["release", "v1.0.0", "--build-only"],
-        &[("XTASK_STALL_TIMEOUT", std::ffi::OsStr::new("2"))],
-    );
+    let vars: Vec<(&str, &std::ffi::OsStr)> = vars.iter().map(|(k, v)| (*k, std::ffi::OsStr::new(*v))).collect();
+    let out = crate::support::xtask(repo.path(), &["release", "v1.0.0", "--build-only"], &vars);
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
-    assert!(started.elapsed() < Duration::from_secs(30), "the hanging build took {:?} to stop", started.elapsed());
+    assert!(started.elapsed() < bound, "the build took {:?} to stop:\n{log}", started.elapsed());
     assert!(log.contains("step 5/6 (Build) failed"), "{log}");
-    assert!(log.contains("printed nothing and moved no bytes for 2"), "{log}");
-    assert!(log.contains("XTASK_STALL_TIMEOUT"), "{log}");
     // Nothing of the stopped build is kept, and no process of it is left.
     assert!(!repo.path().join("target/dist/1.0.0").exists());
     let left = processes_with(&repo.path().display().to_string());
@@ -550,6 +547,29 @@ fn a_child_that_hangs_is_stopped_by_the_watchdog() {
         .is_some(),
         "processes of the build were left: {left:?}"
     );
+    log
+}
+
+/// A build hook that waits forever, printing nothing and moving no bytes (what a
+/// build does that waits on a network that never answers), is stopped by the
+/// watchdog.
+#[test]
+fn a_child_that_hangs_is_stopped_by_the_watchdog() {
+    let hook = "        time.sleep(600)";
+    let log = stopped_build("hanging-build", hook, &[("XTASK_STALL_TIMEOUT", "2")], Duration::from_secs(30));
+    assert!(log.contains("printed nothing and moved no bytes for 2"), "{log}");
+    assert!(log.contains("XTASK_STALL_TIMEOUT"), "{log}");
+}
+
+/// A build hook that prints forever (so it never looks stalled) is stopped at the
+/// child's total deadline, which the message names.
+#[test]
+fn a_child_that_never_ends_is_stopped_at_its_total_deadline() {
+    let hook = "        while True:\n            print('still working', flush=True)\n            time.sleep(0.3)";
+    let vars = [("XTASK_STALL_TIMEOUT", "2"), ("XTASK_CHILD_TIMEOUT", "25")];
+    let log = stopped_build("endless-build", hook, &vars, Duration::from_secs(60));
+    assert!(log.contains("did not finish within 25 s (XTASK_CHILD_TIMEOUT)"), "{log}");
+    assert!(!log.contains("printed nothing"), "{log}");
 }
 
 /// The release of `tag` in `repo` on a laptop (the version file is stamped for the
