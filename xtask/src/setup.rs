@@ -88,7 +88,9 @@ impl flags::Setup {
             let ok = env.len() <= 255 && env.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             if !ok {
                 bail!(
-                    "--environment {env:?}: setup handles environment names of letters, digits, '.', '_' and '-';                      set up another environment by hand (`cargo xtask iam-policy --environment NAME` prints its                      policies)"
+                    "--environment {env:?}: setup handles environment names of letters, digits, '.', '_' and '-'; \
+                     set up another environment by hand (`cargo xtask iam-policy --environment NAME` prints its \
+                     policies)"
                 );
             }
         }

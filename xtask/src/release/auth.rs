@@ -198,7 +198,8 @@ async fn look_at_origin(session: &Session, settings: &Settings, package: &str, n
     let look = match aws::origin::describe_package(session, settings, package).await {
         Ok(Read::Denied(_)) => {
             notes.push(Note::Say(format!(
-                "origin controls of {package} not looked at: codeartifact:DescribePackage is not granted (the release                  does not need it; `cargo xtask check-iam` reads them, `cargo xtask setup` sets them)"
+                "origin controls of {package} not looked at: codeartifact:DescribePackage is not granted (the release \
+                 does not need it; `cargo xtask check-iam` reads them, `cargo xtask setup` sets them)"
             )));
             return false;
         }

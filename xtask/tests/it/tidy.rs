@@ -538,3 +538,61 @@ fn github_anchors_follow_githubs_rules() {
     let links = markdown_links("see [x](a.md#b) and `[y](not.md)`\n```\n[z](fenced.md)\n```\n[w](<c.md> \"t\")\n");
     assert_eq!(links, [(1, "a.md#b".to_owned()), (5, "c.md".to_owned())]);
 }
+
+/// No message holds a run of blanks where a line continuation (`\` at the end of
+/// the line) was lost: such a string prints the next line's indentation in the
+/// middle of a sentence. Runs after an escaped newline (`\n    `) are layout.
+#[test]
+fn messages_hold_no_lost_line_continuation() {
+    let mut found = Vec::new();
+    for dir in ["xtask/src", "castack/src"] {
+        visit(&repo_root().join(dir), &mut |path| {
+            if !path.extension().is_some_and(|it| it == "rs") {
+                return;
+            }
+            for token in lex(&fs::read_to_string(path).unwrap()) {
+                let Tok::Str(text) = token else { continue };
+                if let Some(at) = lost_continuation(&text) {
+                    let file = path.strip_prefix(repo_root()).unwrap().display();
+                    found.push(format!("{file}: {:?}", &text[at.saturating_sub(30)..(at + 40).min(text.len())]));
+                }
+            }
+        });
+    }
+    assert!(found.is_empty(), "end the line with `\\` where the string goes on: {found:#?}");
+    assert_eq!(lost_continuation("a version of              that name"), Some(12));
+    assert_eq!(lost_continuation("job:\\n    permissions:\\n      contents"), None);
+    assert_eq!(lost_continuation("goes on \\\n     here"), None);
+    assert_eq!(lost_continuation("  type        = string"), None);
+}
+
+/// Where a run of six or more blanks follows a printed character (not an escaped
+/// newline, not a `\` continuation) and goes on with a word, as written in the
+/// source.
+fn lost_continuation(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b' ' {
+            let start = i;
+            while i < bytes.len() && bytes[i] == b' ' {
+                i += 1;
+            }
+            let before = &bytes[..start];
+            let layout = before.is_empty()
+                || before.ends_with(b"\\n")
+                || before.ends_with(b"\n")
+                || before.ends_with(b"\\\n")
+                || before.last() == Some(&b' ');
+            // Alignment (`type        = string`, `{:<60}`) is followed by a sign; a
+            // lost continuation by the next word.
+            let word = bytes.get(i).is_some_and(|it| it.is_ascii_alphanumeric() || b"`(".contains(it));
+            if i - start >= 6 && !layout && word {
+                return Some(start);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
