@@ -547,7 +547,7 @@ fn messages_hold_no_lost_line_continuation() {
     let mut found = Vec::new();
     for dir in ["xtask/src", "castack/src"] {
         visit(&repo_root().join(dir), &mut |path| {
-            if !path.extension().is_some_and(|it| it == "rs") {
+            if path.extension().is_none_or(|it| it != "rs") {
                 return;
             }
             for token in lex(&fs::read_to_string(path).unwrap()) {
