@@ -673,7 +673,8 @@ fn sigterm_during_the_tools_install_is_a_stop_not_a_broken_pip() {
     let mut child = xtask_command(
         repo.path(),
         &["release", "v3.6.0", "--build-only", "-v"],
-        &[("XTASK_TOOLS_DIR", tools.path().as_os_str())],
+        // The machine's PATH, without the tests' uv: pip is what gets stopped here.
+        &[("XTASK_TOOLS_DIR", tools.path().as_os_str()), ("PATH", &std::env::var_os("PATH").unwrap_or_default())],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())

@@ -210,10 +210,38 @@ pub fn xtask_command(dir: &Path, args: &[&str], envs: &[(&str, &OsStr)]) -> Comm
         }
     }
     cmd.env("XTASK_TOOLS_DIR", tools_dir());
+    // uv on PATH, so that the releases of the tests make their build environments
+    // with it (a second per release instead of three, measured cold): a test that
+    // proves the pip path gives its own PATH (tools.rs, faults.rs' tools install,
+    // release_offline.rs' offline runs).
+    if !envs.iter().any(|(key, _)| *key == "PATH") {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let joined = std::env::join_paths(std::iter::once(uv_dir()).chain(std::env::split_paths(&path)));
+        cmd.env("PATH", joined.expect("PATH joins"));
+    }
     for (key, value) in envs {
         cmd.env(key, value);
     }
     cmd
+}
+
+/// A folder holding only `uv` (a link to the one of the pinned `lock` tools), for
+/// PATH: the lock environment's folder would also put its python3 first.
+pub fn uv_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let uv = tools_python("lock").parent().expect("the lock tools' bin folder").join("uv");
+        assert!(uv.is_file(), "the lock tools have no uv at {}", uv.display());
+        let dir = tools_dir().join("test-uv");
+        fs::create_dir_all(&dir).unwrap();
+        // Made under a name of this process, then renamed: test binaries run at once.
+        let link = dir.join(format!(".uv-{}", std::process::id()));
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&uv, &link).unwrap();
+        fs::rename(&link, dir.join("uv")).unwrap();
+        dir
+    })
+    .clone()
 }
 
 /// stdout and stderr of a finished process, for assertion messages.

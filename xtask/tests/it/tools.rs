@@ -37,6 +37,9 @@ fn every_tool_lock_provisions_cold_with_only_the_environments_trust() {
         ("PIP_CONFIG_FILE", devnull),
         ("npm_config_globalconfig", npm_global.into()),
         ("npm_config_userconfig", npm_user.into()),
+        // …and the machine's PATH, without the tests' uv (`support::xtask_command`):
+        // this test proves the pip paths.
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
     ];
     let refs: Vec<(&str, &std::ffi::OsStr)> = vars.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
 

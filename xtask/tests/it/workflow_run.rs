@@ -56,7 +56,8 @@ fn runner_env(stack: &Stack, bin: &Path) -> Vec<(String, String)> {
         })
         .collect();
     let path = std::env::var("PATH").unwrap_or_default();
-    env.push(("PATH".to_owned(), format!("{}:{path}", bin.display())));
+    // The tests' uv (`support::uv_dir`): the jobs' build environments with it.
+    env.push(("PATH".to_owned(), format!("{}:{}:{path}", bin.display(), crate::support::uv_dir().display())));
     env.push(("XTASK_TOOLS_DIR".to_owned(), tools_dir().display().to_string()));
     env.push(("CARGO_TARGET_DIR".to_owned(), cargo_target().display().to_string()));
     env.extend(stack.env().into_iter().filter(|(name, _)| !WORKFLOW_SECRETS.contains(&name.as_str())));
