@@ -61,7 +61,7 @@ struct Run {
 /// What `run-workflow` reported of release.yml.
 struct WorkflowRun {
     jobs: Vec<Job>,
-    /// Its `--scratch` folder: `artifacts/NAME` and the jobs' `work/JOB`.
+    /// Its `--scratch` folder, with the artifacts in `artifacts/NAME`.
     scratch: PathBuf,
 }
 
@@ -93,10 +93,17 @@ impl Bench {
         let ours = self.ci_ours(runner, &dir.join("ours"), &format!("v0.9.{i}")).context("run release.yml")?;
         let guide = self.ci_guide(aws, &dir.join("guide"), i).context("run the guide's job")?;
         let repo = dir.join("ours/repo");
-        let (default_compile, binary) = self.default_features_build(&repo, &dir.join("default-target"))?;
+        let (target_i, target_ii) = (dir.join("target-i"), dir.join("target-ii"));
+        // Side by side, in turns (odd runs the other way round), so that a load
+        // that rises or falls during the run does not favour one of them.
+        let ((compile, _), (default_compile, binary)) = if i % 2 == 0 {
+            (self.release_build(&repo, &target_i, false)?, self.release_build(&repo, &target_ii, true)?)
+        } else {
+            let default = self.release_build(&repo, &target_ii, true)?;
+            (self.release_build(&repo, &target_i, false)?, default)
+        };
         let (without_aws_deps, left_out) = self.without_aws_build(&repo, &dir.join("without-aws"))?;
-        let workspace = ours.scratch.join("work").join(shapes::COMPILE_JOB);
-        let (own_crate, rebuilt) = self.own_crate_build(&workspace)?;
+        let (own_crate, rebuilt) = self.own_crate_build(&repo, &target_i)?;
         let zips = dir.join("zip");
         let mut artifacts = BTreeMap::new();
         for (direction, name) in ours.jobs.iter().flat_map(|job| &job.steps).filter_map(|it| it.transfer.as_ref()) {
@@ -107,7 +114,8 @@ impl Bench {
         }
         let default_binary = compile::zip_artifact(&binary, &zips)?;
         let without_aws_compile = without_aws_deps + own_crate;
-        let measured = Measured { jobs: ours.jobs, artifacts, default_compile, default_binary, without_aws_compile };
+        let measured =
+            Measured { jobs: ours.jobs, artifacts, compile, default_compile, default_binary, without_aws_compile };
         Ok(Run { measured, guide, without_aws_deps, own_crate, rebuilt, left_out })
     }
 

@@ -1,15 +1,16 @@
 //! What `bench ci` measures beside the release workflow's run, for the shapes of
-//! `shapes.rs`: the cold compile at default features (ii), an estimate of a cold
-//! compile without the AWS SDK (iii), and each artifact's zip as
-//! `actions/upload-artifact` makes it.
+//! `shapes.rs`: the compile job's cold compile without (i) and with (ii) the
+//! default features, one right after the other, an estimate of a cold compile
+//! without the AWS SDK (iii), and each artifact's zip as `actions/upload-artifact`
+//! makes it.
 //!
 //! The estimate for (iii) adds two measured parts, since no such binary exists:
 //! a cold build of a scratch crate that depends on everything `xtask/Cargo.toml`
 //! lists except the `aws-*` crates (same versions, from the workspace's
 //! Cargo.lock; same features and `[profile]`), and the xtask crate's own compile
-//! (library and binary, its dependencies already built), timed by rebuilding it in
-//! the compile job's workspace after the run. The second is an upper bound: a
-//! build-only binary would leave out `aws.rs` and the publish steps too.
+//! (library and binary, its dependencies already built), timed by rebuilding it
+//! after (i)'s cold build. The second is an upper bound: a build-only binary would
+//! leave out `aws.rs` and the publish steps too.
 
 use std::{
     env, fs,
@@ -59,30 +60,49 @@ impl Bench {
         cmd
     }
 
-    /// (ii): a cold `cargo build` of the xtask binary at default features in `repo`,
-    /// into the empty folder `target`; its time and the binary.
-    pub(super) fn default_features_build(&self, repo: &Path, target: &Path) -> Result<(Duration, PathBuf)> {
+    /// (i) or (ii): the compile job's cold `cargo build` of the xtask binary in
+    /// `repo`, without or with the default features, into the empty folder
+    /// `target`; its time and the binary.
+    pub(super) fn release_build(
+        &self,
+        repo: &Path,
+        target: &Path,
+        default_features: bool,
+    ) -> Result<(Duration, PathBuf)> {
         let _ = fs::remove_dir_all(target);
         let mut cmd = self.cargo_cold(repo);
         cmd.args(["build", "--locked", "--quiet", "--package", "xtask", "--bin", "xtask", "--target-dir"]).arg(target);
-        let (time, _) = timed(&mut cmd).context("compile the xtask at default features")?;
+        if !default_features {
+            cmd.arg("--no-default-features");
+        }
+        let features = if default_features { "at default features" } else { "without default features" };
+        let (time, _) = timed(&mut cmd).with_context(|| format!("compile the xtask {features}"))?;
         Ok((time, target.join("debug/xtask")))
     }
 
-    /// (iii), first part: the xtask crate's own compile, rebuilt in `workspace` (the
-    /// compile job's, after the run) with its library's source touched. Returns the
-    /// time and the crates cargo compiled: anything but `xtask` there means cargo
-    /// saw another environment than the job's, and the time is too long.
-    pub(super) fn own_crate_build(&self, workspace: &Path) -> Result<(Duration, Vec<String>)> {
-        let lib = workspace.join("xtask/src/lib.rs");
+    /// (iii), first part: the xtask crate's own compile, rebuilt into `target` (that
+    /// of a [`Bench::release_build`] without default features) with its library's
+    /// source touched. Returns the time and the crates cargo compiled: anything but
+    /// `xtask` there would make the time too long.
+    pub(super) fn own_crate_build(&self, repo: &Path, target: &Path) -> Result<(Duration, Vec<String>)> {
+        let lib = repo.join("xtask/src/lib.rs");
         fs::File::options()
             .write(true)
             .open(&lib)
             .and_then(|it| it.set_modified(SystemTime::now()))
             .with_context(|| format!("touch {}", lib.display()))?;
-        let mut cmd = self.cargo_cold(workspace);
-        cmd.args(["build", "--locked", "--package", "xtask", "--bin", "xtask", "--no-default-features"]);
-        let (time, out) = timed(&mut cmd).context("rebuild the xtask crate alone")?;
+        let mut cmd = self.cargo_cold(repo);
+        cmd.args([
+            "build",
+            "--locked",
+            "--package",
+            "xtask",
+            "--bin",
+            "xtask",
+            "--no-default-features",
+            "--target-dir",
+        ]);
+        let (time, out) = timed(cmd.arg(target)).context("rebuild the xtask crate alone")?;
         let log = String::from_utf8_lossy(&out.stderr);
         Ok((time, compiled_crates(&log)))
     }

@@ -140,7 +140,11 @@ pub(super) struct Measured {
     pub jobs: Vec<Job>,
     /// The artifacts of that run, by name.
     pub artifacts: BTreeMap<String, Artifact>,
-    /// (ii): the cold compile at default features and its binary.
+    /// (i) and (ii): cold compiles of the compile job's command without and with
+    /// the default features, timed one right after the other outside the workflow
+    /// (the workflow's own compile ran minutes earlier, at another load of a shared
+    /// machine); and (ii)'s binary.
+    pub compile: Duration,
     pub default_compile: Duration,
     pub default_binary: Artifact,
     /// (iii): the estimated cold compile of a binary without the AWS SDK.
@@ -173,15 +177,8 @@ fn find<'a>(jobs: &'a [Job], id: &str) -> Result<&'a Job> {
     })
 }
 
-/// (i) today's shape: every job after the one before it.
-pub(super) fn today(m: &Measured) -> Result<Shape> {
-    let stages = m.jobs.iter().map(|job| cost(job, &m.artifacts).map(|it| vec![it])).collect::<Result<_>>()?;
-    Ok(Shape { stages })
-}
-
-/// (ii) the previous shape: today's, with the compile at default features and its
-/// (larger) binary moved instead.
-pub(super) fn default_features(m: &Measured) -> Result<Shape> {
+/// `m`'s jobs with the compile job's compile step taking `time`.
+fn with_compile(m: &Measured, time: Duration) -> Result<Vec<Job>> {
     let mut jobs = m.jobs.clone();
     let compile = jobs.iter_mut().find(|it| it.id == COMPILE_JOB);
     let step = compile.and_then(|job| job.steps.iter_mut().find(|it| it.name == COMPILE_STEP)).with_context(|| {
@@ -190,10 +187,27 @@ pub(super) fn default_features(m: &Measured) -> Result<Shape> {
              xtask/src/bench/ci/shapes.rs"
         )
     })?;
-    step.time = m.default_compile;
+    step.time = time;
+    Ok(jobs)
+}
+
+/// Every job after the one before it.
+fn in_order(jobs: &[Job], artifacts: &BTreeMap<String, Artifact>) -> Result<Shape> {
+    let stages = jobs.iter().map(|job| cost(job, artifacts).map(|it| vec![it])).collect::<Result<_>>()?;
+    Ok(Shape { stages })
+}
+
+/// (i) today's shape: every job after the one before it.
+pub(super) fn today(m: &Measured) -> Result<Shape> {
+    in_order(&with_compile(m, m.compile)?, &m.artifacts)
+}
+
+/// (ii) the previous shape: today's, with the compile at default features and its
+/// (larger) binary moved instead.
+pub(super) fn default_features(m: &Measured) -> Result<Shape> {
     let mut artifacts = m.artifacts.clone();
     artifacts.insert(TOOL_ARTIFACT.to_owned(), m.default_binary);
-    today(&Measured { jobs, artifacts, ..m.clone() })
+    in_order(&with_compile(m, m.default_compile)?, &artifacts)
 }
 
 /// (iii) the build job compiles a binary of its own without the AWS SDK: it
@@ -211,7 +225,8 @@ pub(super) fn own_build(m: &Measured) -> Result<Option<Shape>> {
             m.jobs.len()
         );
     }
-    let mut build = find(&m.jobs, BUILD_JOB)?.clone();
+    let jobs = with_compile(m, m.compile)?;
+    let mut build = find(&jobs, BUILD_JOB)?.clone();
     let before = build.steps.len();
     build.steps.retain(|step| {
         step.name != HASH_CHECK_STEP && step.transfer != Some((Direction::Download, TOOL_ARTIFACT.to_owned()))
@@ -224,8 +239,8 @@ pub(super) fn own_build(m: &Measured) -> Result<Option<Shape>> {
     }
     let time = m.without_aws_compile;
     build.steps.insert(1, Step { name: "Compile without the AWS SDK (estimate)".to_owned(), time, transfer: None });
-    let side_by_side = vec![cost(find(&m.jobs, COMPILE_JOB)?, &m.artifacts)?, cost(&build, &m.artifacts)?];
-    let publish = cost(find(&m.jobs, PUBLISH_JOB)?, &m.artifacts)?;
+    let side_by_side = vec![cost(find(&jobs, COMPILE_JOB)?, &m.artifacts)?, cost(&build, &m.artifacts)?];
+    let publish = cost(find(&jobs, PUBLISH_JOB)?, &m.artifacts)?;
     Ok(Some(Shape { stages: vec![side_by_side, vec![publish]] }))
 }
 
@@ -253,7 +268,8 @@ mod tests {
                 id: "compile".into(),
                 steps: vec![
                     step("Check out", 1.0),
-                    step("Compile", 60.0),
+                    // The workflow's own compile: the shapes take `compile` instead.
+                    step("Compile", 999.0),
                     step("Check the lock of the build requirements", 0.5),
                     moves("Hand the release tool on", Upload, "xtask"),
                 ],
@@ -285,6 +301,7 @@ mod tests {
         Measured {
             jobs,
             artifacts: BTreeMap::from([("xtask".into(), xtask), ("dist".into(), dist)]),
+            compile: secs(60.0),
             default_compile: secs(90.0),
             default_binary: Artifact { raw: 200_000_000, zipped: 80_000_000, zip: secs(6.0), unzip: secs(1.0) },
             without_aws_compile: secs(30.0),

@@ -60,6 +60,16 @@ pub(super) fn lines(runs: &[Run], machine: &str) -> Result<Vec<String>> {
         out.push(artifact_line(&format!("artifact {name}"), artifact));
     }
     out.push(artifact_line("the binary at default features (ii)", &run.measured.default_binary));
+    let in_workflow = run.measured.jobs.iter().filter(|it| it.id == shapes::COMPILE_JOB).flat_map(|it| &it.steps);
+    let in_workflow: Duration = in_workflow.filter(|it| it.name == shapes::COMPILE_STEP).map(|it| it.time).sum();
+    out.push(format!(
+        "ci: the compile job's cold compile, (i) without and (ii) with the default features, one right after the \
+         other: {} and {} (ratio {}); the shapes use these (in the workflow, earlier: {})",
+        secs(run.measured.compile),
+        secs(run.measured.default_compile),
+        ratio(run.measured.default_compile, run.measured.compile),
+        secs(in_workflow)
+    ));
     out.extend(comparison(&shaped, shape, run, today));
     out.extend(in_job(&run.measured.jobs));
     let guide = median(shaped.iter().map(|it| it.guide.total()).collect());
