@@ -21,16 +21,19 @@
 use std::{
     env, fs,
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
+mod child;
 mod ci;
 mod inspect;
 mod policy;
+
+use child::{timed, timed_within};
 
 use crate::{
     flags,
@@ -99,84 +102,6 @@ fn secs(d: Duration) -> String {
 
 fn ratio(ours: Duration, base: Duration) -> String {
     format!("{:.2}", ours.as_secs_f64() / base.as_secs_f64().max(1e-9))
-}
-
-/// How long one program a benchmark runs may take (a cold build on 2 busy cores
-/// takes a few minutes); past it, it is stopped and the benchmark fails.
-const CHILD_LIMIT: Duration = Duration::from_secs(30 * 60);
-
-/// Runs a command and fails with its output when it fails; see [`timed_within`].
-fn timed(cmd: &mut Command) -> Result<(Duration, Output)> {
-    timed_within(cmd, CHILD_LIMIT)
-}
-
-/// Runs a command in a process group of its own, stopped whole (SIGTERM, then
-/// SIGKILL) when it runs past `limit` or a signal comes (Ctrl-C, SIGTERM), so no
-/// build or workflow run outlives the benchmark; fails with the end of its output
-/// when it fails.
-fn timed_within(cmd: &mut Command, limit: Duration) -> Result<(Duration, Output)> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(cmd, 0);
-    crate::interrupt::die_with_parent(cmd);
-    let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("run {cmd:?}"))?;
-    // Both pipes are drained on threads of their own, so neither can fill up and
-    // block the child.
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let status = loop {
-        if let Some(status) = child.try_wait().with_context(|| format!("wait for {program}"))? {
-            break status;
-        }
-        let why = match crate::interrupt::received() {
-            Some(signal) => Some(signal.to_string()),
-            None if start.elapsed() > limit => Some(format!("{program} ran for more than {} s", limit.as_secs())),
-            None => None,
-        };
-        if let Some(why) = why {
-            stop(&mut child);
-            bail!(
-                "{why}: {program} and what it started were stopped; run the benchmark again (figures come only \
-                 from complete runs)"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let elapsed = start.elapsed();
-    let out = Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() };
-    if !out.status.success() {
-        let text =
-            redact::scrub(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
-        bail!(
-            "{program} failed:\n{}",
-            text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
-    Ok((elapsed, out))
-}
-
-/// Reads a child's pipe to its end on a thread of its own.
-fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut out);
-        }
-        out
-    })
-}
-
-/// Stops a child started by [`timed_within`] and everything in its process group.
-fn stop(child: &mut std::process::Child) {
-    #[cfg(unix)]
-    {
-        let pid = child.id();
-        crate::interrupt::stop_group(pid, Duration::from_secs(5), || matches!(child.try_wait(), Ok(Some(_))));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 impl Bench {

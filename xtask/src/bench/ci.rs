@@ -96,7 +96,7 @@ impl Bench {
         let (target_i, target_ii) = (dir.join("target-i"), dir.join("target-ii"));
         // Side by side, in turns (odd runs the other way round), so that a load
         // that rises or falls during the run does not favour one of them.
-        let ((compile, _), (default_compile, binary)) = if i % 2 == 0 {
+        let ((compile, _), (default_compile, binary)) = if i.is_multiple_of(2) {
             (self.release_build(&repo, &target_i, false)?, self.release_build(&repo, &target_ii, true)?)
         } else {
             let default = self.release_build(&repo, &target_ii, true)?;

@@ -160,7 +160,7 @@ fn comparison(all: &[Shapes], shape: &Shapes, run: &Run, today: Duration) -> Vec
     ));
     out.push(format!(
         "ci:   (iii)'s compile is an estimate, {} = a cold build of the xtask's dependencies without {} ({}) + the \
-         xtask crate alone, rebuilt in the compile job's workspace ({}{warning})",
+         xtask crate alone, rebuilt after (i)'s cold compile ({}{warning})",
         secs(run.measured.without_aws_compile),
         run.left_out.join(", "),
         secs(run.without_aws_deps),
