@@ -386,7 +386,8 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// A throwaway copy of the repository's files in a fresh git repository.
+/// A throwaway folder, removed when dropped: a copy of the repository's files in a
+/// fresh git repository, or a benchmark's scratch folder.
 struct Copy(PathBuf);
 
 impl Copy {

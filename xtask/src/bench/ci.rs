@@ -72,13 +72,14 @@ impl Bench {
         let aws = python::ensure(sh, &self.root, ToolLock::Bench)?.python;
         let scratch = env::temp_dir().join(format!("xtask-bench-ci-{}", std::process::id()));
         let _ = fs::remove_dir_all(&scratch);
+        // Removed however the run ends: its target folders take gigabytes.
+        let _scratch = super::Copy(scratch.clone());
         let mut all = Vec::new();
         for i in 0..runs {
             let dir = scratch.join(format!("run-{i}"));
             all.push(self.ci_run(&runner, &aws, &dir, i)?);
             let _ = fs::remove_dir_all(&dir);
         }
-        let _ = fs::remove_dir_all(&scratch);
         let cores = std::thread::available_parallelism().map(|it| it.get()).unwrap_or(1);
         let machine = format!(
             "{cores} core(s), 1-minute load average {load_before} before and {} after; took {:.0} s",
