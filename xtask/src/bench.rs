@@ -21,16 +21,19 @@
 use std::{
     env, fs,
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
+mod child;
 mod ci;
 mod inspect;
 mod policy;
+
+use child::{timed, timed_within};
 
 use crate::{
     flags,
@@ -99,23 +102,6 @@ fn secs(d: Duration) -> String {
 
 fn ratio(ours: Duration, base: Duration) -> String {
     format!("{:.2}", ours.as_secs_f64() / base.as_secs_f64().max(1e-9))
-}
-
-/// Runs a command and fails with its output when it fails.
-fn timed(cmd: &mut Command) -> Result<(Duration, Output)> {
-    let start = Instant::now();
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("run {cmd:?}"))?;
-    let elapsed = start.elapsed();
-    if !out.status.success() {
-        let text =
-            redact::scrub(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
-        bail!(
-            "{:?} failed:\n{}",
-            cmd.get_program(),
-            text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
-    Ok((elapsed, out))
 }
 
 impl Bench {
@@ -400,7 +386,8 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// A throwaway copy of the repository's files in a fresh git repository.
+/// A throwaway folder, removed when dropped: a copy of the repository's files in a
+/// fresh git repository, or a benchmark's scratch folder.
 struct Copy(PathBuf);
 
 impl Copy {
