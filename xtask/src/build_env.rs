@@ -22,7 +22,7 @@ use xshell::{Shell, cmd};
 use crate::{
     build_lock::{self, BuildLock},
     dists,
-    exec::{self, Cancel, Env},
+    exec::{self, Env},
     project::{self, Project},
     python::{self, LockSource, Tools},
     redact::Secret,
@@ -50,7 +50,7 @@ pub struct Build<'a> {
 
 impl Build<'_> {
     /// Builds the sdist and the wheel into a fresh `out` folder.
-    pub fn run(&self, sh: &Shell, tools: &Tools, cancel: &Cancel) -> Result<()> {
+    pub fn run(&self, sh: &Shell, tools: &Tools) -> Result<()> {
         dists::fresh_dir(self.out)?;
         let root = &self.project.root;
         let venv = project::target_dir(root).join("build-env");
@@ -62,7 +62,7 @@ impl Build<'_> {
                 LockSource::Folder(folder)
             }
         };
-        let python = python::fresh_env(sh, &venv, &self.lock.path, &source, cancel).with_context(|| {
+        let python = python::fresh_env(sh, &venv, &self.lock.path, &source).with_context(|| {
             let from = match &self.requirements {
                 Requirements::Index => "the package index".to_owned(),
                 Requirements::Private(_) => format!(
@@ -81,7 +81,7 @@ impl Build<'_> {
         let (tools_python, out) = (&tools.python, self.out);
         let mut env = Env::base();
         env.set("SOURCE_DATE_EPOCH", self.source_date_epoch);
-        exec::run(cmd!(sh, "{tools_python} {script} {python} {out} {root}"), &env).cancel(cancel).exec().with_context(
+        exec::run(cmd!(sh, "{tools_python} {script} {python} {out} {root}"), &env).exec().with_context(
             || {
                 format!(
                     "build the sdist and the wheel with the build backend {backend} and {} ({})",

@@ -194,10 +194,9 @@ pub struct Expected<'a> {
 }
 
 /// A twine process that uploads the files it is given on stdin, one at a time
-/// (`xtask/py/upload_dists.py`). It can be started before the files are verified, so
-/// that importing twine overlaps with the verification: it uploads nothing until
-/// `upload` names the files, with what the inspection checked of each, which
-/// twine's own reading must match before it sends anything. The token reaches twine
+/// (`xtask/py/upload_dists.py`): it uploads nothing until `upload` names the files,
+/// with what the inspection checked of each, which twine's own reading must match
+/// before it sends anything. The token reaches twine
 /// only through its environment (`TWINE_PASSWORD`), never its arguments or a file.
 /// twine itself repeats an upload that got a 5xx five times.
 pub struct Uploader {

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::{
-    exec::{self, Cancel, Env},
+    exec::{self, Env},
     project,
     redact::Secret,
     report,
@@ -246,7 +246,7 @@ pub fn ensure(sh: &Shell, root: &Path, lock: ToolLock) -> Result<Tools> {
         installer.describe()
     ));
     let what = format!("the {} tools", lock.name());
-    make_env(sh, (installer, &base), (&dir, &python), &lock_file, &LockSource::Index, &Cancel::default(), &what)?;
+    make_env(sh, (installer, &base), (&dir, &python), &lock_file, &LockSource::Index, &what)?;
     fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
     Ok(Tools { python })
 }
@@ -271,13 +271,12 @@ pub fn fresh_env(
     dir: &Path,
     lock_file: &Path,
     source: &LockSource<'_>,
-    cancel: &Cancel,
 ) -> Result<PathBuf> {
     check_interpreter(sh)?;
     let base = which::which(PYTHON).with_context(|| format!("find {PYTHON} on PATH: {INSTALL_HINT}"))?;
     let python = dir.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
     let installer = Installer::choose(sh);
-    make_env(sh, (installer, &base), (dir, &python), lock_file, source, cancel, "the build requirements")?;
+    make_env(sh, (installer, &base), (dir, &python), lock_file, source, "the build requirements")?;
     Ok(python)
 }
 
@@ -289,15 +288,14 @@ fn make_env(
     (dir, python): (&Path, &Path),
     lock_file: &Path,
     source: &LockSource<'_>,
-    cancel: &Cancel,
     what: &str,
 ) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("remove the earlier {}", dir.display()))?;
     }
-    let install = |installer| Install { installer, base, dir, python, lock_file, source, cancel, what }.run(sh);
+    let install = |installer| Install { installer, base, dir, python, lock_file, source, what }.run(sh);
     match install(installer) {
-        Err(err) if installer == Installer::BasePip && !cancel.is_cancelled() && crate::interrupt::check().is_ok() => {
+        Err(err) if installer == Installer::BasePip && crate::interrupt::check().is_ok() => {
             // The interpreter's pip said it could, and could not (a broken or half
             // removed pip): the environment gets a pip of its own instead.
             report::warn(&format!(
@@ -318,7 +316,6 @@ struct Install<'a> {
     python: &'a Path,
     lock_file: &'a Path,
     source: &'a LockSource<'a>,
-    cancel: &'a Cancel,
     what: &'a str,
 }
 
@@ -353,7 +350,6 @@ impl Install<'_> {
         match self.installer {
             Installer::Uv => {
                 exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)
-                    .cancel(self.cancel)
                     .exec()
                     .with_context(|| format!("create the environment of {what} with uv"))?;
                 exec::run(
@@ -363,14 +359,12 @@ impl Install<'_> {
                     ),
                     &env,
                 )
-                .cancel(self.cancel)
                 .exec()
                 .with_context(|| format!("install {what} with uv"))?;
             }
             Installer::BasePip | Installer::VenvPip => {
                 let without_pip = (self.installer == Installer::BasePip).then_some("--without-pip");
                 exec::run(cmd!(sh, "{base} -m venv {without_pip...} {dir}"), &env)
-                    .cancel(self.cancel)
                     .exec()
                     .with_context(|| format!("create the environment of {what}: {INSTALL_HINT}"))?;
                 // `--python`: the base interpreter's pip installs into the environment.
@@ -388,7 +382,6 @@ impl Install<'_> {
                     ),
                     &env,
                 )
-                .cancel(self.cancel)
                 .exec()
                 .with_context(|| format!("install {what} with pip"))?;
             }

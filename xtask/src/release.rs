@@ -8,8 +8,8 @@
 //! 3. Stamp (`stamping`): the version into the version file, put back afterwards
 //!    outside CI.
 //! 4. Python tools, 5. Build, 6. Verify (`build`).
-//! 7. Authenticate (`auth`): alongside 4–6, or before them when the build installs
-//!    private dependencies with the token.
+//! 7. Authenticate (`auth`): after 6, or before 4 when the build installs private
+//!    dependencies with the token.
 //! 8. Publish (`upload`): skip what is published identically, refuse conflicts,
 //!    upload the rest.
 //! 9. Confirm (`confirm`): every file in the repository with its SHA-256, the version
@@ -37,8 +37,9 @@ use anyhow::{Result, bail};
 use xshell::Shell;
 
 use crate::{
-    aws, exec, flags,
+    aws, dists, exec, flags,
     project::{self, Project},
+    publish,
     report::Steps,
     version::{self, Source, Version},
 };
@@ -109,20 +110,29 @@ impl Ctx<'_> {
     }
 }
 
-/// Steps 2 to 9: preflight, stamp, build (with authentication alongside), publish,
-/// confirm.
+/// Steps 2 to 9, one after another: preflight, stamp, tools, build, verify,
+/// authenticate, publish, confirm (a build against private dependencies
+/// authenticates before its tools, since it installs them with the token).
 fn build_and_publish(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<()> {
     let checked = ctx.steps.run(step::PREFLIGHT, || preflight::run(ctx, plan, tag))?;
     let stamping::Stamped { exclusive: _held, file: stamped } =
         ctx.steps.run(step::STAMP, || stamping::run(ctx.project, &checked.checkout, &ctx.version))?;
-    let build = build::Build::of(ctx, &checked);
-    if let Plan::BuildOnly = plan {
-        let built = build.run(None, None);
-        drop(stamped);
-        return summary::built(ctx, &build.out, &built?.dists);
-    }
-    let done = auth::with_build(ctx, plan, &build);
+    let first = if plan.private_build(ctx.flags) { Some(auth::run(ctx, plan)?) } else { None };
+    let index = match &first {
+        Some(auth::Authenticated::Session(auth)) => Some(publish::index_url(&auth.endpoint, &auth.token)),
+        _ => None,
+    };
+    let out = dists::out_dir(&ctx.project.root, &ctx.version);
+    let built = build::run(ctx, &checked, index.as_ref(), &out);
+    // The version file is put back as soon as the build no longer reads it.
     drop(stamped);
-    let (built, auth) = done?;
+    let built = built?;
+    if let Plan::BuildOnly = plan {
+        return summary::built(ctx, &out, &built.dists);
+    }
+    let auth = match first {
+        Some(auth) => auth,
+        None => auth::run(ctx, plan)?,
+    };
     upload::publish_and_confirm(ctx, plan, built, auth)
 }

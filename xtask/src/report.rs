@@ -26,8 +26,8 @@ pub fn in_ci() -> bool {
     crate::ci::context().ci
 }
 
-/// Something to print with a step that was gathered while the step ran alongside
-/// another (authentication runs while the build prints).
+/// Something to print with a step, gathered while its work ran (the notes of
+/// `aws::authenticate`, printed once it ends).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
     Say(String),
@@ -173,8 +173,7 @@ pub fn append_summary(markdown: &str) -> Result<()> {
 
 /// The numbered steps of a command: `[3/7] Stamp` … `[3/7] Stamp: done (0.01 s)`.
 /// A step's number is its place in the list the command decided on, so a step keeps
-/// its number when an earlier one did not run (the build stopped) or runs on
-/// another thread (authentication alongside the build).
+/// its number when an earlier one did not run.
 pub struct Steps {
     names: Vec<&'static str>,
 }
@@ -217,20 +216,9 @@ impl Steps {
         }
         res.with_context(|| format!("step {number}/{} ({name}) failed", self.names.len()))
     }
-
-    /// Like `run`, but the step does not start when `cancel` is set: another part of
-    /// the release has failed already.
-    pub fn run_unless<T>(&self, cancel: &crate::exec::Cancel, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        if cancel.is_cancelled() {
-            let (number, _) = self.label(name);
-            anyhow::bail!("step {number}/{} ({name}) did not start: authentication failed", self.names.len());
-        }
-        self.run(name, f)
-    }
 }
 
-/// The step running now (the last one started, with authentication alongside the
-/// build), for the message of an interrupted run.
+/// The step running now, for the message of an interrupted run.
 static CURRENT_STEP: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 /// Told each step as it starts (the lock of the checkout records it, so that another

@@ -30,8 +30,8 @@ pub fn publish_only(ctx: &Ctx<'_>, plan: &Plan, dir: &Path) -> Result<()> {
     let (sh, project, version) = (ctx.sh, ctx.project, &ctx.version);
     let tools = ctx.steps.run(step::TOOLS, || python::ensure(sh, &project.root, ToolLock::Publish))?;
     let dists = ctx.steps.run(step::CHECK_ARTIFACTS, || check(sh, &tools, project, version, dir))?;
-    let auth = auth::alone(ctx, plan)?;
-    upload::publish_and_confirm(ctx, plan, Built { tools, dists, uploader: None }, auth)
+    let auth = auth::run(ctx, plan)?;
+    upload::publish_and_confirm(ctx, plan, Built { tools, dists }, auth)
 }
 
 /// `--publish-only DIR`: the folder holds exactly the files of the manifest written

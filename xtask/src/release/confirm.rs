@@ -79,7 +79,9 @@ pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: 
     }
     match ctx.block_on(aws::origin::version_origin(session, settings, name, version.as_str())) {
         Ok((_, arrival @ (Arrival::External(_) | Arrival::Upstream(_)))) => bail!(
-            "{name} {version} in the repository came {arrival}, not from this release: CodeArtifact took a version of              that name from outside (dependency substitution), and consumers may get it. Check it, remove it if it              is not yours, and protect the package (`cargo xtask check-iam` says how)"
+            "{name} {version} in the repository came {arrival}, not from this release: CodeArtifact took a version of \
+             that name from outside (dependency substitution), and consumers may get it. Check it, remove it if it \
+             is not yours, and protect the package (`cargo xtask check-iam` says how)"
         ),
         Ok((status, arrival)) if status == "Published" => {
             report::say(&format!("{name} {version} is Published, {arrival}"));

@@ -31,7 +31,7 @@ use super::{
 /// Steps 8 and 9, then the summary; fails when a file was not published.
 pub fn publish_and_confirm(ctx: &Ctx<'_>, plan: &Plan, built: Built, auth: Authenticated) -> Result<()> {
     let mode = if plan.is_dry_run() { Mode::DryRun } else { Mode::Publish };
-    let Built { tools, dists, uploader } = built;
+    let Built { tools, dists } = built;
     let (Authenticated::Session(mut auth), Some(settings)) = (auth, plan.settings()) else {
         ctx.steps.run(step::PUBLISH, || {
             report::say("dry run: nothing to compare with, nothing uploaded");
@@ -44,7 +44,7 @@ pub fn publish_and_confirm(ctx: &Ctx<'_>, plan: &Plan, built: Built, auth: Authe
         return summary::summarize(ctx, &dists, &[], mode, None);
     };
     let outcomes =
-        ctx.steps.run(step::PUBLISH, || publish(ctx, (&tools, settings), &dists, uploader, &mut auth, mode))?;
+        ctx.steps.run(step::PUBLISH, || publish(ctx, (&tools, settings), &dists, &mut auth, mode))?;
     let confirmed = ctx.steps.run(step::CONFIRM, || {
         if mode == Mode::DryRun {
             report::say("dry run: nothing uploaded, nothing to confirm");
@@ -73,7 +73,6 @@ fn publish(
     ctx: &Ctx<'_>,
     (tools, settings): (&Tools, &Settings),
     dists: &[Dist],
-    uploader: Option<Uploader>,
     auth: &mut Auth,
     mode: Mode,
 ) -> Result<Vec<(Dist, Outcome)>> {
@@ -103,7 +102,7 @@ fn publish(
         })
         .collect();
     let pending: Vec<usize> = (0..dists.len()).filter(|&i| outcomes[i].is_none()).collect();
-    for (i, outcome) in upload_files(ctx, (tools, settings), (dists, &pending), uploader, auth)? {
+    for (i, outcome) in upload_files(ctx, (tools, settings), (dists, &pending), auth)? {
         outcomes[i] = Some(outcome);
     }
     let outcomes: Vec<(Dist, Outcome)> =
@@ -129,21 +128,16 @@ fn upload_files(
     ctx: &Ctx<'_>,
     (tools, settings): (&Tools, &Settings),
     (dists, pending): (&[Dist], &[usize]),
-    mut uploader: Option<Uploader>,
     auth: &mut Auth,
 ) -> Result<Vec<(usize, Outcome)>> {
     let mut done = Vec::new();
     let mut pending = pending.to_vec();
     let mut refreshed = false;
     let mut runs = 0;
-    // Nothing pending: the early uploader is dropped, and exits without a file.
     while !pending.is_empty() {
         runs += 1;
         let batch: Vec<&Dist> = pending.iter().map(|&i| &dists[i]).collect();
-        let started = match uploader.take() {
-            Some(early) => Ok(early),
-            None => Uploader::start(ctx.sh, tools, &ctx.project.root, &auth.endpoint, &auth.token),
-        };
+        let started = Uploader::start(ctx.sh, tools, &ctx.project.root, &auth.endpoint, &auth.token);
         let name = ctx.project.normalized_name();
         let expected = publish::Expected { name: &name, version: ctx.version.as_str() };
         let (results, ended) = match started {
