@@ -17,6 +17,10 @@ use std::{
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
+// The lock's name is a flag value (`cargo xtask tools LOCK`); every user of the
+// tools names it through here.
+pub use crate::flags::ToolLock;
+
 use crate::{
     exec::{self, Env},
     project,
@@ -66,66 +70,6 @@ fn probe(sh: &Shell) -> Result<&'static Probe> {
         bail!("{PYTHON} is Python {version}, older than 3.9: {INSTALL_HINT}");
     }
     Ok(CHECKED.get_or_init(|| Probe { python: version, pip }))
-}
-
-/// One lock file of pinned, hashed Python tools under `xtask/tools/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToolLock {
-    /// build, hatchling, twine, packaging: what a release runs.
-    Release,
-    /// twine and packaging alone: what `release --publish-only` runs (the publish
-    /// job installs nothing that builds).
-    Publish,
-    /// pypiserver and moto_server: the local CodeArtifact-compatible stack.
-    Stack,
-    /// zizmor and uv: developer tools.
-    Dev,
-    /// The AWS CLI: the baseline of `cargo xtask bench`.
-    Bench,
-    /// cfn-lint, python-hcl2 and moto_server with CloudFormation: the checks of the
-    /// templates `iam-policy` prints (tests only).
-    Lint,
-    /// uv alone: the resolver of `cargo xtask lock`.
-    Lock,
-    /// poetry: the test that runs the poetry instructions of `install-help` (tests only).
-    Poetry,
-}
-
-impl ToolLock {
-    const ALL: [ToolLock; 8] = [
-        ToolLock::Release,
-        ToolLock::Publish,
-        ToolLock::Stack,
-        ToolLock::Dev,
-        ToolLock::Bench,
-        ToolLock::Lint,
-        ToolLock::Lock,
-        ToolLock::Poetry,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            ToolLock::Release => "release",
-            ToolLock::Publish => "publish",
-            ToolLock::Stack => "stack",
-            ToolLock::Dev => "dev",
-            ToolLock::Bench => "bench",
-            ToolLock::Lint => "lint",
-            ToolLock::Lock => "lock",
-            ToolLock::Poetry => "poetry",
-        }
-    }
-}
-
-impl std::str::FromStr for ToolLock {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ToolLock, String> {
-        ToolLock::ALL.into_iter().find(|it| it.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = ToolLock::ALL.iter().map(|it| it.name()).collect();
-            format!("unknown tool lock {s:?}: use one of {}", names.join(", "))
-        })
-    }
 }
 
 impl crate::flags::Tools {
@@ -266,12 +210,7 @@ pub enum LockSource<'a> {
 /// Makes `dir` a fresh environment holding exactly `lock_file` (every file checked
 /// against its hashes, nothing resolved, wheels only, so installing runs no
 /// package's code) and returns its interpreter.
-pub fn fresh_env(
-    sh: &Shell,
-    dir: &Path,
-    lock_file: &Path,
-    source: &LockSource<'_>,
-) -> Result<PathBuf> {
+pub fn fresh_env(sh: &Shell, dir: &Path, lock_file: &Path, source: &LockSource<'_>) -> Result<PathBuf> {
     check_interpreter(sh)?;
     let base = which::which(PYTHON).with_context(|| format!("find {PYTHON} on PATH: {INSTALL_HINT}"))?;
     let python = dir.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });

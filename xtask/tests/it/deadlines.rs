@@ -262,7 +262,7 @@ fn the_uploader_ends_each_upload_within_its_deadline_and_names_the_cause() {
         });
         let started = Instant::now();
         let mut child = Command::new(crate::support::tools_python("release"))
-            .arg(crate::support::repo_root().join("xtask/py/upload_dists.py"))
+            .arg(crate::support::repo_root().join("xtask/src/release/publish/upload_dists.py"))
             .arg("--stdin")
             .env("TWINE_USERNAME", "aws")
             .env("TWINE_PASSWORD", "not-a-token-at-all")

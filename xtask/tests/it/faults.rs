@@ -301,7 +301,7 @@ fn every_fault_ends_in_bounded_time_with_a_message_and_a_rerun_completes() {
 fn uploader_pid(repo: &Path) -> Option<u32> {
     // This release's uploader: its script lies in this copy of the repository (other
     // tests upload at the same time).
-    let script = repo.join("xtask/py/upload_dists.py");
+    let script = repo.join("xtask/src/release/publish/upload_dists.py");
     for entry in fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();

@@ -15,14 +15,11 @@ use crate::{
     finding::Severity,
     interrupt, origin,
     redact::Secret,
-    report::{self, Note, Steps},
+    report::{self, Note},
     settings::Settings,
 };
 
-use super::{
-    Ctx,
-    plan::{Plan, step},
-};
+use super::{Ctx, plan::Plan};
 
 /// An authenticated session with the token and the endpoint.
 pub struct Auth {
@@ -42,43 +39,46 @@ pub enum Authenticated {
     NoCredentials(String),
 }
 
-/// The Authenticate step of a release: a session for `ctx.project`'s package.
+impl Authenticated {
+    /// The repository's index with the token, for a build against private
+    /// dependencies; nothing without a session (a dry run builds from the index).
+    pub fn index_url(&self) -> Option<Secret> {
+        match self {
+            Authenticated::Session(auth) => Some(aws::index_url(&auth.endpoint, &auth.token)),
+            _ => None,
+        }
+    }
+}
+
+/// Step 7: a session for `ctx.project`'s package.
 pub fn run(ctx: &Ctx<'_>, plan: &Plan) -> Result<Authenticated> {
     let package = ctx.project.normalized_name();
-    step(&ctx.runtime, &ctx.steps, plan, Some(&package))
+    step(&ctx.runtime, plan, Some(&package))
 }
 
-/// The Authenticate step of a run that has no `Ctx` (`--fetch-build-deps`, which
-/// publishes nothing, so it does not look at the package).
-pub fn on_its_own(runtime: &tokio::runtime::Runtime, steps: &Steps, plan: &Plan) -> Result<Authenticated> {
-    step(runtime, steps, plan, None)
+/// Step 7 of a run that has no `Ctx` (`--fetch-build-deps`, which publishes nothing,
+/// so it does not look at the package).
+pub fn on_its_own(runtime: &tokio::runtime::Runtime, plan: &Plan) -> Result<Authenticated> {
+    step(runtime, plan, None)
 }
 
-/// Authenticates (until a signal comes) and prints what it found with the step.
-fn step(
-    runtime: &tokio::runtime::Runtime,
-    steps: &Steps,
-    plan: &Plan,
-    package: Option<&str>,
-) -> Result<Authenticated> {
-    steps.run(step::AUTHENTICATE, || {
-        let mut notes = Vec::new();
-        let ended = runtime.block_on(interrupt::interruptible(authenticate(plan, package, &mut notes)));
-        report::notes(&notes);
-        let done = ended??;
-        match &done {
-            Authenticated::NotConfigured(missing) => report::say(&format!(
-                "dry run: the publish target is not configured ({} missing); nothing will be uploaded",
-                missing.join(", ")
-            )),
-            Authenticated::NoCredentials(err) => report::warn(&format!(
-                "dry run without AWS credentials ({err}); the repository cannot be checked and nothing will be \
-                 uploaded"
-            )),
-            Authenticated::Session(_) => {}
-        }
-        Ok(done)
-    })
+/// Authenticates (until a signal comes) and prints what it found.
+fn step(runtime: &tokio::runtime::Runtime, plan: &Plan, package: Option<&str>) -> Result<Authenticated> {
+    let mut notes = Vec::new();
+    let ended = runtime.block_on(interrupt::interruptible(authenticate(plan, package, &mut notes)));
+    report::notes(&notes);
+    let done = ended??;
+    match &done {
+        Authenticated::NotConfigured(missing) => report::say(&format!(
+            "dry run: the publish target is not configured ({} missing); nothing will be uploaded",
+            missing.join(", ")
+        )),
+        Authenticated::NoCredentials(err) => report::warn(&format!(
+            "dry run without AWS credentials ({err}); the repository cannot be checked and nothing will be uploaded"
+        )),
+        Authenticated::Session(_) => {}
+    }
+    Ok(done)
 }
 
 /// Authenticates and fetches the token and endpoint (and looks at `package`'s
