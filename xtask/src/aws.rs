@@ -26,7 +26,7 @@ use aws_smithy_runtime_api::client::{
     retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason},
 };
 
-pub use codeartifact::{Remote, check_endpoint, new_token, remote_assets, token_and_endpoint};
+pub use codeartifact::{Remote, check_endpoint, index_url, new_token, remote_assets, token_and_endpoint};
 pub use explain::explain_codeartifact;
 use explain::explain_sts;
 

@@ -1,6 +1,7 @@
 //! The CI context of the run, read from the environment once: whether this is GitHub
 //! Actions (or another CI), and the run facts the release uses (the pushed tag, the
-//! commit, the run id for the STS session name, the job summary file).
+//! commit, the run id for the STS session name, the job summary file); and how a
+//! value is written into a workflow command (`escape_data`).
 
 use std::{env, path::PathBuf, sync::OnceLock};
 
@@ -41,6 +42,11 @@ impl Ci {
 pub fn context() -> &'static Ci {
     static CONTEXT: OnceLock<Ci> = OnceLock::new();
     CONTEXT.get_or_init(|| Ci::from_env(|name| env::var(name).ok()))
+}
+
+/// Escapes a value for a workflow command (the runner's `EscapeData`).
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Running child processes: with the least environment they need, their output
-//! scrubbed of secrets before it is shown, and stoppable from another thread.
+//! scrubbed of secrets before it is shown, stopped on a signal, at a deadline or
+//! when it stalls.
 //!
 //! Commands are built with `xshell::cmd!`, so arguments are never parsed by a shell.
 //! The child's environment is cleared and rebuilt from an allow-list (`Env`), so AWS
@@ -28,19 +29,6 @@ mod watch;
 
 pub use environment::Env;
 
-/// A flag that asks running children to stop; shared between the threads of a run.
-#[derive(Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
-
-impl Cancel {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// How much of a child's output an error message quotes.
 const TAIL_LINES: usize = 40;
 
@@ -56,7 +44,6 @@ pub struct Run<'a> {
     show: bool,
     capture: bool,
     stdin_piped: bool,
-    cancel: Option<Cancel>,
 }
 
 /// A child stopped at its total deadline (`XTASK_CHILD_TIMEOUT`, or the caller's):
@@ -89,7 +76,7 @@ impl std::error::Error for DeadlinePassed {}
 
 /// Prepares `cmd` to run with the environment `env`.
 pub fn run<'a>(cmd: Cmd<'a>, env: &Env) -> Run<'a> {
-    Run { cmd, env: env.clone(), show: is_verbose(), capture: false, stdin_piped: false, cancel: None }
+    Run { cmd, env: env.clone(), show: is_verbose(), capture: false, stdin_piped: false }
 }
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
@@ -108,12 +95,6 @@ impl<'a> Run<'a> {
     /// Keep this child's stdout for the caller (`Output::stdout`) instead of showing it.
     pub fn capture(mut self) -> Self {
         self.capture = true;
-        self
-    }
-
-    /// Kill the child when `cancel` is set.
-    pub fn cancel(mut self, cancel: &Cancel) -> Self {
-        self.cancel = Some(cancel.clone());
         self
     }
 
@@ -168,7 +149,7 @@ impl<'a> Run<'a> {
         });
         let stdin = child.stdin.take();
         let deadline = watch::Deadline::from_now(crate::limits::get().child, "XTASK_CHILD_TIMEOUT");
-        Ok(Running { child, shown, tail, stdout, stderr, stdin, cancel: self.cancel, activity, deadline })
+        Ok(Running { child, shown, tail, stdout, stderr, stdin, activity, deadline })
     }
 }
 
@@ -180,7 +161,6 @@ pub struct Running {
     stdout: Option<thread::JoinHandle<String>>,
     stderr: Option<thread::JoinHandle<()>>,
     stdin: Option<std::process::ChildStdin>,
-    cancel: Option<Cancel>,
     activity: watch::Activity,
     deadline: watch::Deadline,
 }
@@ -208,7 +188,7 @@ impl Running {
     /// finished are still true.
     pub fn finish_keeping_output(mut self) -> (Result<()>, String) {
         drop(self.stdin.take());
-        let waited = watch::wait(&mut self.child, self.cancel.as_ref(), &self.activity, self.deadline);
+        let waited = watch::wait(&mut self.child, &self.activity, self.deadline);
         let stdout = self.stdout.take().map(|it| it.join().unwrap_or_default()).unwrap_or_default();
         if let Some(it) = self.stderr.take() {
             let _ = it.join();
@@ -220,7 +200,6 @@ impl Running {
         let shown = &self.shown;
         let status = match waited.with_context(|| format!("wait for `{shown}`"))? {
             Ok(status) => status,
-            Err(watch::Stopped::Cancelled) => bail!("`{shown}` was stopped because another part of the release failed"),
             Err(watch::Stopped::Interrupted(signal)) => {
                 return Err(anyhow::Error::new(signal).context(format!("`{shown}` was stopped")));
             }

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 mod values;
 
-pub use values::{BenchName, Format, PolicyFormat};
-
-use crate::python::ToolLock;
+pub use values::{BenchName, Format, PolicyFormat, ToolLock};
 
 xflags::xflags! {
     src "./src/flags.rs"

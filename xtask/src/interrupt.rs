@@ -22,17 +22,16 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 const SIGNALS: [(i32, &str); 3] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")];
 
 /// Installs the handlers; from then on SIGINT, SIGTERM and SIGHUP stop the run in
-/// order.
-pub fn install() {
+/// order. A handler that cannot be installed is told to `warn` (this module sits
+/// below everything that prints).
+pub fn install(warn: impl Fn(&str)) {
     #[cfg(unix)]
     for (number, _) in SIGNALS {
         // SAFETY: the action stores into an atomic, which is async-signal-safe.
         let installed =
             unsafe { signal_hook_registry::register(number, move || SIGNAL.store(number, Ordering::SeqCst)) };
         if let Err(err) = installed {
-            crate::report::warn(&format!(
-                "could not handle signal {number}: {err}; Ctrl-C will stop the program at once"
-            ));
+            warn(&format!("could not handle signal {number}: {err}; Ctrl-C will stop the program at once"));
         }
     }
 }

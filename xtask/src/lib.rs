@@ -13,7 +13,6 @@ mod arn;
 mod aws;
 #[cfg(feature = "commands")]
 mod bench;
-mod build_env;
 mod build_lock;
 #[cfg(feature = "commands")]
 mod check_iam;
@@ -43,7 +42,6 @@ mod origin;
 #[cfg(feature = "commands")]
 mod policy;
 mod project;
-mod publish;
 mod python;
 mod redact;
 mod release;
@@ -56,7 +54,6 @@ mod settings;
 #[cfg(feature = "commands")]
 mod setup;
 mod specifier;
-mod stamp;
 mod version;
 
 use std::process::ExitCode;
@@ -76,7 +73,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => match err.chain().find_map(|it| it.downcast_ref::<interrupt::Interrupted>()).copied() {
             Some(signal) => {
-                let during = report::current_step().map(|it| format!(" during {it}")).unwrap_or_default();
+                let during = release::current_step().map(|it| format!(" during {it}")).unwrap_or_default();
                 report::error(&err.context(format!(
                     "{signal}{during}: the programs it ran were stopped and the version file put back. Run the same \
                      command again to finish: a release rebuilds identical files, skips what is already published and \
@@ -95,7 +92,7 @@ pub fn main() -> ExitCode {
 fn try_main() -> Result<()> {
     // Before any secret exists: no same-user process may read this one's memory.
     redact::protect_memory();
-    interrupt::install();
+    interrupt::install(report::warn);
     let flags = flags::Xtask::from_env_or_exit();
     // A password in a proxy URL is a secret from the first line the program prints.
     net::register_proxy_credentials();

@@ -18,7 +18,6 @@ use xshell::{Shell, cmd};
 use crate::{
     aws, build_lock, exec, flags, fsutil, interrupt,
     project::{self, Project},
-    publish,
     python::{self, ToolLock},
     redact::{self, Secret},
     report, settings,
@@ -128,7 +127,7 @@ fn private_index(project: &Project) -> Result<Option<Secret>> {
         .block_on(interrupt::interruptible(session))?
         .context("get a CodeArtifact token to resolve the build requirements from the repository")?;
     report::notes(&notes);
-    Ok(Some(publish::index_url(&endpoint, &token)))
+    Ok(Some(aws::index_url(&endpoint, &token)))
 }
 
 #[cfg(test)]

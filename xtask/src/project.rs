@@ -1,9 +1,11 @@
 //! The repository: where its root is, and what `pyproject.toml` says about the
-//! package (its name and where its version lives, `version_location`).
+//! package (its name and where its version lives, `version_location`; the version's
+//! text in that file, `version_text`).
 //! `pyproject.toml` is the single source of truth for both; nothing here repeats
 //! them as constants.
 
 mod version_location;
+pub mod version_text;
 
 use std::{
     env,

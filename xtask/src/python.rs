@@ -17,8 +17,12 @@ use std::{
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
+// The lock's name is a flag value (`cargo xtask tools LOCK`); every user of the
+// tools names it through here.
+pub use crate::flags::ToolLock;
+
 use crate::{
-    exec::{self, Cancel, Env},
+    exec::{self, Env},
     project,
     redact::Secret,
     report,
@@ -66,66 +70,6 @@ fn probe(sh: &Shell) -> Result<&'static Probe> {
         bail!("{PYTHON} is Python {version}, older than 3.9: {INSTALL_HINT}");
     }
     Ok(CHECKED.get_or_init(|| Probe { python: version, pip }))
-}
-
-/// One lock file of pinned, hashed Python tools under `xtask/tools/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToolLock {
-    /// build, hatchling, twine, packaging: what a release runs.
-    Release,
-    /// twine and packaging alone: what `release --publish-only` runs (the publish
-    /// job installs nothing that builds).
-    Publish,
-    /// pypiserver and moto_server: the local CodeArtifact-compatible stack.
-    Stack,
-    /// zizmor and uv: developer tools.
-    Dev,
-    /// The AWS CLI: the baseline of `cargo xtask bench`.
-    Bench,
-    /// cfn-lint, python-hcl2 and moto_server with CloudFormation: the checks of the
-    /// templates `iam-policy` prints (tests only).
-    Lint,
-    /// uv alone: the resolver of `cargo xtask lock`.
-    Lock,
-    /// poetry: the test that runs the poetry instructions of `install-help` (tests only).
-    Poetry,
-}
-
-impl ToolLock {
-    const ALL: [ToolLock; 8] = [
-        ToolLock::Release,
-        ToolLock::Publish,
-        ToolLock::Stack,
-        ToolLock::Dev,
-        ToolLock::Bench,
-        ToolLock::Lint,
-        ToolLock::Lock,
-        ToolLock::Poetry,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            ToolLock::Release => "release",
-            ToolLock::Publish => "publish",
-            ToolLock::Stack => "stack",
-            ToolLock::Dev => "dev",
-            ToolLock::Bench => "bench",
-            ToolLock::Lint => "lint",
-            ToolLock::Lock => "lock",
-            ToolLock::Poetry => "poetry",
-        }
-    }
-}
-
-impl std::str::FromStr for ToolLock {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ToolLock, String> {
-        ToolLock::ALL.into_iter().find(|it| it.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = ToolLock::ALL.iter().map(|it| it.name()).collect();
-            format!("unknown tool lock {s:?}: use one of {}", names.join(", "))
-        })
-    }
 }
 
 impl crate::flags::Tools {
@@ -246,7 +190,7 @@ pub fn ensure(sh: &Shell, root: &Path, lock: ToolLock) -> Result<Tools> {
         installer.describe()
     ));
     let what = format!("the {} tools", lock.name());
-    make_env(sh, (installer, &base), (&dir, &python), &lock_file, &LockSource::Index, &Cancel::default(), &what)?;
+    make_env(sh, (installer, &base), (&dir, &python), &lock_file, &LockSource::Index, &what)?;
     fs::write(&stamp_path, stamp).with_context(|| format!("write {}", stamp_path.display()))?;
     Ok(Tools { python })
 }
@@ -266,18 +210,12 @@ pub enum LockSource<'a> {
 /// Makes `dir` a fresh environment holding exactly `lock_file` (every file checked
 /// against its hashes, nothing resolved, wheels only, so installing runs no
 /// package's code) and returns its interpreter.
-pub fn fresh_env(
-    sh: &Shell,
-    dir: &Path,
-    lock_file: &Path,
-    source: &LockSource<'_>,
-    cancel: &Cancel,
-) -> Result<PathBuf> {
+pub fn fresh_env(sh: &Shell, dir: &Path, lock_file: &Path, source: &LockSource<'_>) -> Result<PathBuf> {
     check_interpreter(sh)?;
     let base = which::which(PYTHON).with_context(|| format!("find {PYTHON} on PATH: {INSTALL_HINT}"))?;
     let python = dir.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
     let installer = Installer::choose(sh);
-    make_env(sh, (installer, &base), (dir, &python), lock_file, source, cancel, "the build requirements")?;
+    make_env(sh, (installer, &base), (dir, &python), lock_file, source, "the build requirements")?;
     Ok(python)
 }
 
@@ -289,15 +227,14 @@ fn make_env(
     (dir, python): (&Path, &Path),
     lock_file: &Path,
     source: &LockSource<'_>,
-    cancel: &Cancel,
     what: &str,
 ) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("remove the earlier {}", dir.display()))?;
     }
-    let install = |installer| Install { installer, base, dir, python, lock_file, source, cancel, what }.run(sh);
+    let install = |installer| Install { installer, base, dir, python, lock_file, source, what }.run(sh);
     match install(installer) {
-        Err(err) if installer == Installer::BasePip && !cancel.is_cancelled() && crate::interrupt::check().is_ok() => {
+        Err(err) if installer == Installer::BasePip && crate::interrupt::check().is_ok() => {
             // The interpreter's pip said it could, and could not (a broken or half
             // removed pip): the environment gets a pip of its own instead.
             report::warn(&format!(
@@ -318,7 +255,6 @@ struct Install<'a> {
     python: &'a Path,
     lock_file: &'a Path,
     source: &'a LockSource<'a>,
-    cancel: &'a Cancel,
     what: &'a str,
 }
 
@@ -353,7 +289,6 @@ impl Install<'_> {
         match self.installer {
             Installer::Uv => {
                 exec::run(cmd!(sh, "uv venv --quiet --no-python-downloads --python {base} {dir}"), &env)
-                    .cancel(self.cancel)
                     .exec()
                     .with_context(|| format!("create the environment of {what} with uv"))?;
                 exec::run(
@@ -363,14 +298,12 @@ impl Install<'_> {
                     ),
                     &env,
                 )
-                .cancel(self.cancel)
                 .exec()
                 .with_context(|| format!("install {what} with uv"))?;
             }
             Installer::BasePip | Installer::VenvPip => {
                 let without_pip = (self.installer == Installer::BasePip).then_some("--without-pip");
                 exec::run(cmd!(sh, "{base} -m venv {without_pip...} {dir}"), &env)
-                    .cancel(self.cancel)
                     .exec()
                     .with_context(|| format!("create the environment of {what}: {INSTALL_HINT}"))?;
                 // `--python`: the base interpreter's pip installs into the environment.
@@ -388,7 +321,6 @@ impl Install<'_> {
                     ),
                     &env,
                 )
-                .cancel(self.cancel)
                 .exec()
                 .with_context(|| format!("install {what} with pip"))?;
             }

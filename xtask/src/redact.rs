@@ -7,10 +7,9 @@
 
 use std::{
     fmt,
+    io::Write,
     sync::{Mutex, PoisonError},
 };
-
-use crate::report;
 
 /// Every secret value of this run, with its derived forms (URL-encoded and so on).
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -76,12 +75,25 @@ pub fn register(value: &str) {
     for form in forms {
         if !secrets.contains(&form) {
             // The runner must learn the mask before any output can contain the value.
-            report::add_mask(&form);
+            add_mask(&form);
             secrets.push(form);
         }
     }
     // Longest first, so a secret that contains another is replaced whole.
     secrets.sort_by_key(|it| std::cmp::Reverse(it.len()));
+}
+
+/// Tells the GitHub Actions runner to mask `value` in the job log from now on. This
+/// module prints it itself: it sits below `report`, which scrubs with it.
+fn add_mask(value: &str) {
+    if crate::ci::context().github_actions {
+        // On stderr, with the program's other output; the runner reads workflow
+        // commands on stdout and stderr alike.
+        let written = writeln!(std::io::stderr().lock(), "::add-mask::{}", crate::ci::escape_data(value));
+        if written.is_err() {
+            crate::interrupt::output_lost();
+        }
+    }
 }
 
 /// Registers a password as it travels in HTTP Basic authentication,

@@ -1,49 +1,67 @@
 //! `cargo xtask release [TAG]`: the release pipeline. `run` decides once what this
-//! run is (a [`Plan`]) and then runs the plan's numbered steps, in the order the
-//! docs/architecture.md lists them; each step lives in the module of its name under `release/`.
+//! run is (a [`Plan`], `plan`) and then runs the plan's numbered steps one after
+//! another (`Steps`, `steps`), each in the module of its name:
 //!
-//! 1. Version (`tag`): TAG (or the pushed tag, or the version file) → a normalized
-//!    PEP 440 version; a hostile tag is refused before anything runs.
-//! 2. Preflight: git and python3, a clean tree, the tag at `HEAD`.
-//! 3. Stamp (`stamping`): the version into the version file, put back afterwards
-//!    outside CI.
-//! 4. Python tools, 5. Build, 6. Verify (`build`).
-//! 7. Authenticate (`auth`): alongside 4–6, or before them when the build installs
+//! 1. Version (`version`): TAG (or the pushed tag, or the version file) → a
+//!    normalized PEP 440 version; a hostile tag is refused before anything runs.
+//! 2. Preflight (`preflight`): the build lock, git and python3, a clean tree, the
+//!    tag at `HEAD`.
+//! 3. Stamp (`stamp`): the checkout's locks, then the version into the version file,
+//!    put back after the build outside CI.
+//! 4. Python tools (`python_tools`): the pinned build and twine.
+//! 5. Build (`build`): the sdist and the wheel, reproducibly.
+//! 6. Verify (`verify`): names, archives, `twine check`, the manifest.
+//! 7. Authenticate (`authenticate`): after 6, or before 4 when the build installs
 //!    private dependencies with the token.
-//! 8. Publish (`upload`): skip what is published identically, refuse conflicts,
+//! 8. Publish (`publish`): skip what is published identically, refuse conflicts,
 //!    upload the rest.
 //! 9. Confirm (`confirm`): every file in the repository with its SHA-256, the version
-//!    `Published`.
+//!    `Published`; then the summary (`summary`).
 //!
 //! `--build-only` stops after step 6; `--publish-only DIR` checks the files of such a
-//! build (`artifacts`) and publishes them; `--dry-run` uploads nothing;
-//! `--fetch-build-deps DIR` only downloads the wheels of the build lock (`fetch`).
+//! build (Check artifacts, `check_artifacts`) and publishes them; `--dry-run` uploads
+//! nothing; `--fetch-build-deps DIR` only downloads the wheels of the build lock
+//! (Fetch build requirements, `fetch_build_deps`). docs/architecture.md has the
+//! table of what each step receives and hands on.
 
-mod artifacts;
-mod auth;
+mod authenticate;
 mod build;
+mod check_artifacts;
 mod confirm;
-mod exclusive;
-mod fetch;
-mod journal;
+mod fetch_build_deps;
 mod plan;
 mod preflight;
-mod stamping;
+mod publish;
+mod python_tools;
+mod stamp;
+mod steps;
 mod summary;
-mod tag;
-mod upload;
+mod verify;
+mod version;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use xshell::Shell;
 
 use crate::{
-    aws, exec, flags,
+    aws,
+    dists::Dist,
+    exec, flags,
+    install_help::Instructions,
     project::{self, Project},
-    report::Steps,
-    version::{self, Source, Version},
+    python::Tools,
+    redact::Secret,
+    report,
+    version::{Source, Version},
 };
 
+use authenticate::Authenticated;
 use plan::{Plan, step};
+use steps::Steps;
+use summary::Mode;
+
+pub use steps::current_step;
 
 impl flags::Release {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -59,7 +77,7 @@ impl flags::Release {
         }
         // A tag given on the command line is checked before anything else happens.
         let tag = match &self.tag {
-            Some(tag) => Some((tag.clone(), version::parse_tag(tag, Source::Argument)?)),
+            Some(tag) => Some((tag.clone(), crate::version::parse_tag(tag, Source::Argument)?)),
             None => None,
         };
         if self.sandbox {
@@ -80,12 +98,12 @@ impl flags::Release {
         }
         let steps = Steps::new(&plan.steps(&self));
         if let Plan::FetchBuildDeps { dir, .. } = &plan {
-            return fetch::run(sh, (&project, &plan), &steps, dir);
+            return fetch_only(sh, (&project, &plan), &steps, dir);
         }
-        let (version, tag) = steps.run(step::VERSION, || tag::resolve(&project, tag))?;
+        let (version, tag) = steps.run(step::VERSION, || version::run(&project, tag))?;
         let ctx = Ctx { sh, project: &project, version, steps, runtime: aws::runtime()?, flags: &self };
         match &plan {
-            Plan::PublishOnly { dir, .. } => artifacts::publish_only(&ctx, &plan, dir),
+            Plan::PublishOnly { dir, .. } => publish_only(&ctx, &plan, dir),
             _ => build_and_publish(&ctx, &plan, tag.as_deref()),
         }
     }
@@ -109,20 +127,90 @@ impl Ctx<'_> {
     }
 }
 
-/// Steps 2 to 9: preflight, stamp, build (with authentication alongside), publish,
-/// confirm.
+/// Steps 2 to 9, one after another (a build against private dependencies
+/// authenticates before its tools, since it installs them with the token).
 fn build_and_publish(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<()> {
     let checked = ctx.steps.run(step::PREFLIGHT, || preflight::run(ctx, plan, tag))?;
-    let stamping::Stamped { exclusive: _held, file: stamped } =
-        ctx.steps.run(step::STAMP, || stamping::run(ctx.project, &checked.checkout, &ctx.version))?;
-    let build = build::Build::of(ctx, &checked);
-    if let Plan::BuildOnly = plan {
-        let built = build.run(None, None);
-        drop(stamped);
-        return summary::built(ctx, &build.out, &built?.dists);
-    }
-    let done = auth::with_build(ctx, plan, &build);
+    let stamp::Stamped { exclusive: _held, file: stamped } =
+        ctx.steps.run(step::STAMP, || stamp::run(ctx.project, &checked.checkout, &ctx.version))?;
+    let first = if plan.private_build(ctx.flags) {
+        Some(ctx.steps.run(step::AUTHENTICATE, || authenticate::run(ctx, plan))?)
+    } else {
+        None
+    };
+    let index = first.as_ref().and_then(Authenticated::index_url);
+    let built = build_and_verify(ctx, plan, &checked, index.as_ref());
+    // The version file is put back as soon as the build is done with it.
     drop(stamped);
-    let (built, auth) = done?;
-    upload::publish_and_confirm(ctx, plan, built, auth)
+    let (tools, out, dists) = built?;
+    if let Plan::BuildOnly = plan {
+        return summary::built(ctx, &out, &dists);
+    }
+    let auth = match first {
+        Some(auth) => auth,
+        None => ctx.steps.run(step::AUTHENTICATE, || authenticate::run(ctx, plan))?,
+    };
+    publish_and_confirm(ctx, plan, (&tools, &dists), auth)
+}
+
+/// Steps 4 to 6: the tools, the files, their verification.
+fn build_and_verify(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    checked: &preflight::Checked,
+    index: Option<&Secret>,
+) -> Result<(Tools, PathBuf, Vec<Dist>)> {
+    let tools = ctx.steps.run(step::TOOLS, || python_tools::run(ctx, plan))?;
+    let out = ctx.steps.run(step::BUILD, || build::run(ctx, &tools, checked, index))?;
+    let dists = ctx.steps.run(step::VERIFY, || verify::run(ctx, &tools, &checked.checkout, &out))?;
+    Ok((tools, out, dists))
+}
+
+/// `--publish-only DIR`, the publish job of the split workflow: Version, then Python
+/// tools, Check artifacts, Authenticate, Publish, Confirm.
+fn publish_only(ctx: &Ctx<'_>, plan: &Plan, dir: &Path) -> Result<()> {
+    let tools = ctx.steps.run(step::TOOLS, || python_tools::run(ctx, plan))?;
+    let dists = ctx.steps.run(step::CHECK_ARTIFACTS, || check_artifacts::run(ctx, &tools, dir))?;
+    let auth = ctx.steps.run(step::AUTHENTICATE, || authenticate::run(ctx, plan))?;
+    publish_and_confirm(ctx, plan, (&tools, &dists), auth)
+}
+
+/// `--fetch-build-deps DIR`: Preflight (the lock), Authenticate, Fetch build
+/// requirements.
+fn fetch_only(sh: &Shell, (project, plan): (&Project, &Plan), steps: &Steps, dir: &Path) -> Result<()> {
+    let lock = steps.run(step::PREFLIGHT, || preflight::lock_only(project))?;
+    let runtime = aws::runtime()?;
+    let auth = steps.run(step::AUTHENTICATE, || authenticate::on_its_own(&runtime, plan))?;
+    let Authenticated::Session(auth) = auth else {
+        bail!("no session to download the build requirements with");
+    };
+    steps.run(step::FETCH, || fetch_build_deps::run(sh, project, &lock, &auth, dir))
+}
+
+/// Steps 8 and 9, then the summary; fails when a file was not published.
+fn publish_and_confirm(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    (tools, dists): (&Tools, &[Dist]),
+    auth: Authenticated,
+) -> Result<()> {
+    let mode = if plan.is_dry_run() { Mode::DryRun } else { Mode::Publish };
+    let (Authenticated::Session(mut auth), Some(settings)) = (auth, plan.settings()) else {
+        ctx.steps.run(step::PUBLISH, || {
+            report::say("dry run: nothing to compare with, nothing uploaded");
+            Ok(())
+        })?;
+        ctx.steps.run(step::CONFIRM, || {
+            report::say("dry run: nothing to confirm");
+            Ok(())
+        })?;
+        return summary::summarize(ctx, dists, &[], mode, None);
+    };
+    let outcomes = ctx.steps.run(step::PUBLISH, || publish::run(ctx, (tools, settings), dists, &mut auth, mode))?;
+    let confirmed = ctx.steps.run(step::CONFIRM, || confirm::run(ctx, (&auth.session, settings), &outcomes, mode));
+    let name = ctx.project.normalized_name();
+    let install = Instructions::new(&auth.endpoint, settings, &name, ctx.version.as_str());
+    summary::summarize(ctx, dists, &outcomes, mode, Some(&install))?;
+    summary::all_published(&outcomes)?;
+    confirmed
 }

@@ -1,16 +1,13 @@
-//! Everything the program prints: numbered steps with their elapsed time, notes,
-//! warnings and errors, and the GitHub Actions forms of them (`::group::`,
-//! `::error::`, `::add-mask::`, the step summary).
+//! Everything the program prints: lines, notes, warnings and errors, and the GitHub
+//! Actions forms of them (`::group::`, `::warning::`, `::error::`, the step summary).
+//! The `::add-mask::` of a secret is `redact`'s own, and the numbered steps of a
+//! release are `release::steps`.
 //!
 //! All text passes through `redact::scrub` first, then `neutralize`, so that no line
 //! can read as a workflow command the program did not mean to send. Output goes to
 //! stderr, so stdout stays free for what a caller may want to capture (`out`).
 
-use std::{
-    fs::OpenOptions,
-    io::Write,
-    time::{Duration, Instant},
-};
+use std::{fs::OpenOptions, io::Write, time::Duration};
 
 use anyhow::{Context, Result};
 
@@ -26,8 +23,8 @@ pub fn in_ci() -> bool {
     crate::ci::context().ci
 }
 
-/// Something to print with a step that was gathered while the step ran alongside
-/// another (authentication runs while the build prints).
+/// Something to print with a step, gathered while its work ran (the notes of
+/// `aws::authenticate`, printed once it ends).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
     Say(String),
@@ -118,7 +115,7 @@ pub fn out_json(json: &str) {
 pub fn warn(text: &str) {
     let text = safe(text);
     if in_github_actions() {
-        emit(false, format_args!("::warning::{}", escape_data(&text)));
+        emit(false, format_args!("::warning::{}", crate::ci::escape_data(&text)));
     } else {
         emit(false, format_args!("warning: {text}"));
     }
@@ -134,7 +131,7 @@ pub fn error(err: &anyhow::Error) {
     emit(false, format_args!("{text}"));
     if in_github_actions() {
         // One annotation with the whole chain; `%0A` keeps it a single command line.
-        emit(false, format_args!("::error::{}", escape_data(&text)));
+        emit(false, format_args!("::error::{}", crate::ci::escape_data(&text)));
     }
 }
 
@@ -142,19 +139,6 @@ pub fn error(err: &anyhow::Error) {
 /// a prefix alone stops neither form of workflow command, see `neutralize`).
 pub fn child_line(line: &str) {
     emit(false, format_args!("  │ {}", safe(line)));
-}
-
-/// Tells the GitHub Actions runner to mask `value` in the job log from now on.
-pub fn add_mask(value: &str) {
-    if in_github_actions() {
-        // Printed on stdout and stderr alike; the runner reads workflow commands on both.
-        emit(false, format_args!("::add-mask::{}", escape_data(value)));
-    }
-}
-
-/// Escapes a value for a workflow command (the runner's `EscapeData`).
-pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Appends Markdown to the job summary (`$GITHUB_STEP_SUMMARY`), when there is one.
@@ -171,93 +155,21 @@ pub fn append_summary(markdown: &str) -> Result<()> {
     Ok(())
 }
 
-/// The numbered steps of a command: `[3/7] Stamp` … `[3/7] Stamp: done (0.01 s)`.
-/// A step's number is its place in the list the command decided on, so a step keeps
-/// its number when an earlier one did not run (the build stopped) or runs on
-/// another thread (authentication alongside the build).
-pub struct Steps {
-    names: Vec<&'static str>,
-}
-
-impl Steps {
-    pub fn new(names: &[&'static str]) -> Steps {
-        Steps { names: names.to_vec() }
-    }
-
-    fn label(&self, name: &str) -> (usize, String) {
-        let number = self.names.iter().position(|it| *it == name).map_or(0, |i| i + 1);
-        debug_assert!(number > 0, "step {name} is not in the plan {:?}", self.names);
-        (number, format!("[{number}/{}] {name}", self.names.len()))
-    }
-
-    /// Runs one step: announces it, runs `f`, and reports how it ended and how long it
-    /// took. In GitHub Actions the step's output is folded into a group.
-    pub fn run<T>(&self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        let (number, label) = self.label(name);
-        // A signal between steps stops the run before the next one starts.
-        crate::interrupt::check()
-            .with_context(|| format!("step {number}/{} ({name}) did not start", self.names.len()))?;
-        set_current_step(Some(&label));
-        if in_github_actions() {
-            emit(false, format_args!("::group::{}", escape_data(&safe(&label))));
-        } else {
-            say(&label);
-        }
-        let start = Instant::now();
-        let res = f();
-        let elapsed = start.elapsed();
-        if in_github_actions() {
-            emit(false, format_args!("::endgroup::"));
-        }
-        let outcome = if res.is_ok() { "done" } else { "FAILED" };
-        say(&format!("{label}: {outcome} ({})", seconds(elapsed)));
-        // A failed step stays the current one: the run's error is about it.
-        if res.is_ok() {
-            set_current_step(None);
-        }
-        res.with_context(|| format!("step {number}/{} ({name}) failed", self.names.len()))
-    }
-
-    /// Like `run`, but the step does not start when `cancel` is set: another part of
-    /// the release has failed already.
-    pub fn run_unless<T>(&self, cancel: &crate::exec::Cancel, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        if cancel.is_cancelled() {
-            let (number, _) = self.label(name);
-            anyhow::bail!("step {number}/{} ({name}) did not start: authentication failed", self.names.len());
-        }
-        self.run(name, f)
+/// Opens a folded group of the log: `::group::` in GitHub Actions, elsewhere the
+/// label as a line of its own.
+pub fn group(label: &str) {
+    if in_github_actions() {
+        emit(false, format_args!("::group::{}", crate::ci::escape_data(&safe(label))));
+    } else {
+        say(label);
     }
 }
 
-/// The step running now (the last one started, with authentication alongside the
-/// build), for the message of an interrupted run.
-static CURRENT_STEP: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
-/// Told each step as it starts (the lock of the checkout records it, so that another
-/// run can name it).
-type StepHook = Box<dyn Fn(&str) + Send + Sync>;
-static STEP_HOOK: std::sync::OnceLock<StepHook> = std::sync::OnceLock::new();
-
-/// Registers the one hook that hears each step's label as it starts.
-pub fn on_step(hook: StepHook) {
-    let _ = STEP_HOOK.set(hook);
-}
-
-fn set_current_step(label: Option<&str>) {
-    if let (Some(label), Some(hook)) = (label, STEP_HOOK.get()) {
-        hook(label);
+/// Closes the group `group` opened (GitHub Actions only).
+pub fn end_group() {
+    if in_github_actions() {
+        emit(false, format_args!("::endgroup::"));
     }
-    let mut current = CURRENT_STEP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    match label {
-        Some(label) => *current = Some(label.to_owned()),
-        None if current.is_some() => *current = None,
-        None => {}
-    }
-}
-
-/// `[8/9] Publish`, when a step is running.
-pub fn current_step() -> Option<String> {
-    CURRENT_STEP.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
 }
 
 /// Text for a cell of a Markdown table in the job summary: inline code, with the

@@ -328,7 +328,7 @@ fn install_and_check(
         .exec()
         .context("create a fresh virtual environment")?;
     let python = venv.join("bin/python");
-    let index = crate::publish::index_url(endpoint, token);
+    let index = crate::aws::index_url(endpoint, token);
     let mut env = Env::network();
     // The index URL carries the token: environment only, never an argument.
     env.set("PIP_INDEX_URL", index.expose()).set("PIP_NO_CACHE_DIR", "1").set("PIP_DISABLE_PIP_VERSION_CHECK", "1");

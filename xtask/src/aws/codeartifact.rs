@@ -1,6 +1,6 @@
 //! The CodeArtifact calls of a release: the token and the endpoint, and what the
-//! repository holds of a version (all pages). The version's status and origin are
-//! `origin`'s.
+//! repository holds of a version (all pages); and the repository's index URL with
+//! the token in it, for pip. The version's status and origin are `origin`'s.
 
 use std::collections::BTreeMap;
 
@@ -167,6 +167,19 @@ pub async fn remote_assets(session: &Session, settings: &Settings, name: &str, v
         "ListPackageVersionAssets of {name} {version} did not end after {max_pages} pages: raise XTASK_MAX_PAGES if the \
          version really has that many files"
     )
+}
+
+/// The repository's simple index with the token in it (`https://aws:TOKEN@…/simple/`),
+/// for pip: a secret, given to the one child that needs it through its environment.
+pub fn index_url(endpoint: &str, token: &Secret) -> Secret {
+    let url = match endpoint.split_once("://") {
+        Some((scheme, rest)) => {
+            format!("{scheme}://aws:{}@{rest}simple/", crate::redact::percent_encode(token.expose()))
+        }
+        None => format!("{endpoint}simple/"),
+    };
+    // The token in it is registered (percent-encoded too): that masks the URL's secret part.
+    Secret::derived(url)
 }
 
 #[cfg(test)]

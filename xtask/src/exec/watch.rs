@@ -1,5 +1,5 @@
 //! Waiting for a child with a watchdog: the wait ends when the child does, when the
-//! run is cancelled (another part failed) or interrupted (a signal), when its total
+//! run is interrupted (a signal), when its total
 //! deadline passes (`XTASK_CHILD_TIMEOUT`, or the caller's own), or when the child
 //! has stalled: printed nothing and moved no bytes for `XTASK_STALL_TIMEOUT`.
 //!
@@ -18,7 +18,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::Cancel;
 use crate::{interrupt, limits};
 
 /// When the child last showed a sign of life (output), in milliseconds since `start`.
@@ -60,17 +59,15 @@ impl Deadline {
 
 /// Why a wait ended without the child ending on its own.
 pub enum Stopped {
-    Cancelled,
     Interrupted(interrupt::Interrupted),
     Stalled(Duration),
     Deadline(Deadline),
 }
 
 /// Waits for `child` (the leader of its own process group), stopping the group when
-/// the run is cancelled or interrupted, the deadline passes, or the child stalls.
+/// the run is interrupted, the deadline passes, or the child stalls.
 pub fn wait(
     child: &mut Child,
-    cancel: Option<&Cancel>,
     activity: &Activity,
     deadline: Deadline,
 ) -> std::io::Result<Result<ExitStatus, Stopped>> {
@@ -83,8 +80,6 @@ pub fn wait(
         }
         let stop = if let Some(signal) = interrupt::received() {
             Some(Stopped::Interrupted(signal))
-        } else if cancel.is_some_and(Cancel::is_cancelled) {
-            Some(Stopped::Cancelled)
         } else if Instant::now() >= deadline.at {
             Some(Stopped::Deadline(deadline))
         } else {

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::stamp::Place;
+use super::version_text::Place;
 
 /// The file that holds the version and where in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

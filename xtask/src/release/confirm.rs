@@ -10,17 +10,34 @@ use anyhow::{Result, bail};
 use crate::{
     aws::{self, Remote, Session, origin::Arrival},
     dists::Dist,
-    interrupt, publish, report,
+    interrupt, report,
     settings::Settings,
 };
 
-use super::{Ctx, summary::Outcome};
+use super::{
+    Ctx, publish,
+    summary::{Mode, Outcome},
+};
+
+/// Step 9 (nothing to confirm after a dry run).
+pub fn run(
+    ctx: &Ctx<'_>,
+    (session, settings): (&Session, &Settings),
+    outcomes: &[(Dist, Outcome)],
+    mode: Mode,
+) -> Result<()> {
+    if mode == Mode::DryRun {
+        report::say("dry run: nothing uploaded, nothing to confirm");
+        return Ok(());
+    }
+    confirm(ctx, session, settings, outcomes)
+}
 
 /// The repository holds every file with the same SHA-256, and the version is
 /// `Published`. Listings can lag behind an upload: CodeArtifact says publishing
 /// "can sometimes take longer" than a second and to retry "up to three times"
 /// (User Guide, "Publishing latency"), hence five tries a second apart.
-pub fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: &[(Dist, Outcome)]) -> Result<()> {
+fn confirm(ctx: &Ctx<'_>, session: &Session, settings: &Settings, outcomes: &[(Dist, Outcome)]) -> Result<()> {
     let version = &ctx.version;
     let name = &ctx.project.normalized_name();
     let expected: Vec<&Dist> =

@@ -9,7 +9,9 @@ use xshell::Shell;
 
 use crate::{
     build_lock::{self, BuildLock},
-    git, python, report,
+    git,
+    project::{Project, version_text},
+    python, report,
 };
 
 use super::{Ctx, plan::Plan};
@@ -25,9 +27,14 @@ pub struct Checked {
 
 pub fn run(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<Checked> {
     // The lock first: a stale one is refused before anything else runs.
-    let build_lock = build_lock::check(ctx.project)?;
+    let build_lock = lock_only(ctx.project)?;
     let checkout = checks(ctx, plan, tag)?;
     Ok(Checked { checkout, build_lock })
+}
+
+/// The Preflight of `--fetch-build-deps`, which builds nothing: the lock alone.
+pub fn lock_only(project: &Project) -> Result<BuildLock> {
+    build_lock::check(project)
 }
 
 fn checks(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<git::Checkout> {
@@ -79,7 +86,7 @@ fn only_version_differs(ctx: &Ctx<'_>, in_repository: &str) -> Result<bool> {
     else {
         return Ok(false);
     };
-    Ok(crate::stamp::replace(&committed, &then, &now.current) == working)
+    Ok(version_text::replace(&committed, &then, &now.current) == working)
 }
 
 /// A release publishes what its tag names: the tag must exist and point at what is

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::{dists::Dist, install_help::Instructions, manifest, report};
 
@@ -35,6 +35,21 @@ impl Outcome {
             Outcome::Refused(msg) => format!("NOT published: {msg}"),
         }
     }
+}
+
+/// A release fails when a file was not published: each is named with why.
+pub fn all_published(outcomes: &[(Dist, Outcome)]) -> Result<()> {
+    let refused: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Refused(msg) => Some(msg.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !refused.is_empty() {
+        bail!("{} of {} file(s) were not published:\n  {}", refused.len(), outcomes.len(), refused.join("\n  "));
+    }
+    Ok(())
 }
 
 /// The end of `--build-only`: where the files are, and the summary.

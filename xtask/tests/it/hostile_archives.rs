@@ -243,7 +243,7 @@ fn twine_sends_only_what_the_inspection_checked() {
     let upload = |version: &str, sha256: &str| -> Value {
         let line = serde_json::json!({ "path": wheel, "name": "yamause", "version": version, "sha256": sha256, "deadline": 20 });
         let mut child = std::process::Command::new(tools_python("release"))
-            .arg(repo_root().join("xtask/py/upload_dists.py"))
+            .arg(repo_root().join("xtask/src/release/publish/upload_dists.py"))
             .arg("--stdin")
             .env("TWINE_USERNAME", "aws")
             .env("TWINE_PASSWORD", "not-a-token-at-all")
@@ -333,7 +333,7 @@ fn the_inspector_names_the_rule_of_each_refusal() {
         assert!(out.status.success(), "hostile_dists.py {case}: {}", text(&out));
         let file = dir.path().join(String::from_utf8(out.stdout).unwrap().trim());
         let out = std::process::Command::new(&python)
-            .arg(repo_root().join("xtask/py/inspect_dists.py"))
+            .arg(repo_root().join("xtask/src/release/verify/inspect_dists.py"))
             .args(["--name", "yamause", "--version", "1.0.0"])
             .arg(&file)
             .output()

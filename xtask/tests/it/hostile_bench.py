@@ -1,5 +1,5 @@
 """The worst inputs of each kind, for `cargo xtask bench inspect`: at the limits of
-`xtask/py/strict_archive.py` (accepted, the most work), or far past them (refused,
+`xtask/src/release/verify/strict_archive.py` (accepted, the most work), or far past them (refused,
 as late as the limits allow). Used through `hostile_dists.py`.
 """
 

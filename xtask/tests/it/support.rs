@@ -108,12 +108,12 @@ pub fn hatchling_python() -> PathBuf {
 }
 
 /// Builds the project in `project` into `out` (sdist, then the wheel from it) the way
-/// the release does: `xtask/py/build_dists.py` of the release tools, with hatchling
+/// the release does: `xtask/src/release/build/build_dists.py` of the release tools, with hatchling
 /// from [`hatchling_python`].
 pub fn build_project(project: &Path, out: &Path, source_date_epoch: &str) -> Output {
     fs::create_dir_all(out).unwrap();
     Command::new(tools_python("release"))
-        .arg(repo_root().join("xtask/py/build_dists.py"))
+        .arg(repo_root().join("xtask/src/release/build/build_dists.py"))
         .arg(hatchling_python())
         .arg(out)
         .arg(project)

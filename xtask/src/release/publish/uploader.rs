@@ -1,11 +1,7 @@
-//! Safe uploads: compare with what the repository already holds, upload only what is
-//! missing, one file at a time, and explain every refusal.
-//!
-//! A version's files cannot be replaced in CodeArtifact: an identical file may be
-//! sent again, different content under the same name is refused with 409. So before
-//! uploading, the SHA-256 of each local file is compared with the published asset:
-//! identical → skipped, different → refused with both hashes, missing → uploaded.
-//! Re-running a release is therefore always safe, and completes a partial one.
+//! The uploader: one twine process (`upload_dists.py`, beside this file) that
+//! uploads the files it is told, one at a time, each within its deadline, and
+//! reports each file's outcome as it is done; and what each outcome means
+//! (`Failure`).
 
 use std::{io::Write, path::Path};
 
@@ -13,7 +9,6 @@ use anyhow::Result;
 use xshell::{Shell, cmd};
 
 use crate::{
-    aws::Remote,
     dists::Dist,
     exec::{self, Env},
     limits,
@@ -27,64 +22,6 @@ use crate::{
 /// this, a bound that holds even where Python's own per-file alarm cannot fire (a
 /// name lookup blocked in the C library).
 const UPLOADER_SLACK: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// What to do with one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Upload,
-    /// Published already with the same SHA-256.
-    Skip,
-    /// Published already with other content (the remote SHA-256).
-    Conflict(String),
-}
-
-/// Decides, per file, from what the repository holds.
-pub fn plan(dists: &[Dist], remote: &Remote) -> Vec<Action> {
-    dists
-        .iter()
-        .map(|dist| match remote {
-            Remote::Listed(assets) => match assets.get(&dist.file_name) {
-                None => Action::Upload,
-                Some(sha) if *sha == dist.sha256 => Action::Skip,
-                Some(sha) => Action::Conflict(sha.clone()),
-            },
-            Remote::Unknown(_) => Action::Upload,
-        })
-        .collect()
-}
-
-/// The files of this version the repository holds that this build did not make
-/// (name, SHA-256): another build of the version was published, from a second tag
-/// of the same version or by hand.
-pub fn foreign<'a>(dists: &[Dist], remote: &'a Remote) -> Vec<(&'a str, &'a str)> {
-    let Remote::Listed(assets) = remote else { return Vec::new() };
-    assets
-        .iter()
-        .filter(|(name, _)| !dists.iter().any(|d| d.file_name == **name))
-        .map(|(name, sha)| (name.as_str(), sha.as_str()))
-        .collect()
-}
-
-/// Why nothing more is uploaded to a version that holds `foreign` files.
-pub fn mixed_message(foreign: &[(&str, &str)], version: &str) -> String {
-    let list: Vec<String> = foreign.iter().map(|(name, sha)| format!("{name} (sha256:{sha})")).collect();
-    format!(
-        "the repository already holds file(s) of {version} that this build did not make: {}. Another build of \
-         {version} was published (a second tag of the same version, or an upload by hand); adding this build's \
-         files would mix two builds in one version, so nothing is uploaded. Release a new version",
-        list.join(", ")
-    )
-}
-
-/// The message for a file whose name is taken by other content.
-pub fn conflict_message(dist: &Dist, remote_sha: Option<&str>, version: &str) -> String {
-    let remote = remote_sha.map(|it| format!(", published sha256:{it}")).unwrap_or_default();
-    format!(
-        "{} differs from the file already published under that name (local sha256:{}{remote}): a published file \
-         cannot be replaced; release a new version (for example a .post release) instead of {version}",
-        dist.file_name, dist.sha256
-    )
-}
 
 /// How an upload ended, read from twine's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,10 +131,9 @@ pub struct Expected<'a> {
 }
 
 /// A twine process that uploads the files it is given on stdin, one at a time
-/// (`xtask/py/upload_dists.py`). It can be started before the files are verified, so
-/// that importing twine overlaps with the verification: it uploads nothing until
-/// `upload` names the files, with what the inspection checked of each, which
-/// twine's own reading must match before it sends anything. The token reaches twine
+/// (`upload_dists.py`): it uploads nothing until `upload` names the files,
+/// with what the inspection checked of each, which twine's own reading must match
+/// before it sends anything. The token reaches twine
 /// only through its environment (`TWINE_PASSWORD`), never its arguments or a file.
 /// twine itself repeats an upload that got a 5xx five times.
 pub struct Uploader {
@@ -207,7 +143,7 @@ pub struct Uploader {
 impl Uploader {
     pub fn start(sh: &Shell, tools: &Tools, root: &Path, endpoint: &str, token: &Secret) -> Result<Uploader> {
         let python = &tools.python;
-        let script = root.join("xtask/py/upload_dists.py");
+        let script = root.join("xtask/src/release/publish/upload_dists.py");
         let mut env = Env::network();
         env.set("TWINE_USERNAME", "aws").set("TWINE_PASSWORD", token.expose()).set("TWINE_REPOSITORY_URL", endpoint);
         // No keyring lookups: the credentials are all in the environment.
@@ -273,46 +209,9 @@ impl Uploader {
     }
 }
 
-/// The repository's simple index with the token in it (`https://aws:TOKEN@…/simple/`),
-/// for pip: a secret, given to the one child that needs it through its environment.
-pub fn index_url(endpoint: &str, token: &Secret) -> Secret {
-    let url = match endpoint.split_once("://") {
-        Some((scheme, rest)) => {
-            format!("{scheme}://aws:{}@{rest}simple/", crate::redact::percent_encode(token.expose()))
-        }
-        None => format!("{endpoint}simple/"),
-    };
-    // The token in it is registered (percent-encoded too): that masks the URL's secret part.
-    Secret::derived(url)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::{collections::BTreeMap, path::PathBuf};
-
     use super::*;
-    use crate::dists::Kind;
-
-    fn dist(name: &str, sha: &str) -> Dist {
-        Dist {
-            path: PathBuf::from(name),
-            file_name: name.to_owned(),
-            kind: Kind::Wheel,
-            size: 1,
-            sha256: sha.to_owned(),
-        }
-    }
-
-    #[test]
-    fn plans_from_remote_hashes() {
-        let dists = [dist("a.whl", "11"), dist("b.whl", "22"), dist("c.tar.gz", "33")];
-        let remote = Remote::Listed(BTreeMap::from([
-            ("a.whl".to_owned(), "11".to_owned()),
-            ("b.whl".to_owned(), "99".to_owned()),
-        ]));
-        assert_eq!(plan(&dists, &remote), [Action::Skip, Action::Conflict("99".to_owned()), Action::Upload]);
-        assert_eq!(plan(&dists, &Remote::Unknown(String::new())), [Action::Upload, Action::Upload, Action::Upload]);
-    }
 
     #[test]
     fn classifies_upload_results() {
@@ -361,11 +260,5 @@ mod tests {
         assert!(!Failure::Network(Cause::TooSlow).is_transient() && Failure::Network(Cause::TooSlow).is_unclear());
         assert!(!Failure::Network(Cause::NoConnection).is_transient());
         assert!(!Failure::Network(Cause::Refused).is_unclear());
-    }
-
-    #[test]
-    fn conflict_names_both_hashes() {
-        let msg = conflict_message(&dist("a.whl", "11"), Some("99"), "1.0");
-        assert!(msg.contains("sha256:11") && msg.contains("sha256:99") && msg.contains("new version"), "{msg}");
     }
 }

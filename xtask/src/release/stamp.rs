@@ -1,7 +1,8 @@
 //! Step 3, Stamp: the release takes the checkout for itself (`exclusive`), puts
 //! back what a run that died left stamped (`journal`), then the version goes into
-//! the version file (atomically, the rest kept byte for byte); outside CI it is put
-//! back after the build, and the journal says so until then. The file and every
+//! the version file (atomically, the rest kept byte for byte: the bytes of the
+//! version are found by `project::version_text`); outside CI it is put back after
+//! Verify, and the journal says so until then. The file and every
 //! folder on its path must be regular (`fsutil::regular_file_in`), when it is read and
 //! again when it is written or restored: nothing is written through a link.
 
@@ -12,12 +13,18 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::{fsutil, git::Checkout, project::Project, report, stamp, version::Version};
-
-use super::{
-    exclusive::{self, Exclusive},
-    journal,
+use crate::{
+    fsutil,
+    git::Checkout,
+    project::{Project, version_text},
+    report,
+    version::Version,
 };
+
+mod exclusive;
+mod journal;
+
+use exclusive::Exclusive;
 
 /// What the Stamp step leaves for the rest of the run: the locks (held to its end)
 /// and the version file to put back.
@@ -56,7 +63,7 @@ fn stamp(project: &Project, version: &Version, journal: PathBuf) -> Result<Optio
         report::say(&format!("{label} already says {version}; left untouched"));
         return Ok(None);
     }
-    let new = stamp::replace(&text, &assignment, version.as_str());
+    let new = version_text::replace(&text, &assignment, version.as_str());
     // In CI the checkout is the job's own and the stamped file is what it builds:
     // nothing is put back, so nothing is journaled.
     let in_ci = report::in_ci();

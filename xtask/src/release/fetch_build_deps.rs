@@ -1,5 +1,5 @@
-//! `release --fetch-build-deps DIR`, the `build-deps` job of the workflow with
-//! private build dependencies: the wheels of `build-requirements.txt`, downloaded
+//! Fetch build requirements, the step of `release --fetch-build-deps DIR` (the
+//! `build-deps` job of the workflow with private build dependencies): the wheels of `build-requirements.txt`, downloaded
 //! from the CodeArtifact repository into DIR and checked against the lock's hashes,
 //! for a build job that holds no token. It runs no build code and needs only an
 //! identity that can read the repository (`iam-policy`'s read role); pip downloads
@@ -8,41 +8,29 @@
 
 use std::{fs, path::Path};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
 
 use crate::{
-    build_env,
+    aws,
     build_lock::{self, BuildLock},
     exec::{self, Env},
     project::{self, Project},
-    publish,
     python::{self, NULL_DEVICE},
-    report::{self, Steps},
+    report,
 };
 
-use super::{
-    auth::{self, Auth, Authenticated},
-    plan::{Plan, step},
-};
+use super::{authenticate::Auth, build};
 
-/// Preflight (the lock), Authenticate, Fetch build requirements.
-pub fn run(sh: &Shell, (project, plan): (&Project, &Plan), steps: &Steps, dir: &Path) -> Result<()> {
-    let lock = steps.run(step::PREFLIGHT, || build_lock::check(project))?;
-    let runtime = crate::aws::runtime()?;
-    let Authenticated::Session(auth) = auth::on_its_own(&runtime, steps, plan)? else {
-        bail!("no session to download the build requirements with");
-    };
-    steps.run(step::FETCH, || download(sh, project, &lock, &auth, dir))
-}
-
-fn download(sh: &Shell, project: &Project, lock: &BuildLock, auth: &Auth, dir: &Path) -> Result<()> {
+/// Fetch build requirements: the lock's wheels into a fresh DIR, each checked
+/// against its hash.
+pub fn run(sh: &Shell, project: &Project, lock: &BuildLock, auth: &Auth, dir: &Path) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("remove the earlier {}", dir.display()))?;
     }
     fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     let python = python::with_pip(sh, &project::target_dir(&project.root).join("pip-env"))?;
-    let index = publish::index_url(&auth.endpoint, &auth.token);
+    let index = aws::index_url(&auth.endpoint, &auth.token);
     let mut env = Env::private_build();
     // The URL carries the token: pip's environment only, never an argument.
     env.set("PIP_INDEX_URL", index.expose())
@@ -67,7 +55,7 @@ fn download(sh: &Shell, project: &Project, lock: &BuildLock, auth: &Auth, dir: &
             build_lock::FILE
         )
     })?;
-    let wheels = build_env::check_wheels(dir, lock)?;
+    let wheels = build::check_wheels(dir, lock)?;
     report::say(&format!("{}: {} wheel(s), each one the lock names by hash", dir.display(), wheels.len()));
     for wheel in &wheels {
         let (size, sha256) = crate::dists::hash_file(wheel)?;

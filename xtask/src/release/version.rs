@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// The version to release, and the tag it came from (for the tag check).
-pub fn resolve(project: &Project, tag: Option<(String, Version)>) -> Result<(Version, Option<String>)> {
+pub fn run(project: &Project, tag: Option<(String, Version)>) -> Result<(Version, Option<String>)> {
     let (version, tag, source) = match (tag, &ci::context().pushed_tag) {
         (Some((tag, version)), _) => (version, Some(tag), Source::Argument),
         (None, Some(pushed)) => {

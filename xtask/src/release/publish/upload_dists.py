@@ -25,10 +25,8 @@ trickles its answer is stopped there (SIGALRM interrupts even a blocked read).
 
 With `--stdin`, the files are read from stdin until it closes, one JSON object per
 line: {"path", "name", "version", "sha256", "deadline"}: what the inspection
-checked, and the seconds the file's upload may take in all. The
-release starts this process while it still verifies the files, so that importing
-twine overlaps with the verification; it uploads nothing unless it is told which
-files, after the verification passed.
+checked, and the seconds the file's upload may take in all. The release starts
+this process in its Publish step, after the files were verified.
 
 twine reads each file itself (the name and version it sends come from its own
 reading of the archive): the package twine made is compared with what the

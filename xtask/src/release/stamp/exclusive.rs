@@ -41,7 +41,7 @@ pub fn acquire(places: &[(PathBuf, &str)]) -> Result<Exclusive> {
     let files = Arc::new(files);
     write_holder(&files, "starting");
     let shared = files.clone();
-    report::on_step(Box::new(move |label| write_holder(&shared, label)));
+    crate::release::steps::on_step(Box::new(move |label| write_holder(&shared, label)));
     Ok(Exclusive { files })
 }
 

@@ -1,6 +1,8 @@
-//! `--publish-only DIR`, the publish job of the split workflow: steps 2 and 3 check
-//! the files of an earlier `--build-only` run, then it authenticates and publishes
-//! them as a release does. Nothing in DIR is trusted before it is checked.
+//! Check artifacts, the step of `--publish-only DIR` (the publish job of the split
+//! workflow) that checks the files of an earlier `--build-only` run before they are
+//! published as a release publishes: the manifest, the commit, the names, the sizes
+//! and SHA-256, and every archive inspected as Verify inspects it. Nothing in DIR is
+//! trusted before it is checked.
 
 use std::{fs, path::Path};
 
@@ -9,37 +11,24 @@ use xshell::Shell;
 
 use crate::{
     ci,
-    dists::{self, Dist},
+    dists::Dist,
     git,
     manifest::{self, Manifest},
-    project::{self, Project},
-    python::{self, ToolLock, Tools},
+    project,
+    python::Tools,
     report,
     version::Version,
 };
 
-use super::{
-    Ctx, auth,
-    build::Built,
-    plan::{Plan, step},
-    upload,
-};
+use super::{Ctx, verify};
 
-/// Python tools, Check artifacts, Authenticate, Publish, Confirm.
-pub fn publish_only(ctx: &Ctx<'_>, plan: &Plan, dir: &Path) -> Result<()> {
-    let (sh, project, version) = (ctx.sh, ctx.project, &ctx.version);
-    let tools = ctx.steps.run(step::TOOLS, || python::ensure(sh, &project.root, ToolLock::Publish))?;
-    let dists = ctx.steps.run(step::CHECK_ARTIFACTS, || check(sh, &tools, project, version, dir))?;
-    let auth = auth::alone(ctx, plan)?;
-    upload::publish_and_confirm(ctx, plan, Built { tools, dists, uploader: None }, auth)
-}
-
-/// `--publish-only DIR`: the folder holds exactly the files of the manifest written
-/// by `--build-only`, unchanged, built from this commit for this version; and every
+/// Check artifacts: the folder holds exactly the files of the manifest written by
+/// `--build-only`, unchanged, built from this commit for this version; and every
 /// archive passes the same inspection as after the build (name and version inside,
 /// RECORD, `twine check`). The artifact crossed from a job that ran build code, so
 /// none of it is trusted before this.
-fn check(sh: &Shell, tools: &Tools, project: &Project, version: &Version, dir: &Path) -> Result<Vec<Dist>> {
+pub fn run(ctx: &Ctx<'_>, tools: &Tools, dir: &Path) -> Result<Vec<Dist>> {
+    let (sh, project, version) = (ctx.sh, ctx.project, &ctx.version);
     let dir = &artifact_dir(dir, version)?;
     let manifest = Manifest::read(dir)?;
     let path = dir.join(manifest::FILE);
@@ -63,8 +52,8 @@ fn check(sh: &Shell, tools: &Tools, project: &Project, version: &Version, dir: &
             commit.source
         );
     }
-    let dists = dists::collect(dir)?;
-    dists::check_file_names(&dists, &project.name, version)?;
+    let dists = verify::collect(dir)?;
+    verify::check_file_names(&dists, &project.name, version)?;
     if manifest.files.len() != dists.len() {
         bail!("{} lists {} file(s), but {} holds {}", path.display(), manifest.files.len(), dir.display(), dists.len());
     }
@@ -84,7 +73,7 @@ fn check(sh: &Shell, tools: &Tools, project: &Project, version: &Version, dir: &
     }
     // What is inside, as after the build: twine sends the name and version of
     // METADATA, so a wheel named 1.0.0 that says 9.9.9 inside would be filed as 9.9.9.
-    dists::inspect(sh, tools, project, version, &dists)?;
+    verify::inspect(sh, tools, project, version, &dists)?;
     for dist in &dists {
         report::say(&format!(
             "  {:<45} {:>9} B  sha256:{}  (matches the manifest)",

@@ -1,10 +1,13 @@
-//! Reading and rewriting the version where the build backend reads it: the
+//! Finding the version's text where the build backend reads it: the
 //! `__version__ = "…"` assignment of a Python file (or another variable name), a
 //! file that holds nothing but the version, or `version = "…"` in the `[project]`
-//! table of `pyproject.toml`.
+//! table of `pyproject.toml`; and the file with another version in its place
+//! (`replace`). The Version step reads it there, Preflight compares it with the
+//! committed file, and Stamp writes it (`xtask/src/release/stamp.rs`).
 //!
-//! The file is treated as bytes: only the characters of the version change, so
-//! comments, other code, CRLF line endings and the file's encoding stay as they were.
+//! The file is treated as bytes: the version is a byte range, so that only its
+//! characters change and comments, other code, CRLF line endings and the file's
+//! encoding stay as they were.
 
 use std::ops::Range;
 

@@ -1,9 +1,9 @@
-//! The strict inspection of the archives (`xtask/py/inspect_dists.py`), then
-//! `twine check --strict`, in one Python process; and what their report means.
+//! The strict inspection of the archives (`inspect_dists.py`, beside this file),
+//! then `twine check --strict`, in one Python process; and what their report means.
 //!
 //! The inspector reads each archive once, strictly and within limits, and refuses
 //! anything two readers could read differently (the rules and limits are in
-//! `xtask/py/strict_*.py`). Its refusal names the file, the member and the rule;
+//! `strict_*.py`, beside it). Its refusal names the file, the member and the rule;
 //! twine check runs only once every file passed. A crash of the inspector is its
 //! own failure, shown with its last lines, never advice about the metadata.
 
@@ -13,13 +13,12 @@ use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::{
+    dists::{Dist, Kind},
     exec::{self, Env},
     project::{Project, normalize_name},
     python::Tools,
     version::Version,
 };
-
-use super::{Dist, Kind};
 
 /// What the inspector found in one archive.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +49,7 @@ struct Report {
 /// `twine check --strict` on them: both must pass.
 pub fn inspect(sh: &Shell, tools: &Tools, project: &Project, version: &Version, dists: &[Dist]) -> Result<()> {
     let python = &tools.python;
-    let script = project.root.join("xtask/py/inspect_dists.py");
+    let script = project.root.join("xtask/src/release/verify/inspect_dists.py");
     let files: Vec<&Path> = dists.iter().map(|it| it.path.as_path()).collect();
     let (name, release) = (&project.name, version.as_str());
     let cmd = cmd!(sh, "{python} {script} --name {name} --version {release} --twine-check {files...}");
@@ -78,7 +77,7 @@ fn judge(report: Report, ended: Result<()>, dists: &[Dist], project_name: &str, 
                  where)",
             ),
             TwineCheck::NotRun => err.context(format!(
-                "the archive inspector (xtask/py/inspect_dists.py) failed after reporting on {} of {} file(s)",
+                "the archive inspector (xtask/src/release/verify/inspect_dists.py) failed after reporting on {} of {} file(s)",
                 report.files.len(),
                 dists.len()
             )),
@@ -86,7 +85,7 @@ fn judge(report: Report, ended: Result<()>, dists: &[Dist], project_name: &str, 
     }
     if report.files.len() != dists.len() || report.twine_check != TwineCheck::Passed {
         bail!(
-            "the archive inspector (xtask/py/inspect_dists.py) reported on {} of {} file(s) and ended without \
+            "the archive inspector (xtask/src/release/verify/inspect_dists.py) reported on {} of {} file(s) and ended without \
              twine check's result",
             report.files.len(),
             dists.len()
@@ -152,14 +151,11 @@ fn check_metadata(inspected: &[Inspected], dists: &[Dist], project_name: &str, v
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::version;
 
     fn dist(file_name: &str) -> Dist {
-        let kind = if file_name.ends_with(".whl") { Kind::Wheel } else { Kind::Sdist };
-        Dist { path: PathBuf::from(file_name), file_name: file_name.to_owned(), kind, size: 1, sha256: String::new() }
+        Dist::for_test(file_name, "")
     }
 
     fn failed() -> Result<()> {
@@ -183,7 +179,11 @@ mod tests {
                 "`twine check --strict` refused the metadata",
             ),
             (format!("{ok}\n{{\"twine_check\": \"started\"}}"), failed(), "`twine check --strict` crashed"),
-            (String::new(), failed(), "the archive inspector (xtask/py/inspect_dists.py) failed after reporting on 0"),
+            (
+                String::new(),
+                failed(),
+                "the archive inspector (xtask/src/release/verify/inspect_dists.py) failed after reporting on 0",
+            ),
             (ok.to_owned(), Ok(()), "ended without twine check's result"),
             (passed.replace("1.0.0", "0.9"), Ok(()), "has Version \"0.9\" in its PKG-INFO"),
             (passed.replace("\"yamause\"", "\"other\""), Ok(()), "has Name \"other\""),
