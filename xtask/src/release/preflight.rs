@@ -32,8 +32,12 @@ pub fn run(ctx: &Ctx<'_>, plan: &Plan, tag: Option<&str>) -> Result<Checked> {
     Ok(Checked { checkout, build_lock })
 }
 
-/// The Preflight of `--fetch-build-deps`, which builds nothing: the lock alone.
+/// The Preflight of `--fetch-build-deps`, which builds nothing: the lock alone
+/// (and the proxy settings, as every Preflight).
 pub fn lock_only(project: &Project) -> Result<BuildLock> {
+    // A proxy variable no client here can use (`socks5://`, no host) is refused
+    // before the first installer or AWS call would fail on it, or go around it.
+    crate::net::check_proxy_vars()?;
     build_lock::check(project)
 }
 
