@@ -1,7 +1,7 @@
 //! `cargo xtask bench inspect`: the Check artifacts step of `release --publish-only`
 //! on the worst inputs, against the untouched build in the same run. Each input is
 //! written by `xtask/tests/it/hostile_dists.py` (its `bench-*` cases and a few of
-//! the tests' cases): archives at the limits of `xtask/py/strict_archive.py`, where
+//! the tests' cases): archives at the limits of `xtask/src/release/verify/strict_archive.py`, where
 //! the inspection does the most work and passes, and bombs far past them, refused as
 //! late as the limits allow. Each runs as the publish job would (a real release
 //! process, its manifest to match), and the step's time, the run's CPU time and the
