@@ -9,7 +9,7 @@
 //! | `XTASK_AWS_ATTEMPT_TIMEOUT` | 30 s | one attempt of an AWS call, answer included |
 //! | `XTASK_AWS_TIMEOUT` | 90 s | one AWS call with all its retries |
 //! | `XTASK_UPLOAD_TIMEOUT` | 120 s | silence on an upload connection (twine) |
-//! | `XTASK_UPLOAD_MIN_RATE` | 32 KiB/s | a whole file's upload: `XTASK_UPLOAD_TIMEOUT` + its size at this rate |
+//! | `XTASK_UPLOAD_MIN_RATE` | 32 KiB/s | a whole file's upload: twice `XTASK_UPLOAD_TIMEOUT` + its size at this rate |
 //! | `XTASK_STALL_TIMEOUT` | 300 s | a child that prints nothing and moves no bytes |
 //! | `XTASK_CHILD_TIMEOUT` | 3600 s | the whole run of one child program |
 //! | `XTASK_MAX_PAGES` | 100 | pages of one listing (a repeated token is an error) |
@@ -103,10 +103,12 @@ fn from(var: impl Fn(&str) -> Option<String>) -> Result<Limits> {
 }
 
 impl Limits {
-    /// How long the upload of a file of `size` bytes may take in all: the silence
-    /// bound, plus the file at the minimum rate (twine's connection retries included).
+    /// How long the upload of a file of `size` bytes may take in all: twice the
+    /// silence bound (so that a server that answers nothing is always told by its
+    /// silence, connecting and sending included), plus the file at the minimum rate
+    /// (twine's connection retries included).
     pub fn upload_total(&self, size: u64) -> Duration {
-        self.upload + Duration::from_secs_f64(size as f64 / self.upload_min_rate as f64)
+        self.upload * 2 + Duration::from_secs_f64(size as f64 / self.upload_min_rate as f64)
     }
 }
 
@@ -133,8 +135,8 @@ mod tests {
             assert!(err.to_string().starts_with(bad.0), "{err}");
         }
         let limits = from(env(&[("XTASK_UPLOAD_TIMEOUT", "4"), ("XTASK_UPLOAD_MIN_RATE", "0.5")])).unwrap();
-        assert_eq!(limits.upload_total(2048), Duration::from_secs(8));
-        assert_eq!(Limits::default().upload_total(32 * 1024 * 60), Duration::from_secs(180));
+        assert_eq!(limits.upload_total(2048), Duration::from_secs(12));
+        assert_eq!(Limits::default().upload_total(32 * 1024 * 60), Duration::from_secs(300));
         assert!(from(env(&[("XTASK_UPLOAD_MIN_RATE", "0")])).is_err());
         assert_eq!(shown(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(shown(Duration::from_secs(90)), "90 s");

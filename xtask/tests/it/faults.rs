@@ -189,7 +189,7 @@ fn cases() -> Vec<Case> {
             ]),
             40,
         ),
-        // Each file's upload ends at its deadline (2 s of XTASK_UPLOAD_TIMEOUT + its
+        // Each file's upload ends at its deadline (twice the 2 s of XTASK_UPLOAD_TIMEOUT + its
         // size at the default XTASK_UPLOAD_MIN_RATE), and is not tried again.
         case(
             "trickle",

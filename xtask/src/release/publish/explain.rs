@@ -25,11 +25,12 @@ fn network(cause: &Cause, dist: &Dist, host: &str) -> String {
     let total = limits.upload_total(dist.size);
     match cause {
         Cause::TooSlow => format!(
-            "{host} took the upload too slowly: it did not end within {} (XTASK_UPLOAD_TIMEOUT, {}, + its {} bytes at \
-             XTASK_UPLOAD_MIN_RATE, {} KiB/s), so it was stopped; the network or a proxy on the way trickles. Re-run \
-             the release later (it resumes where it stopped), or on a slow link lower XTASK_UPLOAD_MIN_RATE",
+            "{host} took the upload too slowly: it did not end within {} (twice XTASK_UPLOAD_TIMEOUT, {}, + its {} \
+             bytes at XTASK_UPLOAD_MIN_RATE, {} KiB/s), so it was stopped; the network or a proxy on the way \
+             trickles. Re-run the release later (it resumes where it stopped), or on a slow link lower \
+             XTASK_UPLOAD_MIN_RATE",
             crate::limits::shown(total),
-            crate::limits::shown(limits.upload),
+            crate::limits::shown(limits.upload * 2),
             dist.size,
             limits.upload_min_rate as f64 / 1024.0
         ),

@@ -20,7 +20,7 @@ Every request has a timeout (XTASK_CONNECT_TIMEOUT, XTASK_UPLOAD_TIMEOUT: second
 to connect, and of silence on the connection), so a server that stalls ends the
 upload instead of holding the job; and each file's whole upload, twine's own
 connection retries included, has a deadline the release computes from its size
-(`XTASK_UPLOAD_TIMEOUT` + the size at `XTASK_UPLOAD_MIN_RATE`): a server that
+(twice `XTASK_UPLOAD_TIMEOUT` + the size at `XTASK_UPLOAD_MIN_RATE`): a server that
 trickles its answer is stopped there (SIGALRM interrupts even a blocked read).
 
 With `--stdin`, the files are read from stdin until it closes, one JSON object per

@@ -174,7 +174,7 @@ impl Uploader {
             })
             .collect();
         let total = dists.iter().map(|d| limits.upload_total(d.size)).sum::<std::time::Duration>() + UPLOADER_SLACK;
-        self.running.deadline_from_now(total, "XTASK_UPLOAD_TIMEOUT + each file's size at XTASK_UPLOAD_MIN_RATE");
+        self.running.deadline_from_now(total, "twice XTASK_UPLOAD_TIMEOUT + each file's size at XTASK_UPLOAD_MIN_RATE");
         let written = match self.running.stdin() {
             Some(stdin) => {
                 stdin.write_all(lines.as_bytes()).map_err(|err| format!("could not hand the files to twine: {err}"))
