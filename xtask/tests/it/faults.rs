@@ -4,6 +4,12 @@
 //! takes minutes), either recover or fail with a message that names the step and the
 //! fix, print no secret, and a re-run after the fault is lifted must publish exactly
 //! the files the build made. The table of what each fault did is printed at the end.
+//!
+//! Every fault hits a step of the publish job (Authenticate, Publish, Confirm), so
+//! the matrix runs that job as the workflow does, `release --publish-only` on a
+//! `--build-only` artifact, and its re-run as GitHub's "Re-run failed jobs" does,
+//! on the same artifact. An upload fault needs a version the repository does not
+//! hold yet, so each gets its own build; the others share one.
 
 use std::{
     collections::BTreeMap,
@@ -16,8 +22,8 @@ use std::{
 use castack::{Fault, Rule, Stack, UploadFailure};
 
 use crate::support::{
-    Creds, assert_runner_safe, copy_repo, ensure_tag, release, release_env, stack_secrets, start_stack, text,
-    xtask_command,
+    Creds, TempDir, assert_runner_safe, copy_repo, ensure_tag, git, release, release_env, stack_secrets, start_stack,
+    text, xtask_command,
 };
 
 /// The deadlines of the matrix: a stall ends in seconds, not minutes. A case's
@@ -78,8 +84,8 @@ fn upload(times: u32, failure: UploadFailure) -> Rule {
     Fault::Upload { pass: 0, failure }.times(times)
 }
 
-const AUTH: &str = "step 7/9 (Authenticate) failed";
-const PUBLISH: &str = "step 8/9 (Publish) failed";
+const AUTH: &str = "step 4/6 (Authenticate) failed";
+const PUBLISH: &str = "step 5/6 (Publish) failed";
 /// A service that accepted the request and never began to answer.
 const SILENT: &str = "then sent no answer within";
 
@@ -219,9 +225,8 @@ fn published(stack: &Stack, version: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// The files the build of `version` made, with their SHA-256.
-fn built(repo: &Path, version: &str) -> BTreeMap<String, String> {
-    let dir = repo.join("target/dist").join(version);
+/// The files the build in `dir` made, with their SHA-256.
+fn built(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for entry in fs::read_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display())) {
         let path = entry.unwrap().path();
@@ -239,22 +244,48 @@ fn env_of(stack: &Stack) -> Vec<(String, String)> {
     vars
 }
 
+/// The publish job's artifact of `version`: a `--build-only` of the tag, as the
+/// build job makes it (the repository's checkout gets the next version's stamp next,
+/// so each artifact moves to a folder of its own).
+fn build_artifact(repo: &Path, scratch: &Path, version: &str, vars: &[(String, String)]) -> std::path::PathBuf {
+    let out = release(repo, &[&format!("v{version}"), "--build-only"], vars);
+    assert!(out.status.success(), "the build of {version}:\n{}", text(&out));
+    let dir = scratch.join(version);
+    fs::rename(repo.join("target/dist").join(version), &dir).unwrap();
+    dir
+}
+
 #[test]
 fn every_fault_ends_in_bounded_time_with_a_message_and_a_rerun_completes() {
     let stack = start_stack();
     let repo = copy_repo("faults");
-    let vars = env_of(&stack);
+    let scratch = TempDir::new("fault-artifacts");
+    let mut vars = env_of(&stack);
+    let cases = cases();
+    // One artifact for the faults before any upload, one per upload fault.
+    let versions: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(n, case)| if case.step == "upload" { format!("1.0.{n}") } else { "1.0.0".to_owned() })
+        .collect();
+    let mut artifacts = BTreeMap::new();
+    for version in &versions {
+        if !artifacts.contains_key(version) {
+            artifacts.insert(version.clone(), build_artifact(repo.path(), scratch.path(), version, &vars));
+        }
+    }
+    vars.push(("GITHUB_SHA".to_owned(), git(repo.path(), &["rev-parse", "HEAD"]).trim().to_owned()));
     let mut table =
         vec![format!("| fault | step | outcome | ended after | re-run |"), "|---|---|---|---:|---|".to_owned()];
     let mut problems = Vec::new();
-    for (n, case) in cases().into_iter().enumerate() {
-        let version = format!("1.0.{n}");
+    for (case, version) in cases.into_iter().zip(&versions) {
+        let (tag, artifact) = (format!("v{version}"), artifacts[version].to_str().unwrap());
         stack.emulator().reset();
         for rule in &case.rules {
             stack.emulator().inject(rule.clone()).unwrap();
         }
         let started = Instant::now();
-        let out = release(repo.path(), &[&format!("v{version}")], &vars);
+        let out = release(repo.path(), &[&tag, "--publish-only", artifact], &vars);
         let took = started.elapsed();
         let log = text(&out);
         let name = format!("{} at {}", case.fault, case.step);
@@ -286,8 +317,8 @@ fn every_fault_ends_in_bounded_time_with_a_message_and_a_rerun_completes() {
         // The fault lifted, a re-run completes and the repository holds exactly the
         // files of the build.
         stack.emulator().reset();
-        let again = release(repo.path(), &[&format!("v{version}")], &vars);
-        let rerun = if again.status.success() && published(&stack, &version) == built(repo.path(), &version) {
+        let again = release(repo.path(), &[&tag, "--publish-only", artifact], &vars);
+        let rerun = if again.status.success() && published(&stack, version) == built(&artifacts[version]) {
             "completes"
         } else {
             problems.push(format!("{name}: the re-run did not complete:\n{}", text(&again)));
@@ -337,7 +368,7 @@ fn a_killed_uploader_and_an_interrupted_release_lose_nothing() {
     assert!(status.success(), "{log}");
     // The killed uploader's files came back as unreported and were tried again.
     assert!(log.contains("the uploader ended before") || log.contains("file(s) to try again"), "{log}");
-    assert_eq!(published(&stack, "2.0.0"), built(repo.path(), "2.0.0"), "{log}");
+    assert_eq!(published(&stack, "2.0.0"), built(&repo.path().join("target/dist/2.0.0")), "{log}");
 
     // SIGINT to the release alone while it uploads: it stops its children, says what
     // was done and what a re-run does, leaves the tree clean; the re-run completes.
@@ -370,7 +401,7 @@ fn a_killed_uploader_and_an_interrupted_release_lose_nothing() {
     stack.emulator().reset();
     let out = release(repo.path(), &["v2.1.0"], &vars);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(published(&stack, "2.1.0"), built(repo.path(), "2.1.0"));
+    assert_eq!(published(&stack, "2.1.0"), built(&repo.path().join("target/dist/2.1.0")));
 }
 
 /// A release running in the background, its output collected as it comes.
@@ -606,7 +637,7 @@ fn sighup_during_the_build_puts_the_version_file_back() {
     assert!(!repo.path().join("target/dist/3.1.0").exists(), "a half-built folder was left:\n{log}");
     let (ok, log) = laptop_release(&stack, repo.path(), "v3.1.0");
     assert!(ok, "{log}");
-    assert_eq!(published(&stack, "3.1.0"), built(repo.path(), "3.1.0"));
+    assert_eq!(published(&stack, "3.1.0"), built(&repo.path().join("target/dist/3.1.0")));
 }
 
 /// SIGKILL during the build leaves the version file stamped; the next run puts it
@@ -658,7 +689,7 @@ fn a_second_release_in_the_same_checkout_names_the_first_and_waits() {
     assert!(!repo.path().join("target/dist/3.5.0").exists(), "the second run built:\n{log}");
     let (status, log) = first.finish();
     assert!(status.success(), "{log}");
-    assert_eq!(published(&stack, "3.4.0"), built(repo.path(), "3.4.0"));
+    assert_eq!(published(&stack, "3.4.0"), built(&repo.path().join("target/dist/3.4.0")));
     assert_eq!(crate::support::git(repo.path(), &["status", "--porcelain"]), "");
     // Once the first ended, the second runs.
     let (ok, log) = laptop_release(&stack, repo.path(), "v3.5.0");
