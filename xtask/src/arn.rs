@@ -95,13 +95,13 @@ pub fn github_provider(text: &str) -> Option<Provider> {
 }
 
 /// `arn:PARTITION:iam::ACCOUNT:role/NAME` (for `setup`).
-#[cfg(feature = "iam")]
+#[cfg(feature = "commands")]
 pub fn iam_role(partition: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{name}")
 }
 
 /// `arn:PARTITION:iam::ACCOUNT:policy/NAME`: a customer managed policy (for `setup`).
-#[cfg(feature = "iam")]
+#[cfg(feature = "commands")]
 pub fn iam_policy(partition: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:iam::{account}:policy/{name}")
 }

@@ -38,8 +38,8 @@ use crate::{
 
 /// An authenticated session: the SDK configuration with credentials, and who we are.
 pub struct Session {
-    /// For the IAM client of `check-iam --inspect-role` (the `iam` feature).
-    #[cfg_attr(not(feature = "iam"), allow(dead_code))]
+    /// For the IAM client of `check-iam --inspect-role` and `setup`.
+    #[cfg_attr(not(feature = "commands"), allow(dead_code))]
     pub config: SdkConfig,
     pub codeartifact: aws_sdk_codeartifact::Client,
     pub identity: Identity,

@@ -51,13 +51,6 @@ use crate::{
 
 impl flags::CheckIam {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        // The IAM client costs about a minute of compile time on a 2-core runner, so
-        // the release binary leaves it out and role inspection runs from a build
-        // with it.
-        if self.inspect_role && !cfg!(feature = "iam") {
-            let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            return crate::rerun::with_feature(cargo, "iam", "role inspection needs the IAM client");
-        }
         let root = project::find_root()?;
         sh.change_dir(&root);
         let project = Project::load(&root)?;

@@ -78,7 +78,7 @@ xflags::xflags! {
             /// with --read-role; `none` for a tag push without one).
             optional --environment name: String
             /// Read the role's trust and permission policies and the OIDC provider from
-            /// IAM (needs IAM read access; builds xtask with the `iam` feature).
+            /// IAM (needs IAM read access).
             optional --inspect-role
             /// The role to inspect (default: AWS_ROLE_ARN).
             optional --role-arn arn: String
@@ -108,8 +108,7 @@ xflags::xflags! {
         /// permission policy and its attachment, then the `release` environment and its
         /// secrets (with private-dependencies also the build-deps job's read role and
         /// the `build-deps` environment). Prints the plan (what exists, what would
-        /// change, a diff of each policy); changes nothing without --apply (builds xtask
-        /// with the `iam` feature).
+        /// change, a diff of each policy); changes nothing without --apply.
         cmd setup {
             /// The GitHub repository, OWNER/REPO or OWNER@OWNER_ID/REPO@REPO_ID
             /// (default: GITHUB_REPOSITORY in Actions, else the `origin` remote).

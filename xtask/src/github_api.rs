@@ -136,13 +136,11 @@ impl Api {
 
     /// `PUT {base}{path}` with a JSON body (for `setup --apply-github`). The body may
     /// carry encrypted secrets and is never printed, logged or put in an error.
-    #[cfg(feature = "iam")]
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
         self.send("PUT", path, Some(body.to_string().into_bytes())).await
     }
 
     /// `POST {base}{path}` with a JSON body, as `put`.
-    #[cfg(feature = "iam")]
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
         self.send("POST", path, Some(body.to_string().into_bytes())).await
     }

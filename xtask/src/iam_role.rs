@@ -1,7 +1,7 @@
 //! Reading a role for `check-iam --inspect-role` (and the reads `setup` shares):
 //! its trust policy, its attached and inline permission policies, and the account's
-//! GitHub OIDC provider. Compiled only with the `iam` feature, so the release binary
-//! never carries the IAM client.
+//! GitHub OIDC provider. Compiled only with the `commands` feature, so the release
+//! binary never carries the IAM client.
 
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;

@@ -28,7 +28,7 @@ mod github;
 mod github_api;
 #[cfg(feature = "commands")]
 mod iam_policy;
-#[cfg(feature = "iam")]
+#[cfg(feature = "commands")]
 mod iam_role;
 mod install_help;
 mod interrupt;

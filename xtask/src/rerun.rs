@@ -1,7 +1,7 @@
 //! Running the current command again from a build of the xtask with a feature it
-//! was built without: `iam` for role inspection, `sso` for SSO profiles. Such a
-//! build has a target folder of its own (`target/<feature>`), so switching between
-//! it and the release binary never rebuilds either.
+//! was built without (`sso`, for SSO profiles). Such a build has a target folder of
+//! its own (`target/<feature>`), so switching between it and the usual build never
+//! rebuilds either.
 
 use std::{ffi::OsString, process::Command};
 

@@ -26,25 +26,14 @@
 //! role (docs/setup-guide.ja.md §2.0, step 3): IAM keeps each earlier version, so an
 //! update never loses the document it replaces (an inline policy would be
 //! overwritten).
-//!
-//! Reading IAM needs the IAM client, so, as `check-iam --inspect-role` does, the
-//! command runs itself again from a build with the `iam` feature.
 
-#[cfg(feature = "iam")]
 mod decide;
-#[cfg(feature = "iam")]
 mod diff;
-#[cfg(feature = "iam")]
 mod github;
-#[cfg(feature = "iam")]
 mod github_apply;
-#[cfg(feature = "iam")]
 mod iam;
-#[cfg(feature = "iam")]
 mod origin;
-#[cfg(feature = "iam")]
 mod plan;
-#[cfg(feature = "iam")]
 mod run;
 
 use anyhow::{Result, bail};
@@ -54,23 +43,12 @@ use crate::{flags, policy::RepoRef};
 
 /// The role's name when neither `--role-name` nor AWS_ROLE_ARN gives one: the
 /// example name of docs/setup-guide.ja.md (§3.1).
-#[cfg_attr(not(feature = "iam"), allow(dead_code))]
 const DEFAULT_ROLE_NAME: &str = "GitHubActions-CodeArtifact";
 
 impl flags::Setup {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        // Before the build with the `iam` feature, which takes minutes the first time.
         self.check()?;
-        #[cfg(feature = "iam")]
-        {
-            run::run(self, sh)
-        }
-        #[cfg(not(feature = "iam"))]
-        {
-            let _ = sh;
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            crate::rerun::with_feature(cargo, "iam", "setup reads and changes IAM")
-        }
+        run::run(self, sh)
     }
 
     /// The flags on their own: names that reach IAM, GitHub's API and the printed

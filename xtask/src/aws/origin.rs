@@ -334,8 +334,8 @@ pub async fn connections(session: &Session, settings: &Settings) -> Result<Read<
 
 /// `PutPackageOriginConfiguration`: sets `restrictions` on the package (creating it
 /// when the repository has none) and returns what CodeArtifact stored. Only `setup`
-/// calls it (the `iam` feature).
-#[cfg_attr(not(feature = "iam"), allow(dead_code))]
+/// calls it (the `commands` feature).
+#[cfg_attr(not(feature = "commands"), allow(dead_code))]
 pub async fn put_restrictions(
     session: &Session,
     settings: &Settings,

@@ -1,17 +1,14 @@
 //! `check-iam --inspect-role`: the role's trust and permission policies and the
-//! GitHub OIDC provider, read from IAM (behind the `iam` feature) and analysed with
+//! GitHub OIDC provider, read from IAM and analysed with
 //! the facts GitHub's API gave, as the release role or (`--read-role`) as the
 //! build-deps job's read role.
 
-#[cfg(feature = "iam")]
-use crate::policy::{PermissionFacts, Severity};
 use crate::{
     aws,
-    policy::{self, Finding, PublishTarget, Purpose, TrustContext, TrustFacts},
+    policy::{self, Finding, PermissionFacts, PublishTarget, Purpose, Severity, TrustContext, TrustFacts},
 };
 
 /// What the role is analysed as, and what is known besides its documents.
-#[cfg_attr(not(feature = "iam"), allow(dead_code))]
 pub struct Analysis<'a> {
     pub purpose: Purpose,
     pub ctx: &'a TrustContext,
@@ -19,7 +16,6 @@ pub struct Analysis<'a> {
     pub target: &'a PublishTarget,
 }
 
-#[cfg(feature = "iam")]
 pub async fn inspect_role(
     session: &aws::Session,
     role_arn: &str,
@@ -40,15 +36,4 @@ pub async fn inspect_role(
         }
         Err(err) => findings.push(Finding::new("iam.read", Severity::Error, format!("{err:#}"))),
     }
-}
-
-#[cfg(not(feature = "iam"))]
-pub async fn inspect_role(
-    _: &aws::Session,
-    _: &str,
-    _: &Analysis<'_>,
-    _: Option<policy::OriginPublish>,
-    _: &mut Vec<Finding>,
-) {
-    unreachable!("check-iam re-runs itself with the iam feature before it gets here")
 }

@@ -51,9 +51,7 @@ pub use permission::analyse_permissions;
 pub use permission::{NamedPolicy, OriginPublish, PermissionFacts, PublishTarget, Purpose, analyse_permissions_as};
 pub use read_role::{READ_ENVIRONMENT, read_role_context};
 pub use text::iam_size;
-#[cfg(feature = "iam")]
 pub use text::plain_text;
-#[cfg(any(test, feature = "iam"))]
 pub use trust::ProviderFacts;
 pub use trust::{
     DEFAULT_AUDIENCE, DEFAULT_ENVIRONMENT, DeploymentPolicy, EnvironmentFacts, GithubGaps, PartitionSource, RefKind,

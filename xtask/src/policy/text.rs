@@ -88,7 +88,6 @@ fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
 /// A policy text as IAM returns it (percent-encoded, RFC 3986, as the AWS CLI
 /// decodes it: `+` stays `+`) in plain JSON; plain JSON, as some tools store it,
 /// stays as it is, and so does a text that does not decode to UTF-8 (for `setup`).
-#[cfg(feature = "iam")]
 pub fn plain_text(text: &str) -> String {
     let text = text.trim();
     // 0x7b is the opening brace: the text is plain JSON already.

@@ -325,13 +325,6 @@ iam.put_role_policy(RoleName="ci-publisher", PolicyName="publish", PolicyDocumen
     // land: the cross-account caller.
     let mut vars = release_env(&stack, Creds::CrossAccount, "", &[]);
     vars.push(("AWS_ROLE_ARN".to_owned(), format!("arn:aws:iam::{account}:role/ci-publisher")));
-    // Keep the cargo of this test run for the build with the `iam` feature.
-    for key in ["CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
-        if let Ok(value) = std::env::var(key) {
-            vars.push((key.to_owned(), value));
-        }
-    }
-    vars.push(("CARGO_TARGET_DIR".to_owned(), support::repo_root().join("target").display().to_string()));
     let out = crate::support::run_xtask(
         repo.path(),
         &["check-iam", "--inspect-role", "--format", "json", "--github-repo", "octo-org/yamause"],

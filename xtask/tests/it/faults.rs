@@ -228,7 +228,7 @@ fn published(stack: &Stack, version: &str) -> BTreeMap<String, String> {
 /// The files the build in `dir` made, with their SHA-256.
 fn built(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for entry in fs::read_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display())) {
+    for entry in fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display())) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name != "manifest.json" {

@@ -22,17 +22,9 @@ fn start_stack() -> Stack {
     start_stack_with(config)
 }
 
-/// The stack's environment for setup, with what the build with the `iam` feature
-/// needs when the binary under test lacks it.
+/// The stack's environment for setup.
 pub(crate) fn setup_env(stack: &Stack) -> Vec<(String, String)> {
-    let mut vars = release_env(stack, Creds::Static, "", &[]);
-    for key in ["CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
-        if let Ok(value) = std::env::var(key) {
-            vars.push((key.to_owned(), value));
-        }
-    }
-    vars.push(("CARGO_TARGET_DIR".to_owned(), support::repo_root().join("target").display().to_string()));
-    vars
+    release_env(stack, Creds::Static, "", &[])
 }
 
 pub(crate) fn setup(repo: &std::path::Path, vars: &[(String, String)], args: &[&str]) -> Output {

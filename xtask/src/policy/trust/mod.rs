@@ -49,7 +49,6 @@ mod subjects;
 mod undecided;
 mod unknowns;
 
-#[cfg(any(test, feature = "iam"))]
 pub use context::ProviderFacts;
 pub use context::{
     DeploymentPolicy, EnvironmentFacts, GithubGaps, PartitionSource, RefKind, RefRule, RepoRef, SubTemplate,
