@@ -72,6 +72,10 @@ pub enum Fault {
     /// instead of the repository's endpoint: a control plane that points a client,
     /// and the token it will attach, at another host.
     Endpoint { url: String },
+    /// ListPackageVersions and ListPackageVersionAssets answer their page with the
+    /// token of the first page as `nextToken`, whatever page was asked for: a
+    /// listing that never ends unless the client notices the repeated token.
+    PageLoop,
 }
 
 /// How a broken upload fails.
@@ -251,6 +255,7 @@ impl Rule {
             Fault::Lag { .. } => "lag",
             Fault::Sts { .. } => "sts",
             Fault::Endpoint { .. } => "endpoint",
+            Fault::PageLoop => "page-loop",
         }
     }
 }

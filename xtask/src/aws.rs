@@ -12,6 +12,7 @@ mod codeartifact;
 mod endpoint;
 mod explain;
 pub mod origin;
+mod pages;
 pub mod sso;
 
 use std::{fmt, time::Duration};

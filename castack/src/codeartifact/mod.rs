@@ -73,8 +73,18 @@ fn operation(state: &State, req: &Request, op: Op, entry: &mut Entry) -> Result<
         Op::DescribeDomain => Ok(describe_domain(state, &target, &arns)),
         Op::DescribeRepository => Ok(describe_repository(state, &target, &arns)),
         Op::PutPackageOriginConfiguration => origin::put(state, &target, restrictions.unwrap_or_default()),
-        _ => packages::answer(state, op, &target, &query),
+        _ => packages::answer(state, op, &target, &query).map(|body| page_loop(state, op, body)),
     }
+}
+
+/// An injected `PageLoop`: a listing's page names the first page as the next one.
+fn page_loop(state: &State, op: Op, mut body: Value) -> Value {
+    if matches!(op, Op::ListPackageVersions | Op::ListPackageVersionAssets)
+        && state.take_fault(&Operation::CodeArtifact(op), |it| (*it == Fault::PageLoop).then_some(())).is_some()
+    {
+        body["nextToken"] = json!(validate::first_page_token());
+    }
+    body
 }
 
 /// Authenticates the SigV4 signature (`sigv4.rs`) for CodeArtifact in the configured

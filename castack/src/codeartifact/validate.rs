@@ -205,6 +205,11 @@ pub(crate) fn parse_duration(query: &Query) -> Result<u64, ApiError> {
     }
 }
 
+/// The token of a listing's first page (`castack-<offset>`), for `Fault::PageLoop`.
+pub(crate) fn first_page_token() -> &'static str {
+    "castack-0"
+}
+
 /// Page tokens are `castack-<offset>`.
 fn parse_next_token(token: &str) -> Result<usize, ApiError> {
     token.strip_prefix("castack-").and_then(|it| it.parse().ok()).ok_or_else(|| {

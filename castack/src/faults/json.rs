@@ -48,6 +48,7 @@ impl Rule {
             Fault::Endpoint { url } => {
                 obj.insert("url".into(), json!(url));
             }
+            Fault::PageLoop => {}
         }
         if let Some(operation) = &self.operation {
             obj.insert("operation".into(), json!(operation));
@@ -68,8 +69,8 @@ impl Rule {
     /// `{"kind": "lag", "times": 1, "delayMs": 3000}`,
     /// `{"kind": "sts", "code": "AccessDenied", "message": "…", "status": 403,
     /// "operation": "AssumeRoleWithWebIdentity"}` (`status` defaults to 400),
-    /// `{"kind": "endpoint", "url": "https://elsewhere.invalid/pypi/r/"}`; every
-    /// kind takes optional `"operation"` and `"times"`.
+    /// `{"kind": "endpoint", "url": "https://elsewhere.invalid/pypi/r/"}`,
+    /// `{"kind": "page-loop"}`; every kind takes optional `"operation"` and `"times"`.
     pub fn from_json(value: &Value) -> anyhow::Result<Rule> {
         let obj = value.as_object().ok_or_else(|| format_err!("a fault must be a JSON object"))?;
         let fields = Fields(obj);
@@ -155,9 +156,10 @@ fn fault_from_json(kind: &str, fields: &Fields<'_>) -> anyhow::Result<Fault> {
         "endpoint" => Fault::Endpoint {
             url: fields.text("url")?.ok_or_else(|| format_err!("an endpoint fault needs a \"url\""))?,
         },
+        "page-loop" => Fault::PageLoop,
         other => bail!(
             "unknown fault kind {other:?}: use deny, deny-service-bearer-token, domain-not-found, \
-             repository-not-found, throttle, internal-error, slow, stall, upload, lag, sts or endpoint"
+             repository-not-found, throttle, internal-error, slow, stall, upload, lag, sts, endpoint or page-loop"
         ),
     };
     Ok(fault)
@@ -182,6 +184,7 @@ mod tests {
             Fault::Sts { code: "InvalidIdentityToken".into(), message: "Incorrect token audience".into(), status: 400 }
                 .always(),
             Fault::Endpoint { url: "https://elsewhere.invalid/pypi/r/".into() }.times(1),
+            Fault::PageLoop.always().only("ListPackageVersionAssets"),
         ];
         for rule in rules {
             assert_eq!(Rule::from_json(&rule.to_json()).unwrap(), rule);

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use aws_sdk_codeartifact::{
     error::ProvideErrorMetadata,
     types::{HashAlgorithm, PackageFormat},
@@ -12,7 +12,7 @@ use aws_sdk_codeartifact::{
 
 use crate::{redact::Secret, settings::Settings};
 
-use super::{Session, explain::explain_codeartifact};
+use super::{Session, explain::explain_codeartifact, pages::Pages};
 
 /// `GetAuthorizationToken` and `GetRepositoryEndpoint`, together. The token is
 /// masked the moment it arrives; the endpoint must be the one the configuration
@@ -106,14 +106,11 @@ pub enum Remote {
 
 /// `ListPackageVersionAssets` for `name` (normalized) and `version`, all pages.
 ///
-/// Bounded: at most `XTASK_MAX_PAGES` pages, and a token the service hands out twice
-/// is an error (a loop that would never end).
+/// Bounded as every listing is (`pages`).
 pub async fn remote_assets(session: &Session, settings: &Settings, name: &str, version: &str) -> Result<Remote> {
     let mut assets = BTreeMap::new();
-    let mut next: Option<String> = None;
-    let mut seen: Vec<String> = Vec::new();
-    let max_pages = crate::limits::get().max_pages;
-    for _ in 0..max_pages {
+    let mut pages = Pages::new(format!("ListPackageVersionAssets of {name} {version}"));
+    loop {
         let result = session
             .codeartifact
             .list_package_version_assets()
@@ -124,7 +121,7 @@ pub async fn remote_assets(session: &Session, settings: &Settings, name: &str, v
             .package(name)
             .package_version(version)
             .max_results(1000)
-            .set_next_token(next.clone())
+            .set_next_token(pages.token())
             .send()
             .await;
         let out = match result {
@@ -151,22 +148,10 @@ pub async fn remote_assets(session: &Session, settings: &Settings, name: &str, v
             let sha = asset.hashes().and_then(|it| it.get(&HashAlgorithm::Sha256)).cloned().unwrap_or_default();
             assets.insert(asset.name().to_owned(), sha.to_ascii_lowercase());
         }
-        match out.next_token() {
-            Some(token) if seen.iter().any(|it| it == token) => bail!(
-                "ListPackageVersionAssets of {name} {version} handed out the same page token twice: the listing would \
-                 never end. Re-run the release; if it happens again, the repository's listing is broken (AWS support)"
-            ),
-            Some(token) if !token.is_empty() => {
-                seen.push(token.to_owned());
-                next = Some(token.to_owned());
-            }
-            _ => return Ok(Remote::Listed(assets)),
+        if !pages.advance(out.next_token())? {
+            return Ok(Remote::Listed(assets));
         }
     }
-    bail!(
-        "ListPackageVersionAssets of {name} {version} did not end after {max_pages} pages: raise XTASK_MAX_PAGES if the \
-         version really has that many files"
-    )
 }
 
 /// The repository's simple index with the token in it (`https://aws:TOKEN@…/simple/`),

@@ -23,7 +23,7 @@ use aws_sdk_codeartifact::{
 
 use crate::settings::Settings;
 
-use super::{Session, explain::explain_codeartifact};
+use super::{Session, explain::explain_codeartifact, pages::Pages};
 
 /// One origin control.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,10 +224,8 @@ pub async fn list_versions(
 ) -> Result<Read<Option<Vec<VersionOrigin>>>> {
     check_package_name(name)?;
     let mut versions = Vec::new();
-    let mut next: Option<String> = None;
-    let mut seen: Vec<String> = Vec::new();
-    let max_pages = crate::limits::get().max_pages;
-    for _ in 0..max_pages {
+    let mut pages = Pages::new(format!("ListPackageVersions of {name}"));
+    loop {
         let out = session
             .codeartifact
             .list_package_versions()
@@ -237,7 +235,7 @@ pub async fn list_versions(
             .format(PackageFormat::Pypi)
             .package(name)
             .max_results(1000)
-            .set_next_token(next.clone())
+            .set_next_token(pages.token())
             .send()
             .await;
         let out = match out {
@@ -263,21 +261,10 @@ pub async fn list_versions(
                 arrival: arrival(it.origin(), settings),
             });
         }
-        match out.next_token() {
-            Some(token) if seen.iter().any(|it| it == token) => bail!(
-                "ListPackageVersions of {name} handed out the same page token twice: the listing would never end. \
-                 Re-run; if it happens again, the repository's listing is broken (AWS support)"
-            ),
-            Some(token) if !token.is_empty() => {
-                seen.push(token.to_owned());
-                next = Some(token.to_owned());
-            }
-            _ => return Ok(Read::Got(Some(versions))),
+        if !pages.advance(out.next_token())? {
+            return Ok(Read::Got(Some(versions)));
         }
     }
-    bail!(
-        "ListPackageVersions of {name} did not end after {max_pages} pages: raise XTASK_MAX_PAGES if it has that many"
-    )
 }
 
 /// `DescribePackageVersion`: the version's status (`Published`, `Unfinished` …) and

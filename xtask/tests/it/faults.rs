@@ -184,6 +184,14 @@ fn cases() -> Vec<Case> {
             Fails(&[PUBLISH, "ListPackageVersionAssets", "answered too slowly", "XTASK_AWS_TIMEOUT"]),
             40,
         ),
+        // A listing that hands out the token of its first page again would never end.
+        case(
+            "page loop",
+            "listing",
+            vec![Fault::PageLoop.always().only(listing)],
+            Fails(&[PUBLISH, "ListPackageVersionAssets of yamause 1.0.0 handed out the same page token twice"]),
+            20,
+        ),
         case(
             "stall",
             "upload",
