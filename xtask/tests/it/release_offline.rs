@@ -50,12 +50,9 @@ fn dry_run_twice_builds_identical_verified_files() {
         let out = xtask(repo.path(), &["release", "v1.2.3-RC.1", "--dry-run"], &[]);
         let log = text(&out);
         assert!(out.status.success(), "{log}");
-        let steps =
-            ["Version", "Preflight", "Stamp", "Python tools", "Build", "Verify", "Authenticate", "Publish", "Confirm"];
-        for (i, step) in steps.iter().enumerate() {
-            assert!(log.contains(&format!("[{}/9] {step}: done (", i + 1)), "step {step} missing in:\n{log}");
-        }
-        assert!(log.contains("the publish target is not configured"), "{log}");
+        // The whole printed run, reviewed: each step in order and what it says; the
+        // second run prints the same.
+        insta::assert_snapshot!("dry_run", crate::support::snapshot_text(&out, repo.path()));
         let manifest = manifest(repo.path(), "1.2.3rc1");
         assert_eq!(manifest["version"], "1.2.3rc1");
         let files = manifest["files"].as_array().unwrap();

@@ -620,3 +620,38 @@ pub fn stack_secrets(stack: &Stack) -> Vec<String> {
     secrets.extend(stack.issued_sts_secrets());
     secret_forms(&secrets)
 }
+
+/// A run's printed output made comparable across runs and machines, for a reviewed
+/// snapshot (`insta::assert_snapshot!`, in tests/it/snapshots): the copy's path, the
+/// tool folder, the tests' scratch folders and the machine's python3 become
+/// `[REPO]`, `[TOOLS]`, `[SCRATCH]` and `[PYTHON3]`; elapsed times `[T] s`, commit
+/// ids `[COMMIT]`, SHA-256 digests `[SHA256]`, file sizes `[SIZE] B`, ports `[PORT]`,
+/// the versions git and Python print `[V]`. Only outputs of runs that hold no secret
+/// are snapshotted (offline ones), so none can reach a file.
+pub fn snapshot_text(out: &Output, repo: &Path) -> String {
+    let both = format!(
+        "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut plain = both
+        .replace(&repo.display().to_string(), "[REPO]")
+        .replace(&tools_dir().display().to_string(), "[TOOLS]")
+        .replace(&std::env::temp_dir().join("xtask-it-").display().to_string(), "[TMP]/xtask-it-");
+    if let Ok(python) = which::which("python3") {
+        plain = plain.replace(&python.display().to_string(), "[PYTHON3]");
+    }
+    let rules = [
+        (r"\[TMP\]/xtask-it-[a-z0-9-]+-[0-9]+-[0-9]+", "[SCRATCH]"),
+        (r"\b[0-9]+\.[0-9]+ s\b", "[T] s"),
+        (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+        (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
+        (r"\b[0-9]+ B  ", "[SIZE] B  "),
+        (r"127\.0\.0\.1:[0-9]+", "127.0.0.1:[PORT]"),
+        (r"(git version|Python) [0-9][0-9A-Za-z.+-]*", "$1 [V]"),
+    ];
+    rules.iter().fold(plain, |text, (pattern, with)| {
+        regex_lite::Regex::new(pattern).unwrap().replace_all(&text, *with).into_owned()
+    })
+}
