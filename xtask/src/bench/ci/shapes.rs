@@ -5,7 +5,8 @@
 //! - (i) today's: compile → build → publish, one after another; the compile job's
 //!   binary (`--no-default-features`) is downloaded by the build and publish jobs;
 //! - (ii) the previous one: the same, the compile at default features (every
-//!   command in the binary);
+//!   command in the binary; the default features now also hold the IAM client,
+//!   which the previous workflow did not compile);
 //! - (iii) the build job compiles a binary of its own without the AWS SDK, so the
 //!   compile and build jobs run side by side and the publish job waits for both.
 //!
