@@ -108,7 +108,13 @@ impl Limits {
     /// silence, connecting and sending included), plus the file at the minimum rate
     /// (twine's connection retries included).
     pub fn upload_total(&self, size: u64) -> Duration {
-        self.upload * 2 + Duration::from_secs_f64(size as f64 / self.upload_min_rate as f64)
+        self.upload_floor() + Duration::from_secs_f64(size as f64 / self.upload_min_rate as f64)
+    }
+
+    /// The part of every upload's deadline that does not grow with its size: twice
+    /// `XTASK_UPLOAD_TIMEOUT` (see `upload_total`).
+    pub fn upload_floor(&self) -> Duration {
+        self.upload * 2
     }
 }
 

@@ -82,7 +82,7 @@ fn page_loop(state: &State, op: Op, mut body: Value) -> Value {
     if matches!(op, Op::ListPackageVersions | Op::ListPackageVersionAssets)
         && state.take_fault(&Operation::CodeArtifact(op), |it| (*it == Fault::PageLoop).then_some(())).is_some()
     {
-        body["nextToken"] = json!(validate::first_page_token());
+        body["nextToken"] = json!(validate::page_token(0));
     }
     body
 }

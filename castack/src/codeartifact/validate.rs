@@ -205,12 +205,12 @@ pub(crate) fn parse_duration(query: &Query) -> Result<u64, ApiError> {
     }
 }
 
-/// The token of a listing's first page (`castack-<offset>`), for `Fault::PageLoop`.
-pub(crate) fn first_page_token() -> &'static str {
-    "castack-0"
+/// The token of the page that starts at `offset` (`castack-<offset>`).
+pub(crate) fn page_token(offset: usize) -> String {
+    format!("castack-{offset}")
 }
 
-/// Page tokens are `castack-<offset>`.
+/// Page tokens are `castack-<offset>` (`page_token`).
 fn parse_next_token(token: &str) -> Result<usize, ApiError> {
     token.strip_prefix("castack-").and_then(|it| it.parse().ok()).ok_or_else(|| {
         ApiError::validation(
@@ -227,6 +227,6 @@ pub(crate) fn paginate<T>(items: Vec<T>, query: &Query) -> Result<(Vec<T>, Optio
     let max: usize = query.get("max-results").and_then(|it| it.parse().ok()).unwrap_or(100);
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
-    let next = (start + max < total).then(|| format!("castack-{}", start + max));
+    let next = (start + max < total).then(|| page_token(start + max));
     Ok((page, next))
 }

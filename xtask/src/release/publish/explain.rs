@@ -30,7 +30,7 @@ fn network(cause: &Cause, dist: &Dist, host: &str) -> String {
              trickles. Re-run the release later (it resumes where it stopped), or on a slow link lower \
              XTASK_UPLOAD_MIN_RATE",
             crate::limits::shown(total),
-            crate::limits::shown(limits.upload * 2),
+            crate::limits::shown(limits.upload_floor()),
             dist.size,
             limits.upload_min_rate as f64 / 1024.0
         ),
